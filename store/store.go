@@ -2,45 +2,155 @@
 // orders, the audit chain, API keys and the paper venue's state.
 //
 // bbolt stays inside this package: callers see Update/View closures over named
-// buckets and byte slices copied out of the transaction, never a *bolt.Tx.
+// buckets, a Txn over the idempotency records and the audit chain, and byte slices
+// copied out of the transaction, never a *bolt.Tx.
+//
+// Durability: every write transaction is fsync'd before its function returns.
+// Concurrent state transactions submitted through Commit share fsyncs (group
+// commit); read-only tool calls are audited through an asynchronous, batched
+// appender (see AuditAsync) so that they do not pay an fsync each.
 package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Store is the bbolt file. It is safe for concurrent use.
-type Store struct {
-	db *bolt.DB
+// Bucket names. Everything the store owns lives in these buckets; other
+// components (the paper venue) use their own names through UpdateBucket.
+const (
+	bucketIdem        = "idem"       // record id -> Record JSON
+	bucketIdemFP      = "idem_fp"    // principal\x00tool\x00fingerprint -> FingerprintUse JSON
+	bucketIdemOrder   = "idem_order" // principal\x00venue\x00order id -> record id
+	bucketAudit       = "audit"      // 8-byte big-endian seq -> canonical AuditEntry JSON
+	bucketMeta        = "meta"       // small named values, such as the audit chain head
+	metaAuditHead     = "audit_head" // key in bucketMeta: AuditHead JSON
+	defaultMaxBatch   = 512          // most functions run in one group-commit transaction
+	defaultAuditQueue = 4096         // capacity of the asynchronous audit queue
+	defaultAuditBatch = 512          // most entries written by one asynchronous transaction
+)
+
+// ErrClosed is returned by operations on a Store after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Options configures a Store. The zero value is usable.
+type Options struct {
+	// AuditKey, when not empty, adds an HMAC-SHA256 to every audit entry and makes
+	// VerifyAudit check it. cmd reads it from SIBYL_AUDIT_KEY; it is never stored
+	// or logged.
+	AuditKey []byte
+	// MaxBatch bounds how many Commit functions share one transaction (default 512).
+	MaxBatch int
+	// AuditQueue is the capacity of the asynchronous audit queue (default 4096).
+	// AuditAsync blocks while it is full.
+	AuditQueue int
+	// AuditBatch bounds how many queued entries one transaction writes (default 512).
+	AuditBatch int
 }
 
-// Open opens (creating if needed) the bbolt file at path, creating its directory
-// with mode 0700. It fails with a clear error if another process holds the file.
-func Open(path string) (*Store, error) {
+// Store is the bbolt file. It is safe for concurrent use.
+type Store struct {
+	db       *bolt.DB
+	auditKey []byte
+	maxBatch int
+
+	mu       sync.RWMutex // guards closed and the sends on commitCh/auditCh
+	closed   bool
+	commitCh chan *commitReq
+	auditCh  chan auditReq
+	auditMax int
+	loops    sync.WaitGroup
+}
+
+// Open opens (creating if needed) the bbolt file at path with default Options,
+// creating its directory with mode 0700. It fails with a clear error if another
+// process holds the file.
+func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
+
+// OpenOptions is Open with options.
+func OpenOptions(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		if err == bolt.ErrTimeout {
+		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock)", path)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range []string{bucketIdem, bucketIdemFP, bucketIdemOrder, bucketAudit, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{
+		db:       db,
+		auditKey: bytes.Clone(opts.AuditKey),
+		maxBatch: orDefault(opts.MaxBatch, defaultMaxBatch),
+		commitCh: make(chan *commitReq, 1024),
+		auditCh:  make(chan auditReq, orDefault(opts.AuditQueue, defaultAuditQueue)),
+		auditMax: orDefault(opts.AuditBatch, defaultAuditBatch),
+	}
+	s.loops.Add(2)
+	go s.commitLoop()
+	go s.auditLoop()
+	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func orDefault(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Close writes the queued asynchronous audit entries, waits for running commits,
+// and closes the file. Calls made after Close fail with ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.commitCh)
+	close(s.auditCh)
+	s.mu.Unlock()
+	s.loops.Wait()
+	return s.db.Close()
+}
 
 // Path returns the file's path.
 func (s *Store) Path() string { return s.db.Path() }
+
+// Check runs bbolt's consistency check over the whole file and returns the first
+// problem it finds, or nil. Tests call it in cleanup; `sibyl audit verify` may too.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() {
+			if first == nil {
+				first = err
+			}
+		}
+		return first
+	})
+}
 
 // Bucket is one named bucket inside an Update or View closure. Values returned by
 // Get are copies and stay valid after the closure returns. A Bucket must not be
@@ -105,3 +215,110 @@ func (s *Store) ViewBucket(name string, fn func(b *Bucket) error) error {
 		return fn(&Bucket{b: bk})
 	})
 }
+
+// Txn is one transaction over the idempotency records, their indexes and the
+// audit chain. It is valid only inside the function given to Commit or View.
+type Txn struct {
+	tx *bolt.Tx
+	s  *Store
+}
+
+// Commit runs fn in a read-write transaction that it may share with other
+// concurrent Commit calls (group commit: one fsync for the lot). It returns after
+// the transaction is on disk, with fn's error or a storage error.
+//
+// fn may run more than once: when another function in the same batch fails, the
+// batch is rolled back and re-run without it, and a failing fn is re-run alone.
+// So fn must reset any results it reports through captured variables at its
+// start, and must have no side effects outside the Txn. Return an error from fn
+// only when the transaction must not commit; report decisions (a refusal, a
+// replay) through captured variables and return nil, so that neighbours in the
+// batch are not re-run.
+func (s *Store) Commit(fn func(t *Txn) error) error {
+	req := &commitReq{fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	s.commitCh <- req
+	s.mu.RUnlock()
+	return <-req.done
+}
+
+// View runs fn in a read-only transaction. Txn's write methods fail inside it.
+func (s *Store) View(fn func(t *Txn) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Txn{tx: tx, s: s}) })
+}
+
+type commitReq struct {
+	fn   func(t *Txn) error
+	done chan error
+}
+
+// commitLoop is the group committer: it takes every request waiting in the queue
+// (up to maxBatch), runs them in one transaction, and answers them all after the
+// commit. While one batch is being fsync'd the next one gathers, so a lone caller
+// pays one fsync and many callers share them, with no timer delay.
+func (s *Store) commitLoop() {
+	defer s.loops.Done()
+	batch := make([]*commitReq, 0, s.maxBatch)
+	for first := range s.commitCh {
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < s.maxBatch {
+			select {
+			case r, ok := <-s.commitCh:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+func (s *Store) runBatch(batch []*commitReq) {
+	for len(batch) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			t := &Txn{tx: tx, s: s}
+			for i, r := range batch {
+				if err := safeCall(r.fn, t); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			// Roll back happened; run the failing function alone so that it gets
+			// its own error (or succeeds on a clean transaction), and re-run the rest.
+			r := batch[failed]
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
+			r.done <- s.db.Update(func(tx *bolt.Tx) error { return safeCall(r.fn, &Txn{tx: tx, s: s}) })
+			continue
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+func safeCall(fn func(*Txn) error, t *Txn) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: commit function panicked: %v", p)
+		}
+	}()
+	return fn(t)
+}
+
+type (
+	boltTx     = bolt.Tx
+	boltBucket = bolt.Bucket
+)

@@ -1,0 +1,566 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Audit outcomes written by the order path. Read-only tools use "ok" or an
+// error code.
+const (
+	OutcomeIntent     = "intent"             // a state-changing call claimed its key; the venue is about to be called
+	OutcomeReplay     = "replay"             // a retry got the stored result
+	OutcomePlaced     = "placed"             // the venue accepted the order
+	OutcomeCancelled  = "cancelled"          // the venue cancelled the order
+	OutcomeRejected   = "rejected"           // a deterministic refusal, stored and replayed
+	OutcomeUnknown    = "unknown"            // transient failure: the outcome is unknown, the next attempt reconciles
+	OutcomeRecover    = "recover"            // a retry took over an abandoned (lease expired) record
+	OutcomeReconciled = "reconciled"         // the venue already had the order of an earlier attempt
+	OutcomeKeyReused  = "key_reused"         // same key, different arguments: refused, nothing sent
+	OutcomeDuplicate  = "possible_duplicate" // same arguments under a new key: refused, nothing sent
+	OutcomeInvalid    = "invalid"            // refused before any state was written
+	OutcomeOK         = "ok"                 // a read-only call succeeded
+)
+
+// AuditEntry is one link of the audit chain. The JSON field order is
+// alphabetical on purpose: the stored form is canonical (see Canonical).
+type AuditEntry struct {
+	Args        json.RawMessage `json:"args,omitempty"`        // redacted tool arguments
+	Error       string          `json:"error,omitempty"`       // error code when the call failed
+	Fingerprint string          `json:"fingerprint,omitempty"` // request fingerprint (state-changing tools)
+	Hash        string          `json:"hash,omitempty"`        // hex SHA-256 over Prev + canonical entry without hash and hmac
+	HMAC        string          `json:"hmac,omitempty"`        // hex HMAC-SHA256 over the same bytes, when a key is configured
+	Key         string          `json:"idempotency_key,omitempty"`
+	OrderIDs    []string        `json:"order_ids,omitempty"`
+	Outcome     string          `json:"outcome"`
+	Prev        string          `json:"prev"` // Hash of the previous entry; 64 zeros for the first
+	Principal   string          `json:"principal"`
+	Seq         uint64          `json:"seq"`
+	Session     string          `json:"session,omitempty"`
+	Time        time.Time       `json:"time"`
+	Tool        string          `json:"tool"`
+	Transport   string          `json:"transport,omitempty"`
+}
+
+// AuditHead is the last link of the chain, kept in the meta bucket so that a
+// truncated chain is detected.
+type AuditHead struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+var genesisHash = strings.Repeat("0", 64)
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func readHead(tx *bolt.Tx) (AuditHead, error) {
+	v := tx.Bucket([]byte(bucketMeta)).Get([]byte(metaAuditHead))
+	if v == nil {
+		return AuditHead{Hash: genesisHash}, nil
+	}
+	var h AuditHead
+	if err := json.Unmarshal(v, &h); err != nil {
+		return AuditHead{}, fmt.Errorf("decoding audit head: %w", err)
+	}
+	return h, nil
+}
+
+// AppendAudit adds e to the audit chain in this transaction, so the entry and the
+// state it describes commit together. It redacts e.Args, fills in Seq, Prev,
+// Hash and HMAC (and Time when zero), and returns the stored entry.
+func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
+	return t.s.appendAudit(t.tx, e)
+}
+
+func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
+	head, err := readHead(tx)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	if len(e.Args) > 0 {
+		c, err := Canonical(RedactArgs(e.Args))
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
+		}
+		e.Args = c
+	}
+	e.Seq = head.Seq + 1
+	e.Prev = head.Hash
+	e.Hash, e.HMAC = "", ""
+	body, err := marshalCanonical(e)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	e.Hash, e.HMAC = s.chainSums(e.Prev, body)
+	stored, err := marshalCanonical(e)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	if err := tx.Bucket([]byte(bucketAudit)).Put(seqKey(e.Seq), stored); err != nil {
+		return AuditEntry{}, err
+	}
+	hv, err := json.Marshal(AuditHead{Seq: e.Seq, Hash: e.Hash})
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	if err := tx.Bucket([]byte(bucketMeta)).Put([]byte(metaAuditHead), hv); err != nil {
+		return AuditEntry{}, err
+	}
+	return e, nil
+}
+
+func marshalCanonical(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return Canonical(b)
+}
+
+// chainSums returns the hex SHA-256 and, when a key is configured, the hex
+// HMAC-SHA256 of prev followed by body.
+func (s *Store) chainSums(prev string, body []byte) (sum, mac string) {
+	h := sha256.New()
+	h.Write([]byte(prev))
+	h.Write(body)
+	sum = hex.EncodeToString(h.Sum(nil))
+	if len(s.auditKey) > 0 {
+		m := hmac.New(sha256.New, s.auditKey)
+		m.Write([]byte(prev))
+		m.Write(body)
+		mac = hex.EncodeToString(m.Sum(nil))
+	}
+	return sum, mac
+}
+
+// AuditProblem names what VerifyAudit found wrong.
+type AuditProblem string
+
+// Audit problems.
+const (
+	ProblemBadKey       AuditProblem = "bad_key"          // a key that is not an 8-byte sequence number
+	ProblemGap          AuditProblem = "gap"              // a sequence number is missing
+	ProblemBadJSON      AuditProblem = "bad_json"         // the entry does not decode
+	ProblemNonCanonical AuditProblem = "non_canonical"    // the stored bytes are not in canonical form
+	ProblemSeqMismatch  AuditProblem = "seq_mismatch"     // the entry's seq differs from its key
+	ProblemBrokenLink   AuditProblem = "broken_prev_link" // prev is not the previous entry's hash
+	ProblemHashMismatch AuditProblem = "hash_mismatch"    // hash does not match the entry
+	ProblemHMACMismatch AuditProblem = "hmac_mismatch"    // the HMAC is missing or wrong for the configured key
+	ProblemHeadMismatch AuditProblem = "head_mismatch"    // the chain head does not match the last entry (truncation)
+)
+
+// AuditVerification is the result of VerifyAudit.
+type AuditVerification struct {
+	OK          bool         // the whole chain verified
+	Entries     uint64       // entries checked before stopping
+	Head        AuditHead    // the stored chain head
+	HMACChecked bool         // a key was configured, so HMACs were checked
+	BadSeq      uint64       // the first bad entry's seq, when !OK
+	Problem     AuditProblem // what is wrong with it, when !OK
+	Detail      string       // a human-readable explanation, when !OK
+}
+
+// VerifyAudit walks the whole audit chain in one read transaction and returns
+// the first bad entry with the reason, or OK. The error is non-nil only when the
+// file cannot be read.
+func (s *Store) VerifyAudit() (AuditVerification, error) {
+	var res AuditVerification
+	err := s.db.View(func(tx *bolt.Tx) error {
+		res = AuditVerification{HMACChecked: len(s.auditKey) > 0}
+		head, err := readHead(tx)
+		if err != nil {
+			res.Problem, res.Detail, res.BadSeq = ProblemHeadMismatch, err.Error(), 0
+			return nil
+		}
+		res.Head = head
+		bad := func(seq uint64, p AuditProblem, format string, args ...any) {
+			res.BadSeq, res.Problem, res.Detail = seq, p, fmt.Sprintf(format, args...)
+		}
+		prev, last := genesisHash, uint64(0)
+		c := tx.Bucket([]byte(bucketAudit)).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != 8 {
+				bad(last+1, ProblemBadKey, "key %x is not an 8-byte sequence number", k)
+				return nil
+			}
+			seq := binary.BigEndian.Uint64(k)
+			if seq != last+1 {
+				bad(last+1, ProblemGap, "entry %d is missing (next key is %d)", last+1, seq)
+				return nil
+			}
+			if p, detail := s.checkEntry(seq, prev, v); p != "" {
+				bad(seq, p, "%s", detail)
+				return nil
+			}
+			var e AuditEntry
+			_ = json.Unmarshal(v, &e) // checkEntry decoded it already
+			prev, last = e.Hash, seq
+			res.Entries++
+		}
+		if head.Seq != last || head.Hash != prev {
+			bad(min(head.Seq, last+1), ProblemHeadMismatch, "chain head says seq %d hash %.12s, last entry is seq %d hash %.12s", head.Seq, head.Hash, last, prev)
+			return nil
+		}
+		res.OK = true
+		return nil
+	})
+	return res, err
+}
+
+// checkEntry checks one stored entry against its seq and the previous hash.
+func (s *Store) checkEntry(seq uint64, prev string, v []byte) (AuditProblem, string) {
+	canon, err := Canonical(v)
+	if err != nil {
+		return ProblemBadJSON, err.Error()
+	}
+	if !bytes.Equal(canon, v) {
+		return ProblemNonCanonical, "stored bytes are not canonical JSON"
+	}
+	var e AuditEntry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return ProblemBadJSON, err.Error()
+	}
+	if e.Seq != seq {
+		return ProblemSeqMismatch, fmt.Sprintf("entry says seq %d", e.Seq)
+	}
+	if e.Prev != prev {
+		return ProblemBrokenLink, fmt.Sprintf("prev is %.12s, previous entry's hash is %.12s", e.Prev, prev)
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return ProblemBadJSON, err.Error()
+	}
+	delete(m, "hash")
+	delete(m, "hmac")
+	body, err := marshalCanonical(m)
+	if err != nil {
+		return ProblemBadJSON, err.Error()
+	}
+	sum, mac := s.chainSums(e.Prev, body)
+	if sum != e.Hash {
+		return ProblemHashMismatch, fmt.Sprintf("hash is %.12s, entry hashes to %.12s", e.Hash, sum)
+	}
+	if mac != "" && !hmac.Equal([]byte(mac), []byte(e.HMAC)) {
+		return ProblemHMACMismatch, "HMAC missing or wrong for the configured key"
+	}
+	return "", ""
+}
+
+// AuditHead returns the chain head: the last seq and its hash (seq 0 and 64
+// zeros for an empty chain).
+func (s *Store) AuditHead() (AuditHead, error) {
+	var h AuditHead
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		h, err = readHead(tx)
+		return err
+	})
+	return h, err
+}
+
+// ReadAudit returns up to limit entries (default 100, at most 10,000) with seq
+// greater than afterSeq, oldest first, keeping only those of tool when tool is
+// not empty. Pass the last returned seq as afterSeq to read the next page.
+func (s *Store) ReadAudit(afterSeq uint64, limit int, tool string) ([]AuditEntry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	var out []AuditEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketAudit)).Cursor()
+		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, v = c.Next() {
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decoding audit entry %x: %w", k, err)
+			}
+			if tool == "" || e.Tool == tool {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TailAudit returns the last n entries (default 20, at most 10,000), of tool
+// when tool is not empty, oldest first.
+func (s *Store) TailAudit(n int, tool string) ([]AuditEntry, error) {
+	if n <= 0 {
+		n = 20
+	}
+	n = min(n, 10000)
+	var out []AuditEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketAudit)).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decoding audit entry %x: %w", k, err)
+			}
+			if tool == "" || e.Tool == tool {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
+
+// ExportAudit writes the entries with seq greater than afterSeq to w as JSON
+// Lines: each line is the stored canonical bytes of one entry, so the export
+// can be re-verified elsewhere. It reads in pages and writes outside the read
+// transactions. It returns how many entries it wrote.
+func (s *Store) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
+	n := 0
+	for {
+		var page [][]byte
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket([]byte(bucketAudit)).Cursor()
+			for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(page) < 1000; k, v = c.Next() {
+				page = append(page, bytes.Clone(v))
+				afterSeq = binary.BigEndian.Uint64(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		for _, line := range page {
+			if _, err := w.Write(append(line, '\n')); err != nil {
+				return n, fmt.Errorf("exporting audit log: %w", err)
+			}
+			n++
+		}
+		if len(page) < 1000 {
+			return n, nil
+		}
+	}
+}
+
+// Asynchronous audit of read-only tool calls.
+//
+// Tradeoff: a state-changing call is audited inside the transaction that changes
+// the state, so the log and the state never disagree, at the price of that
+// transaction's fsync (shared by group commit). A read-only call changes nothing,
+// so its entry is queued and written with others in one transaction by a
+// background goroutine: reads pay no fsync, and the chain stays a single ordered
+// sequence because every append happens inside a bbolt write transaction. The
+// cost: entries still queued when the process dies (not when it is closed) are
+// lost, so the log may miss the last read calls before a crash (never an order).
+
+type auditReq struct {
+	entry AuditEntry
+	flush chan error // non-nil: a flush marker, answered after everything before it is written
+}
+
+// AuditAsync queues e for the background appender and returns without waiting
+// for the disk. It blocks while the queue is full (until ctx ends) and fails with
+// ErrClosed after Close. Use it for read-only tool calls; state-changing calls
+// use Txn.AppendAudit inside their own transaction.
+func (s *Store) AuditAsync(ctx context.Context, e AuditEntry) error {
+	return s.sendAudit(ctx, auditReq{entry: e})
+}
+
+// FlushAudit waits until every entry queued before the call is on disk. It
+// returns the first error the appender met since the previous flush.
+func (s *Store) FlushAudit(ctx context.Context) error {
+	done := make(chan error, 1)
+	if err := s.sendAudit(ctx, auditReq{flush: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) sendAudit(ctx context.Context, r auditReq) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	select {
+	case s.auditCh <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) auditLoop() {
+	defer s.loops.Done()
+	var pendingErr error
+	batch := make([]auditReq, 0, s.auditMax)
+	for first := range s.auditCh {
+		batch = append(batch[:0], first)
+	gather:
+		for len(batch) < s.auditMax {
+			select {
+			case r, ok := <-s.auditCh:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, r := range batch {
+				if r.flush != nil {
+					continue
+				}
+				if _, err := s.appendAudit(tx, r.entry); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && pendingErr == nil {
+			pendingErr = fmt.Errorf("writing %d audit entries: %w", len(batch), err)
+		}
+		for _, r := range batch {
+			if r.flush != nil {
+				r.flush <- pendingErr
+				pendingErr = nil
+			}
+		}
+	}
+}
+
+// Redacted replaces the value of an argument whose name looks secret.
+const Redacted = "[redacted]"
+
+// secretWords are name parts that mark a secret argument.
+var secretWords = map[string]bool{
+	"secret": true, "token": true, "password": true, "passwd": true, "passphrase": true,
+	"signature": true, "private": true, "privatekey": true, "apikey": true, "credential": true,
+	"credentials": true, "authorization": true, "cookie": true, "mnemonic": true, "key": true,
+}
+
+// notSecret are names that contain a secret word but are not secrets.
+// They are compared with _, - and . removed, in lower case.
+var notSecret = map[string]bool{
+	"idempotencykey": true, "tokenid": true, "tokenids": true, "tokensymbol": true,
+}
+
+// SecretName reports whether an argument named name must be redacted: names made
+// of words (split at _, -, . and lower-to-upper case changes) such as key,
+// api_key, apiKey, secret, token, password, passphrase, signature, private_key,
+// but not idempotency_key.
+func SecretName(name string) bool {
+	joined := strings.NewReplacer("_", "", "-", "", ".", "").Replace(strings.ToLower(name))
+	if notSecret[joined] {
+		return false
+	}
+	if secretWords[joined] {
+		return true
+	}
+	for _, w := range nameWords(name) {
+		if secretWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+func nameWords(name string) []string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	prevLower := false
+	for _, r := range name {
+		switch {
+		case r == '_' || r == '-' || r == '.' || r == ' ':
+			flush()
+			prevLower = false
+			continue
+		case unicode.IsUpper(r) && prevLower:
+			flush()
+		}
+		cur = append(cur, r)
+		prevLower = unicode.IsLower(r) || unicode.IsDigit(r)
+	}
+	flush()
+	return words
+}
+
+// RedactArgs returns args with the value of every object member whose name looks
+// secret (see SecretName), at any depth, replaced by "[redacted]", and any string
+// that holds a PEM private key replaced too. Arguments that are not valid JSON
+// come back as a JSON string saying so, never as the raw bytes.
+func RedactArgs(args json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(args)) == 0 {
+		return args
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return json.RawMessage(`"[redacted: arguments are not valid JSON]"`)
+	}
+	out, err := json.Marshal(redactValue(v))
+	if err != nil {
+		return json.RawMessage(`"[redacted: arguments could not be encoded]"`)
+	}
+	return out
+}
+
+func redactValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if SecretName(k) {
+				v[k] = Redacted
+			} else {
+				v[k] = redactValue(e)
+			}
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = redactValue(e)
+		}
+		return v
+	case string:
+		if strings.Contains(v, "PRIVATE KEY") {
+			return Redacted
+		}
+		return v
+	}
+	return v
+}
