@@ -237,6 +237,8 @@ func ruleOf(k jsonschema.ErrorKind) string {
 	switch k.(type) {
 	case *kind.FalseSchema:
 		return "false"
+	case *kind.Not:
+		return "not"
 	case *kind.InvalidJsonValue:
 		return "type"
 	}
@@ -396,6 +398,8 @@ func (v *Validator) describe(e *jsonschema.ValidationError, inst any) *Validatio
 		out.Message = fmt.Sprintf("%s must have at most %d fields (got %d)", subject, k.Want, k.Got)
 	case *kind.FalseSchema:
 		out.Message = fmt.Sprintf("%s is not allowed", subject)
+	case *kind.Not:
+		out.Message = fmt.Sprintf("%s must not match the excluded form (got %s)", subject, gotText(got))
 	case *kind.OneOf, *kind.AnyOf:
 		out.Message = fmt.Sprintf("%s does not match any of the allowed forms (got %s)", subject, gotText(got))
 	default:
