@@ -1,0 +1,37 @@
+// Package paper is sibyl's embedded default venue: a deterministic, seeded,
+// simulated market world that behaves like a real prediction-market venue and
+// needs no network and no credentials.
+//
+// The world is re-derived from the seed and the injected clock, never stored:
+//
+//   - 22 tokens with daily price paths from 2020-01-01 (or the token's listing)
+//     produced by a jump-diffusion with GARCH(1,1) variance, bridged through
+//     approximate real year-start prices so the history has a familiar shape, and
+//     free-running after 2026-01-01; hourly and minute points inside each day are
+//     Brownian bridges between the daily closes. The price at time t depends only
+//     on the seed, the symbol and t.
+//   - Prediction markets on the major tokens (ladders of "above" and "below"
+//     strikes for weekly, month-end, quarter-end and year-end expiries) priced
+//     from the lognormal model with the token's volatility, plus macro, sports
+//     and politics event markets whose probabilities drift with the clock.
+//     Markets are listed at 00:00 UTC some days before their close, close at
+//     their close time, settle SettleDelay later and stay listed for Retention.
+//   - Simulated market makers quoting several levels on each side of fair
+//     value, refreshed every MMRefresh bucket.
+//
+// Paper trading state (orders, fills, balances, positions and the market
+// makers' consumed liquidity of the current bucket) is kept in memory and, when
+// Options.Store is set, committed to the bbolt file in one transaction per
+// state-changing call, so a venue re-opened with the same store and seed
+// continues where it stopped.
+//
+// Trading rules (see PlaceOrder): whole contracts; prices in cents (tick $0.01);
+// a taker fee of FeeRate*C*P*(1-P) rounded up to the cent per fill, makers pay
+// MakerFeeRate (default 0); buying needs cash and reserves it for the resting
+// part; selling needs a position (to bet against Yes, buy No); a repeated
+// (principal, ClientOrderID) returns the existing order. Every market has one
+// Yes book: buying No at p is an ask on Yes at 1-p, so the Yes and No books
+// always mirror each other.
+//
+// The package never touches the network and never imports another venue.
+package paper
