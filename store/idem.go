@@ -356,3 +356,13 @@ func (sw *Sweeper) Stop() {
 	sw.once.Do(sw.cancel)
 	<-sw.done
 }
+
+// DeleteFingerprintUse removes the duplicate-detection entry of fingerprint if
+// it still names key (a later key's entry is left alone).
+func (t *Txn) DeleteFingerprintUse(principal, tool, fingerprint, key string) error {
+	u, ok, err := t.FingerprintUse(principal, tool, fingerprint)
+	if err != nil || !ok || u.Key != key {
+		return err
+	}
+	return t.bucket(bucketIdemFP).Delete(joinKey(principal, tool, fingerprint))
+}

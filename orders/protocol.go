@@ -1,0 +1,429 @@
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	sibyl "github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/store"
+)
+
+// claimKind is what the claim transaction decided.
+type claimKind int
+
+const (
+	claimSend    claimKind = iota + 1 // new record: send
+	claimRecover                      // took over an abandoned record: reconcile, then maybe send
+	claimReplay                       // done: return the stored outcome
+	claimRefuse                       // refused (key reused, possible duplicate): return err
+	claimWait                         // a live owner holds it: wait
+)
+
+type claim struct {
+	kind    claimKind
+	rec     store.Record // the record after the claim
+	err     error        // for claimRefuse
+	attempt int          // our fencing token for claimSend/claimRecover
+}
+
+// Do runs one state-changing Action exactly once per (Principal, Tool, Key): the
+// claim / send / complete protocol. Place and Cancel are built on it. Errors and
+// results are as documented on Place. A replayed refusal comes back as the
+// stored error together with a Result whose Replayed is set.
+func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
+	if err := ValidateKey(a.Key); err != nil {
+		s.auditInvalid(ctx, a, err)
+		return Result{}, err
+	}
+	if a.Principal == "" || strings.IndexByte(a.Principal, 0) >= 0 || a.Tool == "" {
+		err := sibyl.WrapError(sibyl.Internal, fmt.Errorf("orders: action without a valid principal (%q) or tool (%q)", a.Principal, a.Tool), "internal error")
+		return Result{}, err
+	}
+	v, ok := s.venues[a.Venue]
+	if !ok {
+		field := "venue"
+		if a.Tool == ToolPlaceOrder {
+			field = "market_id"
+		}
+		err := sibyl.FieldErrorf(sibyl.Invalid, field, "unknown venue %q; configured venues: %s", a.Venue, strings.Join(s.venueNames(), ", "))
+		s.auditInvalid(ctx, a, err)
+		return Result{}, err
+	}
+	fp, err := store.Fingerprint(a.Args, "idempotency_key", "allow_duplicate")
+	if err != nil {
+		err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+		s.auditInvalid(ctx, a, err)
+		return Result{}, err
+	}
+	id := store.RecordID{Principal: a.Principal, Tool: a.Tool, Key: a.Key}
+	coid := ClientOrderID(a.Principal, a.Tool, a.Key)
+	res := Result{ClientOrderID: coid}
+
+	deadline := time.Now().Add(s.opts.WaitInFlight)
+	for {
+		c, err := s.claim(a, id, fp, coid)
+		if err != nil {
+			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("claiming idempotency key: %w", err), "internal error")
+		}
+		switch c.kind {
+		case claimRefuse:
+			return res, c.err
+		case claimReplay:
+			return replay(c.rec, coid)
+		case claimSend, claimRecover:
+			s.hook(s.opts.Hooks.AfterClaim, a.Key)
+			return s.execute(ctx, a, v, id, coid, c.attempt, c.kind == claimRecover)
+		case claimWait:
+			if !time.Now().Before(deadline) {
+				return res, sibyl.Errorf(sibyl.InProgress,
+					"another call with this idempotency_key is still running; retry with the same idempotency_key in a few seconds")
+			}
+			s.wait(ctx, id, deadline)
+			if ctx.Err() != nil {
+				return res, sibyl.WrapError(sibyl.InProgress, ctx.Err(),
+					"another call with this idempotency_key is still running; retry with the same idempotency_key")
+			}
+		}
+	}
+}
+
+func (s *Service) hook(h func(string), key string) {
+	if h != nil {
+		h(key)
+	}
+}
+
+// replay turns a done record into the caller's answer.
+func replay(rec store.Record, coid string) (Result, error) {
+	res := Result{Replayed: true, ClientOrderID: coid}
+	if rec.Error != nil {
+		if len(rec.Result) > 0 {
+			_ = json.Unmarshal(rec.Result, &res.Order)
+		}
+		return res, rec.Error.Err()
+	}
+	if err := json.Unmarshal(rec.Result, &res.Order); err != nil {
+		return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("decoding stored result: %w", err), "internal error")
+	}
+	return res, nil
+}
+
+// claim is step 1: one transaction, on disk before the venue is called.
+func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, error) {
+	// Read-only fast path: a live owner means waiting, with no write (and no fsync).
+	rec, ok, err := s.store.Record(id)
+	if err != nil {
+		return claim{}, err
+	}
+	if ok && rec.State == store.Pending && rec.Fingerprint == fp && rec.LeaseUntil.After(s.now()) {
+		return claim{kind: claimWait, rec: rec}, nil
+	}
+
+	var c claim
+	err = s.store.Commit(func(t *store.Txn) error {
+		c = claim{} // Commit may run this more than once
+		now := s.now()
+		audit := s.auditEntry(a, fp, now)
+		rec, ok, err := t.Record(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if a.CheckDuplicate && !a.AllowDuplicate {
+				u, found, err := t.FingerprintUse(a.Principal, a.Tool, fp)
+				if err != nil {
+					return err
+				}
+				if found && u.Key != a.Key && now.Sub(u.Time) < s.opts.DuplicateWindow {
+					c = claim{kind: claimRefuse, err: sibyl.Errorf(sibyl.PossibleDuplicate,
+						"an identical order was placed %s ago under another idempotency_key; to retry that order, reuse its original idempotency_key; to really place a second identical order, set allow_duplicate to true",
+						now.Sub(u.Time).Round(time.Second))}
+					audit.Outcome, audit.Error = store.OutcomeDuplicate, string(sibyl.PossibleDuplicate)
+					_, err := t.AppendAudit(audit)
+					return err
+				}
+			}
+			rec = store.Record{
+				ID: id, State: store.Pending, Fingerprint: fp, ClientOrderID: coid, Venue: a.Venue,
+				Owner: s.opts.Owner, Attempt: 1, LeaseUntil: now.Add(s.opts.Lease), Created: now, Updated: now,
+			}
+			if err := t.PutRecord(rec); err != nil {
+				return err
+			}
+			if a.CheckDuplicate {
+				if err := t.PutFingerprintUse(a.Principal, a.Tool, fp, store.FingerprintUse{Key: a.Key, Time: now}); err != nil {
+					return err
+				}
+			}
+			audit.Outcome = store.OutcomeIntent
+			if _, err := t.AppendAudit(audit); err != nil {
+				return err
+			}
+			c = claim{kind: claimSend, rec: rec, attempt: rec.Attempt}
+			return nil
+		}
+		switch {
+		case rec.Fingerprint != fp:
+			c = claim{kind: claimRefuse, err: sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key",
+				"this idempotency_key was already used for a different %s request; nothing was sent. Use a new idempotency_key for a different order, or resend the original arguments unchanged to retry it", a.Tool)}
+			audit.Outcome, audit.Error = store.OutcomeKeyReused, string(sibyl.IdempotencyKeyReused)
+		case rec.State == store.Done:
+			c = claim{kind: claimReplay, rec: rec}
+			audit.Outcome = store.OutcomeReplay
+			if rec.OrderID != "" {
+				audit.OrderIDs = []string{rec.OrderID}
+			}
+			if rec.Error != nil {
+				audit.Error = string(rec.Error.Code)
+			}
+		case rec.LeaseUntil.After(now):
+			c = claim{kind: claimWait, rec: rec}
+			return nil // nothing to write
+		default:
+			// The owner died or gave up (lease expired or released): take over.
+			rec.Owner = s.opts.Owner
+			rec.Attempt++
+			rec.LeaseUntil = now.Add(s.opts.Lease)
+			rec.Updated = now
+			if err := t.PutRecord(rec); err != nil {
+				return err
+			}
+			c = claim{kind: claimRecover, rec: rec, attempt: rec.Attempt}
+			audit.Outcome = store.OutcomeRecover
+		}
+		_, err = t.AppendAudit(audit)
+		return err
+	})
+	return c, err
+}
+
+// execute is steps 2 and 3: (reconcile,) send, complete.
+func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store.RecordID, coid string, attempt int, recovering bool) (Result, error) {
+	sendCtx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
+	defer cancel()
+	if recovering && a.Reconcile != nil {
+		o, found, err := a.Reconcile(sendCtx, v, coid)
+		if err != nil {
+			s.hook(s.opts.Hooks.AfterSend, a.Key)
+			return s.completeUnknown(a, id, coid, attempt, err)
+		}
+		if found {
+			s.hook(s.opts.Hooks.AfterSend, a.Key)
+			return s.complete(a, id, coid, o, nil, store.OutcomeReconciled)
+		}
+	}
+	o, err := a.Send(sendCtx, v, coid)
+	if err != nil && a.ReconcileOnConflict && a.Reconcile != nil && sibyl.ErrorCode(err) == sibyl.Conflict {
+		// The venue says it has this client order id already: fetch it.
+		if found, ok, rerr := a.Reconcile(sendCtx, v, coid); rerr == nil && ok {
+			o, err = found, nil
+		}
+	}
+	s.hook(s.opts.Hooks.AfterSend, a.Key)
+	switch {
+	case err == nil:
+		outcome := a.SuccessOutcome
+		if o.Status == sibyl.OrderRejected {
+			outcome = store.OutcomeRejected
+		}
+		return s.complete(a, id, coid, o, nil, outcome)
+	case isDeterministic(err):
+		return s.complete(a, id, coid, o, err, store.OutcomeRejected)
+	default:
+		return s.completeUnknown(a, id, coid, attempt, err)
+	}
+}
+
+// complete is step 3 for a known outcome: the order, or a deterministic refusal
+// (err), stored as done in one transaction with its audit entry.
+func (s *Service) complete(a Action, id store.RecordID, coid string, o sibyl.Order, refusal error, outcome string) (Result, error) {
+	var stored store.Record
+	var already bool
+	err := s.store.Commit(func(t *store.Txn) error {
+		stored, already = store.Record{}, false
+		now := s.now()
+		rec, ok, err := t.Record(id)
+		if err != nil {
+			return err
+		}
+		if ok && rec.State == store.Done {
+			// Another attempt completed it first (after taking over our lease).
+			stored, already = rec, true
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("idempotency record %s/%s vanished while pending", id.Tool, id.Key)
+		}
+		rec.State = store.Done
+		rec.Updated = now
+		rec.LeaseUntil = now
+		rec.Error = nil
+		rec.Result = nil
+		if o.ID != "" {
+			b, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			rec.Result = b
+		}
+		audit := s.auditEntry(a, rec.Fingerprint, now)
+		audit.Outcome = outcome
+		if o.ID != "" {
+			audit.OrderIDs = []string{o.ID}
+		}
+		if refusal != nil {
+			rec.Error = &store.RecordError{Code: sibyl.ErrorCode(refusal), Message: sibyl.ErrorMessage(refusal), Field: sibyl.ErrorField(refusal)}
+			audit.Error = string(rec.Error.Code)
+			// A refused order is no duplicate risk: after (say) a deposit, the agent
+			// retries under a new key and must not be told possible_duplicate.
+			if a.CheckDuplicate {
+				if err := t.DeleteFingerprintUse(a.Principal, a.Tool, rec.Fingerprint, a.Key); err != nil {
+					return err
+				}
+			}
+		}
+		if a.OpensOrder && refusal == nil && o.ID != "" {
+			rec.OrderID = o.ID
+			rec.OrderFinal = o.Status.Final()
+			if err := t.IndexOrder(a.Principal, a.Venue, o.ID, id); err != nil {
+				return err
+			}
+		} else {
+			rec.OrderFinal = true // this record opened no order
+		}
+		if a.ClosesOrder && o.ID != "" && o.Status.Final() {
+			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.ID, now); err != nil {
+				return err
+			}
+		}
+		if err := t.PutRecord(rec); err != nil {
+			return err
+		}
+		if _, err := t.AppendAudit(audit); err != nil {
+			return err
+		}
+		stored = rec
+		return nil
+	})
+	s.notify(id)
+	if err != nil {
+		// The venue's answer is not on disk: the record stays pending and the next
+		// attempt reconciles. Tell the caller the outcome is unknown.
+		return Result{ClientOrderID: coid}, sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("completing idempotency record: %w", err),
+			"outcome unknown; retry with the same idempotency_key to reconcile")
+	}
+	s.hook(s.opts.Hooks.AfterComplete, a.Key)
+	if already {
+		res, err := replay(stored, coid)
+		res.Replayed = false // this call did reach the venue; the other attempt stored first
+		return res, err
+	}
+	if refusal != nil {
+		return Result{Order: o, ClientOrderID: coid}, stored.Error.Err()
+	}
+	return Result{Order: o, ClientOrderID: coid}, nil
+}
+
+// completeUnknown is step 3 for an unknown outcome: the record stays pending with
+// the lease released, so the next attempt reconciles at once.
+func (s *Service) completeUnknown(a Action, id store.RecordID, coid string, attempt int, cause error) (Result, error) {
+	err := s.store.Commit(func(t *store.Txn) error {
+		now := s.now()
+		rec, ok, err := t.Record(id)
+		if err != nil || !ok || rec.State != store.Pending || rec.Attempt != attempt {
+			return err // someone else owns it now; leave it to them
+		}
+		rec.LeaseUntil = now
+		rec.Updated = now
+		if err := t.PutRecord(rec); err != nil {
+			return err
+		}
+		audit := s.auditEntry(a, rec.Fingerprint, now)
+		audit.Outcome = store.OutcomeUnknown
+		audit.Error = string(sibyl.ErrorCode(cause))
+		_, err = t.AppendAudit(audit)
+		return err
+	})
+	s.notify(id)
+	if err == nil {
+		s.hook(s.opts.Hooks.AfterComplete, a.Key)
+	}
+	res := Result{ClientOrderID: coid}
+	if sibyl.ErrorCode(cause) == sibyl.RateLimited {
+		return res, cause // refused before acceptance: the agent should slow down, then retry with the same key
+	}
+	return res, sibyl.WrapError(sibyl.Unavailable, cause, "outcome unknown; retry with the same idempotency_key to reconcile")
+}
+
+func (s *Service) auditEntry(a Action, fp string, now time.Time) store.AuditEntry {
+	return store.AuditEntry{
+		Time: now, Principal: a.Principal, Session: a.Session, Transport: a.Transport,
+		Tool: a.Tool, Args: a.Args, Fingerprint: fp, Key: a.Key,
+	}
+}
+
+// auditInvalid records a call refused before any state was written. It goes
+// through the asynchronous appender: nothing changed, so nothing needs the fsync.
+func (s *Service) auditInvalid(ctx context.Context, a Action, err error) {
+	e := s.auditEntry(a, "", s.now())
+	e.Outcome, e.Error = store.OutcomeInvalid, string(sibyl.ErrorCode(err))
+	if !json.Valid(e.Args) {
+		e.Args = nil
+	}
+	if len(a.Key) > 128 {
+		e.Key = a.Key[:128]
+	}
+	_ = s.store.AuditAsync(context.WithoutCancel(ctx), e)
+}
+
+// waiterKey names a record for in-process notification.
+func waiterKey(id store.RecordID) string { return id.Principal + "\x00" + id.Tool + "\x00" + id.Key }
+
+// notify wakes the calls waiting on id.
+func (s *Service) notify(id store.RecordID) {
+	k := waiterKey(id)
+	s.mu.Lock()
+	if ch, ok := s.waiters[k]; ok {
+		close(ch)
+		delete(s.waiters, k)
+	}
+	s.mu.Unlock()
+}
+
+// wait blocks until the record id is no longer held by a live owner, the
+// deadline passes or ctx ends. It is woken by notify from this Service and
+// polls the store for owners in other Services.
+func (s *Service) wait(ctx context.Context, id store.RecordID, deadline time.Time) {
+	k := waiterKey(id)
+	s.mu.Lock()
+	ch, ok := s.waiters[k]
+	if !ok {
+		ch = make(chan struct{})
+		s.waiters[k] = ch
+	}
+	s.mu.Unlock()
+
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		// Check after subscribing, so a completion just before is not missed.
+		rec, ok, err := s.store.Record(id)
+		if err != nil || !ok || rec.State != store.Pending || !rec.LeaseUntil.After(s.now()) {
+			return
+		}
+		select {
+		case <-ch:
+			return
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
+	}
+}
