@@ -268,7 +268,7 @@ type planned struct {
 
 // plan walks the opposite side of the Yes book from the best price up to the
 // limit tick in price-time priority (market makers' quotes count as placed at
-// the start of their refresh bucket) and returns the fills, without changing
+// the start of their refresh bucket, ahead of orders placed at that instant) and returns the fills, without changing
 // anything. Principals never trade with themselves: their own resting orders
 // are skipped.
 func (v *Venue) plan(ms *mstate, principal string, yesBid bool, limit int, qty int64, mmTime time.Time) ([]planned, int64) {
@@ -295,7 +295,7 @@ func (v *Venue) plan(ms *mstate, principal string, yesBid bool, limit int, qty i
 			if left == 0 {
 				break
 			}
-			if !mmDone && r.CreatedAt.After(mmTime) {
+			if !mmDone && !r.CreatedAt.Before(mmTime) {
 				takeMM()
 			}
 			if r.Principal == principal || left == 0 {
