@@ -373,9 +373,9 @@ func (v *Validator) describe(e *jsonschema.ValidationError, inst any) *Validatio
 	case *kind.Pattern:
 		out.Message = fmt.Sprintf("%s must match the regular expression %s (got %s)", subject, k.Want, gotText(got))
 	case *kind.MinLength:
-		out.Message = fmt.Sprintf("%s must be at least %d characters long (got %d)", subject, k.Want, k.Got)
+		out.Message = fmt.Sprintf("%s must be at least %s long (got %d)", subject, plural(k.Want, "character"), k.Got)
 	case *kind.MaxLength:
-		out.Message = fmt.Sprintf("%s must be at most %d characters long (got %d)", subject, k.Want, k.Got)
+		out.Message = fmt.Sprintf("%s must be at most %s long (got %d)", subject, plural(k.Want, "character"), k.Got)
 	case *kind.Minimum:
 		out.Message = fmt.Sprintf("%s must be at least %s (got %s)", subject, ratText(k.Want), gotText(got))
 	case *kind.Maximum:
@@ -387,15 +387,15 @@ func (v *Validator) describe(e *jsonschema.ValidationError, inst any) *Validatio
 	case *kind.MultipleOf:
 		out.Message = fmt.Sprintf("%s must be a multiple of %s (got %s)", subject, ratText(k.Want), gotText(got))
 	case *kind.MinItems:
-		out.Message = fmt.Sprintf("%s must have at least %d items (got %d)", subject, k.Want, k.Got)
+		out.Message = fmt.Sprintf("%s must have at least %s (got %d)", subject, plural(k.Want, "item"), k.Got)
 	case *kind.MaxItems:
-		out.Message = fmt.Sprintf("%s must have at most %d items (got %d)", subject, k.Want, k.Got)
+		out.Message = fmt.Sprintf("%s must have at most %s (got %d)", subject, plural(k.Want, "item"), k.Got)
 	case *kind.UniqueItems:
 		out.Message = fmt.Sprintf("%s must not repeat items (items %d and %d are equal)", subject, k.Duplicates[0], k.Duplicates[1])
 	case *kind.MinProperties:
-		out.Message = fmt.Sprintf("%s must have at least %d fields (got %d)", subject, k.Want, k.Got)
+		out.Message = fmt.Sprintf("%s must have at least %s (got %d)", subject, plural(k.Want, "field"), k.Got)
 	case *kind.MaxProperties:
-		out.Message = fmt.Sprintf("%s must have at most %d fields (got %d)", subject, k.Want, k.Got)
+		out.Message = fmt.Sprintf("%s must have at most %s (got %d)", subject, plural(k.Want, "field"), k.Got)
 	case *kind.FalseSchema:
 		out.Message = fmt.Sprintf("%s is not allowed", subject)
 	case *kind.Not:
@@ -421,6 +421,13 @@ func (v *Validator) allowed(schemaURL string) []string {
 		return v.props[un]
 	}
 	return nil
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 func article(t string) string {
