@@ -113,9 +113,9 @@ func rawComponents(c, btc []sibyl.Candle) (value, z []float64) {
 	if v7 > 0 && v30 > 0 {
 		volTrend = math.Log(v7/v30) * sign(lr(7))
 	}
-	rv := last(RealisedVol(cl, 90))
-	dd := last(Drawdown(cl, 180))
-	mdd := last(MaxDrawdown(cl, 180))
+	rv := last(RealisedVol(cl[n-91:], 90)) // only the last value is needed: compute it alone
+	dd := last(Drawdown(cl[n-180:], 180))
+	mdd := last(MaxDrawdown(cl[n-180:], 180))
 	dv := make([]float64, 90)
 	for i := range dv {
 		dv[i] = cl[n-90+i] * vol[n-90+i]
