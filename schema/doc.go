@@ -40,7 +40,7 @@
 //     apply to its items); default=, example=, title=. A keyword that does not fit
 //     the field's type is silently ignored (minimum on a string does nothing), so
 //     read the golden schema. A pattern containing a comma needs `\\,`.
-//   - Types: string, bool, ints (integer), floats (number), slices (array with
+//   - Types: string, bool, ints (integer; unsigned ones get "minimum":0), floats (number), slices (array with
 //     items), structs and pointers to structs (nested object, inlined), maps with
 //     string keys (object with additionalProperties), time.Time (string with
 //     format date-time, checked on input), []byte (base64 string), any and

@@ -60,6 +60,13 @@ type testEmbedded struct {
 	Extra string `json:"extra" jsonschema_description:"e"`
 }
 
+type testUnsigned struct {
+	N  uint   `json:"n" jsonschema_description:"n"`
+	M  uint8  `json:"m" jsonschema:"minimum=1,maximum=9" jsonschema_description:"m"`
+	I  int    `json:"i" jsonschema_description:"i"`
+	Ns []uint `json:"ns" jsonschema_description:"ns"`
+}
+
 type testGeneric[T any] struct {
 	Item T `json:"item" jsonschema_description:"the item"`
 }
@@ -219,6 +226,16 @@ func TestForShapes(t *testing.T) {
 		b := MustFor[testLeg]()
 		if string(a) != string(b) {
 			t.Errorf("For[*T] = %s, want %s", a, b)
+		}
+	})
+	t.Run("unsigned integers get minimum 0", func(t *testing.T) {
+		s, err := For[testUnsigned]()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := `{"type":"object","properties":{"n":{"type":"integer","description":"n","minimum":0},"m":{"type":"integer","description":"m","minimum":1,"maximum":9},"i":{"type":"integer","description":"i"},"ns":{"type":"array","description":"ns","items":{"type":"integer","minimum":0}}},"required":["n","m","i","ns"],"additionalProperties":false}`
+		if string(s) != want {
+			t.Errorf("got %s, want %s", s, want)
 		}
 	})
 	t.Run("map type gets empty properties", func(t *testing.T) {

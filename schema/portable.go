@@ -67,7 +67,8 @@ func reflectSchema(t reflect.Type, output bool) (raw json.RawMessage, err error)
 		// Portable reports the cycle as an error. ExpandedStruct stays false for the
 		// same reason: it deletes the root definition, so a reference back to the
 		// root type would dangle instead of being reported as recursion.
-		Namer: qualifiedName,
+		Namer:  qualifiedName,
+		Mapper: unsignedMinimum,
 	}
 	s := r.ReflectFromType(t)
 	b, err := json.Marshal(s)
@@ -79,6 +80,24 @@ func reflectSchema(t reflect.Type, output bool) (raw json.RawMessage, err error)
 		return nil, fmt.Errorf("schema: %v: %w", t, err)
 	}
 	return out, nil
+}
+
+// unsignedMinimum gives unsigned integer fields "minimum":0, a bound the Go type
+// already enforces (encoding/json rejects -1 for a uint), so the model learns it
+// from the schema instead of from a decoding error. A minimum= tag still applies
+// on top. Types with their own JSONSchema method are left to it.
+func unsignedMinimum(t reflect.Type) *jsonschema.Schema {
+	switch t.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return nil
+	}
+	for _, m := range []string{"JSONSchema", "JSONSchemaExtend", "JSONSchemaAlias"} {
+		if _, ok := reflect.PointerTo(t).MethodByName(m); ok {
+			return nil
+		}
+	}
+	return &jsonschema.Schema{Type: "integer", Minimum: json.Number("0")}
 }
 
 // qualifiedName names definitions by package path and type name, so that two

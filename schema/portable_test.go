@@ -102,6 +102,10 @@ func TestPortable(t *testing.T) {
 			if diff := cmp.Diff(mustJSON(t, []byte(tt.want)), mustJSON(t, got)); diff != "" {
 				t.Errorf("Portable mismatch (-want +got):\n%s\ngot %s", diff, got)
 			}
+			again, err := Portable(got)
+			if err != nil || string(again) != string(got) {
+				t.Errorf("Portable is not idempotent: Portable(%s) = %s, %v", got, again, err)
+			}
 			if vs := Check(got); hasRule(vs, RuleNoRef, RuleNoDefs, RuleNoTypeArray, RuleArrayItems, RuleNoSchemaKeyword, RuleTopLevelObject) {
 				t.Errorf("Check(Portable output) = %v, want no structural violations", vs)
 			}
