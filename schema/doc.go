@@ -40,11 +40,11 @@
 //     apply to its items); default=, example=, title=. A keyword that does not fit
 //     the field's type is silently ignored (minimum on a string does nothing), so
 //     read the golden schema. A pattern containing a comma needs `\\,`.
-//   - Types: string, bool, ints (integer; unsigned ones get "minimum":0), floats (number), slices (array with
-//     items), structs and pointers to structs (nested object, inlined), maps with
-//     string keys (object with additionalProperties), time.Time (string with
-//     format date-time, checked on input), []byte (base64 string), any and
-//     json.RawMessage (any value). A pointer is just the pointed-to type: optional
+//   - Types: string, bool, ints (integer; unsigned ones get "minimum":0), floats
+//     (number), slices (array with items), structs and pointers to structs
+//     (nested object, inlined), maps with string keys (object with
+//     additionalProperties), time.Time (string with format date-time, checked on
+//     input), []byte (base64 string), any and json.RawMessage (any value). A pointer is just the pointed-to type: optional
 //     means omitempty, not null. `jsonschema:"nullable"` is undone by Portable.
 //     chan, func and complex fields and recursive types are errors.
 //   - Input structs get additionalProperties:false (unknown arguments are
@@ -58,5 +58,6 @@
 // Compile an input schema once at registration and call Validate on every
 // tools/call; it returns nil or a *ValidationError whose Field, Rule and Message
 // are meant for the model, for example
-// `limit_price must be at most 0.99 (got 1.5)`.
+// `limit_price must be at most 0.99 (got 1.5)`. Absent arguments (an empty
+// RawMessage) are validated as {}; null and every other non-object are rejected.
 package schema
