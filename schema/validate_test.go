@@ -274,6 +274,12 @@ func BenchmarkValidate(b *testing.B) {
 		{"valid", `{"market":"KXBTC-26DEC31-T120000","side":"buy","idempotency_key":"0b6f2c1e-9c1a-4b7e-8f00-123456789abc","legs":[{"outcome":"yes","price":0.42,"count":3}]}`},
 		{"invalid", `{"market":"KXBTC-26DEC31-T120000","side":"hold","idempotency_key":"0b6f2c1e-9c1a-4b7e-8f00-123456789abc","legs":[{"outcome":"yes","price":1.42,"count":3}],"foo":1}`},
 	}
+	if err := v.Validate(json.RawMessage(cases[0].args)); err != nil {
+		b.Fatalf("valid case: %v", err)
+	}
+	if err := v.Validate(json.RawMessage(cases[1].args)); err == nil {
+		b.Fatal("invalid case passed")
+	}
 	for _, c := range cases {
 		args := json.RawMessage(c.args)
 		b.Run(c.name, func(b *testing.B) {
