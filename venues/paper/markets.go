@@ -152,7 +152,7 @@ func (v *Venue) buildCatalogue(d time.Time) *catalogue {
 	// Crypto ladders: every expiry date whose listing window touches day d.
 	for e := d.Add(-v.opts.Retention - 2*day); !e.After(d.Add(367 * day)); e = e.Add(day) {
 		h := expiryHorizon(e)
-		if h == 0 {
+		if h == 0 || !e.Add(-h).Before(d.Add(day)) || !e.Add(day+v.opts.SettleDelay+v.opts.Retention).After(d) {
 			continue
 		}
 		for _, p := range v.prices.paths {

@@ -52,6 +52,15 @@ type tokenPath struct {
 	h     float64 // GARCH variance of the next day to simulate
 	diffV float64 // unconditional diffusion variance per day
 	jumpS float64 // jump size standard deviation
+
+	cacheMu sync.Mutex
+	cache   [8]spotEntry // recent at() results; the same instants recur (bucket starts)
+	cacheN  int
+}
+
+type spotEntry struct {
+	t int64
+	p float64
 }
 
 func newTokenPath(seed int64, spec *tokenSpec) *tokenPath {
@@ -171,6 +180,24 @@ func (p *tokenPath) at(t time.Time) (float64, error) {
 	if !t.Before(latestTime) {
 		return 0, sibyl.Errorf(sibyl.Invalid, "no simulated prices after %s", latestTime.Format(time.DateOnly))
 	}
+	key := t.UnixNano()
+	p.cacheMu.Lock()
+	for _, e := range p.cache {
+		if e.t == key && e.p != 0 {
+			p.cacheMu.Unlock()
+			return e.p, nil
+		}
+	}
+	p.cacheMu.Unlock()
+	px := p.compute(t)
+	p.cacheMu.Lock()
+	p.cache[p.cacheN%len(p.cache)] = spotEntry{key, px}
+	p.cacheN++
+	p.cacheMu.Unlock()
+	return px, nil
+}
+
+func (p *tokenPath) compute(t time.Time) float64 {
 	off := t.Sub(p.start)
 	d := int(off / day)
 	rem := off - time.Duration(d)*day
@@ -182,7 +209,7 @@ func (p *tokenPath) at(t time.Time) (float64, error) {
 	s := p.hourPoints(d, &hp)
 	var mp [61]float64
 	p.minutePoints(d, h, hp[h], hp[h+1], s, &mp)
-	return math.Exp(mp[m] + frac*(mp[m+1]-mp[m])), nil
+	return math.Exp(mp[m] + frac*(mp[m+1]-mp[m]))
 }
 
 // dayOpenLog returns the log price at 00:00 UTC of the day containing t (t on a

@@ -1,0 +1,219 @@
+package paper
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/store"
+)
+
+type snapshot struct {
+	Orders     map[string][]sibyl.Order
+	Portfolios map[string]sibyl.Portfolio
+	Books      []sibyl.OrderBook
+}
+
+func takeSnapshot(t *testing.T, v *Venue, ids []string, principals ...string) snapshot {
+	t.Helper()
+	s := snapshot{Orders: map[string][]sibyl.Order{}, Portfolios: map[string]sibyl.Portfolio{}}
+	for _, p := range principals {
+		page, err := v.ListOrders(ctx, p, sibyl.OrderQuery{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Orders[p] = page.Orders
+		s.Portfolios[p] = mustPortfolio(t, v, p)
+	}
+	for _, id := range ids {
+		s.Books = append(s.Books, mustBook(t, v, id, "Yes"))
+	}
+	return s
+}
+
+func TestPersistenceAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sibyl.db")
+	s1, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: t0.Add(17 * time.Second)}
+	v1, err := New(Options{Seed: 5, Store: s1, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := openMarket(t, v1, 0.5).id
+	id2 := openMarket(t, v1, 0.2).id
+	book := mustBook(t, v1, id, "Yes")
+	filled := mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: book.Asks[0].Size + 3})
+	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a2", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 7, LimitPrice: 0.02})
+	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a3", MarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: 2, LimitPrice: 0.98})
+	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a4", MarketID: id2, Outcome: "No", Side: sibyl.Buy, Quantity: 5, Type: sibyl.MarketOrder})
+	b1 := mustPlace(t, v1, sibyl.OrderRequest{Principal: "bob", ClientOrderID: "b1", MarketID: id2, Outcome: "No", Side: sibyl.Buy, Quantity: 9, LimitPrice: 0.03})
+	if _, err := v1.CancelOrder(ctx, "bob", b1.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := takeSnapshot(t, v1, []string{id, id2}, "alice", "bob")
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := MustOpenStore(t, path)
+	if _, err := New(Options{Seed: 6, Store: s2, Now: clk.Now}); err == nil {
+		t.Fatal("New with another seed accepted the state")
+	}
+	v2, err := New(Options{Seed: 5, Store: s2, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := takeSnapshot(t, v2, []string{id, id2}, "alice", "bob")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("state after reopen differs (-before +after):\n%s", diff)
+	}
+	again := mustPlace(t, v2, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 1})
+	if again.ID != filled.ID {
+		t.Errorf("resend after reopen made %s, want %s", again.ID, filled.ID)
+	}
+	next := mustPlace(t, v2, sibyl.OrderRequest{Principal: "carol", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 1, LimitPrice: 0.01})
+	for _, os := range want.Orders {
+		for _, o := range os {
+			if o.ID >= next.ID {
+				t.Errorf("new order id %s does not follow %s", next.ID, o.ID)
+			}
+		}
+	}
+	// Settlement still happens after a restart.
+	def, _ := v2.listed(id, clk.Now())
+	clk.Set(def.settle.Add(time.Second))
+	pf := mustPortfolio(t, v2, "alice")
+	if pf.Reserved != 0 {
+		t.Errorf("reserved %v after the market settled", pf.Reserved)
+	}
+	for _, p := range pf.Positions {
+		if p.MarketID == "paper:"+id && p.Quantity != 0 {
+			t.Errorf("unsettled position %+v", p)
+		}
+	}
+}
+
+// TestConcurrentTrading hammers one venue (with a bbolt file) from several
+// goroutines while the clock moves, then checks that the books balance.
+func TestConcurrentTrading(t *testing.T) {
+	s := MustOpenStore(t, filepath.Join(t.TempDir(), "sibyl.db"))
+	clk := &clock{t: t0}
+	v, err := New(Options{Seed: 31, Store: s, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range []float64{0.2, 0.4, 0.5, 0.7} {
+		ids = append(ids, openMarket(t, v, p).id)
+	}
+	const workers, steps = 6, 60
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				clk.Add(7 * time.Second)
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(w)))
+			me := fmt.Sprintf("p%d", w)
+			var open []string
+			for i := 0; i < steps; i++ {
+				id := ids[r.Intn(len(ids))]
+				out := []string{"Yes", "No"}[r.Intn(2)]
+				switch r.Intn(6) {
+				case 0:
+					v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, ClientOrderID: fmt.Sprintf("%s-%d", me, i), MarketID: id, Outcome: out, Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: float64(1 + r.Intn(20))})
+				case 1, 2:
+					o, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, ClientOrderID: fmt.Sprintf("%s-%d", me, i), MarketID: id, Outcome: out, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: float64(1 + r.Intn(20)), LimitPrice: float64(1+r.Intn(98)) / 100})
+					if err == nil && !o.Status.Final() {
+						open = append(open, o.ID)
+					}
+				case 3:
+					if len(open) > 0 {
+						v.CancelOrder(ctx, me, open[0])
+						open = open[1:]
+					}
+				case 4:
+					pf, _ := v.Portfolio(ctx, me)
+					for _, p := range pf.Positions {
+						if p.Quantity > 1 {
+							_, native, _ := sibyl.SplitMarketID(p.MarketID)
+							v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, MarketID: native, Outcome: p.Outcome, Side: sibyl.Sell, Type: sibyl.LimitOrder, Quantity: math.Floor(p.Quantity / 2), LimitPrice: float64(1+r.Intn(98)) / 100})
+							break
+						}
+					}
+				case 5:
+					v.OrderBook(ctx, id, out, 5)
+					v.Market(ctx, id)
+					v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "btc", Limit: 5})
+					v.ListOrders(ctx, me, sibyl.OrderQuery{Limit: 5})
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(stop)
+
+	for w := 0; w < workers; w++ {
+		me := fmt.Sprintf("p%d", w)
+		var all []sibyl.Order
+		q := sibyl.OrderQuery{Limit: 100}
+		for {
+			p, err := v.ListOrders(ctx, me, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, p.Orders...)
+			if p.NextCursor == "" {
+				break
+			}
+			q.Cursor = p.NextCursor
+		}
+		held := map[string]float64{}
+		cash := 10000.0
+		reserved := 0.0
+		for _, o := range all {
+			k := o.MarketID + "|" + o.Outcome
+			for _, f := range o.Fills {
+				if o.Side == sibyl.Buy {
+					held[k] += f.Quantity
+					cash -= f.Price*f.Quantity + f.Fee
+				} else {
+					held[k] -= f.Quantity
+					cash += f.Price*f.Quantity - f.Fee
+				}
+			}
+			if !o.Status.Final() && o.Side == sibyl.Buy {
+				reserved += (o.Quantity - o.FilledQuantity) * o.LimitPrice
+			}
+		}
+		pf := mustPortfolio(t, v, me)
+		if math.Abs(pf.Cash+pf.Reserved-cash) > 0.005 || math.Abs(pf.Reserved-reserved) > 0.005 || pf.Cash < 0 {
+			t.Errorf("%s: cash %v reserved %v, fills say %v and %v", me, pf.Cash, pf.Reserved, cash-reserved, reserved)
+		}
+		for _, p := range pf.Positions {
+			if k := p.MarketID + "|" + p.Outcome; held[k] != p.Quantity {
+				t.Errorf("%s %s: position %v, fills say %v", me, k, p.Quantity, held[k])
+			}
+		}
+	}
+}
