@@ -1,0 +1,75 @@
+// Command sibyl is the sibyl MCP server and its command-line companions.
+//
+// main is wiring only: it parses flags and environment variables, opens the data
+// file, builds the venues and the tools, and hands them to the mcp package.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `sibyl — an MCP tool server for prediction markets and token grades
+
+Usage:
+  sibyl serve [flags]        serve MCP over stdio (default) or HTTP (--http ADDR)
+  sibyl version              print the version
+
+Run 'sibyl serve --help' for the server's flags and environment variables.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks an error already explained to the user by the flag package.
+var errUsage = errors.New("usage")
+
+// run dispatches a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		m := &Main{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+		if err = m.ParseFlags(args); err == nil {
+			err = m.Run(ctx)
+			if cerr := m.Close(); err == nil {
+				err = cerr
+			}
+		}
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "sibyl %s\n", version)
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "sibyl: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "sibyl %s: %v\n", cmd, err)
+		return 1
+	}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/store"
+	"github.com/sibylmcp/sibyl/tools"
+	"github.com/sibylmcp/sibyl/venues/paper"
+)
+
+const serveHelp = `Usage: sibyl serve [flags]
+
+Serves MCP over stdio (the default: for Claude Desktop, Claude Code, Cursor, VS Code)
+or over Streamable HTTP at /mcp with --http. The embedded default venue is the paper
+venue: simulated markets and money, no network, no credentials.
+
+Flags (each also read from the environment variable in brackets):
+`
+
+// Main is the serve command: its configuration and the parts it opened.
+type Main struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	HTTPAddr  string // empty: stdio
+	DataDir   string
+	Seed      int64
+	LogLevel  slog.Level
+	AllowHost string // extra Host/Origin names allowed over HTTP (comma-separated)
+
+	store  *store.Store
+	logger *slog.Logger
+}
+
+// ParseFlags reads flags, falling back to environment variables.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() {
+		fmt.Fprint(m.Stderr, serveHelp)
+		fs.PrintDefaults()
+	}
+	seed, err := envInt("SIBYL_SEED", 1)
+	if err != nil {
+		return err
+	}
+	level := envString("SIBYL_LOG_LEVEL", "info")
+	fs.StringVar(&m.HTTPAddr, "http", envString("SIBYL_HTTP", ""), "serve Streamable HTTP at `ADDR` (such as 127.0.0.1:7777) on /mcp instead of stdio [SIBYL_HTTP]")
+	fs.StringVar(&m.DataDir, "data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` for the data file DIR/sibyl.db [SIBYL_DATA_DIR]")
+	fs.Int64Var(&m.Seed, "seed", seed, "seed of the paper venue's simulated world [SIBYL_SEED]")
+	fs.StringVar(&level, "log-level", level, "log level on stderr: debug, info, warn, error [SIBYL_LOG_LEVEL]")
+	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(m.Stderr, "sibyl serve: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	if err := m.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return nil
+}
+
+// Run opens the data file, builds the server and serves until ctx ends (or stdin
+// closes, on stdio).
+func (m *Main) Run(ctx context.Context) error {
+	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
+	dbPath := filepath.Join(m.DataDir, "sibyl.db")
+	st, err := store.Open(dbPath)
+	if err != nil {
+		return err
+	}
+	m.store = st
+
+	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st})
+	if err != nil {
+		return fmt.Errorf("starting the paper venue: %w", err)
+	}
+	deps := &tools.Deps{Venues: map[string]sibyl.Venue{"paper": pv}}
+
+	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
+		Logger:       m.logger,
+		Instructions: instructions,
+	})
+	tools.Register(srv, tools.All(deps), nil, m.logger)
+
+	if m.HTTPAddr == "" {
+		m.banner("stdio", dbPath)
+		return srv.ServeStdio(ctx, m.Stdin, m.Stdout)
+	}
+	return m.serveHTTP(ctx, srv, dbPath)
+}
+
+const instructions = `sibyl serves prediction markets (paper venue by default: simulated, no real money) and token grades. ` +
+	`Start with list_venues and search_markets; get_market and get_orderbook give prices and depth. ` +
+	`Prices are dollars per contract (0-1); a contract pays $1 if its outcome wins. Every answer says its venue, time and whether it is simulated.`
+
+func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) error {
+	ln, err := net.Listen("tcp", m.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", m.HTTPAddr, err)
+	}
+	opts := &mcp.HTTPOptions{}
+	if m.AllowHost != "" {
+		for _, h := range strings.Split(m.AllowHost, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				opts.AllowedHosts = append(opts.AllowedHosts, h)
+				opts.AllowedOrigins = append(opts.AllowedOrigins, "http://"+h, "https://"+h)
+			}
+		}
+	}
+	h := mcp.NewHTTPHandler(srv, opts)
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)}
+	m.banner("http://"+ln.Addr().String()+"/mcp", dbPath)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = h.Shutdown(sctx)
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down HTTP: %w", err)
+	}
+	return nil
+}
+
+// banner tells a person who started the server by hand that it is up and how to
+// connect. It goes to stderr: stdout carries protocol messages only.
+func (m *Main) banner(where, dbPath string) {
+	fmt.Fprintf(m.Stderr, "sibyl %s — MCP server on %s\n", version, where)
+	fmt.Fprintf(m.Stderr, "  venue: paper (simulated markets and money, seed %d); data: %s\n", m.Seed, dbPath)
+	if where == "stdio" {
+		fmt.Fprintf(m.Stderr, "  waiting for an MCP client on stdin (e.g. add \"sibyl serve\" to Claude Desktop, Cursor or VS Code); Ctrl-D or Ctrl-C ends\n")
+	} else {
+		fmt.Fprintf(m.Stderr, "  point an MCP client at %s (Streamable HTTP); Ctrl-C stops\n", where)
+	}
+}
+
+// Close releases what Run opened.
+func (m *Main) Close() error {
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return nil
+}
+
+func envString(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int64) (int64, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want an integer", name, v)
+	}
+	return n, nil
+}

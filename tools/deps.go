@@ -1,0 +1,61 @@
+package tools
+
+import (
+	"sort"
+	"time"
+
+	"github.com/sibylmcp/sibyl"
+)
+
+// Deps are the parts the tools work with. cmd/sibyl builds them.
+type Deps struct {
+	// Venues by name. The paper venue is always there in the default set-up.
+	Venues map[string]sibyl.Venue
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// venueNames returns the configured venue names in a stable order: paper first,
+// then alphabetical.
+func (d *Deps) venueNames() []string {
+	names := make([]string, 0, len(d.Venues))
+	for n := range d.Venues {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == "paper") != (names[j] == "paper") {
+			return names[i] == "paper"
+		}
+		return names[i] < names[j]
+	})
+	return names
+}
+
+// venue returns the named venue or a NotFound error listing the configured ones.
+func (d *Deps) venue(name, field string) (sibyl.Venue, error) {
+	v, ok := d.Venues[name]
+	if !ok {
+		return nil, sibyl.FieldErrorf(sibyl.NotFound, field, "no venue %q is configured; configured venues: %v (see list_venues)", name, d.venueNames())
+	}
+	return v, nil
+}
+
+// marketVenue splits a "venue:native_id" market id and returns its venue.
+func (d *Deps) marketVenue(id, field string) (sibyl.Venue, string, error) {
+	vname, native, ok := sibyl.SplitMarketID(id)
+	if !ok {
+		return nil, "", sibyl.FieldErrorf(sibyl.Invalid, field, "market id %q must look like venue:native_id, for example paper:BTC-ABOVE-120000-2026-12-31 (search_markets lists ids)", id)
+	}
+	v, err := d.venue(vname, field)
+	if err != nil {
+		return nil, "", err
+	}
+	return v, native, nil
+}

@@ -1,0 +1,327 @@
+package tools
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/sibylmcp/sibyl"
+)
+
+// MarketTools returns list_venues, search_markets, get_market and get_orderbook.
+func MarketTools(d *Deps) []Tool {
+	return []Tool{
+		New("list_venues", "List venues",
+			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support. Call this first to learn which venue names search_markets and get_market accept.",
+			readOnly, ScopeRead, d.listVenues),
+		New("search_markets", "Search prediction markets",
+			"Search prediction markets by words in the question, by status and by category, across one venue or all. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
+			readOnly, ScopeRead, d.searchMarkets),
+		New("get_market", "Get a market",
+			"Get one prediction market by id (venue:native_id): the question, the resolution rules, each outcome's bid/ask/last/mid and implied probability, volume, open interest, close time, status, and the top levels of each outcome's order book. Prices are dollars per contract (0-1); a contract pays $1 if its outcome wins.",
+			readOnly, ScopeRead, d.getMarket),
+		New("get_orderbook", "Get an order book",
+			"Get the order book of one outcome of a market: bids (best first) and asks (best first) with the contracts resting at each price, the spread and the mid. Use it to judge liquidity and slippage before placing an order.",
+			readOnly, ScopeRead, d.getOrderbook),
+	}
+}
+
+// Answer is embedded in every market answer: where and when it comes from.
+type Answer struct {
+	Venue     string    `json:"venue" jsonschema_description:"The venue the data comes from (for answers spanning venues: the venue names joined by commas)."`
+	Timestamp time.Time `json:"timestamp" jsonschema_description:"When the data was true (RFC 3339, UTC)."`
+	Simulated bool      `json:"simulated" jsonschema_description:"True when the data comes from a simulated venue (paper trading: no real money, simulated prices)."`
+}
+
+type listVenuesIn struct{}
+
+// VenueOut describes one venue.
+type VenueOut struct {
+	Name         string   `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
+	Title        string   `json:"title" jsonschema_description:"Human-readable venue name."`
+	Mode         string   `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
+	Simulated    bool     `json:"simulated" jsonschema_description:"True when no real money moves."`
+	Available    bool     `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
+	Reason       string   `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
+	Capabilities []string `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+}
+
+type listVenuesOut struct {
+	Venues    []VenueOut `json:"venues" jsonschema_description:"The configured venues, paper first."`
+	Timestamp time.Time  `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+}
+
+func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVenuesOut, error) {
+	out := listVenuesOut{Venues: []VenueOut{}, Timestamp: d.now()}
+	for _, n := range d.venueNames() {
+		info := d.Venues[n].Info()
+		caps := info.Capabilities
+		if caps == nil {
+			caps = []string{}
+		}
+		out.Venues = append(out.Venues, VenueOut{Name: info.Name, Title: info.Title, Mode: info.Mode,
+			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps})
+	}
+	return out, nil
+}
+
+type searchMarketsIn struct {
+	Query    string `json:"query,omitempty" jsonschema:"maxLength=200" jsonschema_description:"Words that must all appear in the market's question, rules or id (case-insensitive), such as 'BTC above' or 'fed rates'. Omit to list everything."`
+	Venue    string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Only this venue (see list_venues). Omit to search all venues."`
+	Status   string `json:"status,omitempty" jsonschema:"enum=open,enum=closed,enum=settled" jsonschema_description:"Only markets in this status. Omit for all."`
+	Category string `json:"category,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Only this category, such as crypto, macro, sports or politics. Omit for all."`
+	Limit    int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100" jsonschema_description:"Most markets to return (1-100, default 20)."`
+	Cursor   string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer with the same filters, to get the next page."`
+}
+
+// OutcomeQuote is one outcome's prices.
+type OutcomeQuote struct {
+	Name               string  `json:"name" jsonschema_description:"Outcome name, such as Yes or No; use it as 'outcome' in get_orderbook and place_order."`
+	Bid                float64 `json:"bid" jsonschema_description:"Best bid in dollars per contract (0 when there is none)."`
+	Ask                float64 `json:"ask" jsonschema_description:"Best ask in dollars per contract (0 when there is none)."`
+	Last               float64 `json:"last" jsonschema_description:"Last traded price in dollars (0 when none)."`
+	Mid                float64 `json:"mid" jsonschema_description:"Midpoint of bid and ask, or the last price when one side is empty."`
+	ImpliedProbability float64 `json:"implied_probability" jsonschema_description:"The market's probability for this outcome, 0-1."`
+}
+
+// MarketSummary is a market as search_markets lists it.
+type MarketSummary struct {
+	ID           string         `json:"id" jsonschema_description:"Market id (venue:native_id) for get_market, get_orderbook and place_order."`
+	Venue        string         `json:"venue" jsonschema_description:"Venue name."`
+	Question     string         `json:"question" jsonschema_description:"The question the market resolves."`
+	Status       string         `json:"status" jsonschema:"enum=open,enum=closed,enum=settled" jsonschema_description:"open: trading; closed: trading ended, result pending; settled: result known."`
+	Category     string         `json:"category" jsonschema_description:"Category, such as crypto, macro, sports, politics."`
+	CloseTime    time.Time      `json:"close_time" jsonschema_description:"When trading stops (RFC 3339, UTC)."`
+	Outcomes     []OutcomeQuote `json:"outcomes" jsonschema_description:"Each outcome with its prices."`
+	Volume       float64        `json:"volume" jsonschema_description:"Contracts traded since the market opened."`
+	Volume24h    float64        `json:"volume_24h" jsonschema_description:"Contracts traded in the last 24 hours."`
+	OpenInterest float64        `json:"open_interest" jsonschema_description:"Contracts outstanding."`
+	Result       string         `json:"result,omitempty" jsonschema_description:"The winning outcome, once settled."`
+	Simulated    bool           `json:"simulated" jsonschema_description:"True for simulated (paper) markets."`
+}
+
+type searchMarketsOut struct {
+	Markets    []MarketSummary `json:"markets" jsonschema_description:"The markets on this page."`
+	NextCursor string          `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
+	Answer
+}
+
+// searchCursor is the opaque cursor of search_markets across venues: the venue
+// being paged and that venue's own cursor.
+type searchCursor struct {
+	Venue  string `json:"v"`
+	Cursor string `json:"c,omitempty"`
+}
+
+func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (searchMarketsOut, error) {
+	names := d.venueNames()
+	if in.Venue != "" {
+		if _, err := d.venue(in.Venue, "venue"); err != nil {
+			return searchMarketsOut{}, err
+		}
+		names = []string{in.Venue}
+	}
+	limit := in.Limit
+	if limit == 0 {
+		limit = 20
+	}
+	start := searchCursor{Venue: names[0]}
+	if in.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)
+		if err != nil || json.Unmarshal(raw, &start) != nil || indexOf(names, start.Venue) < 0 {
+			return searchMarketsOut{}, sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
+		}
+	}
+	out := searchMarketsOut{Markets: []MarketSummary{}}
+	var simulated []bool
+	q := sibyl.MarketQuery{Text: in.Query, Status: sibyl.MarketStatus(in.Status), Category: in.Category}
+	for i := indexOf(names, start.Venue); i < len(names) && len(out.Markets) < limit; i++ {
+		v := d.Venues[names[i]]
+		q.Limit = limit - len(out.Markets)
+		q.Cursor = ""
+		if names[i] == start.Venue {
+			q.Cursor = start.Cursor
+		}
+		page, err := v.SearchMarkets(ctx, q)
+		if err != nil {
+			return searchMarketsOut{}, err
+		}
+		simulated = append(simulated, v.Info().Simulated)
+		for _, m := range page.Markets {
+			out.Markets = append(out.Markets, summarize(m))
+		}
+		next := searchCursor{}
+		switch {
+		case page.NextCursor != "":
+			next = searchCursor{Venue: names[i], Cursor: page.NextCursor}
+		case i+1 < len(names):
+			next = searchCursor{Venue: names[i+1]}
+		}
+		if next.Venue != "" {
+			raw, _ := json.Marshal(next)
+			out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+		} else {
+			out.NextCursor = ""
+		}
+	}
+	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: d.now(), Simulated: allTrue(simulated)}
+	return out, nil
+}
+
+func indexOf(names []string, n string) int {
+	for i, x := range names {
+		if x == n {
+			return i
+		}
+	}
+	return -1
+}
+
+func allTrue(bs []bool) bool {
+	for _, b := range bs {
+		if !b {
+			return false
+		}
+	}
+	return len(bs) > 0
+}
+
+func quotes(os []sibyl.Outcome) []OutcomeQuote {
+	out := make([]OutcomeQuote, len(os))
+	for i, o := range os {
+		out[i] = OutcomeQuote{Name: o.Name, Bid: o.Bid, Ask: o.Ask, Last: o.Last, Mid: o.Mid, ImpliedProbability: o.ImpliedProbability}
+	}
+	return out
+}
+
+func summarize(m sibyl.Market) MarketSummary {
+	return MarketSummary{ID: m.ID, Venue: m.Venue, Question: m.Question, Status: string(m.Status), Category: m.Category,
+		CloseTime: m.CloseTime.UTC(), Outcomes: quotes(m.Outcomes), Volume: m.Volume, Volume24h: m.Volume24h,
+		OpenInterest: m.OpenInterest, Result: m.Result, Simulated: m.Simulated}
+}
+
+type getMarketIn struct {
+	Market string `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id, for example paper:BTC-ABOVE-120000-2026-12-31 (search_markets returns ids)."`
+	Depth  *int   `json:"depth,omitempty" jsonschema:"minimum=0,maximum=50" jsonschema_description:"Order-book levels per side to include for each outcome (0-50, default 5; 0 leaves books out)."`
+}
+
+// Level is one price level of a book.
+type Level struct {
+	Price float64 `json:"price" jsonschema_description:"Dollars per contract."`
+	Size  float64 `json:"size" jsonschema_description:"Contracts resting at this price."`
+}
+
+// BookOut is one outcome's book.
+type BookOut struct {
+	Outcome string  `json:"outcome" jsonschema_description:"Outcome name."`
+	Bids    []Level `json:"bids" jsonschema_description:"Bids, best (highest) first."`
+	Asks    []Level `json:"asks" jsonschema_description:"Asks, best (lowest) first."`
+}
+
+// UnderlyingOut describes a market on a token's price.
+type UnderlyingOut struct {
+	Symbol    string    `json:"symbol" jsonschema_description:"Token symbol, such as BTC."`
+	Strike    float64   `json:"strike" jsonschema_description:"Price level in USD."`
+	Direction string    `json:"direction" jsonschema:"enum=above,enum=below" jsonschema_description:"Yes wins when the price is on this side of the strike at expiry."`
+	Expiry    time.Time `json:"expiry" jsonschema_description:"When the price is observed (RFC 3339, UTC)."`
+}
+
+type getMarketOut struct {
+	MarketSummary
+	Rules      string         `json:"rules" jsonschema_description:"How the market resolves, in the venue's words."`
+	OpenTime   time.Time      `json:"open_time" jsonschema_description:"When trading started (RFC 3339, UTC)."`
+	TickSize   float64        `json:"tick_size" jsonschema_description:"Smallest price step in dollars; limit prices must be multiples of it."`
+	Underlying *UnderlyingOut `json:"underlying,omitempty" jsonschema_description:"For markets on a token's price: the token, strike, direction and expiry."`
+	Books      []BookOut      `json:"books" jsonschema_description:"Top of each outcome's order book, up to depth levels per side."`
+	Answer
+}
+
+func (d *Deps) getMarket(ctx context.Context, c *Call, in getMarketIn) (getMarketOut, error) {
+	v, native, err := d.marketVenue(in.Market, "market")
+	if err != nil {
+		return getMarketOut{}, err
+	}
+	m, err := v.Market(ctx, native)
+	if err != nil {
+		return getMarketOut{}, err
+	}
+	depth := 5
+	if in.Depth != nil {
+		depth = *in.Depth
+	}
+	out := getMarketOut{MarketSummary: summarize(m), Rules: m.Rules, OpenTime: m.OpenTime.UTC(), TickSize: m.TickSize, Books: []BookOut{},
+		Answer: Answer{Venue: m.Venue, Timestamp: m.UpdatedAt.UTC(), Simulated: m.Simulated}}
+	if u := m.Underlying; u != nil {
+		out.Underlying = &UnderlyingOut{Symbol: u.Symbol, Strike: u.Strike, Direction: u.Direction, Expiry: u.Expiry.UTC()}
+	}
+	if depth > 0 {
+		for _, o := range m.Outcomes {
+			b, err := v.OrderBook(ctx, native, o.Name, depth)
+			if err != nil {
+				return getMarketOut{}, err
+			}
+			out.Books = append(out.Books, BookOut{Outcome: o.Name, Bids: levels(b.Bids), Asks: levels(b.Asks)})
+		}
+	}
+	return out, nil
+}
+
+func levels(ls []sibyl.PriceLevel) []Level {
+	out := make([]Level, len(ls))
+	for i, l := range ls {
+		out[i] = Level{Price: l.Price, Size: l.Size}
+	}
+	return out
+}
+
+type getOrderbookIn struct {
+	Market  string `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
+	Outcome string `json:"outcome,omitempty" jsonschema:"maxLength=100" jsonschema_description:"Outcome name as get_market lists it (default Yes)."`
+	Depth   int    `json:"depth,omitempty" jsonschema:"minimum=1,maximum=200" jsonschema_description:"Levels per side (1-200, default 20)."`
+}
+
+type getOrderbookOut struct {
+	Market   string  `json:"market" jsonschema_description:"Market id."`
+	Outcome  string  `json:"outcome" jsonschema_description:"Outcome name."`
+	Bids     []Level `json:"bids" jsonschema_description:"Bids, best (highest) first."`
+	Asks     []Level `json:"asks" jsonschema_description:"Asks, best (lowest) first."`
+	TickSize float64 `json:"tick_size" jsonschema_description:"Smallest price step in dollars."`
+	Spread   float64 `json:"spread" jsonschema_description:"Best ask minus best bid in dollars (0 when a side is empty)."`
+	Mid      float64 `json:"mid" jsonschema_description:"Midpoint of best bid and ask in dollars (0 when a side is empty)."`
+	Answer
+}
+
+func (d *Deps) getOrderbook(ctx context.Context, c *Call, in getOrderbookIn) (getOrderbookOut, error) {
+	v, native, err := d.marketVenue(in.Market, "market")
+	if err != nil {
+		return getOrderbookOut{}, err
+	}
+	outcome, depth := in.Outcome, in.Depth
+	if outcome == "" {
+		outcome = "Yes"
+	}
+	if depth == 0 {
+		depth = 20
+	}
+	b, err := v.OrderBook(ctx, native, outcome, depth)
+	if err != nil {
+		return getOrderbookOut{}, err
+	}
+	out := getOrderbookOut{Market: b.MarketID, Outcome: b.Outcome, Bids: levels(b.Bids), Asks: levels(b.Asks), TickSize: b.TickSize,
+		Answer: Answer{Venue: v.Info().Name, Timestamp: b.Time.UTC(), Simulated: b.Simulated}}
+	if len(b.Bids) > 0 && len(b.Asks) > 0 {
+		out.Spread = round6(b.Asks[0].Price - b.Bids[0].Price)
+		out.Mid = round6((b.Asks[0].Price + b.Bids[0].Price) / 2)
+	}
+	return out, nil
+}
+
+func round6(x float64) float64 {
+	const k = 1e6
+	if x < 0 {
+		return -float64(int64(-x*k+0.5)) / k
+	}
+	return float64(int64(x*k+0.5)) / k
+}

@@ -1,0 +1,219 @@
+// Package tools defines sibyl's MCP tools as values and registers them on an
+// mcp.Server. Each file holds one family (markets.go, grades.go, orders.go, ...).
+//
+// A tool is a typed handler func(ctx, *Call, In) (Out, error): its input and output
+// schemas are generated from In and Out (package schema), its arguments arrive
+// already validated, its result is sent both as structuredContent and as a text
+// block with the same JSON, and its errors become isError results carrying a
+// machine-readable error object an agent can act on. Handlers never see bbolt,
+// HTTP or JSON-RPC; they reach venues only through the sibyl.Venue values in Deps.
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/schema"
+)
+
+// Scopes a tool may require of an HTTP API key. Stdio sessions have every scope.
+const (
+	ScopeRead  = "read"
+	ScopeTrade = "trade"
+)
+
+// Tool is one MCP tool: its description for tools/list and its handler.
+type Tool struct {
+	Name         string
+	Title        string
+	Description  string // written for a model: what it does, when to use it, what it returns
+	Annotations  mcp.ToolAnnotations
+	Scope        string // ScopeRead or ScopeTrade
+	InputSchema  json.RawMessage
+	OutputSchema json.RawMessage
+	// AuditsItself is set for state-changing tools whose audit entries are written
+	// in the same transaction as their state (the order path); other tools get one
+	// entry per call from the registry.
+	AuditsItself bool
+
+	handle func(ctx context.Context, c *Call, args json.RawMessage) (any, error)
+}
+
+// Call is what a handler knows about the request beyond its arguments.
+type Call struct {
+	Tool      string
+	Principal string // API key id over HTTP, "local" over stdio
+	SessionID string
+	Transport string // "stdio" or "http"
+	Args      json.RawMessage
+
+	req *mcp.CallToolRequest
+}
+
+// Progress sends a progress notification when the client asked for them; it is a
+// no-op otherwise.
+func (c *Call) Progress(ctx context.Context, progress, total float64, message string) {
+	if c.req != nil {
+		_ = c.req.Progress(ctx, progress, total, message)
+	}
+}
+
+// New builds a Tool from a typed handler. Its schemas are generated from In and
+// Out; generation failure is a programming error and panics at start-up.
+func New[In, Out any](name, title, description string, ann mcp.ToolAnnotations, scope string,
+	h func(ctx context.Context, c *Call, in In) (Out, error)) Tool {
+	ann.Title = title
+	return Tool{
+		Name:         name,
+		Title:        title,
+		Description:  description,
+		Annotations:  ann,
+		Scope:        scope,
+		InputSchema:  schema.MustFor[In](),
+		OutputSchema: schema.MustForOutput[Out](),
+		handle: func(ctx context.Context, c *Call, args json.RawMessage) (any, error) {
+			var in In
+			if err := json.Unmarshal(args, &in); err != nil {
+				// The validator accepted the arguments, so this is a type the schema
+				// cannot express (such as a number too large for an int).
+				return nil, sibyl.Errorf(sibyl.Invalid, "arguments do not fit the tool's types: %v", err)
+			}
+			return h(ctx, c, in)
+		},
+	}
+}
+
+// Annotation presets.
+var (
+	readOnly  = mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(false)}
+	openWorld = mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(true)}
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// Auditor records one tool call in the audit log. The store's asynchronous
+// appender implements it for read-only tools.
+type Auditor interface {
+	RecordCall(e CallRecord)
+}
+
+// CallRecord is what the registry tells the Auditor about a finished call.
+type CallRecord struct {
+	Time      time.Time
+	Principal string
+	SessionID string
+	Transport string
+	Tool      string
+	Args      json.RawMessage // raw arguments; the Auditor redacts secrets
+	Outcome   string          // "ok" or the error code
+}
+
+// ErrorObject is the machine-readable error in an isError result, under "error".
+type ErrorObject struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	Field     string `json:"field,omitempty"`
+	Retryable bool   `json:"retryable"`
+}
+
+// Register adds every tool to s. Tools whose Scope the caller's session lacks are
+// refused with an unauthorized error. log receives internal error details, which
+// are never shown to the client.
+func Register(s *mcp.Server, tools []Tool, audit Auditor, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for _, t := range tools {
+		s.AddTool(mcp.Tool{
+			Name:         t.Name,
+			Title:        t.Title,
+			Description:  t.Description,
+			InputSchema:  t.InputSchema,
+			OutputSchema: t.OutputSchema,
+			Annotations:  &t.Annotations,
+		}, handler(t, audit, log))
+	}
+}
+
+func handler(t Tool, audit Auditor, log *slog.Logger) mcp.ToolHandler {
+	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		c := &Call{
+			Tool:      t.Name,
+			Principal: req.Session.Principal(),
+			SessionID: req.Session.ID(),
+			Transport: req.Session.Transport(),
+			Args:      req.Arguments,
+			req:       req,
+		}
+		var out any
+		var err error
+		if !hasScope(req.Session, t.Scope) {
+			err = sibyl.Errorf(sibyl.Unauthorized, "tool %s needs an API key with the %q scope", t.Name, t.Scope)
+		} else {
+			out, err = t.handle(ctx, c, req.Arguments)
+		}
+		if audit != nil && !t.AuditsItself {
+			outcome := "ok"
+			if err != nil {
+				outcome = string(sibyl.ErrorCode(err))
+			}
+			audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: c.Principal, SessionID: c.SessionID,
+				Transport: c.Transport, Tool: t.Name, Args: req.Arguments, Outcome: outcome})
+		}
+		if err != nil {
+			return errorResult(ctx, t.Name, err, log), nil
+		}
+		body, err := json.Marshal(out)
+		if err != nil {
+			return errorResult(ctx, t.Name, fmt.Errorf("encoding result: %w", err), log), nil
+		}
+		return &mcp.CallToolResult{
+			Content:           []mcp.Content{mcp.TextContent(string(body))},
+			StructuredContent: json.RawMessage(body),
+		}, nil
+	}
+}
+
+func hasScope(s *mcp.Session, scope string) bool {
+	if scope == "" {
+		return true
+	}
+	scopes := s.Scopes()
+	if scopes == nil { // stdio, or HTTP without authentication: local trust
+		return true
+	}
+	for _, have := range scopes {
+		if have == scope || (scope == ScopeRead && have == ScopeTrade) {
+			return true
+		}
+	}
+	return false
+}
+
+// errorResult turns err into an isError result. Only *sibyl.Error messages reach
+// the client; anything else is logged and shown as an internal error.
+func errorResult(ctx context.Context, tool string, err error, log *slog.Logger) *mcp.CallToolResult {
+	code := sibyl.ErrorCode(err)
+	if errors.Is(err, context.Canceled) {
+		code = sibyl.Unavailable
+		err = sibyl.WrapError(sibyl.Unavailable, err, "the call was cancelled")
+	}
+	if code == sibyl.Internal {
+		log.ErrorContext(ctx, "tool failed", "tool", tool, "err", err)
+	}
+	obj := struct {
+		Error ErrorObject `json:"error"`
+	}{ErrorObject{Code: string(code), Message: sibyl.ErrorMessage(err), Field: sibyl.ErrorField(err), Retryable: code.Retryable()}}
+	body, _ := json.Marshal(obj)
+	return &mcp.CallToolResult{
+		Content:           []mcp.Content{mcp.TextContent(string(body))},
+		StructuredContent: json.RawMessage(body),
+		IsError:           true,
+	}
+}
