@@ -6,10 +6,11 @@
 //
 //   - 22 tokens with daily price paths from 2020-01-01 (or the token's listing)
 //     produced by a jump-diffusion with GARCH(1,1) variance, bridged through
-//     approximate real year-start prices so the history has a familiar shape, and
-//     free-running after 2026-01-01; hourly and minute points inside each day are
-//     Brownian bridges between the daily closes. The price at time t depends only
-//     on the seed, the symbol and t.
+//     approximate real year-start prices up to 2026-01-01 so the history has a
+//     familiar shape, then free-running with a weak pull towards that level;
+//     hourly and minute points inside each day are Brownian bridges between the
+//     daily closes. The price at time t depends only on the seed, the symbol
+//     and t, never on the order of calls.
 //   - Prediction markets on the major tokens (ladders of "above" and "below"
 //     strikes for weekly, month-end, quarter-end and year-end expiries) priced
 //     from the lognormal model with the token's volatility, plus macro, sports

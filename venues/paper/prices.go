@@ -29,6 +29,10 @@ const (
 	garchBeta  = 0.90
 	jumpPerDay = 0.03 // jump intensity (jumps per day)
 	jumpShare  = 0.25 // share of total variance that comes from jumps
+	// reversion pulls the free-running path (after the last anchor) towards the
+	// last anchor's level, 1/250 of the log gap a day, so the simulated world
+	// stays in a familiar range for years without changing daily volatility.
+	reversion = 1.0 / 250
 
 	maxCandles = 24 * 400 // per call
 )
@@ -50,6 +54,7 @@ type tokenPath struct {
 	logC  []float64
 	sig   []float64
 	h     float64 // GARCH variance of the next day to simulate
+	level float64 // log price of the last anchor
 	diffV float64 // unconditional diffusion variance per day
 	jumpS float64 // jump size standard deviation
 
@@ -81,6 +86,7 @@ func newTokenPath(seed int64, spec *tokenSpec) *tokenPath {
 	}
 	p.logC = make([]float64, n+1, n+400)
 	p.logC[0] = math.Log(spec.Anchors[0].price)
+	p.level = math.Log(spec.Anchors[len(spec.Anchors)-1].price)
 	for i := 0; i+1 < len(spec.Anchors); i++ {
 		a := int(mustDate(spec.Anchors[i].date).Sub(p.start) / day)
 		b := int(mustDate(spec.Anchors[i+1].date).Sub(p.start) / day)
@@ -124,7 +130,7 @@ func (p *tokenPath) ensure(d int) {
 	defer p.mu.Unlock()
 	for len(p.logC) <= d+1 {
 		k := len(p.logC) - 1
-		r := p.step(k)
+		r := p.step(k) - reversion*(p.logC[k]-p.level)
 		p.logC = append(p.logC, p.logC[k]+r)
 	}
 }
