@@ -10,7 +10,8 @@ import (
 // ending at the day rated (at least MinHistory of them): the mean of a
 // moving-average rating and an oscillator rating, each the mean of +1 (buy), 0
 // (neutral) and -1 (sell) votes, following TradingView's published rules for its
-// Technical Ratings indicator. It is the backtest's technical baseline.
+// Technical Ratings indicator (https://www.tradingview.com/support/solutions/43000614331-technical-ratings/).
+// It is the backtest's technical baseline.
 //
 // Moving averages (buy when the average is below the close, sell when above):
 // SMA and EMA of 10, 20, 30, 50, 100 and 200 days, VWMA(20) and HMA(9).
