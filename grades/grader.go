@@ -66,13 +66,22 @@ func (g *Grader) window(ctx context.Context, sym string, asOf time.Time) ([]siby
 		return nil, sibyl.Errorf(sibyl.Internal, "grader has no price feed")
 	}
 	latest := asOf.IsZero()
-	var from time.Time
-	if !latest {
+	var from, to time.Time
+	switch {
+	case !latest:
 		asOf = feeds.UTCDay(asOf)
-		from = asOf.Add(-(Lookback - 1) * feeds.Day)
+		from, to = asOf.Add(-(Lookback-1)*feeds.Day), asOf
+	case g.Now != nil:
+		// Ask only for the days a fresh grade can use (plus the allowed
+		// staleness), not the whole history.
+		to = feeds.UTCDay(g.Now())
+		from = to.Add(-(Lookback + MaxStale/feeds.Day) * feeds.Day)
 	}
-	c, err := g.Source.Daily(ctx, sym, from, asOf)
+	c, err := g.Source.Daily(ctx, sym, from, to)
 	if err != nil {
+		if latest && sibyl.ErrorCode(err) == sibyl.Invalid {
+			return nil, &sibyl.Error{Code: sibyl.Unavailable, Message: fmt.Sprintf("%s price data is stale: no candle in the last %d days", sym, Lookback), Err: err}
+		}
 		if sibyl.ErrorCode(err) == sibyl.Invalid {
 			return nil, &sibyl.Error{Code: sibyl.Invalid, Field: "as_of", Message: "no price history on that date: " + sibyl.ErrorMessage(err), Err: err}
 		}

@@ -278,3 +278,20 @@ func TestStats(t *testing.T) {
 		t.Errorf("nwT lag 1: got %v", got)
 	}
 }
+
+func TestGradeLatestWithClock(t *testing.T) {
+	h := testHistories()
+	g := &Grader{Source: mapSource(h), Now: func() time.Time { return at(601).Add(5 * time.Hour) }}
+	gr, err := g.Grade(context.Background(), "BTC", time.Time{})
+	if err != nil || !gr.AsOf.Equal(at(599)) {
+		t.Fatalf("got %v, %v; want a grade as of %s", gr.AsOf, err, at(599))
+	}
+	want, _ := (&Grader{Source: mapSource(h)}).Grade(context.Background(), "BTC", at(599))
+	if !reflect.DeepEqual(gr, want) {
+		t.Error("latest grade differs from the grade as of the same day")
+	}
+	g.Now = func() time.Time { return at(2000) }
+	if _, err := g.Grade(context.Background(), "BTC", time.Time{}); sibyl.ErrorCode(err) != sibyl.Unavailable || !strings.Contains(sibyl.ErrorMessage(err), "stale") {
+		t.Errorf("far future clock: got %v, want unavailable stale", err)
+	}
+}
