@@ -54,7 +54,14 @@ var specs = []componentSpec{
 	{"liquidity", "investor", "log10 USD/day", "median daily dollar volume over 90 days; z = log10(USD) - 7.5", "liquidity"},
 }
 
-// componentNames returns every component name, for Rank's validation.
+// ComponentNames returns every component's name, Trader components first, in the
+// order grades list them. Each is a valid Rank key.
+func ComponentNames() []string { return componentNames() }
+
+// RankKeys returns every valid Rank key: "trader", "investor", then the component
+// names (a closed set, for a tool schema's enum).
+func RankKeys() []string { return append([]string{ByTrader, ByInvestor}, componentNames()...) }
+
 func componentNames() []string {
 	out := make([]string, len(specs))
 	for i, s := range specs {

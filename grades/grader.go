@@ -214,7 +214,7 @@ type Skipped struct {
 // every token failed for a feed reason.
 func (g *Grader) Rank(ctx context.Context, symbols []string, by string, asOf time.Time, limit int) (ranked []Ranking, skipped []Skipped, err error) {
 	by = strings.ToLower(strings.TrimSpace(by))
-	valid := append([]string{ByTrader, ByInvestor}, componentNames()...)
+	valid := RankKeys()
 	ok := false
 	for _, v := range valid {
 		ok = ok || v == by
