@@ -18,7 +18,11 @@
 //     Markets are listed at 00:00 UTC some days before their close, close at
 //     their close time, settle SettleDelay later and stay listed for Retention.
 //   - Simulated market makers quoting several levels on each side of fair
-//     value, refreshed every MMRefresh bucket.
+//     value, refreshed every MMRefresh bucket (default one minute). A fill
+//     consumes their size until the next bucket. When their quotes move
+//     through a principal's resting order they take it at the order's limit
+//     price; the venue replays the buckets it has not looked at (up to 1440
+//     back), so these fills do not depend on when anyone calls.
 //
 // Paper trading state (orders, fills, balances, positions and the market
 // makers' consumed liquidity of the current bucket) is kept in memory and, when

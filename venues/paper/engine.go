@@ -92,70 +92,96 @@ func (v *Venue) release(o *order, t *tx) {
 // reserveFor is what a resting buy of n contracts at limit px must hold.
 func (v *Venue) reserveFor(n, px int64) int64 { return n*px + v.fee.maker(n, px) }
 
+// maxCatchup bounds how many missed refresh buckets syncMarket replays.
+const maxCatchup = 1440
+
 // syncMarket matches principals' resting orders against the market makers'
-// new quotes once per refresh bucket: when the simulated market moves through
-// a resting order, the market makers take it at the order's limit price.
+// quotes of every refresh bucket since it last ran (at most maxCatchup
+// buckets back): when the simulated market moved through a resting order, the
+// market makers took it at the order's limit price at the start of that
+// bucket. Replaying the buckets makes the fills independent of when anyone
+// looks.
 func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
-	if ms.resting == 0 || ms.def.status(now) != sibyl.StatusOpen {
+	if ms.def.status(now) != sibyl.StatusOpen {
 		return
 	}
-	_, start := v.mmState(ms, now, t)
-	if ms.synced && ms.syncBucket == ms.bucket {
+	if ms.resting == 0 {
+		ms.synced, ms.syncBucket = true, v.bucketIndex(now)
 		return
 	}
-	ms.synced, ms.syncBucket = true, ms.bucket
-	// Resting Yes bids at or above the MMs' asks.
-	for tk := ticks - 1; tk >= 1; tk-- {
-		for len(ms.bids[tk]) > 0 {
-			o := ms.bids[tk][0]
-			if !v.fillRestingFromMM(ms, o, tk, 1, start, t) {
-				break
+	v.mmState(ms, now, t)
+	cur := ms.bucket
+	if ms.synced && ms.syncBucket >= cur {
+		return
+	}
+	from := cur - maxCatchup + 1
+	if ms.synced && ms.syncBucket+1 > from {
+		from = ms.syncBucket + 1
+	}
+	for b := from; b <= cur && ms.resting > 0; b++ {
+		start := time.Unix(0, b*int64(v.opts.MMRefresh)).UTC()
+		if b == cur {
+			v.cross(ms, &ms.q, &ms.used, start, true, t)
+			continue
+		}
+		q := v.quotes(ms.def, b, start)
+		var used [2][ticks]int64
+		v.cross(ms, &q, &used, start, false, t)
+	}
+	ms.synced, ms.syncBucket = true, cur
+}
+
+// cross fills resting orders that the quotes q (with used already taken)
+// cross, best price first, FIFO within a price.
+func (v *Venue) cross(ms *mstate, q *mmQuote, used *[2][ticks]int64, at time.Time, current bool, t *tx) {
+	avail := func(side, tick int) int64 {
+		s := q.bid[tick]
+		if side == 1 {
+			s = q.ask[tick]
+		}
+		return max(s-used[side][tick], 0)
+	}
+	// fill fills o (resting at tk) from MM levels on mmSide that cross it and
+	// reports whether o was completely filled.
+	fill := func(o *order, tk, mmSide int) bool {
+		for o.Remaining > 0 {
+			lvl := 0
+			if mmSide == 1 {
+				for x := 1; x <= tk && lvl == 0; x++ {
+					if avail(1, x) > 0 {
+						lvl = x
+					}
+				}
+			} else {
+				for x := ticks - 1; x >= tk && lvl == 0; x-- {
+					if avail(0, x) > 0 {
+						lvl = x
+					}
+				}
 			}
+			if lvl == 0 {
+				return false
+			}
+			n := min(o.Remaining, avail(mmSide, lvl))
+			used[mmSide][lvl] += n
+			if current {
+				t.mm[ms] = struct{}{}
+			}
+			v.execute(o, tk, n, true, at, t)
+			if o.Remaining == 0 {
+				v.unbook(ms, o)
+			}
+		}
+		return true
+	}
+	for tk := ticks - 1; tk >= 1; tk-- {
+		for len(ms.bids[tk]) > 0 && fill(ms.bids[tk][0], tk, 1) {
 		}
 	}
 	for tk := 1; tk < ticks; tk++ {
-		for len(ms.asks[tk]) > 0 {
-			o := ms.asks[tk][0]
-			if !v.fillRestingFromMM(ms, o, tk, 0, start, t) {
-				break
-			}
+		for len(ms.asks[tk]) > 0 && fill(ms.asks[tk][0], tk, 0) {
 		}
 	}
-}
-
-// fillRestingFromMM fills resting order o (at tick tk) against MM liquidity on
-// side mmSide that crosses it. It reports whether o was completely filled.
-func (v *Venue) fillRestingFromMM(ms *mstate, o *order, tk, mmSide int, at time.Time, t *tx) bool {
-	for o.Remaining > 0 {
-		// best crossing MM level
-		lvl := 0
-		if mmSide == 1 {
-			for x := 1; x <= tk; x++ {
-				if ms.mmAvail(1, x) > 0 {
-					lvl = x
-					break
-				}
-			}
-		} else {
-			for x := ticks - 1; x >= tk; x-- {
-				if ms.mmAvail(0, x) > 0 {
-					lvl = x
-					break
-				}
-			}
-		}
-		if lvl == 0 {
-			return false
-		}
-		n := min(o.Remaining, ms.mmAvail(mmSide, lvl))
-		ms.used[mmSide][lvl] += n
-		t.mm[ms] = struct{}{}
-		v.execute(o, tk, n, true, at, t)
-		if o.Remaining == 0 {
-			v.unbook(ms, o)
-		}
-	}
-	return true
 }
 
 // execute applies a fill of n contracts at Yes tick tk to order o and its
@@ -256,6 +282,12 @@ func (v *Venue) book(ms *mstate, o *order) {
 	}
 	ms.resting++
 	v.st.accounts[o.Principal].open[o.ID] = o
+	// The order was just matched against the current quotes (or, on load, at
+	// its last update): replay only later buckets.
+	b, _ := v.bucketOf(o.UpdatedAt)
+	if !ms.synced || b < ms.syncBucket {
+		ms.synced, ms.syncBucket = true, b
+	}
 }
 
 // planned is one fill of an incoming order: against resting order o, or the

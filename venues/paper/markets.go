@@ -436,6 +436,8 @@ func (v *Venue) bucketOf(t time.Time) (int64, time.Time) {
 	return b, time.Unix(0, b*r).UTC()
 }
 
+func (v *Venue) bucketIndex(t time.Time) int64 { b, _ := v.bucketOf(t); return b }
+
 // quotes computes the market makers' quotes for a market in a bucket. They
 // depend only on the seed, the market and the bucket.
 func (v *Venue) quotes(m *marketDef, bucket int64, start time.Time) (q mmQuote) {
