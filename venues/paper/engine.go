@@ -713,10 +713,16 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 		}
 		before = s
 	}
+	switch q.Status {
+	case "", sibyl.OrderOpen, sibyl.OrderPartiallyFilled, sibyl.OrderFilled, sibyl.OrderCancelled, sibyl.OrderRejected, sibyl.OrderExpired:
+	default:
+		return sibyl.OrderPage{}, sibyl.FieldErrorf(sibyl.Invalid, "status", "unknown order status %q; use open, partially_filled, filled, cancelled, rejected or expired", q.Status)
+	}
 	market := strings.TrimSpace(q.MarketID)
 	if venue, native, ok := sibyl.SplitMarketID(market); ok && venue == v.opts.Name {
 		market = native
 	}
+	market = strings.ToUpper(market)
 	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()

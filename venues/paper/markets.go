@@ -395,7 +395,11 @@ func (v *Venue) listed(nativeID string, now time.Time) (*marketDef, error) {
 	if venue, native, ok := sibyl.SplitMarketID(id); ok && venue == v.opts.Name {
 		id = native
 	}
-	m, ok := v.catalogue(now).byID[id]
+	c := v.catalogue(now)
+	m, ok := c.byID[id]
+	if !ok {
+		m, ok = c.byID[strings.ToUpper(id)]
+	}
 	if !ok || now.Before(m.open) || !now.Before(m.listedUntil) {
 		return nil, &sibyl.Error{Code: sibyl.NotFound, Field: "market_id",
 			Message: fmt.Sprintf("no paper market %q; use search_markets to find market ids (such as %s)", nativeID, v.exampleID(now))}

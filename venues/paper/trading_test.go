@@ -521,6 +521,11 @@ func TestListOrders(t *testing.T) {
 	}
 	_, err := v.ListOrders(ctx, "a", sibyl.OrderQuery{Cursor: "nope"})
 	wantCode(t, err, sibyl.Invalid, "cursor")
+	_, err = v.ListOrders(ctx, "a", sibyl.OrderQuery{Status: "done"})
+	wantCode(t, err, sibyl.Invalid, "status")
+	if p, _ := v.ListOrders(ctx, "a", sibyl.OrderQuery{MarketID: strings.ToLower(id2)}); len(p.Orders) != 3 {
+		t.Errorf("lower-case market filter: %d orders", len(p.Orders))
+	}
 	if p, _ := v.ListOrders(ctx, "nobody", sibyl.OrderQuery{}); len(p.Orders) != 0 || p.NextCursor != "" {
 		t.Errorf("unknown principal: %+v", p)
 	}
