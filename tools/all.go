@@ -4,5 +4,6 @@ package tools
 func All(d *Deps) []Tool {
 	var ts []Tool
 	ts = append(ts, MarketTools(d)...)
+	ts = append(ts, GradeTools(d)...)
 	return ts
 }

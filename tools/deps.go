@@ -5,12 +5,21 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/feeds"
 )
 
 // Deps are the parts the tools work with. cmd/sibyl builds them.
 type Deps struct {
 	// Venues by name. The paper venue is always there in the default set-up.
 	Venues map[string]sibyl.Venue
+	// Feeds are the price-history sources for the grade tools, by name; the
+	// grade tools are left out when there are none.
+	Feeds map[string]feeds.Source
+	// DefaultFeed names the feed used when a call names none.
+	DefaultFeed string
+	// LiveFeeds marks feeds whose latest day moves with the clock (paper, live
+	// HTTP), so a grade checks they are not stale; a CSV directory is not.
+	LiveFeeds map[string]bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -58,4 +67,19 @@ func (d *Deps) marketVenue(id, field string) (sibyl.Venue, string, error) {
 		return nil, "", err
 	}
 	return v, native, nil
+}
+
+// feedNames returns the feed names, the default first, then alphabetical.
+func (d *Deps) feedNames() []string {
+	names := make([]string, 0, len(d.Feeds))
+	for n := range d.Feeds {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == d.DefaultFeed) != (names[j] == d.DefaultFeed) {
+			return names[i] == d.DefaultFeed
+		}
+		return names[i] < names[j]
+	})
+	return names
 }

@@ -48,13 +48,23 @@ type VenueOut struct {
 	Capabilities []string `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
 }
 
+// FeedOut describes one price-history feed.
+type FeedOut struct {
+	Name      string `json:"name" jsonschema_description:"Feed name, for the source argument of the grade tools."`
+	Simulated bool   `json:"simulated" jsonschema_description:"True when its prices are simulated."`
+}
+
 type listVenuesOut struct {
 	Venues    []VenueOut `json:"venues" jsonschema_description:"The configured venues, paper first."`
+	Feeds     []FeedOut  `json:"feeds" jsonschema_description:"The price-history feeds the grade tools accept as source; the default one first."`
 	Timestamp time.Time  `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
 func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVenuesOut, error) {
-	out := listVenuesOut{Venues: []VenueOut{}, Timestamp: d.now()}
+	out := listVenuesOut{Venues: []VenueOut{}, Feeds: []FeedOut{}, Timestamp: d.now()}
+	for _, n := range d.feedNames() {
+		out.Feeds = append(out.Feeds, FeedOut{Name: n, Simulated: d.Feeds[n].Simulated()})
+	}
 	for _, n := range d.venueNames() {
 		info := d.Venues[n].Info()
 		caps := info.Capabilities

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/schema"
 	"github.com/sibylmcp/sibyl/venues/paper"
 )
@@ -27,7 +28,13 @@ func MustDeps(tb testing.TB) *Deps {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &Deps{Venues: map[string]sibyl.Venue{"paper": pv}, Now: func() time.Time { return testNow }}
+	return &Deps{
+		Venues:      map[string]sibyl.Venue{"paper": pv},
+		Feeds:       map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
+		DefaultFeed: "paper",
+		LiveFeeds:   map[string]bool{"paper": true},
+		Now:         func() time.Time { return testNow },
+	}
 }
 
 func toolByName(tb testing.TB, ts []Tool, name string) Tool {

@@ -1,0 +1,125 @@
+package tools
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/sibylmcp/sibyl"
+)
+
+func TestGetTokenGrade(t *testing.T) {
+	ts := All(MustDeps(t))
+	tool := toolByName(t, ts, "get_token_grade")
+	body, err := call(t, tool, `{"symbol":"eth"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g gradeAnswer
+	if err := json.Unmarshal(body, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.Symbol != "ETH" || g.AsOf != "2026-11-26" || !g.Simulated || g.Source != "paper" {
+		t.Errorf("got symbol %s as_of %s simulated %v source %s, want ETH 2026-11-26 (the last complete day) simulated paper", g.Symbol, g.AsOf, g.Simulated, g.Source)
+	}
+	if g.TraderGrade < 0 || g.TraderGrade > 100 || g.InvestorGrade < 0 || g.InvestorGrade > 100 || g.Explanation == "" || len(g.Components) < 4 {
+		t.Errorf("implausible grade: %+v", g.GradeOut)
+	}
+	// Deterministic: the same day gives the same numbers.
+	again, err := call(t, tool, `{"symbol":"ETH","as_of":"2026-11-26"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g2 gradeAnswer
+	_ = json.Unmarshal(again, &g2)
+	if !reflect.DeepEqual(g.GradeOut, g2.GradeOut) {
+		t.Errorf("grades differ between calls:\n%+v\n%+v", g.GradeOut, g2.GradeOut)
+	}
+}
+
+func TestGradeToolErrors(t *testing.T) {
+	ts := All(MustDeps(t))
+	tests := []struct {
+		tool, args string
+		code       sibyl.Code
+		field      string
+	}{
+		{"get_token_grade", `{"symbol":"NOPE"}`, sibyl.NotFound, "symbol"},
+		{"get_token_grade", `{"symbol":"BTC","as_of":"2026-02-30"}`, sibyl.Invalid, "as_of"},
+		{"get_token_grade", `{"symbol":"BTC","as_of":"2019-01-01"}`, sibyl.Invalid, "as_of"},
+		{"get_token_grade", `{"symbol":"BTC","source":"nowhere"}`, sibyl.NotFound, "source"},
+		{"rank_tokens", `{"as_of":"2026-13-01"}`, sibyl.Invalid, "as_of"},
+		{"get_price_history", `{"symbol":"BTC","from":"2024-01-02","to":"2024-01-01"}`, sibyl.Invalid, "from"},
+		{"get_price_history", `{"symbol":"BTC","from":"2020-01-01","to":"2024-01-01"}`, sibyl.Invalid, "from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tool+tt.args, func(t *testing.T) {
+			_, err := call(t, toolByName(t, ts, tt.tool), tt.args)
+			var e *sibyl.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a *sibyl.Error", err)
+			}
+			if e.Code != tt.code || e.Field != tt.field {
+				t.Errorf("got code %s field %q, want %s %q (%v)", e.Code, e.Field, tt.code, tt.field, e)
+			}
+		})
+	}
+	if _, err := call(t, toolByName(t, ts, "rank_tokens"), `{"by":"astrology"}`); err == nil {
+		t.Error("rank_tokens by an unknown key: got no error, want a validation error from the enum")
+	}
+}
+
+func TestRankTokens(t *testing.T) {
+	body, err := call(t, toolByName(t, All(MustDeps(t)), "rank_tokens"), `{"by":"investor","limit":5}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out rankOut
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Ranking) != 5 || out.By != "investor" {
+		t.Fatalf("got %d ranked by %s, want 5 by investor", len(out.Ranking), out.By)
+	}
+	for i, r := range out.Ranking {
+		if r.Rank != i+1 || r.Score != r.InvestorGrade {
+			t.Errorf("row %d: rank %d score %v investor %v", i, r.Rank, r.Score, r.InvestorGrade)
+		}
+		if i > 0 && r.Score > out.Ranking[i-1].Score {
+			t.Errorf("not best first: %v after %v", r.Score, out.Ranking[i-1].Score)
+		}
+	}
+}
+
+func TestGetPriceHistory(t *testing.T) {
+	tool := toolByName(t, All(MustDeps(t)), "get_price_history")
+	body, err := call(t, tool, `{"symbol":"SOL","from":"2026-10-05","to":"2026-11-01"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var daily historyOut
+	_ = json.Unmarshal(body, &daily)
+	if len(daily.Candles) != 28 || daily.Candles[0].Time != "2026-10-05" || daily.Candles[27].Time != "2026-11-01" {
+		t.Fatalf("got %d daily candles from %v, want 28 from 2026-10-05 to 2026-11-01", len(daily.Candles), daily.Candles)
+	}
+	body, err = call(t, tool, `{"symbol":"SOL","from":"2026-10-05","to":"2026-11-01","interval":"1w"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var weekly historyOut
+	_ = json.Unmarshal(body, &weekly)
+	if len(weekly.Candles) != 4 { // 2026-10-05 is a Monday: four whole weeks
+		t.Fatalf("got %d weekly candles, want 4", len(weekly.Candles))
+	}
+	w := weekly.Candles[0]
+	hi, vol := 0.0, 0.0
+	for _, d := range daily.Candles[:7] {
+		hi, vol = max(hi, d.High), vol+d.Volume
+	}
+	if w.Open != daily.Candles[0].Open || w.Close != daily.Candles[6].Close || w.High != hi || !approxEqual(w.Volume, vol) {
+		t.Errorf("first week %+v does not aggregate its days (open %v close %v high %v volume %v)", w, daily.Candles[0].Open, daily.Candles[6].Close, hi, vol)
+	}
+}
+
+func approxEqual(a, b float64) bool { return a-b < 1e-6*b && b-a < 1e-6*b }
