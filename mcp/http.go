@@ -1,0 +1,719 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HTTPOptions configure an HTTPHandler. The zero value is usable: localhost
+// hosts and origins only, 4 MiB bodies, no authentication, sessions that end
+// only on DELETE or Shutdown.
+type HTTPOptions struct {
+	// AllowedOrigins lists the Origin header values accepted (for example
+	// "https://app.example.com"); "*" accepts any. Requests without Origin
+	// are always accepted. Nil accepts only localhost origins.
+	AllowedOrigins []string
+	// AllowedHosts lists accepted Host header values, as "name" (any port) or
+	// "name:port"; "*" accepts any. Nil accepts localhost, 127.0.0.1 and [::1]
+	// on any port: the DNS-rebinding protection for a local server.
+	AllowedHosts []string
+	// MaxBodyBytes bounds a POST body (default 4 MiB); larger bodies get 413.
+	MaxBodyBytes int64
+	// SessionIdleTimeout ends sessions without traffic for this long (0: never).
+	SessionIdleTimeout time.Duration
+	// Authenticate, when set, authenticates every request. An error answers
+	// 401 with a WWW-Authenticate challenge. Nil: principal "anonymous".
+	Authenticate func(r *http.Request) (principal string, scopes []string, err error)
+	// Stateless serves without sessions: no Mcp-Session-Id, no GET stream
+	// (405), and no server-to-client requests.
+	Stateless bool
+	// JSONResponse answers a request with application/json unless its handler
+	// streams notifications or requests to the client first, or the client
+	// accepts only text/event-stream. When false, every request is answered
+	// with an SSE stream (when the client accepts one).
+	JSONResponse bool
+}
+
+// HTTPHandler serves the Streamable HTTP transport on one endpoint: POST for
+// client messages, GET for the server-to-client stream, DELETE to end a
+// session. Mount it at /mcp.
+type HTTPHandler struct {
+	srv  *Server
+	opts HTTPOptions
+
+	mu       sync.Mutex
+	sessions map[string]*httpSession
+	closing  bool
+	active   sync.WaitGroup
+	stop     chan struct{}
+}
+
+type httpSession struct {
+	*Session
+	lastUsed atomic.Int64 // unix nanoseconds
+	busy     atomic.Int32 // requests and GET streams in progress
+	getOpen  atomic.Bool
+}
+
+// NewHTTPHandler returns a handler serving s.
+func NewHTTPHandler(s *Server, opts *HTTPOptions) *HTTPHandler {
+	h := &HTTPHandler{srv: s, sessions: map[string]*httpSession{}, stop: make(chan struct{})}
+	if opts != nil {
+		h.opts = *opts
+	}
+	if h.opts.MaxBodyBytes <= 0 {
+		h.opts.MaxBodyBytes = 4 << 20
+	}
+	if h.opts.SessionIdleTimeout > 0 {
+		go h.reap()
+	}
+	return h
+}
+
+// Shutdown stops accepting requests (503), ends every session and GET stream,
+// and waits for in-flight requests to finish or ctx to end.
+func (h *HTTPHandler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	if !h.closing {
+		h.closing = true
+		close(h.stop)
+	}
+	sessions := h.sessions
+	h.sessions = map[string]*httpSession{}
+	h.mu.Unlock()
+	for _, hs := range sessions {
+		h.srv.removeSession(hs.Session)
+	}
+	done := make(chan struct{})
+	go func() { h.active.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *HTTPHandler) reap() {
+	t := time.NewTicker(max(h.opts.SessionIdleTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			limit := now.Add(-h.opts.SessionIdleTimeout).UnixNano()
+			h.mu.Lock()
+			var idle []*httpSession
+			for id, hs := range h.sessions {
+				if hs.busy.Load() == 0 && hs.lastUsed.Load() < limit {
+					idle = append(idle, hs)
+					delete(h.sessions, id)
+				}
+			}
+			h.mu.Unlock()
+			for _, hs := range idle {
+				h.srv.removeSession(hs.Session)
+			}
+		}
+	}
+}
+
+// httpError writes a JSON-RPC error body with an HTTP status.
+func httpError(w http.ResponseWriter, status int, id json.RawMessage, code int64, msg string) {
+	httpErrorData(w, status, id, &Error{Code: code, Message: msg})
+}
+
+func httpErrorData(w http.ResponseWriter, status int, id json.RawMessage, e *Error) {
+	b := errorBytes(id, e)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func isLocalHost(host string) bool {
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1", "[::1]":
+		return true
+	}
+	return false
+}
+
+func (h *HTTPHandler) hostAllowed(hostport string) bool {
+	host := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		host = hh
+	}
+	if h.opts.AllowedHosts == nil {
+		return isLocalHost(host)
+	}
+	for _, a := range h.opts.AllowedHosts {
+		if a == "*" || strings.EqualFold(a, hostport) || strings.EqualFold(strings.Trim(a, "[]"), strings.Trim(host, "[]")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *HTTPHandler) originAllowed(origin string) bool {
+	if h.opts.AllowedOrigins == nil {
+		u, err := url.Parse(origin)
+		return err == nil && isLocalHost(u.Hostname())
+	}
+	return slices.Contains(h.opts.AllowedOrigins, "*") || slices.Contains(h.opts.AllowedOrigins, origin)
+}
+
+// accepts reports whether the Accept header admits JSON and SSE. A missing
+// header admits both.
+func accepts(r *http.Request) (jsonOK, sseOK bool) {
+	vals := r.Header.Values("Accept")
+	if len(vals) == 0 {
+		return true, true
+	}
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			mt := strings.TrimSpace(part)
+			if i := strings.IndexByte(mt, ';'); i >= 0 {
+				mt = strings.TrimSpace(mt[:i])
+			}
+			switch strings.ToLower(mt) {
+			case "application/json", "application/*":
+				jsonOK = true
+			case "text/event-stream", "text/*":
+				sseOK = true
+			case "*/*":
+				jsonOK, sseOK = true, true
+			}
+		}
+	}
+	return
+}
+
+// ServeHTTP implements http.Handler.
+func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.hostAllowed(r.Host) {
+		httpError(w, http.StatusForbidden, nil, CodeInvalidRequest, "forbidden: Host "+strconv.Quote(r.Host)+" is not allowed")
+		return
+	}
+	if o := r.Header.Get("Origin"); o != "" && !h.originAllowed(o) {
+		httpError(w, http.StatusForbidden, nil, CodeInvalidRequest, "forbidden: Origin "+strconv.Quote(o)+" is not allowed")
+		return
+	}
+	h.mu.Lock()
+	closing := h.closing
+	if !closing {
+		h.active.Add(1)
+	}
+	h.mu.Unlock()
+	if closing {
+		httpError(w, http.StatusServiceUnavailable, nil, CodeInternalError, "the server is shutting down")
+		return
+	}
+	defer h.active.Done()
+
+	principal, scopes := "anonymous", []string(nil)
+	if h.opts.Authenticate != nil {
+		p, sc, err := h.opts.Authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp", error="invalid_token"`)
+			httpError(w, http.StatusUnauthorized, nil, CodeInvalidRequest, "unauthorized: "+err.Error())
+			return
+		}
+		principal, scopes = p, sc
+	}
+
+	switch r.Method {
+	case http.MethodPost:
+		h.post(w, r, principal, scopes)
+	case http.MethodGet:
+		h.get(w, r, principal)
+	case http.MethodDelete:
+		h.delete(w, r, principal)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		httpError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest, "method "+r.Method+" not allowed")
+	}
+}
+
+// lookup finds the session named by the request's Mcp-Session-Id and checks
+// it belongs to principal. It writes the error response and returns nil when
+// there is none.
+func (h *HTTPHandler) lookup(w http.ResponseWriter, r *http.Request, principal string, id json.RawMessage) *httpSession {
+	sid := r.Header.Get("Mcp-Session-Id")
+	if sid == "" {
+		httpError(w, http.StatusBadRequest, id, CodeInvalidRequest, "bad request: the Mcp-Session-Id header is required (send initialize first)")
+		return nil
+	}
+	h.mu.Lock()
+	hs := h.sessions[sid]
+	h.mu.Unlock()
+	if hs == nil {
+		httpError(w, http.StatusNotFound, id, CodeInvalidRequest, "session not found: it has ended or never existed; initialize a new one")
+		return nil
+	}
+	if hs.principal != principal {
+		httpError(w, http.StatusForbidden, id, CodeInvalidRequest, "forbidden: the session belongs to another principal")
+		return nil
+	}
+	hs.lastUsed.Store(time.Now().UnixNano())
+	return hs
+}
+
+func newSessionID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// stateless2026 holds what the 2026-07-28 header checks read from params.
+type stateless2026 struct {
+	Name string `json:"name"`
+	URI  string `json:"uri"`
+	Meta *struct {
+		ProtocolVersion *string `json:"io.modelcontextprotocol/protocolVersion"`
+	} `json:"_meta"`
+}
+
+func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal string, scopes []string) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt := strings.TrimSpace(strings.ToLower(strings.SplitN(ct, ";", 2)[0]))
+		if mt != "application/json" {
+			httpError(w, http.StatusUnsupportedMediaType, nil, CodeInvalidRequest, "unsupported media type: Content-Type must be application/json")
+			return
+		}
+	}
+	jsonOK, sseOK := accepts(r)
+	if !jsonOK && !sseOK {
+		httpError(w, http.StatusNotAcceptable, nil, CodeInvalidRequest, "not acceptable: the Accept header must list application/json and text/event-stream")
+		return
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			httpError(w, http.StatusRequestEntityTooLarge, nil, CodeInvalidRequest, "request too large: the body exceeds "+strconv.FormatInt(h.opts.MaxBodyBytes, 10)+" bytes")
+			return
+		}
+		httpError(w, http.StatusBadRequest, nil, CodeParseError, "bad request: reading the body: "+err.Error())
+		return
+	}
+	body := bytes.TrimSpace(buf.Bytes())
+	if len(body) == 0 {
+		httpError(w, http.StatusBadRequest, nil, CodeParseError, "parse error: empty body")
+		return
+	}
+	if body[0] == '[' {
+		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches are not supported over HTTP")
+		return
+	}
+	m := inMsgPool.Get().(*inMsg)
+	m.reset()
+	defer inMsgPool.Put(m)
+	if id, e := parseMsg(body, m); e != nil {
+		httpErrorData(w, http.StatusBadRequest, id, e)
+		return
+	}
+
+	hv := r.Header.Get("Mcp-Protocol-Version")
+	isRequest := m.Method != nil && len(m.ID) > 0
+
+	// The stateless revision: the version in _meta (and in the header).
+	if m.Method != nil {
+		var sp stateless2026
+		var metaVersion *string
+		if bytes.Contains(m.Params, []byte(metaProtocolVersion)) || hv == Version20260728 {
+			if len(m.Params) > 0 && m.Params[0] == '{' {
+				_ = json.Unmarshal(m.Params, &sp)
+			}
+			if sp.Meta != nil {
+				metaVersion = sp.Meta.ProtocolVersion
+			}
+		}
+		if metaVersion != nil || hv == Version20260728 {
+			h.postStateless(w, r, m, &sp, metaVersion, hv, principal, scopes, jsonOK, sseOK)
+			return
+		}
+	}
+
+	if hv != "" && !slices.Contains(handshakeVersions, hv) {
+		httpErrorData(w, http.StatusBadRequest, m.ID, &Error{Code: CodeInvalidRequest, Message: "bad request: unsupported MCP-Protocol-Version " + strconv.Quote(hv), Data: map[string]any{"supported": supportedVersions, "requested": hv}})
+		return
+	}
+
+	if h.opts.Stateless {
+		sess := newSession(r.Context(), h.srv, "", principal, scopes, "http")
+		defer sess.close()
+		sess.noReplies = true
+		sess.initialized = true
+		sess.version = hv
+		if sess.version == "" {
+			sess.version = handshakeVersions[0]
+		}
+		if m.Method != nil && *m.Method == "initialize" {
+			sess.initialized = false
+		}
+		if !isRequest {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		h.runRequest(w, r, sess, m, jsonOK, sseOK, "")
+		return
+	}
+
+	if isRequest && *m.Method == "initialize" {
+		if r.Header.Get("Mcp-Session-Id") != "" {
+			httpError(w, http.StatusBadRequest, m.ID, CodeInvalidRequest, "bad request: initialize must not carry an Mcp-Session-Id")
+			return
+		}
+		sid := newSessionID()
+		hs := &httpSession{Session: newSession(context.Background(), h.srv, sid, principal, scopes, "http")}
+		hs.lastUsed.Store(time.Now().UnixNano())
+		hs.busy.Add(1)
+		h.mu.Lock()
+		h.sessions[sid] = hs
+		h.mu.Unlock()
+		h.srv.addSession(hs.Session)
+		h.runRequest(w, r, hs.Session, m, jsonOK, sseOK, sid)
+		hs.busy.Add(-1)
+		hs.mu.Lock()
+		ok := hs.initialized
+		hs.mu.Unlock()
+		if !ok {
+			h.endSession(sid)
+		}
+		return
+	}
+
+	hs := h.lookup(w, r, principal, m.ID)
+	if hs == nil {
+		return
+	}
+	hs.busy.Add(1)
+	defer hs.busy.Add(-1)
+	switch {
+	case m.Method == nil:
+		hs.deliver(m)
+		w.WriteHeader(http.StatusAccepted)
+	case len(m.ID) == 0:
+		h.srv.serveNotification(hs.Session, *m.Method, m.Params)
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		h.runRequest(w, r, hs.Session, m, jsonOK, sseOK, hs.id)
+	}
+}
+
+// postStateless serves a 2026-07-28 request: headers checked against the body,
+// no session.
+func (h *HTTPHandler) postStateless(w http.ResponseWriter, r *http.Request, m *inMsg, sp *stateless2026, metaVersion *string, hv, principal string, scopes []string, jsonOK, sseOK bool) {
+	id := m.ID
+	if len(id) == 0 {
+		id = nullID
+	}
+	method := *m.Method
+	if hv == "" {
+		httpError(w, http.StatusBadRequest, id, CodeHeaderMismatch, "header mismatch: the MCP-Protocol-Version header is required")
+		return
+	}
+	if metaVersion != nil && *metaVersion != hv {
+		if !slices.Contains(supportedVersions, *metaVersion) && !slices.Contains(supportedVersions, hv) {
+			httpErrorData(w, http.StatusBadRequest, id, unsupportedVersion(*metaVersion))
+			return
+		}
+		httpError(w, http.StatusBadRequest, id, CodeHeaderMismatch, "header mismatch: MCP-Protocol-Version "+strconv.Quote(hv)+" does not match _meta "+metaProtocolVersion+" "+strconv.Quote(*metaVersion))
+		return
+	}
+	if hv != Version20260728 {
+		httpErrorData(w, http.StatusBadRequest, id, unsupportedVersion(hv))
+		return
+	}
+	if metaVersion == nil {
+		httpError(w, http.StatusBadRequest, id, CodeInvalidParams, "invalid params: _meta must carry "+metaProtocolVersion+" and "+metaClientCaps+" on every "+Version20260728+" request")
+		return
+	}
+	if mm := r.Header.Get("Mcp-Method"); mm != method {
+		if mm == "" {
+			httpError(w, http.StatusBadRequest, id, CodeHeaderMismatch, "header mismatch: the Mcp-Method header is required")
+		} else {
+			httpError(w, http.StatusBadRequest, id, CodeHeaderMismatch, "header mismatch: Mcp-Method "+strconv.Quote(mm)+" does not match the body's method "+strconv.Quote(method))
+		}
+		return
+	}
+	var want string
+	switch method {
+	case "tools/call", "prompts/get":
+		want = sp.Name
+	case "resources/read":
+		want = sp.URI
+	}
+	if want != "" || method == "tools/call" || method == "prompts/get" || method == "resources/read" {
+		if mn := r.Header.Get("Mcp-Name"); mn != want {
+			if mn == "" {
+				httpError(w, http.StatusBadRequest, id, CodeHeaderMismatch, "header mismatch: the Mcp-Name header is required for "+method)
+			} else {
+				httpError(w, http.StatusBadRequest, id, CodeHeaderMismatch, "header mismatch: Mcp-Name "+strconv.Quote(mn)+" does not match the body's "+strconv.Quote(want))
+			}
+			return
+		}
+	}
+	if len(m.ID) == 0 || m.Method == nil {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	sess := newSession(r.Context(), h.srv, "", principal, scopes, "http")
+	defer sess.close()
+	sess.initialized, sess.stateless, sess.version = true, true, Version20260728
+	h.runRequest(w, r, sess, m, jsonOK, sseOK, "")
+}
+
+// runRequest runs one request and answers it on w as JSON or SSE.
+func (h *HTTPHandler) runRequest(w http.ResponseWriter, r *http.Request, sess *Session, m *inMsg, jsonOK, sseOK bool, sid string) {
+	ps := &postStream{w: w, sseOK: sseOK, jsonOK: jsonOK, sid: sid, preferJSON: h.opts.JSONResponse || !sseOK}
+	ps.stateless = sess.stateless
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(sess.ctx, cancel)
+	defer stop()
+	h.srv.handleRequest(ctx, sess, m.ID, *m.Method, m.Params, ps, ps)
+	ps.finish()
+}
+
+// postStream answers one POST. It starts as JSON (if the client takes it and
+// JSONResponse is set) and turns into an SSE stream as soon as anything but
+// the response has to be sent.
+type postStream struct {
+	w          http.ResponseWriter
+	jsonOK     bool
+	sseOK      bool
+	preferJSON bool
+	stateless  bool
+	sid        string
+
+	mu   sync.Mutex
+	mode int // 0 undecided, 1 JSON written, 2 SSE
+	done bool
+}
+
+func (p *postStream) header() http.Header {
+	hd := p.w.Header()
+	if p.sid != "" {
+		hd.Set("Mcp-Session-Id", p.sid)
+	}
+	return hd
+}
+
+func (p *postStream) startSSE() {
+	hd := p.header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
+	p.w.WriteHeader(http.StatusOK)
+	p.mode = 2
+}
+
+func writeSSE(w io.Writer, msg []byte) error {
+	if _, err := io.WriteString(w, "event: message\ndata: "); err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n\n")
+	return err
+}
+
+func isResponse(msg []byte) bool {
+	// Responses are built by appendResponse/appendError: {"jsonrpc":"2.0","id":...,"result"|"error"
+	return bytes.HasPrefix(msg, []byte(`{"jsonrpc":"2.0","id":`))
+}
+
+func (p *postStream) write(msg []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return ErrNoClientStream
+	}
+	resp := isResponse(msg)
+	if p.mode == 0 {
+		if resp && p.jsonOK && (p.preferJSON || bytes.Contains(msg, []byte(`,"error":{"code":`))) {
+			hd := p.header()
+			hd.Set("Content-Type", "application/json")
+			hd.Set("Content-Length", strconv.Itoa(len(msg)))
+			status := http.StatusOK
+			if p.stateless {
+				status = statelessStatus(msg)
+			}
+			p.w.WriteHeader(status)
+			_, err := p.w.Write(msg)
+			p.mode, p.done = 1, true
+			return err
+		}
+		if !p.sseOK {
+			if resp {
+				return errors.New("mcp: unreachable")
+			}
+			return ErrNoClientStream // a JSON-only client cannot receive this
+		}
+		p.startSSE()
+	}
+	if err := writeSSE(p.w, msg); err != nil {
+		p.done = true
+		return err
+	}
+	if f, ok := p.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	if resp {
+		p.done = true
+	}
+	return nil
+}
+
+// finish ends the POST when the request produced no response (cancelled).
+func (p *postStream) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == 0 && !p.done {
+		p.w.WriteHeader(http.StatusAccepted)
+	}
+	p.done = true
+}
+
+// statelessStatus maps 2026-07-28 error codes to their HTTP statuses.
+func statelessStatus(msg []byte) int {
+	i := bytes.Index(msg, []byte(`,"error":{"code":`))
+	if i < 0 {
+		return http.StatusOK
+	}
+	rest := msg[i+len(`,"error":{"code":`):]
+	j := bytes.IndexByte(rest, ',')
+	if j < 0 {
+		return http.StatusOK
+	}
+	code, _ := strconv.Atoi(string(rest[:j]))
+	switch code {
+	case CodeMethodNotFound:
+		return http.StatusNotFound
+	case CodeInvalidParams, CodeHeaderMismatch, CodeMissingClientCapability, CodeUnsupportedProtocolVersion, CodeInvalidRequest:
+		if code == CodeInvalidParams && !bytes.Contains(msg, []byte("_meta")) {
+			return http.StatusOK
+		}
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal string) {
+	if h.opts.Stateless || r.Header.Get("Mcp-Protocol-Version") == Version20260728 {
+		w.Header().Set("Allow", "POST")
+		httpError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest, "method not allowed: this server has no GET stream")
+		return
+	}
+	_, sseOK := accepts(r)
+	if !sseOK {
+		httpError(w, http.StatusNotAcceptable, nil, CodeInvalidRequest, "not acceptable: the GET stream needs Accept: text/event-stream")
+		return
+	}
+	hs := h.lookup(w, r, principal, nil)
+	if hs == nil {
+		return
+	}
+	if !hs.getOpen.CompareAndSwap(false, true) {
+		httpError(w, http.StatusConflict, nil, CodeInvalidRequest, "conflict: a GET stream is already open for this session")
+		return
+	}
+	defer hs.getOpen.Store(false)
+	hs.busy.Add(1)
+	defer hs.busy.Add(-1)
+
+	gs := &getStream{w: w}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Mcp-Session-Id", hs.id)
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	hs.setOut(gs)
+	defer func() {
+		hs.outMu.Lock()
+		if hs.out == gs {
+			hs.out = nil
+		}
+		hs.outMu.Unlock()
+		gs.close()
+	}()
+	select {
+	case <-r.Context().Done():
+	case <-hs.ctx.Done():
+	}
+}
+
+type getStream struct {
+	mu     sync.Mutex
+	w      http.ResponseWriter
+	closed bool
+}
+
+func (g *getStream) write(msg []byte) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return ErrNoClientStream
+	}
+	if err := writeSSE(g.w, msg); err != nil {
+		return err
+	}
+	if f, ok := g.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+func (g *getStream) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+func (h *HTTPHandler) delete(w http.ResponseWriter, r *http.Request, principal string) {
+	if h.opts.Stateless {
+		w.Header().Set("Allow", "POST")
+		httpError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest, "method not allowed: this server has no sessions")
+		return
+	}
+	hs := h.lookup(w, r, principal, nil)
+	if hs == nil {
+		return
+	}
+	h.endSession(hs.id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *HTTPHandler) endSession(sid string) {
+	h.mu.Lock()
+	hs := h.sessions[sid]
+	delete(h.sessions, sid)
+	h.mu.Unlock()
+	if hs != nil {
+		h.srv.removeSession(hs.Session)
+	}
+}
