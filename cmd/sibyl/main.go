@@ -22,6 +22,9 @@ const usage = `sibyl — an MCP tool server for prediction markets and token gra
 
 Usage:
   sibyl serve [flags]        serve MCP over stdio (default) or HTTP (--http ADDR)
+  sibyl grade SYMBOL...      print token grades (add --ohlcv-dir DIR for real history)
+  sibyl grade backtest --ohlcv-dir DIR
+                             walk-forward backtest of the grades
   sibyl version              print the version
 
 Run 'sibyl serve --help' for the server's flags and environment variables.
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				err = cerr
 			}
 		}
+	case "grade":
+		err = gradeCmd(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sibyl %s\n", version)
 	case "help", "-h", "--help", "-help":

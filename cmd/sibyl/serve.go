@@ -41,6 +41,7 @@ type Main struct {
 	Seed      int64
 	LogLevel  slog.Level
 	AllowHost string // extra Host/Origin names allowed over HTTP (comma-separated)
+	OHLCVDir  string // CSV price history for the grade tools; empty: the paper world's
 
 	store  *store.Store
 	logger *slog.Logger
@@ -63,6 +64,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.DataDir, "data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` for the data file DIR/sibyl.db [SIBYL_DATA_DIR]")
 	fs.Int64Var(&m.Seed, "seed", seed, "seed of the paper venue's simulated world [SIBYL_SEED]")
 	fs.StringVar(&level, "log-level", level, "log level on stderr: debug, info, warn, error [SIBYL_LOG_LEVEL]")
+	fs.StringVar(&m.OHLCVDir, "ohlcv-dir", envString("SIBYL_OHLCV_DIR", ""), "grade tokens from the <SYMBOL>USDT_1d.csv files in `DIR` (default feed) besides the paper world's simulated history [SIBYL_OHLCV_DIR]")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,7 +97,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting the paper venue: %w", err)
 	}
-	deps := &tools.Deps{Venues: map[string]sibyl.Venue{"paper": pv}}
+	fs, defFeed, liveFeeds, err := priceFeeds(pv, m.OHLCVDir)
+	if err != nil {
+		return err
+	}
+	deps := &tools.Deps{Venues: map[string]sibyl.Venue{"paper": pv}, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
