@@ -72,7 +72,7 @@ func (f *fakeVenue) Portfolio(context.Context, string) (sibyl.Portfolio, error) 
 // orders it created, so a test sees a duplicate even if a wrapper hides calls.
 type exchange struct {
 	latency time.Duration
-	status  sibyl.OrderStatus // status of new orders (default open)
+	status  sibyl.OrderStatus           // status of new orders (default open)
 	refuse  atomic.Pointer[sibyl.Error] // when set, PlaceOrder refuses with it
 
 	mu       sync.Mutex

@@ -90,8 +90,9 @@ type Service struct {
 	venues map[string]sibyl.Venue
 	now    func() time.Time
 
-	mu      sync.Mutex
-	waiters map[string]chan struct{} // record id -> closed when the record changes hands
+	mu       sync.Mutex
+	waiters  map[string]chan struct{} // record id -> closed when the record changes hands
+	inflight counter                  // asynchronous completions not yet on disk
 }
 
 // New returns a Service. It panics when Store is nil (a wiring bug).
@@ -209,6 +210,9 @@ type Action struct {
 	// ReconcileOnConflict makes a Conflict from Send run Reconcile once: a venue
 	// answers Conflict to a client order id it already has.
 	ReconcileOnConflict bool
+
+	audit    store.AuditEntry // prepared audit template, set by Do
+	hasAudit bool
 }
 
 // Place places an order exactly once per (principal, place_order, key).
@@ -327,8 +331,9 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 }
 
 // Sweep deletes records older than the retention window whose orders are final
-// (see store.Sweep).
+// (see store.Sweep), after writing the completions still queued.
 func (s *Service) Sweep() (store.SweepResult, error) {
+	s.Flush()
 	return s.store.Sweep(s.now().Add(-s.opts.Retention))
 }
 

@@ -69,7 +69,9 @@ func (h *harness) open(t *testing.T, mod func(*Options)) {
 		mod(&opts)
 	}
 	h.svc = New(opts)
+	svc := h.svc
 	t.Cleanup(func() {
+		svc.Flush()
 		if err := st.FlushAudit(context.Background()); err != nil && !errors.Is(err, store.ErrClosed) {
 			t.Errorf("flushing audit: %v", err)
 		}
@@ -204,6 +206,7 @@ func TestUnknownOutcomeReconciles(t *testing.T) {
 			req := placeReq("lost-response-1", 5)
 			_, err := h.svc.Place(ctx, req)
 			wantCode(t, err, sibyl.Unavailable)
+			h.svc.Flush()
 			if !strings.Contains(sibyl.ErrorMessage(err), "retry with the same idempotency_key") {
 				t.Errorf("got message %q, want advice to retry with the same key", sibyl.ErrorMessage(err))
 			}

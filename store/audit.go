@@ -52,6 +52,31 @@ type AuditEntry struct {
 	Time        time.Time       `json:"time"`
 	Tool        string          `json:"tool"`
 	Transport   string          `json:"transport,omitempty"`
+
+	prepared bool // Args are redacted and canonical, Time is UTC (see PrepareAudit)
+}
+
+// PrepareAudit does the costly part of an append outside the write transaction:
+// it redacts and canonicalizes e.Args and sets Time (now when zero) to UTC.
+// AppendAudit then only links and hashes. Copies of a prepared entry stay
+// prepared as long as Args is not changed.
+func PrepareAudit(e AuditEntry) (AuditEntry, error) {
+	if e.prepared {
+		return e, nil
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
+	if len(e.Args) > 0 {
+		c, err := Canonical(RedactArgs(e.Args))
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
+		}
+		e.Args = c
+	}
+	e.prepared = true
+	return e, nil
 }
 
 // AuditHead is the last link of the chain, kept in the meta bucket so that a
@@ -82,51 +107,114 @@ func readHead(tx *bolt.Tx) (AuditHead, error) {
 }
 
 // AppendAudit adds e to the audit chain in this transaction, so the entry and the
-// state it describes commit together. It redacts e.Args, fills in Seq, Prev,
-// Hash and HMAC (and Time when zero), and returns the stored entry.
+// state it describes commit together. It redacts e.Args (unless e came from
+// PrepareAudit, which callers should use to keep the work out of the shared
+// transaction), fills in Seq, Prev, Hash and HMAC (and Time when zero), and
+// returns the stored entry.
 func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
-	return t.s.appendAudit(t.tx, e)
+	return t.s.appendAuditCached(t.tx, e, &t.head)
 }
 
 func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
-	head, err := readHead(tx)
-	if err != nil {
-		return AuditEntry{}, err
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	e.Time = e.Time.UTC()
-	if len(e.Args) > 0 {
-		c, err := Canonical(RedactArgs(e.Args))
+	return s.appendAuditCached(tx, e, nil)
+}
+
+// appendAuditCached appends e; head, when not nil, caches the chain head across
+// the appends of one transaction (it must start zero and live no longer).
+func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditEntry, error) {
+	var head AuditHead
+	if cache != nil && cache.ok {
+		head = cache.head
+	} else {
+		h, err := readHead(tx)
 		if err != nil {
-			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
+			return AuditEntry{}, err
 		}
-		e.Args = c
+		head = h
+	}
+	var err error
+	if e, err = PrepareAudit(e); err != nil {
+		return AuditEntry{}, err
 	}
 	e.Seq = head.Seq + 1
 	e.Prev = head.Hash
 	e.Hash, e.HMAC = "", ""
-	body, err := marshalCanonical(e)
+	// With prepared (canonical) Args, encoding/json's output of the entry is
+	// already canonical: fields are declared in key order, strings are escaped
+	// the same way, and seq is an integer below 2^53
+	// (TestAuditEntryEncodingIsCanonical holds this; VerifyAudit re-checks every
+	// stored entry). The entry is encoded once, in the two parts around the
+	// "hash" and "hmac" members, so that they can be added without a re-encode.
+	before, err := json.Marshal(auditBefore{e.Args, e.Error, e.Fingerprint})
 	if err != nil {
 		return AuditEntry{}, err
 	}
+	after, err := json.Marshal(auditAfter{e.Key, e.OrderIDs, e.Outcome, e.Prev, e.Principal, e.Seq, e.Session, e.Time, e.Tool, e.Transport})
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	before, after = before[1:len(before)-1], after[1:len(after)-1] // members without braces; after is never empty
+	body := make([]byte, 0, len(before)+len(after)+200)
+	body = append(body, '{')
+	if len(before) > 0 {
+		body = append(append(body, before...), ',')
+	}
+	body = append(append(body, after...), '}')
 	e.Hash, e.HMAC = s.chainSums(e.Prev, body)
-	stored, err := marshalCanonical(e)
-	if err != nil {
-		return AuditEntry{}, err
+
+	stored := make([]byte, 0, len(body)+160)
+	stored = append(stored, '{')
+	if len(before) > 0 {
+		stored = append(append(stored, before...), ',')
 	}
+	stored = append(append(append(stored, `"hash":"`...), e.Hash...), `",`...)
+	if e.HMAC != "" {
+		stored = append(append(append(stored, `"hmac":"`...), e.HMAC...), `",`...)
+	}
+	stored = append(append(stored, after...), '}')
+
 	if err := tx.Bucket([]byte(bucketAudit)).Put(seqKey(e.Seq), stored); err != nil {
 		return AuditEntry{}, err
 	}
-	hv, err := json.Marshal(AuditHead{Seq: e.Seq, Hash: e.Hash})
+	head = AuditHead{Seq: e.Seq, Hash: e.Hash}
+	hv, err := json.Marshal(head)
 	if err != nil {
 		return AuditEntry{}, err
 	}
 	if err := tx.Bucket([]byte(bucketMeta)).Put([]byte(metaAuditHead), hv); err != nil {
 		return AuditEntry{}, err
 	}
+	if cache != nil {
+		cache.head, cache.ok = head, true
+	}
 	return e, nil
+}
+
+// headCache holds the chain head during one write transaction.
+type headCache struct {
+	head AuditHead
+	ok   bool
+}
+
+// auditBefore and auditAfter are the members of AuditEntry that sort before
+// and after "hash"/"hmac"; their tags must match AuditEntry's.
+type auditBefore struct {
+	Args        json.RawMessage `json:"args,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	Fingerprint string          `json:"fingerprint,omitempty"`
+}
+
+type auditAfter struct {
+	Key       string    `json:"idempotency_key,omitempty"`
+	OrderIDs  []string  `json:"order_ids,omitempty"`
+	Outcome   string    `json:"outcome"`
+	Prev      string    `json:"prev"`
+	Principal string    `json:"principal"`
+	Seq       uint64    `json:"seq"`
+	Session   string    `json:"session,omitempty"`
+	Time      time.Time `json:"time"`
+	Tool      string    `json:"tool"`
+	Transport string    `json:"transport,omitempty"`
 }
 
 func marshalCanonical(v any) ([]byte, error) {
@@ -435,11 +523,12 @@ func (s *Store) auditLoop() {
 			}
 		}
 		err := s.db.Update(func(tx *bolt.Tx) error {
+			var cache headCache
 			for _, r := range batch {
 				if r.flush != nil {
 					continue
 				}
-				if _, err := s.appendAudit(tx, r.entry); err != nil {
+				if _, err := s.appendAuditCached(tx, r.entry, &cache); err != nil {
 					return err
 				}
 			}
@@ -467,6 +556,8 @@ var secretWords = map[string]bool{
 	"credentials": true, "authorization": true, "cookie": true, "mnemonic": true, "key": true,
 }
 
+var nameJoiner = strings.NewReplacer("_", "", "-", "", ".", "")
+
 // notSecret are names that contain a secret word but are not secrets.
 // They are compared with _, - and . removed, in lower case.
 var notSecret = map[string]bool{
@@ -478,7 +569,7 @@ var notSecret = map[string]bool{
 // api_key, apiKey, secret, token, password, passphrase, signature, private_key,
 // but not idempotency_key.
 func SecretName(name string) bool {
-	joined := strings.NewReplacer("_", "", "-", "", ".", "").Replace(strings.ToLower(name))
+	joined := nameJoiner.Replace(strings.ToLower(name))
 	if notSecret[joined] {
 		return false
 	}

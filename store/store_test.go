@@ -141,7 +141,7 @@ func TestRedactArgs(t *testing.T) {
 		"token_id": "123", "password": Redacted, "passphrase": Redacted, "signature": Redacted, "private_key": Redacted,
 		"privateKey": Redacted, "key": Redacted, "market_id": "paper:X",
 		"nested": map[string]any{"kalshi_access_key": Redacted, "list": []any{map[string]any{"auth_token": Redacted, "ok": float64(1)}}},
-		"pem": Redacted, "idempotencyKey": "k2",
+		"pem":    Redacted, "idempotencyKey": "k2",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("RedactArgs (-want +got):\n%s", diff)
@@ -459,4 +459,53 @@ func TestSweeperStops(t *testing.T) {
 	<-swept
 	sw.Stop()
 	sw.Stop()
+}
+
+func TestAuditEntryEncodingIsCanonical(t *testing.T) {
+	entries := []AuditEntry{
+		{},
+		{Args: json.RawMessage(`{"b":[1,2.5,"x<y"],"a":{"z":null,"y":true}}`), Error: "invalid", Fingerprint: "f", Key: "k/leg-1",
+			OrderIDs: []string{"o-1", "o&2"}, Outcome: "placed", Prev: genesisHash, Principal: "p\"q", Seq: 1<<53 - 1,
+			Session: "s", Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("X", 3600)), Tool: "place_order", Transport: "http",
+			Hash: "h", HMAC: "m"},
+		{Principal: "é\u2028\x01", Outcome: "ok", Seq: 1234567, Time: time.Now()},
+	}
+	for _, key := range [][]byte{nil, []byte("k")} {
+		s := mustOpen(t, Options{AuditKey: key})
+		for i, e := range entries {
+			p, err := PrepareAudit(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := json.Marshal(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Canonical(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, c) {
+				t.Errorf("entry %d: encoding/json gave\n%s\nwant canonical\n%s", i, b, c)
+			}
+			// The stored form (encoded in two parts) is canonical and decodes to the entry.
+			var stored AuditEntry
+			if err := s.Commit(func(t *Txn) (err error) { stored, err = t.AppendAudit(e); return err }); err != nil {
+				t.Fatal(err)
+			}
+			raw := rawAudit(t, s, stored.Seq)
+			if c, _ := Canonical(raw); !bytes.Equal(c, raw) {
+				t.Errorf("entry %d stored non-canonical:\n%s", i, raw)
+			}
+			var back AuditEntry
+			json.Unmarshal(raw, &back)
+			stored.prepared = false
+			if diff := cmp.Diff(stored, back, cmp.AllowUnexported(AuditEntry{})); diff != "" {
+				t.Errorf("entry %d round trip (-stored +decoded):\n%s", i, diff)
+			}
+		}
+		if res, err := s.VerifyAudit(); err != nil || !res.OK {
+			t.Errorf("VerifyAudit: got %+v, %v", res, err)
+		}
+	}
 }
