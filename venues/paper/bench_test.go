@@ -3,6 +3,7 @@ package paper
 import (
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 
 // benchPlace places a mix of orders: resting limit buys below the market,
 // immediate-or-cancel buys at the best ask and market sells of what was
-// bought, over 100 principals and 8 markets, with the clock moving a second
-// per order (so the market makers requote every 60 orders).
+// bought, over 100 principals and 8 markets, with the clock moving 100ms per
+// order (so the market makers requote every 600 orders).
 func benchPlace(b *testing.B, opts Options) {
 	clk := &clock{t: t0}
 	opts.Now = clk.Now
@@ -28,7 +29,7 @@ func benchPlace(b *testing.B, opts Options) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		clk.Add(time.Second)
+		clk.Add(100 * time.Millisecond)
 		req := sibyl.OrderRequest{
 			Principal: fmt.Sprintf("p%d", i%100), ClientOrderID: fmt.Sprintf("c%d", i),
 			MarketID: ids[i%len(ids)], Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1,
@@ -54,6 +55,36 @@ func BenchmarkPlaceOrder(b *testing.B) {
 	b.Run("bbolt", func(b *testing.B) {
 		s := MustOpenStore(b, filepath.Join(b.TempDir(), "sibyl.db"))
 		benchPlace(b, Options{Store: s})
+	})
+	// Concurrent callers share fsyncs through the venue's group commit.
+	b.Run("bbolt-parallel", func(b *testing.B) {
+		s := MustOpenStore(b, filepath.Join(b.TempDir(), "sibyl.db"))
+		v, clk := MustNew(b, Options{Seed: 77, Store: s}, t0)
+		var ids []string
+		for _, p := range []float64{0.2, 0.4, 0.5, 0.6} {
+			ids = append(ids, openMarket(b, v, p).id)
+		}
+		var n atomic.Int64
+		b.SetParallelism(32)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := n.Add(1)
+				clk.Add(10 * time.Millisecond)
+				req := sibyl.OrderRequest{
+					Principal: fmt.Sprintf("p%d", i%100), ClientOrderID: fmt.Sprintf("c%d", i),
+					MarketID: ids[i%int64(len(ids))], Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01,
+				}
+				if i%2 == 0 {
+					req.Type, req.LimitPrice, req.TimeInForce = sibyl.MarketOrder, 0, sibyl.IOC
+				}
+				if _, err := v.PlaceOrder(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
 	})
 }
 

@@ -37,14 +37,19 @@ func MustNew(tb testing.TB, opts Options, t time.Time) (*Venue, *clock) {
 	return v, c
 }
 
-// MustOpenStore opens a bbolt file in a temp dir and closes it at cleanup.
+// MustOpenStore opens a bbolt file, and checks and closes it at cleanup.
 func MustOpenStore(tb testing.TB, path string) *store.Store {
 	tb.Helper()
 	s, err := store.Open(path)
 	if err != nil {
 		tb.Fatalf("store.Open: %v", err)
 	}
-	tb.Cleanup(func() { s.Close() })
+	tb.Cleanup(func() {
+		if err := s.Check(); err != nil {
+			tb.Errorf("bbolt check: %v", err)
+		}
+		s.Close()
+	})
 	return s
 }
 

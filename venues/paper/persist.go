@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
@@ -29,23 +30,64 @@ type mmRecord struct {
 	Asks   map[int]int64 `json:"asks,omitempty"`
 }
 
-// commit writes what t changed in one store transaction. When the store fails
-// the in-memory state is reloaded from the file, so memory never runs ahead of
-// disk, and the caller gets an Unavailable error (nothing changed).
+// commit makes what t changed durable before the call returns. It must be
+// called with v.mu held; it releases v.mu while it waits for the disk and takes
+// it again, so other calls can run meanwhile and share the next fsync (group
+// commit: every change queued while one transaction is being written goes
+// into the next one, in order).
+//
+// When a write fails, the in-memory state is reloaded from the file, so memory
+// never runs ahead of disk, and every call whose change was lost gets an
+// Unavailable error: its order may not exist (OrderByClientID tells).
 func (v *Venue) commit(t *tx) error {
 	if v.opts.Store == nil || t.empty() {
 		return nil
 	}
-	type kv struct {
-		k string
-		v any
+	done, err := v.enqueue(t)
+	if err != nil {
+		return err
 	}
-	var puts []kv
+	v.mu.Unlock()
+	err = <-done
+	v.mu.Lock()
+	return err
+}
+
+type kvPut struct {
+	k string
+	v []byte
+}
+
+// committer batches the encoded changes of concurrent calls into shared
+// store transactions. One flushing goroutine runs while there is work.
+type committer struct {
+	mu      sync.Mutex
+	puts    []kvPut
+	waiters []chan error
+	running bool
+}
+
+// enqueue encodes t's changes (under v.mu, so they are a consistent snapshot)
+// and queues them; the returned channel receives the commit's result.
+func (v *Venue) enqueue(t *tx) (chan error, error) {
+	var puts []kvPut
+	put := func(k string, val any) error {
+		raw, err := json.Marshal(val)
+		if err != nil {
+			return sibyl.WrapError(sibyl.Internal, fmt.Errorf("encoding %s: %w", k, err), "the paper venue could not encode its state")
+		}
+		puts = append(puts, kvPut{k, raw})
+		return nil
+	}
 	for o := range t.orders {
-		puts = append(puts, kv{"o/" + o.ID, o})
+		if err := put("o/"+o.ID, o); err != nil {
+			return nil, err
+		}
 	}
 	for a := range t.accounts {
-		puts = append(puts, kv{"a/" + a.Principal, a})
+		if err := put("a/"+a.Principal, a); err != nil {
+			return nil, err
+		}
 	}
 	for ms := range t.mm {
 		r := mmRecord{Bucket: ms.bucket, Bids: map[int]int64{}, Asks: map[int]int64{}}
@@ -57,31 +99,68 @@ func (v *Venue) commit(t *tx) error {
 				r.Asks[tk] = n
 			}
 		}
-		puts = append(puts, kv{"m/" + ms.def.id, r})
+		if err := put("m/"+ms.def.id, r); err != nil {
+			return nil, err
+		}
 	}
 	if t.meta {
-		puts = append(puts, kv{"meta", metaRecord{Seed: v.opts.Seed, OrderSeq: v.st.orderSeq, FillSeq: v.st.fillSeq}})
-	}
-	err := v.opts.Store.UpdateBucket(BucketName, func(b *store.Bucket) error {
-		for _, p := range puts {
-			raw, err := json.Marshal(p.v)
-			if err != nil {
-				return fmt.Errorf("encoding %s: %w", p.k, err)
-			}
-			if err := b.Put([]byte(p.k), raw); err != nil {
-				return fmt.Errorf("writing %s: %w", p.k, err)
-			}
+		if err := put("meta", metaRecord{Seed: v.opts.Seed, OrderSeq: v.st.orderSeq, FillSeq: v.st.fillSeq}); err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err == nil {
-		return nil
 	}
-	v.st = newState()
-	if lerr := v.load(); lerr != nil {
-		err = fmt.Errorf("%w (and reloading failed: %v)", err, lerr)
+	done := make(chan error, 1)
+	c := &v.cq
+	c.mu.Lock()
+	c.puts = append(c.puts, puts...)
+	c.waiters = append(c.waiters, done)
+	if !c.running {
+		c.running = true
+		go v.flush()
 	}
-	return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit: %w", err), "the paper venue could not save its state; nothing was changed, retry")
+	c.mu.Unlock()
+	return done, nil
+}
+
+// flush writes queued changes until the queue is empty.
+func (v *Venue) flush() {
+	c := &v.cq
+	for {
+		c.mu.Lock()
+		puts, waiters := c.puts, c.waiters
+		c.puts, c.waiters = nil, nil
+		if len(waiters) == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		err := v.opts.Store.UpdateBucket(BucketName, func(b *store.Bucket) error {
+			for _, p := range puts {
+				if err := b.Put([]byte(p.k), p.v); err != nil {
+					return fmt.Errorf("writing %s: %w", p.k, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			// Memory is ahead of disk for this batch and everything queued
+			// after it: reload, and fail them all.
+			v.mu.Lock()
+			v.st = newState()
+			if lerr := v.load(); lerr != nil {
+				err = fmt.Errorf("%w (and reloading failed: %v)", err, lerr)
+			}
+			c.mu.Lock()
+			waiters = append(waiters, c.waiters...)
+			c.puts, c.waiters = nil, nil
+			c.mu.Unlock()
+			v.mu.Unlock()
+			err = sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit: %w", err), "the paper venue could not save its state; the change was not kept, retry")
+		}
+		for _, w := range waiters {
+			w <- err
+		}
+	}
 }
 
 // load rebuilds the trading state from the store.

@@ -217,3 +217,19 @@ func TestConcurrentTrading(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreFailureIsUnavailable(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "sibyl.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := MustNew(t, Options{Seed: 3, Store: s}, t0)
+	id := openMarket(t, v, 0.5).id
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "a", ClientOrderID: "x1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 1, LimitPrice: 0.01})
+	s.Close()
+	_, err = v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: "a", ClientOrderID: "x2", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01})
+	wantCode(t, err, sibyl.Unavailable, "")
+	if _, err := v.OrderByClientID(ctx, "a", "x2"); sibyl.ErrorCode(err) != sibyl.NotFound {
+		t.Errorf("the failed order is visible: %v", err)
+	}
+}

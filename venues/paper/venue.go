@@ -55,6 +55,7 @@ type Venue struct {
 	mu  sync.Mutex // guards the trading state below
 	st  *state
 	fee feeSchedule
+	cq  committer // group commit to Options.Store
 }
 
 var _ sibyl.Venue = (*Venue)(nil)
