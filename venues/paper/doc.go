@@ -25,10 +25,18 @@
 //     back), so these fills do not depend on when anyone calls.
 //
 // Paper trading state (orders, fills, balances, positions and the market
-// makers' consumed liquidity of the current bucket) is kept in memory and, when
-// Options.Store is set, committed to the bbolt file in one transaction per
-// state-changing call, so a venue re-opened with the same store and seed
-// continues where it stopped.
+// makers' consumed liquidity of the current bucket) is kept in memory and,
+// when Options.Store is set, written to the bbolt file (bucket BucketName):
+// each call's changes are committed atomically before it returns, and
+// concurrent calls share transactions and fsyncs (group commit). A venue
+// re-opened with the same store and seed continues where it stopped. Each
+// principal's account opens with StartingCash on first use.
+//
+// Closing and settlement are applied at the first call after their time (in
+// time order, with the result fixed by the simulated price at the close):
+// resting orders of a closed market become expired and release their
+// reservations; at settlement every winning contract pays $1 and the losing
+// ones $0.
 //
 // Trading rules (see PlaceOrder): whole contracts; prices in cents (tick $0.01);
 // a taker fee of FeeRate*C*P*(1-P) rounded up to the cent per fill, makers pay
