@@ -58,7 +58,11 @@ func (v *Venue) view(def *marketDef, ms *mstate, now time.Time) sibyl.Market {
 			break
 		}
 	}
-	return v.marketView(def, now, bb, int(bs), ba, int(as), 0)
+	last := 0
+	if ms != nil && ms.lastTick > 0 && ms.lastBucket == v.bucketIndex(now) {
+		last = ms.lastTick // a principal traded in this bucket
+	}
+	return v.marketView(def, now, bb, int(bs), ba, int(as), last)
 }
 
 // SearchMarkets returns one page of listed markets matching q, ordered by close

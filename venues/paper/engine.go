@@ -229,6 +229,7 @@ func (v *Venue) execute(o *order, tk int, n int64, maker bool, at time.Time, t *
 	}
 	if ms := v.st.markets[o.Native]; ms != nil {
 		ms.holders[o.Principal] = struct{}{}
+		ms.lastTick, ms.lastBucket = tk, v.bucketIndex(at)
 	}
 	v.st.fillSeq++
 	t.meta = true

@@ -212,7 +212,7 @@ func TestEventMarkets(t *testing.T) {
 }
 
 func TestSearchMarkets(t *testing.T) {
-	v, _ := MustNew(t, Options{Seed: 1}, t0)
+	v, clk := MustNew(t, Options{Seed: 1}, t0)
 	all := func(q sibyl.MarketQuery) []string {
 		var ids []string
 		for {
@@ -274,6 +274,16 @@ func TestSearchMarkets(t *testing.T) {
 			}
 		})
 	}
+	// A cursor stays valid while the clock moves: no repeats, no gaps.
+	first, _ := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "btc", Limit: 10})
+	clk.Add(2 * time.Hour)
+	second, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "btc", Limit: 10, Cursor: first.NextCursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := first.Markets[9], second.Markets[0]; !(a.CloseTime.Before(b.CloseTime) || a.CloseTime.Equal(b.CloseTime) && a.NativeID < b.NativeID) {
+		t.Errorf("page 2 starts at %s, not after %s", b.NativeID, a.NativeID)
+	}
 	p, _ := v.SearchMarkets(ctx, sibyl.MarketQuery{})
 	if len(p.Markets) != 20 || p.NextCursor == "" {
 		t.Errorf("default limit: got %d markets", len(p.Markets))
@@ -290,7 +300,7 @@ func TestSearchMarkets(t *testing.T) {
 		_, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Cursor: bad})
 		wantCode(t, err, sibyl.Invalid, "cursor")
 	}
-	_, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Status: "pending"})
+	_, err = v.SearchMarkets(ctx, sibyl.MarketQuery{Status: "pending"})
 	wantCode(t, err, sibyl.Invalid, "status")
 }
 

@@ -97,6 +97,9 @@ func TestTakerFillsAndFees(t *testing.T) {
 	if pos.Quantity != qty || pos.MarketID != "paper:"+id || pos.Outcome != "Yes" || !near(pos.RealizedPnL, -wantFees) {
 		t.Errorf("position %+v", pos)
 	}
+	if mk, _ := v.Market(ctx, id); mk.Outcomes[0].Last != a2.Price || !near(mk.Outcomes[1].Last, 1-a2.Price) {
+		t.Errorf("Last %v/%v, want the trade's %v", mk.Outcomes[0].Last, mk.Outcomes[1].Last, a2.Price)
+	}
 	// The market makers' liquidity is consumed until the next refresh...
 	after := mustBook(t, v, id, "Yes")
 	if after.Asks[0].Price != a2.Price || after.Asks[0].Size != a2.Size-2 {
