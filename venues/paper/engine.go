@@ -121,19 +121,21 @@ func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
 	for b := from; b <= cur && ms.resting > 0; b++ {
 		start := time.Unix(0, b*int64(v.opts.MMRefresh)).UTC()
 		if b == cur {
-			v.cross(ms, &ms.q, &ms.used, start, true, t)
+			v.cross(ms, &ms.q, &ms.used, b, start, true, t)
 			continue
 		}
 		q := v.quotes(ms.def, b, start)
 		var used [2][ticks]int64
-		v.cross(ms, &q, &used, start, false, t)
+		v.cross(ms, &q, &used, b, start, false, t)
 	}
 	ms.synced, ms.syncBucket = true, cur
 }
 
-// cross fills resting orders that the quotes q (with used already taken)
-// cross, best price first, FIFO within a price.
-func (v *Venue) cross(ms *mstate, q *mmQuote, used *[2][ticks]int64, at time.Time, current bool, t *tx) {
+// cross fills resting orders that the quotes q of bucket b (with used
+// already taken) cross, best price first, FIFO within a price. Orders placed
+// in bucket b or later are not eligible: they were matched against those
+// quotes when placed.
+func (v *Venue) cross(ms *mstate, q *mmQuote, used *[2][ticks]int64, b int64, at time.Time, current bool, t *tx) {
 	avail := func(side, tick int) int64 {
 		s := q.bid[tick]
 		if side == 1 {
@@ -144,6 +146,9 @@ func (v *Venue) cross(ms *mstate, q *mmQuote, used *[2][ticks]int64, at time.Tim
 	// fill fills o (resting at tk) from MM levels on mmSide that cross it and
 	// reports whether o was completely filled.
 	fill := func(o *order, tk, mmSide int) bool {
+		if v.bucketIndex(o.CreatedAt) >= b {
+			return false // and so are the later orders at this price
+		}
 		for o.Remaining > 0 {
 			lvl := 0
 			if mmSide == 1 {
@@ -283,9 +288,9 @@ func (v *Venue) book(ms *mstate, o *order) {
 	}
 	ms.resting++
 	v.st.accounts[o.Principal].open[o.ID] = o
-	// The order was just matched against the current quotes (or, on load, at
-	// its last update): replay only later buckets.
-	b, _ := v.bucketOf(o.UpdatedAt)
+	// The order was matched against the quotes of the bucket it was placed in:
+	// replay only later buckets.
+	b, _ := v.bucketOf(o.CreatedAt)
 	if !ms.synced || b < ms.syncBucket {
 		ms.synced, ms.syncBucket = true, b
 	}

@@ -26,6 +26,7 @@ type metaRecord struct {
 
 type mmRecord struct {
 	Bucket int64         `json:"bucket"`
+	Sync   int64         `json:"sync,omitempty"` // last bucket resting orders were matched in
 	Bids   map[int]int64 `json:"bids,omitempty"`
 	Asks   map[int]int64 `json:"asks,omitempty"`
 }
@@ -90,7 +91,7 @@ func (v *Venue) enqueue(t *tx) (chan error, error) {
 		}
 	}
 	for ms := range t.mm {
-		r := mmRecord{Bucket: ms.bucket, Bids: map[int]int64{}, Asks: map[int]int64{}}
+		r := mmRecord{Bucket: ms.bucket, Sync: ms.syncBucket, Bids: map[int]int64{}, Asks: map[int]int64{}}
 		for tk := 1; tk < ticks; tk++ {
 			if n := ms.used[0][tk]; n > 0 {
 				r.Bids[tk] = n
@@ -255,6 +256,10 @@ func (v *Venue) load() error {
 	}
 	cur, _ := v.bucketOf(v.now())
 	for id, r := range mms {
+		ms := st.markets[id]
+		if ms != nil && ms.synced && r.Sync > ms.syncBucket {
+			ms.syncBucket = r.Sync // buckets up to r.Sync were already replayed
+		}
 		if r.Bucket != cur {
 			continue
 		}
@@ -262,7 +267,7 @@ func (v *Venue) load() error {
 		if !ok {
 			continue
 		}
-		ms := v.market(def, true)
+		ms = v.market(def, true)
 		ms.bucket = r.Bucket
 		for tk, n := range r.Bids {
 			if tk > 0 && tk < ticks {

@@ -233,3 +233,53 @@ func TestStoreFailureIsUnavailable(t *testing.T) {
 		t.Errorf("the failed order is visible: %v", err)
 	}
 }
+
+// TestRestingFillsAcrossRestart: resting orders that the market moved through
+// while the venue was down fill as they would have without the restart.
+func TestRestingFillsAcrossRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sibyl.db")
+	s1, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: t0.Add(5 * time.Second)}
+	v1, err := New(Options{Seed: 23, Store: s1, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, refClk := MustNew(t, Options{Seed: 23}, clk.Now())
+	id := openMarket(t, v1, 0.5).id
+	book := mustBook(t, v1, id, "Yes")
+	var ids []string
+	for i, d := range []float64{-0.02, -0.03, 0.02, 0.03} {
+		req := sibyl.OrderRequest{Principal: "p", ClientOrderID: fmt.Sprint(i), MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 50, LimitPrice: math.Round((book.Bids[0].Price+d)*100) / 100}
+		if d > 0 {
+			req.Outcome, req.LimitPrice = "No", math.Round((1-book.Asks[0].Price+d)*100)/100
+		}
+		ids = append(ids, mustPlace(t, v1, req).ID)
+		mustPlace(t, ref, req)
+	}
+	clk.Add(3 * time.Hour)
+	refClk.Set(clk.Now())
+	v1.Market(ctx, id) // some fills before the restart
+	ref.Market(ctx, id)
+	s1.Close()
+	clk.Add(7 * time.Hour)
+	refClk.Set(clk.Now())
+	v2, err := New(Options{Seed: 23, Store: MustOpenStore(t, path), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := 0
+	for _, oid := range ids {
+		a, _ := v2.GetOrder(ctx, "p", oid)
+		b, _ := ref.GetOrder(ctx, "p", oid)
+		if diff := cmp.Diff(b, a); diff != "" {
+			t.Errorf("order %s differs (-no restart +restart):\n%s", oid, diff)
+		}
+		filled += len(a.Fills)
+	}
+	if filled == 0 {
+		t.Error("no resting order filled in 10 hours; pick wider test prices")
+	}
+}
