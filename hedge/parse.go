@@ -18,7 +18,9 @@ import (
 //     (observed 23:59:59 UTC that day);
 //   - Kalshi's crypto price series: tickers KX<SYM>[D|W|M|Y]-<YY><MON><DD>[<HH>]-T<strike>
 //     such as KXBTCD-25DEC3117-T100249.99 ("T" thresholds are "above": Kalshi
-//     titles them "$100,250 or above"; HH is the hour in US Eastern time) and
+//     titles them "$100,250 or above"; HH is the hour in US Eastern time; when
+//     the question names the same strike, its direction wins, which handles
+//     the "or below" tails of the range series) and
 //     titles such as "Bitcoin price on Dec 31, 2026?" with a subtitle
 //     "$120,000 or above" (pass "title subtitle" as the question);
 //     "B" range buckets (between two prices) are not single-direction and are
@@ -293,7 +295,14 @@ func Condition(m sibyl.Market) (sibyl.PriceCondition, bool) {
 		return c, true
 	}
 	c, ok := parseKalshiTicker(m.NativeID)
-	if !ok {
+	if ok {
+		// A bare "T" ticker reads as "above" (the KX...D convention); the
+		// tails of Kalshi's range series are "T" markets too, and the title
+		// ("$80,000 or below") says which side they are on.
+		if q, qok := ParsePriceQuestion(m.Question); qok && q.Strike == c.Strike {
+			c.Direction = q.Direction
+		}
+	} else {
 		c, ok = ParsePriceQuestion(m.Question)
 	}
 	if !ok {
