@@ -66,7 +66,7 @@ func (v *Venue) view(def *marketDef, ms *mstate, now time.Time) sibyl.Market {
 }
 
 // SearchMarkets returns one page of listed markets matching q, ordered by close
-// time then id. Text must match every word (case-insensitive) somewhere in the
+// time, then token, direction and strike (ladders in strike order), then id. Text must match every word (case-insensitive) somewhere in the
 // question, rules or id. Limit defaults to 20 and is capped at 100. A cursor
 // that this venue did not produce is an Invalid error with Field "cursor".
 func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.MarketPage, error) {
@@ -105,7 +105,7 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 	more := false
 	for _, m := range c.defs {
 		if q.Cursor != "" {
-			if m.close.Before(afterClose) || (m.close.Equal(afterClose) && m.id <= afterID) {
+			if m.close.Before(afterClose) || (m.close.Equal(afterClose) && m.sortKey <= afterID) {
 				continue
 			}
 		}
@@ -145,7 +145,7 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 	}
 	if more && len(hits) > 0 {
 		last := hits[len(hits)-1]
-		page.NextCursor = encodeMarketCursor(last.close, last.id)
+		page.NextCursor = encodeMarketCursor(last.close, last.sortKey)
 	}
 	return page, nil
 }

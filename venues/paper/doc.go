@@ -11,12 +11,17 @@
 //     hourly and minute points inside each day are Brownian bridges between the
 //     daily closes. The price at time t depends only on the seed, the symbol
 //     and t, never on the order of calls.
-//   - Prediction markets on the major tokens (ladders of "above" and "below"
-//     strikes for weekly, month-end, quarter-end and year-end expiries) priced
-//     from the lognormal model with the token's volatility, plus macro, sports
-//     and politics event markets whose probabilities drift with the clock.
-//     Markets are listed at 00:00 UTC some days before their close, close at
-//     their close time, settle SettleDelay later and stay listed for Retention.
+//   - Prediction markets on the major tokens (BTC, ETH, SOL, BNB, XRP, DOGE):
+//     ladders of round strikes with an "above" and a "below" market each, for
+//     Friday, month-end, quarter-end and year-end expiries, priced from the
+//     lognormal model with the token's volatility. An expiry is listed 14, 62,
+//     183 or 366 days ahead; every day at 00:00 UTC its ladder gains strikes
+//     around that day's price, spaced more finely as the expiry nears (BTC
+//     every $5,000 in the last weeks), and never loses any. Macro, sports and
+//     politics event markets (19 recurring series) have probabilities that
+//     drift with the clock towards a result drawn from the seed. Markets close
+//     at their close time, settle SettleDelay later and stay listed, with their
+//     Result, for Retention.
 //   - Simulated market makers quoting several levels on each side of fair
 //     value, refreshed every MMRefresh bucket (default one minute). A fill
 //     consumes their size until the next bucket. When their quotes move

@@ -16,6 +16,7 @@ import (
 type marketDef struct {
 	id, question, rules, category string
 	key                           uint64 // strHash(id)
+	sortKey                       string // orders markets with the same close time
 	open, close, settle           time.Time
 	listedUntil                   time.Time
 
@@ -159,8 +160,9 @@ func (v *Venue) buildCatalogue(d time.Time) *catalogue {
 			if p.spec.LadderBy == 0 {
 				continue
 			}
-			for _, m := range v.ladder(p, e, h) {
-				add(m)
+			for _, ls := range v.strikes(p, e, d) {
+				add(v.cryptoDef(p, ls.k, true, e, ls.first))
+				add(v.cryptoDef(p, ls.k, false, e, ls.first))
 			}
 		}
 	}
@@ -175,7 +177,7 @@ func (v *Venue) buildCatalogue(d time.Time) *catalogue {
 		if !a.close.Equal(b.close) {
 			return a.close.Before(b.close)
 		}
-		return a.id < b.id
+		return a.sortKey < b.sortKey
 	})
 	return c
 }
@@ -200,29 +202,47 @@ func expiryHorizon(e time.Time) time.Duration {
 	return h
 }
 
-const ladderHalf = 5 // strikes each side of the centre
+const ladderHalf = 5 // strikes each side of a day's centre
 
-// ladder returns the markets of one token and expiry date: strikes around the
-// token's price at the listing time (so the ladder never changes once listed),
-// each with an ABOVE and a BELOW market.
-func (v *Venue) ladder(p *tokenPath, e time.Time, horizon time.Duration) []*marketDef {
-	open := e.Add(-horizon)
+// listedStrike is a strike of an expiry's ladder and the day it was added.
+type listedStrike struct {
+	k     float64
+	first time.Time
+}
+
+// strikes returns the ladder of one token and expiry date as listed through
+// day `through`: from the expiry's listing day on, each day adds ladderHalf
+// round strikes each side of that day's opening price, spaced by a step that
+// narrows as the expiry nears (about two standard deviations of the remaining
+// horizon over ladderHalf strikes, rounded to a multiple of the token's base
+// step such as $5,000 for BTC). Strikes are never removed, so a listed market
+// stays listed; a strike's market opens on the day it was added.
+func (v *Venue) strikes(p *tokenPath, e, through time.Time) []listedStrike {
+	open := e.Add(-expiryHorizon(e))
 	if open.Before(p.start) {
 		return nil
 	}
-	s0 := p.dayStartPrice(open)
 	closeT := e.Add(day - time.Second)
-	tau := float64(closeT.Sub(open)) / float64(year)
-	up := s0 * (math.Exp(2*p.spec.Vol*math.Sqrt(tau)) - 1)
-	step := niceStep(p.spec.LadderBy, up/ladderHalf)
-	centre := math.Round(s0/step) * step
-	var out []*marketDef
-	for i := -ladderHalf; i <= ladderHalf; i++ {
-		k := roundSig(centre+float64(i)*step, 10)
-		if k <= 0 {
-			continue
+	last := through.Truncate(day)
+	if last.After(e) {
+		last = e
+	}
+	var out []listedStrike
+	seen := map[float64]bool{}
+	for d := open; !d.After(last); d = d.Add(day) {
+		s0 := p.dayStartPrice(d)
+		tau := float64(closeT.Sub(d)) / float64(year)
+		up := s0 * (math.Exp(2*p.spec.Vol*math.Sqrt(tau)) - 1)
+		step := niceStep(p.spec.LadderBy, up/ladderHalf)
+		centre := math.Round(s0/step) * step
+		for i := -ladderHalf; i <= ladderHalf; i++ {
+			k := roundSig(centre+float64(i)*step, 10)
+			if k <= 0 || seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, listedStrike{k, d})
 		}
-		out = append(out, v.cryptoDef(p, k, true, e), v.cryptoDef(p, k, false, e))
 	}
 	return out
 }
@@ -269,14 +289,13 @@ func cryptoID(sym string, k float64, above bool, e time.Time) string {
 	return sym + "-" + dir + "-" + fmtStrike(k) + "-" + e.Format(time.DateOnly)
 }
 
-func (v *Venue) cryptoDef(p *tokenPath, k float64, above bool, e time.Time) *marketDef {
+func (v *Venue) cryptoDef(p *tokenPath, k float64, above bool, e, open time.Time) *marketDef {
 	sym := p.spec.Symbol
 	date := e.Format(time.DateOnly)
 	dir, cmp := "below", "strictly below"
 	if above {
 		dir, cmp = "above", "strictly above"
 	}
-	horizon := expiryHorizon(e)
 	closeT := e.Add(day - time.Second)
 	m := &marketDef{
 		id:       cryptoID(sym, k, above, e),
@@ -286,7 +305,7 @@ func (v *Venue) cryptoDef(p *tokenPath, k float64, above bool, e time.Time) *mar
 			"Trading closes at 23:59:59 UTC on %s; the market settles %s later and winning contracts pay $1.",
 			sym, date, cmp, fmtUSD(k), date, v.opts.SettleDelay),
 		category: "crypto",
-		open:     e.Add(-horizon),
+		open:     open,
 		close:    closeT,
 		tok:      p,
 		strike:   k,
@@ -319,6 +338,14 @@ func (v *Venue) eventDef(t *eventTemplate, in eventInst) *marketDef {
 
 func (m *marketDef) finish(v *Venue) {
 	m.key = strHash(m.id)
+	m.sortKey = m.id
+	if m.tok != nil {
+		dir := "B"
+		if m.above {
+			dir = "A"
+		}
+		m.sortKey = fmt.Sprintf("%s|%s|%024.10f", m.tok.spec.Symbol, dir, m.strike)
+	}
 	m.settle = m.close.Add(v.opts.SettleDelay)
 	m.listedUntil = m.settle.Add(v.opts.Retention)
 	m.hay = searchText(m.question+" "+m.rules+" "+m.id) + strings.ToLower(m.id) + " "
@@ -362,10 +389,12 @@ func (v *Venue) parseDef(id string) *marketDef {
 				if err != nil || k <= 0 || fmtStrike(k) != parts[2] {
 					return nil
 				}
-				if e.Add(-expiryHorizon(e)).Before(p.start) {
-					return nil
+				for _, ls := range v.strikes(p, e, v.now()) {
+					if ls.k == k {
+						return v.cryptoDef(p, k, parts[1] == "ABOVE", e, ls.first)
+					}
 				}
-				return v.cryptoDef(p, k, parts[1] == "ABOVE", e)
+				return nil
 			}
 		}
 	}

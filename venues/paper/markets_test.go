@@ -281,7 +281,7 @@ func TestSearchMarkets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := first.Markets[9], second.Markets[0]; !(a.CloseTime.Before(b.CloseTime) || a.CloseTime.Equal(b.CloseTime) && a.NativeID < b.NativeID) {
+	if a, b := first.Markets[9], second.Markets[0]; !(a.CloseTime.Before(b.CloseTime) || a.CloseTime.Equal(b.CloseTime) && (a.Underlying.Direction < b.Underlying.Direction || a.Underlying.Direction == b.Underlying.Direction && a.Underlying.Strike < b.Underlying.Strike)) {
 		t.Errorf("page 2 starts at %s, not after %s", b.NativeID, a.NativeID)
 	}
 	p, _ := v.SearchMarkets(ctx, sibyl.MarketQuery{})
