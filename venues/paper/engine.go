@@ -827,6 +827,12 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 		p := a.Positions[k]
 		def, ok := v.defByID(p.Market)
 		if p.Qty == 0 && (!ok || !now.Before(def.listedUntil)) {
+			if p.Settled && p.Committed == 0 {
+				// The market has left the listing: forget the closed
+				// position so the account record stays small.
+				delete(a.Positions, k)
+				t.accounts[a] = struct{}{}
+			}
 			continue
 		}
 		pos := sibyl.Position{

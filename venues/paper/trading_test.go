@@ -438,6 +438,12 @@ func TestSettlement(t *testing.T) {
 	if !near(after.Equity, after.Cash) {
 		t.Errorf("equity %v, cash %v", after.Equity, after.Cash)
 	}
+	// Once the market leaves the listing its settled positions are dropped.
+	clk.Set(m.CloseTime.Add(8 * 24 * time.Hour))
+	gone := mustPortfolio(t, v, "a")
+	if len(gone.Positions) != 0 || gone.Cash != after.Cash {
+		t.Errorf("after retention: %+v", gone)
+	}
 }
 
 func TestRestingOrderFillsWhenMarketMoves(t *testing.T) {
