@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -72,7 +73,7 @@ type Record struct {
 	LeaseUntil    time.Time       `json:"lease_until"`
 	Created       time.Time       `json:"created"`
 	Updated       time.Time       `json:"updated"`
-	Result        json.RawMessage `json:"result,omitempty"`
+	Result        json.RawMessage `json:"-"` // stored beside the record, in its own bucket, as raw bytes
 	Error         *RecordError    `json:"error,omitempty"`
 	OrderID       string          `json:"order_id,omitempty"`
 	OrderFinal    bool            `json:"order_final"`
@@ -109,6 +110,9 @@ func (t *Txn) Record(id RecordID) (rec Record, ok bool, err error) {
 		return Record{}, false, fmt.Errorf("decoding idempotency record: %w", err)
 	}
 	rec.ID = id
+	if r := t.bucket(bucketIdemResult).Get(id.bytes()); r != nil {
+		rec.Result = bytes.Clone(r)
+	}
 	return rec, true, nil
 }
 
@@ -121,7 +125,17 @@ func (t *Txn) PutRecord(rec Record) error {
 	if err != nil {
 		return fmt.Errorf("encoding idempotency record: %w", err)
 	}
-	return t.bucket(bucketIdem).Put(rec.ID.bytes(), v)
+	k := rec.ID.bytes()
+	if err := t.bucket(bucketIdem).Put(k, v); err != nil {
+		return err
+	}
+	// The result (an order as JSON, the bulk of a record) is kept as raw bytes
+	// so that the many record rewrites do not re-encode it.
+	rb := t.bucket(bucketIdemResult)
+	if len(rec.Result) == 0 {
+		return rb.Delete(k)
+	}
+	return rb.Put(k, rec.Result)
 }
 
 // FingerprintUse returns the last use of fingerprint by principal on tool.
@@ -130,20 +144,31 @@ func (t *Txn) FingerprintUse(principal, tool, fingerprint string) (FingerprintUs
 	if v == nil {
 		return FingerprintUse{}, false, nil
 	}
-	var u FingerprintUse
-	if err := json.Unmarshal(v, &u); err != nil {
-		return FingerprintUse{}, false, fmt.Errorf("decoding fingerprint index: %w", err)
+	u, err := decodeFingerprintUse(v)
+	if err != nil {
+		return FingerprintUse{}, false, err
 	}
 	return u, true, nil
 }
 
+// Fingerprint index values are 8 bytes of big-endian Unix nanoseconds followed
+// by the key: cheap to write in the claim transaction.
+func encodeFingerprintUse(u FingerprintUse) []byte {
+	v := make([]byte, 8, 8+len(u.Key))
+	binary.BigEndian.PutUint64(v, uint64(u.Time.UnixNano()))
+	return append(v, u.Key...)
+}
+
+func decodeFingerprintUse(v []byte) (FingerprintUse, error) {
+	if len(v) < 8 {
+		return FingerprintUse{}, fmt.Errorf("decoding fingerprint index: %d bytes", len(v))
+	}
+	return FingerprintUse{Key: string(v[8:]), Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()}, nil
+}
+
 // PutFingerprintUse records that principal sent fingerprint to tool under u.Key.
 func (t *Txn) PutFingerprintUse(principal, tool, fingerprint string, u FingerprintUse) error {
-	v, err := json.Marshal(u)
-	if err != nil {
-		return err
-	}
-	return t.bucket(bucketIdemFP).Put(joinKey(principal, tool, fingerprint), v)
+	return t.bucket(bucketIdemFP).Put(joinKey(principal, tool, fingerprint), encodeFingerprintUse(u))
 }
 
 // IndexOrder remembers that the venue order orderID of principal was opened by
@@ -214,6 +239,7 @@ func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
 			res, next = SweepResult{}, nil
 			b := tx.Bucket([]byte(bucketIdem))
 			ob := tx.Bucket([]byte(bucketIdemOrder))
+			rb := tx.Bucket([]byte(bucketIdemResult))
 			c := b.Cursor()
 			var k, v []byte
 			if start == nil {
@@ -261,6 +287,9 @@ func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
 				if err := b.Delete(del[i]); err != nil {
 					return err
 				}
+				if err := rb.Delete(del[i]); err != nil {
+					return err
+				}
 				res.Deleted++
 			}
 			return nil
@@ -282,8 +311,7 @@ func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
 		var del [][]byte
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var u FingerprintUse
-			if err := json.Unmarshal(v, &u); err != nil || u.Time.Before(cutoff) {
+			if u, err := decodeFingerprintUse(v); err != nil || u.Time.Before(cutoff) {
 				del = append(del, bytes.Clone(k))
 			}
 		}

@@ -27,15 +27,16 @@ import (
 // Bucket names. Everything the store owns lives in these buckets; other
 // components (the paper venue) use their own names through UpdateBucket.
 const (
-	bucketIdem        = "idem"       // record id -> Record JSON
-	bucketIdemFP      = "idem_fp"    // principal\x00tool\x00fingerprint -> FingerprintUse JSON
-	bucketIdemOrder   = "idem_order" // principal\x00venue\x00order id -> record id
-	bucketAudit       = "audit"      // 8-byte big-endian seq -> canonical AuditEntry JSON
-	bucketMeta        = "meta"       // small named values, such as the audit chain head
-	metaAuditHead     = "audit_head" // key in bucketMeta: AuditHead JSON
-	defaultMaxBatch   = 512          // most functions run in one group-commit transaction
-	defaultAuditQueue = 4096         // capacity of the asynchronous audit queue
-	defaultAuditBatch = 512          // most entries written by one asynchronous transaction
+	bucketIdem        = "idem"        // record id -> Record JSON
+	bucketIdemResult  = "idem_result" // record id -> the record's result (raw JSON)
+	bucketIdemFP      = "idem_fp"     // principal\x00tool\x00fingerprint -> 8-byte Unix ns + key
+	bucketIdemOrder   = "idem_order"  // principal\x00venue\x00order id -> record id
+	bucketAudit       = "audit"       // 8-byte big-endian seq -> canonical AuditEntry JSON
+	bucketMeta        = "meta"        // small named values, such as the audit chain head
+	metaAuditHead     = "audit_head"  // key in bucketMeta: AuditHead JSON
+	defaultMaxBatch   = 512           // most functions run in one group-commit transaction
+	defaultAuditQueue = 4096          // capacity of the asynchronous audit queue
+	defaultAuditBatch = 512           // most entries written by one asynchronous transaction
 )
 
 // ErrClosed is returned by operations on a Store after Close.
@@ -107,7 +108,7 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketIdem, bucketIdemFP, bucketIdemOrder, bucketAudit, bucketMeta} {
+		for _, name := range []string{bucketIdem, bucketIdemResult, bucketIdemFP, bucketIdemOrder, bucketAudit, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", name, err)
 			}
@@ -310,23 +311,57 @@ func (r *commitReq) reply(err error) {
 func (s *Store) commitLoop() {
 	defer s.loops.Done()
 	batch := make([]*commitReq, 0, s.maxBatch)
+	last := 1 // size of the previous batch
 	for first := range s.commitCh {
 		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < s.maxBatch {
-			select {
-			case r, ok := <-s.commitCh:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
+		s.gather(&batch, last)
+		last = len(batch)
 		s.runBatch(batch)
 	}
 }
+
+// gather adds the requests waiting in the queue to batch. When fewer are there
+// than the previous batch held, it waits up to gatherDelay for more: callers
+// that were just answered are about to submit their next request, and catching
+// them in this batch saves them a whole fsync. A lone caller (previous batch of
+// one) never waits.
+func (s *Store) gather(batch *[]*commitReq, last int) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(*batch) < s.maxBatch {
+		select {
+		case r, ok := <-s.commitCh:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+			continue
+		default:
+		}
+		if len(*batch) >= last || last < 4 {
+			return
+		}
+		if timer == nil {
+			timer = time.NewTimer(gatherDelay)
+		}
+		select {
+		case r, ok := <-s.commitCh:
+			if !ok {
+				return
+			}
+			*batch = append(*batch, r)
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// gatherDelay bounds how long the committer waits for stragglers.
+const gatherDelay = 500 * time.Microsecond
 
 func (s *Store) runBatch(batch []*commitReq) {
 	for len(batch) > 0 {
@@ -371,3 +406,8 @@ type (
 	boltTx     = bolt.Tx
 	boltBucket = bolt.Bucket
 )
+
+func (s *Store) DebugStats() string {
+	st := s.db.Stats()
+	return fmt.Sprintf("tx=%d pages=%d writes=%d writetime=%v spill=%v", st.TxN, st.TxStats.GetPageCount(), st.TxStats.GetWrite(), st.TxStats.GetWriteTime(), st.TxStats.GetSpillTime())
+}
