@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -45,6 +46,8 @@ func ClientOrderID(principal, tool, key string) string {
 
 // LegKey returns the idempotency key of leg n of a multi-order action such as an
 // executed hedge: "<key>/leg-<n>". Each leg is then exactly-once on its own.
+// The result must still be a valid key (at most 128 characters), so a tool with
+// legs should accept base keys of at most 118 characters.
 func LegKey(key string, n int) string { return fmt.Sprintf("%s/leg-%d", key, n) }
 
 // Hooks are test-only hook points, called with the idempotency key. cmd wires an
@@ -79,6 +82,9 @@ type Options struct {
 	Owner string
 	// Hooks are test hook points; leave zero in production.
 	Hooks Hooks
+	// Logger receives internal failures that have no caller to go to (a
+	// completion written after the caller returned). Default: discard.
+	Logger *slog.Logger
 }
 
 // Service places and cancels orders exactly once per idempotency key. It is safe
@@ -120,6 +126,9 @@ func New(opts Options) *Service {
 	}
 	if opts.Owner == "" {
 		opts.Owner = uuid.NewString()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
 		opts:    opts,

@@ -117,51 +117,116 @@ func wantCode(t *testing.T, err error, want sibyl.Code) {
 }
 
 func TestConcurrentSameKeyPlacesOnce(t *testing.T) {
-	h := newHarness(t, faulty.Options{Latency: 20 * time.Millisecond}, nil)
-	const callers = 1000
-	req := placeReq("agent-7f3a-order-1", 10)
-	type answer struct {
-		res      PlaceResult
-		err      error
-		attempts int
+	tests := []struct {
+		name    string
+		latency time.Duration
+		wait    time.Duration // WaitInFlight
+	}{
+		{"callers wait for the owner", 20 * time.Millisecond, 2 * time.Second},
+		{"callers get in_progress and retry", 150 * time.Millisecond, 10 * time.Millisecond},
 	}
-	answers := make([]answer, callers)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < callers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			res, err, n := retryUntilDone(context.Background(), h.svc, req)
-			answers[i] = answer{res, err, n}
-		}()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, faulty.Options{Latency: tt.latency}, func(o *Options) { o.WaitInFlight = tt.wait })
+			const callers = 1000
+			req := placeReq("agent-7f3a-order-1", 10)
+			type answer struct {
+				res      PlaceResult
+				err      error
+				attempts int
+			}
+			answers := make([]answer, callers)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := 0; i < callers; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					res, err, n := retryUntilDone(context.Background(), h.svc, req)
+					answers[i] = answer{res, err, n}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if got := h.venue.Calls("PlaceOrder"); got != 1 {
+				t.Errorf("venue PlaceOrder calls: got %d, want 1", got)
+			}
+			if got := h.x.count(); got != 1 {
+				t.Errorf("orders at the venue: got %d, want 1", got)
+			}
+			fresh, retries := 0, 0
+			for i, a := range answers {
+				if a.err != nil {
+					t.Fatalf("caller %d: got error %v, want the order", i, a.err)
+				}
+				if a.res.Order.ID != "o-1" {
+					t.Errorf("caller %d: got order %q, want o-1", i, a.res.Order.ID)
+				}
+				if !a.res.Replayed {
+					fresh++
+				}
+				retries += a.attempts - 1
+			}
+			if fresh != 1 {
+				t.Errorf("callers with a fresh (not replayed) result: got %d, want 1", fresh)
+			}
+			if tt.wait < tt.latency && retries == 0 {
+				t.Errorf("got no in_progress retries, want some (WaitInFlight %v < venue latency %v)", tt.wait, tt.latency)
+			}
+			t.Logf("%d callers, %d in_progress retries", callers, retries)
+		})
 	}
-	close(start)
-	wg.Wait()
-	if got := h.venue.Calls("PlaceOrder"); got != 1 {
-		t.Errorf("venue PlaceOrder calls: got %d, want 1", got)
-	}
-	if got := h.x.count(); got != 1 {
-		t.Errorf("orders at the venue: got %d, want 1", got)
-	}
-	fresh, retries := 0, 0
-	for i, a := range answers {
-		if a.err != nil {
-			t.Fatalf("caller %d: got error %v, want the order", i, a.err)
+}
+
+func TestHooksSeeDurableState(t *testing.T) {
+	var h *harness
+	var seen []string
+	check := func(stage string, want store.RecordState) func(string) {
+		return func(key string) {
+			rec, ok, err := h.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: key})
+			if err != nil || !ok || rec.State != want {
+				t.Errorf("%s: got record %+v (ok %v, err %v), want %s", stage, rec, ok, err, want)
+			}
+			seen = append(seen, stage)
 		}
-		if a.res.Order.ID != "o-1" {
-			t.Errorf("caller %d: got order %q, want o-1", i, a.res.Order.ID)
-		}
-		if !a.res.Replayed {
-			fresh++
-		}
-		retries += a.attempts - 1
 	}
-	if fresh != 1 {
-		t.Errorf("callers with a fresh (not replayed) result: got %d, want 1", fresh)
+	h = newHarness(t, faulty.Options{}, func(o *Options) {
+		o.Hooks = Hooks{
+			AfterClaim:    check("after claim", store.Pending),
+			AfterSend:     check("after send", store.Pending),
+			AfterComplete: check("after complete", store.Done),
+		}
+	})
+	if _, err := h.svc.Place(context.Background(), placeReq("hooks-key-001", 1)); err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d callers, %d in_progress retries", callers, retries)
+	h.svc.Flush()
+	if got := strings.Join(seen, ","); got != "after claim,after send,after complete" {
+		t.Errorf("hooks: got %s", got)
+	}
+}
+
+func TestHedgeLegsAreIndependent(t *testing.T) {
+	h := newHarness(t, faulty.Options{}, nil)
+	ctx := context.Background()
+	base := "hedge-7c1e-2f"
+	for round := 0; round < 2; round++ { // the second round is the agent's retry of the whole hedge
+		for leg := 1; leg <= 3; leg++ {
+			req := placeReq(LegKey(base, leg), float64(leg))
+			req.AllowDuplicate = true
+			res, err := h.svc.Place(ctx, req)
+			if err != nil {
+				t.Fatalf("round %d leg %d: %v", round, leg, err)
+			}
+			if res.Replayed != (round == 1) || res.Order.ID != fmt.Sprintf("o-%d", leg) {
+				t.Errorf("round %d leg %d: got %+v", round, leg, res)
+			}
+		}
+	}
+	if got := h.x.count(); got != 3 {
+		t.Errorf("orders at the venue: got %d, want 3", got)
+	}
 }
 
 func TestKeyReusedWithDifferentArgs(t *testing.T) {

@@ -360,10 +360,15 @@ func (s *Service) commitAsync(key string, id store.RecordID, fn func(t *store.Tx
 		s.notify(id)
 		if err == nil {
 			s.hook(s.opts.Hooks.AfterComplete, key)
+		} else {
+			s.opts.Logger.Error("completing idempotency record; it stays pending and the next attempt reconciles",
+				"tool", id.Tool, "key", id.Key, "err", err)
 		}
 		s.inflight.add(-1)
 	})
 	if err != nil {
+		s.opts.Logger.Error("queueing completion; the record stays pending and the next attempt reconciles",
+			"tool", id.Tool, "key", id.Key, "err", err)
 		s.notify(id)
 		s.inflight.add(-1)
 	}
@@ -452,7 +457,9 @@ func (s *Service) auditInvalid(ctx context.Context, a Action, err error) {
 	if len(a.Key) > 128 {
 		e.Key = a.Key[:128]
 	}
-	_ = s.store.AuditAsync(context.WithoutCancel(ctx), e)
+	if err := s.store.AuditAsync(context.WithoutCancel(ctx), e); err != nil {
+		s.opts.Logger.Error("auditing a refused call", "tool", a.Tool, "err", err)
+	}
 }
 
 // waiterKey names a record for in-process notification.
