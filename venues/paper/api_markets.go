@@ -3,7 +3,6 @@ package paper
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -310,5 +309,3 @@ func (v *Venue) OrderBook(ctx context.Context, nativeID, outcome string, depth i
 	}
 	return book, nil
 }
-
-var _ = fmt.Sprintf

@@ -27,7 +27,7 @@ func (v *Venue) housekeep(now time.Time, t *tx) {
 		case evExpire:
 			v.expireMarket(ms, ev.at, t)
 		case evSettle:
-			v.settleMarket(ms, ev.at, t)
+			v.settleMarket(ms, t)
 			delete(v.st.markets, ev.id)
 		}
 	}
@@ -47,7 +47,7 @@ func (v *Venue) expireMarket(ms *mstate, at time.Time, t *tx) {
 	ms.resting = 0
 }
 
-func (v *Venue) settleMarket(ms *mstate, at time.Time, t *tx) {
+func (v *Venue) settleMarket(ms *mstate, t *tx) {
 	yes := ms.def.resultYes()
 	for p := range ms.holders {
 		a := v.st.accounts[p]
@@ -70,7 +70,6 @@ func (v *Venue) settleMarket(ms *mstate, at time.Time, t *tx) {
 			t.accounts[a] = struct{}{}
 		}
 	}
-	_ = at
 }
 
 // release undoes the reservation of a resting order and takes it off its
