@@ -70,7 +70,6 @@ func BenchmarkPlace(b *testing.B) {
 			b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50_ms")
 			b.ReportMetric(float64(lat[min(b.N-1, b.N*99/100)].Microseconds())/1000, "p99_ms")
 			cs := st.CommitStats()
-			b.Log(st.DebugStats(), cs)
 			b.ReportMetric(float64(cs.Functions)/float64(max(cs.Transactions, 1)), "commits/fsync")
 		})
 	}

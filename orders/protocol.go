@@ -69,6 +69,9 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	id := store.RecordID{Principal: a.Principal, Tool: a.Tool, Key: a.Key}
 	coid := ClientOrderID(a.Principal, a.Tool, a.Key)
 	res := Result{ClientOrderID: coid}
+	if err := ctx.Err(); err != nil {
+		return res, sibyl.WrapError(sibyl.Unavailable, err, "the call was cancelled before anything was recorded or sent; retry with the same idempotency_key")
+	}
 
 	deadline := time.Now().Add(s.opts.WaitInFlight)
 	for {

@@ -173,7 +173,9 @@ func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (
 	}
 	stored = append(append(stored, after...), '}')
 
-	if err := tx.Bucket([]byte(bucketAudit)).Put(seqKey(e.Seq), stored); err != nil {
+	ab := tx.Bucket([]byte(bucketAudit))
+	ab.FillPercent = 1 // append-only: pack pages full instead of splitting them in half
+	if err := ab.Put(seqKey(e.Seq), stored); err != nil {
 		return AuditEntry{}, err
 	}
 	head = AuditHead{Seq: e.Seq, Hash: e.Hash}

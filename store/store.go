@@ -406,8 +406,3 @@ type (
 	boltTx     = bolt.Tx
 	boltBucket = bolt.Bucket
 )
-
-func (s *Store) DebugStats() string {
-	st := s.db.Stats()
-	return fmt.Sprintf("tx=%d pages=%d writes=%d writetime=%v spill=%v", st.TxN, st.TxStats.GetPageCount(), st.TxStats.GetWrite(), st.TxStats.GetWriteTime(), st.TxStats.GetSpillTime())
-}
