@@ -116,6 +116,9 @@ func replay(rec store.Record, coid string) (Result, error) {
 		}
 		return res, rec.Error.Err()
 	}
+	if len(rec.Result) == 0 {
+		return res, nil // the venue answered without an order id; nothing more was stored
+	}
 	if err := json.Unmarshal(rec.Result, &res.Order); err != nil {
 		return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("decoding stored result: %w", err), "internal error")
 	}
