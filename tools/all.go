@@ -5,5 +5,6 @@ func All(d *Deps) []Tool {
 	var ts []Tool
 	ts = append(ts, MarketTools(d)...)
 	ts = append(ts, GradeTools(d)...)
+	ts = append(ts, OrderTools(d)...)
 	return ts
 }

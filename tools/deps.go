@@ -6,6 +6,8 @@ import (
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
+	"github.com/sibylmcp/sibyl/orders"
+	"github.com/sibylmcp/sibyl/store"
 )
 
 // Deps are the parts the tools work with. cmd/sibyl builds them.
@@ -20,6 +22,10 @@ type Deps struct {
 	// LiveFeeds marks feeds whose latest day moves with the clock (paper, live
 	// HTTP), so a grade checks they are not stale; a CSV directory is not.
 	LiveFeeds map[string]bool
+	// Orders places and cancels orders exactly once; Store holds the idempotency
+	// records and the audit log. The order tools are left out without them.
+	Orders *orders.Service
+	Store  *store.Store
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
+	"github.com/sibylmcp/sibyl/orders"
+	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/schema"
 	"github.com/sibylmcp/sibyl/venues/paper"
 )
@@ -24,12 +26,28 @@ var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // MustDeps returns Deps with an in-memory paper venue on a fixed clock.
 func MustDeps(tb testing.TB) *Deps {
 	tb.Helper()
-	pv, err := paper.New(paper.Options{Seed: 1, Now: func() time.Time { return testNow }})
+	st, err := store.Open(filepath.Join(tb.TempDir(), "sibyl.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		if err := st.Check(); err != nil {
+			tb.Errorf("bbolt consistency: %v", err)
+		}
+		st.Close()
+	})
+	clock := func() time.Time { return testNow }
+	pv, err := paper.New(paper.Options{Seed: 1, Now: clock, Store: st})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	venues := map[string]sibyl.Venue{"paper": pv}
+	svc := orders.New(orders.Options{Store: st, Venues: venues, Now: clock})
+	tb.Cleanup(svc.Flush)
 	return &Deps{
-		Venues:      map[string]sibyl.Venue{"paper": pv},
+		Venues:      venues,
+		Orders:      svc,
+		Store:       st,
 		Feeds:       map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
 		DefaultFeed: "paper",
 		LiveFeeds:   map[string]bool{"paper": true},
@@ -56,7 +74,7 @@ func call(tb testing.TB, t Tool, args string) (json.RawMessage, error) {
 	if err := v.Validate(json.RawMessage(args)); err != nil {
 		return nil, err
 	}
-	out, err := t.handle(context.Background(), &Call{Tool: t.Name, Principal: "test", Transport: "test", Args: json.RawMessage(args)}, json.RawMessage(args))
+	out, err := t.handle(context.Background(), &Call{Tool: t.Name, Principal: "test", Transport: "stdio", Args: json.RawMessage(args)}, json.RawMessage(args))
 	if err != nil {
 		return nil, err
 	}

@@ -41,8 +41,14 @@ func TestMain(m *testing.M) {
 // sampleArgs holds arguments for one successful call of every tool. The
 // end-to-end test fails when a tool is served that has no entry here, so every
 // new tool gets exercised by a real client.
-func sampleArgs(marketID string) map[string]map[string]any {
+func sampleArgs(marketID, restingOrderID string) map[string]map[string]any {
 	return map[string]map[string]any{
+		"place_order":   {"market": marketID, "outcome": "No", "side": "buy", "quantity": 2, "limit_price": 0.02, "idempotency_key": "e2e-sample-place"},
+		"cancel_order":  {"order_id": restingOrderID, "idempotency_key": "e2e-sample-cancel"},
+		"get_order":     {"idempotency_key": "e2e-setup-place"},
+		"list_orders":   {"status": "open"},
+		"get_positions": {},
+		"get_audit_log": {"verify": true, "limit": 10},
 		"list_venues":       {},
 		"search_markets":    {"query": "BTC above", "status": "open", "limit": 3},
 		"get_market":        {"market": marketID, "depth": 2},
@@ -139,7 +145,21 @@ func callEveryTool(ctx context.Context, t *testing.T, cs *sdk.ClientSession) {
 		t.Fatalf("search_markets: %v %+v", err, res)
 	}
 	marketID := pickMarket(t, res)
-	samples := sampleArgs(marketID)
+	// A bid far under the market rests, for cancel_order and get_order.
+	res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "place_order", Arguments: map[string]any{
+		"market": marketID, "outcome": "Yes", "side": "buy", "quantity": 3, "limit_price": 0.01, "idempotency_key": "e2e-setup-place"}})
+	if err != nil || res.IsError {
+		t.Fatalf("place_order: %v %s", err, text(res))
+	}
+	raw, _ := json.Marshal(res.StructuredContent)
+	var placed struct {
+		OrderID string `json:"order_id"`
+		Status  string `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &placed); err != nil || placed.Status != "open" {
+		t.Fatalf("place_order: got %s, want an open order", raw)
+	}
+	samples := sampleArgs(marketID, placed.OrderID)
 	for _, n := range names {
 		args, ok := samples[n]
 		if !ok {

@@ -25,6 +25,8 @@ Usage:
   sibyl grade SYMBOL...      print token grades (add --ohlcv-dir DIR for real history)
   sibyl grade backtest --ohlcv-dir DIR
                              walk-forward backtest of the grades
+  sibyl audit verify|tail|export
+                             check or read the tamper-evident audit log
   sibyl version              print the version
 
 Run 'sibyl serve --help' for the server's flags and environment variables.
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				err = cerr
 			}
 		}
+	case "audit":
+		err = auditCmd(args, stdout, stderr)
 	case "grade":
 		err = gradeCmd(ctx, args, stdout, stderr)
 	case "version", "--version", "-version":

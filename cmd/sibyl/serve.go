@@ -17,6 +17,7 @@ import (
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/tools"
 	"github.com/sibylmcp/sibyl/venues/paper"
@@ -27,6 +28,10 @@ const serveHelp = `Usage: sibyl serve [flags]
 Serves MCP over stdio (the default: for Claude Desktop, Claude Code, Cursor, VS Code)
 or over Streamable HTTP at /mcp with --http. The embedded default venue is the paper
 venue: simulated markets and money, no network, no credentials.
+
+Environment only:
+  SIBYL_AUDIT_KEY   adds an HMAC-SHA256 keyed with this value to every audit entry
+                    (and 'sibyl audit verify' then checks it); never logged or stored
 
 Flags (each also read from the environment variable in brackets):
 `
@@ -43,8 +48,10 @@ type Main struct {
 	AllowHost string // extra Host/Origin names allowed over HTTP (comma-separated)
 	OHLCVDir  string // CSV price history for the grade tools; empty: the paper world's
 
-	store  *store.Store
-	logger *slog.Logger
+	store   *store.Store
+	sweeper *store.Sweeper
+	orders  *orders.Service
+	logger  *slog.Logger
 }
 
 // ParseFlags reads flags, falling back to environment variables.
@@ -87,11 +94,16 @@ func (m *Main) ParseFlags(args []string) error {
 func (m *Main) Run(ctx context.Context) error {
 	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
-	st, err := store.Open(dbPath)
+	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey()})
 	if err != nil {
 		return err
 	}
 	m.store = st
+	m.sweeper = st.StartSweeper(store.SweeperOptions{OnSweep: func(r store.SweepResult, err error) {
+		if err != nil {
+			m.logger.Error("sweeping idempotency records", "err", err)
+		}
+	}})
 
 	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st})
 	if err != nil {
@@ -101,13 +113,20 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	deps := &tools.Deps{Venues: map[string]sibyl.Venue{"paper": pv}, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds}
+	venues := map[string]sibyl.Venue{"paper": pv}
+	hooks, err := crashHooks(os.Getenv("SIBYL_TEST_CRASH"), m.logger)
+	if err != nil {
+		return err
+	}
+	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger})
+	m.orders = svc
+	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
 	})
-	tools.Register(srv, tools.All(deps), nil, m.logger)
+	tools.Register(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.logger)
 
 	if m.HTTPAddr == "" {
 		m.banner("stdio", dbPath)
@@ -168,10 +187,26 @@ func (m *Main) banner(where, dbPath string) {
 	}
 }
 
-// Close releases what Run opened.
+// Close releases what Run opened: it waits for queued order completions and
+// audit entries to reach the disk, then closes the file.
 func (m *Main) Close() error {
+	if m.sweeper != nil {
+		m.sweeper.Stop()
+	}
+	if m.orders != nil {
+		m.orders.Flush()
+	}
 	if m.store != nil {
 		return m.store.Close()
+	}
+	return nil
+}
+
+// auditKey returns the HMAC key for the audit chain from SIBYL_AUDIT_KEY, or nil.
+// The key is never logged or stored.
+func auditKey() []byte {
+	if k := os.Getenv("SIBYL_AUDIT_KEY"); k != "" {
+		return []byte(k)
 	}
 	return nil
 }

@@ -1,0 +1,375 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/orders"
+	"github.com/sibylmcp/sibyl/store"
+)
+
+// OrderTools returns place_order, cancel_order, get_order, list_orders,
+// get_positions and get_audit_log. They are left out when d has no order service.
+func OrderTools(d *Deps) []Tool {
+	if d.Orders == nil || d.Store == nil {
+		return nil
+	}
+	place := New("place_order", "Place an order",
+		"Place a limit or market order for contracts of one outcome of a prediction market, exactly once per idempotency_key. "+
+			"Make a new idempotency_key for each order you intend (a UUID is fine) and reuse it VERBATIM on every retry of that order "+
+			"(after a timeout, an error marked retryable, or any doubt): a retry never creates a second order; it returns the first result with replayed=true. "+
+			"Reusing a key with different arguments is refused (idempotency_key_reused). Omit limit_price for a market order. "+
+			"On the paper venue the money is simulated.",
+		writeTool, ScopeTrade, d.placeOrder)
+	place.AuditsItself = true
+	cancel := New("cancel_order", "Cancel an order",
+		"Cancel a resting order by its order_id, exactly once per idempotency_key (reuse the key verbatim on retries). Returns the order's final state; cancelling an order that is already filled or cancelled is a conflict.",
+		writeTool, ScopeTrade, d.cancelOrder)
+	cancel.AuditsItself = true
+	return []Tool{
+		place,
+		cancel,
+		New("get_order", "Get an order",
+			"Get one of your orders with its status, fills, average price and fees, by order_id, or by the idempotency_key you placed it with (useful after a lost response).",
+			readOnly, ScopeRead, d.getOrder),
+		New("list_orders", "List orders",
+			"List your orders, newest first, optionally only one market's or one status's, with a cursor for the next page.",
+			readOnly, ScopeRead, d.listOrders),
+		New("get_positions", "Get positions and balance",
+			"Get your cash, the cash reserved by resting buy orders, and your positions (contracts held, average price, mark price, unrealised and realised P&L) at one venue, marked to market.",
+			readOnly, ScopeRead, d.getPositions),
+		New("get_audit_log", "Read the audit log",
+			"Read the tamper-evident audit log: every tool call with its (redacted) arguments and outcome, oldest first after a sequence number, with the hash chain's verification status.",
+			readOnly, ScopeRead, d.getAuditLog),
+	}
+}
+
+// writeTool annotates the state-changing tools: destructive (they move money),
+// idempotent (a repeated call with the same key has no further effect).
+var writeTool = mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: ptr(true)}
+
+const keyDescription = "Your unique id for this one intended action, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same action; use a new one for a new action."
+
+type placeOrderIn struct {
+	Market         string   `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
+	Outcome        string   `json:"outcome" jsonschema:"minLength=1,maxLength=100" jsonschema_description:"Outcome to trade, as get_market lists it (such as Yes or No)."`
+	Side           string   `json:"side" jsonschema:"enum=buy,enum=sell" jsonschema_description:"buy contracts of the outcome, or sell contracts you hold."`
+	Quantity       float64  `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000" jsonschema_description:"Number of contracts (the paper venue trades whole contracts)."`
+	LimitPrice     *float64 `json:"limit_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"Limit price in dollars per contract, strictly between 0 and 1, on the market's tick (0.01). Omit for a market order."`
+	TimeInForce    string   `json:"time_in_force,omitempty" jsonschema:"enum=gtc,enum=ioc,enum=fok" jsonschema_description:"gtc: rest until filled or cancelled (default for limit orders); ioc: fill what is possible now and cancel the rest (default for market orders); fok: fill everything now or nothing."`
+	IdempotencyKey string   `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this one intended order, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same order; use a new one for a new order."`
+	AllowDuplicate bool     `json:"allow_duplicate,omitempty" jsonschema_description:"Set true only to place a second, identical order on purpose within 60 seconds under a new key; otherwise such an order is refused as possible_duplicate (a safeguard against retries that made up a new key)."`
+}
+
+// FillOut is one execution.
+type FillOut struct {
+	Price    float64   `json:"price" jsonschema_description:"Dollars per contract."`
+	Quantity float64   `json:"quantity" jsonschema_description:"Contracts."`
+	Fee      float64   `json:"fee" jsonschema_description:"Fee in dollars."`
+	Maker    bool      `json:"maker" jsonschema_description:"True when the order was resting (provided liquidity)."`
+	Time     time.Time `json:"time" jsonschema_description:"When it happened (RFC 3339, UTC)."`
+}
+
+// OrderOut is an order as tools answer it.
+type OrderOut struct {
+	OrderID        string    `json:"order_id" jsonschema_description:"The venue's order id (for cancel_order and get_order)."`
+	ClientOrderID  string    `json:"client_order_id" jsonschema_description:"sibyl's id for the order at the venue, derived from the idempotency key: the same on every retry."`
+	Market         string    `json:"market" jsonschema_description:"Market id."`
+	Outcome        string    `json:"outcome" jsonschema_description:"Outcome traded."`
+	Side           string    `json:"side" jsonschema_description:"buy or sell."`
+	Type           string    `json:"type" jsonschema:"enum=limit,enum=market" jsonschema_description:"limit or market."`
+	TimeInForce    string    `json:"time_in_force" jsonschema_description:"gtc, ioc or fok."`
+	Quantity       float64   `json:"quantity" jsonschema_description:"Contracts ordered."`
+	LimitPrice     float64   `json:"limit_price" jsonschema_description:"Limit price in dollars; 0 for a market order."`
+	Status         string    `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"open and partially_filled orders still rest on the book; the others are final."`
+	FilledQuantity float64   `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
+	AveragePrice   float64   `json:"average_price" jsonschema_description:"Average fill price in dollars (0 when nothing filled)."`
+	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	RejectReason   string    `json:"reject_reason,omitempty" jsonschema_description:"Why the venue refused or cancelled the rest of the order, when it did."`
+	Fills          []FillOut `json:"fills" jsonschema_description:"Executions, oldest first."`
+	CreatedAt      time.Time `json:"created_at" jsonschema_description:"When the venue accepted the order (RFC 3339, UTC)."`
+	UpdatedAt      time.Time `json:"updated_at" jsonschema_description:"When it last changed."`
+	Venue          string    `json:"venue" jsonschema_description:"Venue name."`
+	Simulated      bool      `json:"simulated" jsonschema_description:"True on the paper venue (simulated money)."`
+}
+
+func orderOut(o sibyl.Order) OrderOut {
+	out := OrderOut{OrderID: o.ID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
+		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity, LimitPrice: o.LimitPrice,
+		Status: string(o.Status), FilledQuantity: o.FilledQuantity, AveragePrice: o.AveragePrice, Fees: o.Fees,
+		RejectReason: o.RejectReason, Fills: make([]FillOut, len(o.Fills)), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
+		Venue: o.Venue, Simulated: o.Simulated}
+	for i, f := range o.Fills {
+		out.Fills[i] = FillOut{Price: f.Price, Quantity: f.Quantity, Fee: f.Fee, Maker: f.Maker, Time: f.Time.UTC()}
+	}
+	return out
+}
+
+type orderAnswer struct {
+	OrderOut
+	Replayed  bool      `json:"replayed" jsonschema_description:"True when this is the stored result of an earlier call with the same idempotency_key: no new order was placed."`
+	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+}
+
+func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderAnswer, error) {
+	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: in.Quantity, Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
+	if in.LimitPrice != nil {
+		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.LimitPrice
+	}
+	if req.TimeInForce == "" {
+		req.TimeInForce = sibyl.GTC
+		if req.Type == sibyl.MarketOrder {
+			req.TimeInForce = sibyl.IOC
+		}
+	}
+	if req.Type == sibyl.MarketOrder && req.TimeInForce == sibyl.GTC {
+		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "time_in_force", "a market order cannot rest: use ioc or fok, or give a limit_price for a gtc order")
+	}
+	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
+		return orderAnswer{}, err
+	}
+	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
+		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
+		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
+		MarketID: in.Market, Order: req, Args: c.Args,
+	})
+	if err != nil {
+		return orderAnswer{}, err
+	}
+	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+}
+
+type cancelOrderIn struct {
+	OrderID        string `json:"order_id" jsonschema:"minLength=1,maxLength=200" jsonschema_description:"The order_id that place_order or list_orders returned."`
+	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue; may be omitted when only one venue is configured."`
+	IdempotencyKey string `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this cancel, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry."`
+}
+
+func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orderAnswer, error) {
+	if in.Venue != "" {
+		if _, err := d.venue(in.Venue, "venue"); err != nil {
+			return orderAnswer{}, err
+		}
+	}
+	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
+		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args})
+	if err != nil {
+		return orderAnswer{}, err
+	}
+	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+}
+
+type getOrderIn struct {
+	OrderID        string `json:"order_id,omitempty" jsonschema:"maxLength=200" jsonschema_description:"The venue's order id. Give this or idempotency_key."`
+	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"maxLength=128" jsonschema_description:"The idempotency_key the order was placed with. Give this or order_id."`
+	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default paper."`
+}
+
+type getOrderOut struct {
+	OrderOut
+	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+}
+
+func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOut, error) {
+	if (in.OrderID == "") == (in.IdempotencyKey == "") {
+		return getOrderOut{}, sibyl.FieldErrorf(sibyl.Invalid, "order_id", "give exactly one of order_id and idempotency_key")
+	}
+	venueName, orderID := in.Venue, in.OrderID
+	if in.IdempotencyKey != "" {
+		rec, ok, err := d.Store.Record(store.RecordID{Principal: c.Principal, Tool: orders.ToolPlaceOrder, Key: in.IdempotencyKey})
+		if err != nil {
+			return getOrderOut{}, sibyl.WrapError(sibyl.Internal, err, "reading the idempotency record")
+		}
+		switch {
+		case !ok:
+			return getOrderOut{}, sibyl.FieldErrorf(sibyl.NotFound, "idempotency_key", "no place_order call used this idempotency_key (records are kept 24 hours)")
+		case rec.State == store.Pending:
+			return getOrderOut{}, sibyl.FieldErrorf(sibyl.InProgress, "idempotency_key", "the order with this key is being placed or its outcome is unknown; retry place_order with the same key and arguments to reconcile it")
+		case rec.Error != nil:
+			return getOrderOut{}, sibyl.FieldErrorf(rec.Error.Code, "idempotency_key", "the order with this key was refused: %s", rec.Error.Message)
+		}
+		venueName, orderID = rec.Venue, rec.OrderID
+	}
+	if venueName == "" {
+		venueName = "paper"
+	}
+	v, err := d.venue(venueName, "venue")
+	if err != nil {
+		return getOrderOut{}, err
+	}
+	o, err := v.GetOrder(ctx, c.Principal, orderID)
+	if err != nil {
+		return getOrderOut{}, err
+	}
+	return getOrderOut{OrderOut: orderOut(o), Timestamp: d.now()}, nil
+}
+
+type listOrdersIn struct {
+	Market string `json:"market,omitempty" jsonschema:"maxLength=300" jsonschema_description:"Only orders in this market (venue:native_id); its venue is the one listed. Omit for all markets of the venue."`
+	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default paper, or the market's venue)."`
+	Status string `json:"status,omitempty" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
+	Limit  int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=200" jsonschema_description:"Most orders to return (1-200, default 50)."`
+	Cursor string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer, for the next page."`
+}
+
+type listOrdersOut struct {
+	Orders     []OrderOut `json:"orders" jsonschema_description:"Orders, newest first."`
+	NextCursor string     `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor for the next page; absent on the last page."`
+	Answer
+}
+
+func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOrdersOut, error) {
+	venueName, native := in.Venue, ""
+	if in.Market != "" {
+		vn, n, ok := sibyl.SplitMarketID(in.Market)
+		if !ok {
+			return listOrdersOut{}, sibyl.FieldErrorf(sibyl.Invalid, "market", "market id %q must look like venue:native_id", in.Market)
+		}
+		if venueName != "" && venueName != vn {
+			return listOrdersOut{}, sibyl.FieldErrorf(sibyl.Invalid, "venue", "venue %q does not match the market's venue %q", venueName, vn)
+		}
+		venueName, native = vn, n
+	}
+	if venueName == "" {
+		venueName = "paper"
+	}
+	v, err := d.venue(venueName, "venue")
+	if err != nil {
+		return listOrdersOut{}, err
+	}
+	limit := in.Limit
+	if limit == 0 {
+		limit = 50
+	}
+	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{MarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
+	if err != nil {
+		return listOrdersOut{}, err
+	}
+	out := listOrdersOut{Orders: make([]OrderOut, len(page.Orders)), NextCursor: page.NextCursor,
+		Answer: Answer{Venue: venueName, Timestamp: d.now(), Simulated: v.Info().Simulated}}
+	for i, o := range page.Orders {
+		out.Orders[i] = orderOut(o)
+	}
+	return out, nil
+}
+
+type getPositionsIn struct {
+	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default paper)."`
+}
+
+// PositionOut is one holding.
+type PositionOut struct {
+	Market        string  `json:"market" jsonschema_description:"Market id."`
+	Outcome       string  `json:"outcome" jsonschema_description:"Outcome held."`
+	Quantity      float64 `json:"quantity" jsonschema_description:"Contracts held."`
+	AveragePrice  float64 `json:"average_price" jsonschema_description:"Average cost per contract, dollars."`
+	MarkPrice     float64 `json:"mark_price" jsonschema_description:"Current mid (or settlement value), dollars."`
+	MarketValue   float64 `json:"market_value" jsonschema_description:"quantity x mark_price, dollars."`
+	UnrealizedPnL float64 `json:"unrealized_pnl" jsonschema_description:"market_value minus cost, dollars."`
+	RealizedPnL   float64 `json:"realized_pnl" jsonschema_description:"Profit taken by sells and settlement, dollars."`
+}
+
+type getPositionsOut struct {
+	Cash      float64       `json:"cash" jsonschema_description:"Available cash, dollars."`
+	Reserved  float64       `json:"reserved" jsonschema_description:"Cash held by resting buy orders, dollars."`
+	Equity    float64       `json:"equity" jsonschema_description:"cash + reserved + the positions' market value."`
+	Positions []PositionOut `json:"positions" jsonschema_description:"Holdings, marked to market."`
+	Answer
+}
+
+func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (getPositionsOut, error) {
+	name := in.Venue
+	if name == "" {
+		name = "paper"
+	}
+	v, err := d.venue(name, "venue")
+	if err != nil {
+		return getPositionsOut{}, err
+	}
+	p, err := v.Portfolio(ctx, c.Principal)
+	if err != nil {
+		return getPositionsOut{}, err
+	}
+	out := getPositionsOut{Cash: p.Cash, Reserved: p.Reserved, Equity: p.Equity, Positions: make([]PositionOut, len(p.Positions)),
+		Answer: Answer{Venue: name, Timestamp: p.Time.UTC(), Simulated: p.Simulated}}
+	if out.Timestamp.IsZero() {
+		out.Timestamp = d.now()
+	}
+	for i, x := range p.Positions {
+		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: x.AveragePrice,
+			MarkPrice: x.MarkPrice, MarketValue: x.MarketValue, UnrealizedPnL: x.UnrealizedPnL, RealizedPnL: x.RealizedPnL}
+	}
+	return out, nil
+}
+
+type auditLogIn struct {
+	AfterSeq int    `json:"after_seq,omitempty" jsonschema:"minimum=0" jsonschema_description:"Return entries with a sequence number above this (0 = from the start); pass the last seq you saw to page."`
+	Limit    int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=500" jsonschema_description:"Most entries to return (1-500, default 50)."`
+	Tool     string `json:"tool,omitempty" jsonschema:"maxLength=48" jsonschema_description:"Only entries of this tool, such as place_order."`
+	Verify   bool   `json:"verify,omitempty" jsonschema_description:"Also walk the whole hash chain and report whether it is intact (takes longer on a large log)."`
+}
+
+// AuditEntryOut is one audit entry.
+type AuditEntryOut struct {
+	Seq            int       `json:"seq" jsonschema_description:"Sequence number, from 1."`
+	Time           time.Time `json:"time" jsonschema_description:"When it was written (RFC 3339, UTC)."`
+	Tool           string    `json:"tool" jsonschema_description:"The tool called."`
+	Outcome        string    `json:"outcome" jsonschema_description:"ok, intent, placed, cancelled, rejected, replay, unknown, recover, reconciled, key_reused, possible_duplicate, invalid, or an error code."`
+	Principal      string    `json:"principal" jsonschema_description:"Who called."`
+	Transport      string    `json:"transport,omitempty" jsonschema_description:"stdio or http."`
+	IdempotencyKey string    `json:"idempotency_key,omitempty" jsonschema_description:"The call's idempotency key, for state-changing tools."`
+	OrderIDs       []string  `json:"order_ids,omitempty" jsonschema_description:"Orders the entry concerns."`
+	Error          string    `json:"error,omitempty" jsonschema_description:"Error code when the call failed."`
+	Args           any       `json:"args,omitempty" jsonschema_description:"The call's arguments, with secrets redacted."`
+	Hash           string    `json:"hash" jsonschema_description:"SHA-256 chaining this entry to the previous one."`
+}
+
+type auditLogOut struct {
+	Entries     []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
+	ChainLength int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
+	Verified    bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was walked."`
+	ChainOK     bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry's hash and link check out."`
+	Problem     string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
+	Timestamp   time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+}
+
+func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLogOut, error) {
+	limit := in.Limit
+	if limit == 0 {
+		limit = 50
+	}
+	// Read calls are audited asynchronously: let this caller see its own calls.
+	_ = d.Store.FlushAudit(ctx)
+	es, err := d.Store.ReadAudit(uint64(in.AfterSeq), limit, strings.TrimSpace(in.Tool))
+	if err != nil {
+		return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "reading the audit log")
+	}
+	head, err := d.Store.AuditHead()
+	if err != nil {
+		return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "reading the audit log")
+	}
+	out := auditLogOut{Entries: make([]AuditEntryOut, 0, len(es)), ChainLength: int(head.Seq), Timestamp: d.now()}
+	if in.Verify {
+		ver, err := d.Store.VerifyAudit()
+		if err != nil {
+			return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "verifying the audit log")
+		}
+		out.Verified, out.ChainOK = true, ver.OK
+		if !ver.OK {
+			out.Problem = fmt.Sprintf("entry %d: %s: %s", ver.BadSeq, ver.Problem, ver.Detail)
+		}
+	}
+	for _, e := range es {
+		var args any
+		if len(e.Args) > 0 {
+			args = e.Args
+		}
+		out.Entries = append(out.Entries, AuditEntryOut{Seq: int(e.Seq), Time: e.Time.UTC(), Tool: e.Tool, Outcome: e.Outcome,
+			Principal: e.Principal, Transport: e.Transport, IdempotencyKey: e.Key, OrderIDs: e.OrderIDs, Error: e.Error, Args: args, Hash: e.Hash})
+	}
+	return out, nil
+}

@@ -1,0 +1,180 @@
+package tools
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sibylmcp/sibyl"
+)
+
+// openMarket returns an open BTC market whose Yes price is far from 0 and 1.
+func openMarket(t *testing.T, d *Deps) (id string, yesAsk float64) {
+	t.Helper()
+	page, err := d.Venues["paper"].SearchMarkets(context.Background(), sibyl.MarketQuery{Text: "BTC above", Status: sibyl.StatusOpen, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Markets {
+		if p := m.Outcomes[0].ImpliedProbability; p > 0.3 && p < 0.7 && m.Outcomes[0].Ask > 0 {
+			return m.ID, m.Outcomes[0].Ask
+		}
+	}
+	t.Fatal("no open BTC market near 50%")
+	return "", 0
+}
+
+func decode[T any](t *testing.T, body json.RawMessage) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	return v
+}
+
+func wantCode(t *testing.T, err error, code sibyl.Code, field string) {
+	t.Helper()
+	var e *sibyl.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want a *sibyl.Error %s", err, code)
+	}
+	if e.Code != code || (field != "" && e.Field != field) {
+		t.Fatalf("got %s field %q (%v), want %s field %q", e.Code, e.Field, e, code, field)
+	}
+}
+
+func TestPlaceOrderExactlyOnce(t *testing.T) {
+	d := MustDeps(t)
+	ts := All(d)
+	id, ask := openMarket(t, d)
+	args := `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":10,"limit_price":` + jsonNum(ask) + `,"idempotency_key":"order-0001"}`
+	first := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"), args)))
+	if first.OrderID == "" || first.Replayed || first.FilledQuantity != 10 || !first.Simulated {
+		t.Fatalf("first call: got %+v, want a new filled simulated order", first)
+	}
+	again := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"), args)))
+	if again.OrderID != first.OrderID || !again.Replayed {
+		t.Fatalf("retry: got order %s replayed %v, want %s replayed", again.OrderID, again.Replayed, first.OrderID)
+	}
+	// The same key with other arguments is refused and sends nothing.
+	_, err := call(t, toolByName(t, ts, "place_order"), strings.Replace(args, `"quantity":10`, `"quantity":11`, 1))
+	wantCode(t, err, sibyl.IdempotencyKeyReused, "")
+	// The same order under a new key within a minute looks like a retry gone wrong.
+	_, err = call(t, toolByName(t, ts, "place_order"), strings.Replace(args, "order-0001", "order-0002", 1))
+	wantCode(t, err, sibyl.PossibleDuplicate, "")
+	dup := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"), strings.Replace(args, `"idempotency_key":"order-0001"`, `"idempotency_key":"order-0003","allow_duplicate":true`, 1))))
+	if dup.OrderID == first.OrderID {
+		t.Fatal("allow_duplicate: got the first order back, want a second order")
+	}
+	list := decode[listOrdersOut](t, must(call(t, toolByName(t, ts, "list_orders"), `{"market":"`+id+`"}`)))
+	if len(list.Orders) != 2 {
+		t.Fatalf("list_orders: got %d orders, want 2 (the first and the deliberate duplicate)", len(list.Orders))
+	}
+	byKey := decode[getOrderOut](t, must(call(t, toolByName(t, ts, "get_order"), `{"idempotency_key":"order-0001"}`)))
+	if byKey.OrderID != first.OrderID {
+		t.Errorf("get_order by key: got %s, want %s", byKey.OrderID, first.OrderID)
+	}
+	pos := decode[getPositionsOut](t, must(call(t, toolByName(t, ts, "get_positions"), `{}`)))
+	if len(pos.Positions) != 1 || pos.Positions[0].Quantity != 20 || pos.Cash >= 10000 {
+		t.Errorf("positions: got %+v cash %v, want 20 contracts and less than $10,000 cash", pos.Positions, pos.Cash)
+	}
+}
+
+func TestCancelOrderAndAuditLog(t *testing.T) {
+	d := MustDeps(t)
+	ts := All(d)
+	id, _ := openMarket(t, d)
+	// A bid far below the market rests.
+	placed := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"),
+		`{"market":"`+id+`","outcome":"Yes","side":"buy","quantity":5,"limit_price":0.02,"idempotency_key":"rest-0001"}`)))
+	if placed.Status != "open" {
+		t.Fatalf("got status %s, want open", placed.Status)
+	}
+	cancelArgs := `{"order_id":"` + placed.OrderID + `","idempotency_key":"cancel-0001"}`
+	c1 := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "cancel_order"), cancelArgs)))
+	c2 := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "cancel_order"), cancelArgs)))
+	if c1.Status != "cancelled" || c1.Replayed || !c2.Replayed || c2.OrderID != placed.OrderID {
+		t.Fatalf("cancel: got %s replayed %v, then replayed %v; want cancelled, then a replay", c1.Status, c1.Replayed, c2.Replayed)
+	}
+	// A new cancel of a final order is a conflict.
+	_, err := call(t, toolByName(t, ts, "cancel_order"), `{"order_id":"`+placed.OrderID+`","idempotency_key":"cancel-0002"}`)
+	wantCode(t, err, sibyl.Conflict, "")
+
+	log := decode[auditLogOut](t, must(call(t, toolByName(t, ts, "get_audit_log"), `{"verify":true,"limit":500}`)))
+	if !log.Verified || !log.ChainOK || log.ChainLength == 0 {
+		t.Fatalf("audit: got %+v, want a verified intact chain", log)
+	}
+	outcomes := map[string]int{}
+	for _, e := range log.Entries {
+		if e.Tool == "place_order" || e.Tool == "cancel_order" {
+			outcomes[e.Tool+":"+e.Outcome]++
+		}
+	}
+	for _, want := range []string{"place_order:intent", "place_order:placed", "cancel_order:intent", "cancel_order:cancelled", "cancel_order:replay", "cancel_order:rejected"} {
+		if outcomes[want] == 0 {
+			t.Errorf("audit log has no %s entry; got %v", want, outcomes)
+		}
+	}
+}
+
+func TestOrderToolErrors(t *testing.T) {
+	d := MustDeps(t)
+	ts := All(d)
+	id, _ := openMarket(t, d)
+	place := toolByName(t, ts, "place_order")
+	tests := []struct {
+		name, args string
+		code       sibyl.Code
+		field      string
+	}{
+		{"off tick", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.505,"idempotency_key":"bad-00001"}`, sibyl.Invalid, "limit_price"},
+		{"unknown outcome", `{"market":"` + id + `","outcome":"Maybe","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00002"}`, sibyl.Invalid, "outcome"},
+		{"unknown market", `{"market":"paper:NOPE","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00003"}`, sibyl.NotFound, ""},
+		{"market gtc", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"time_in_force":"gtc","idempotency_key":"bad-00004"}`, sibyl.Invalid, "time_in_force"},
+		{"sell without position", `{"market":"` + id + `","outcome":"Yes","side":"sell","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00005"}`, sibyl.Invalid, "quantity"},
+		{"too expensive", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":900000,"limit_price":0.5,"idempotency_key":"bad-00006"}`, sibyl.InsufficientFunds, ""},
+		{"get_order needs one id", ``, sibyl.Invalid, "order_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tool, args := place, tt.args
+			if tt.args == "" {
+				tool, args = toolByName(t, ts, "get_order"), `{}`
+			}
+			_, err := call(t, tool, args)
+			wantCode(t, err, tt.code, tt.field)
+		})
+	}
+	// Schema-level: no key, a short key, a price of 1, a negative quantity.
+	for _, args := range []string{
+		`{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5}`,
+		`{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"short"}`,
+		`{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":1,"idempotency_key":"bad-00007"}`,
+		`{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":-1,"limit_price":0.5,"idempotency_key":"bad-00008"}`,
+		`{"market":"` + id + `","outcome":"Yes","side":"hold","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00009"}`,
+	} {
+		if _, err := call(t, place, args); err == nil {
+			t.Errorf("place_order %s: got no error, want a validation error", args)
+		}
+	}
+	// Nothing above left an order behind.
+	list := decode[listOrdersOut](t, must(call(t, toolByName(t, ts, "list_orders"), `{}`)))
+	if len(list.Orders) != 0 {
+		t.Errorf("bad orders left %d orders at the venue", len(list.Orders))
+	}
+}
+
+func must(body json.RawMessage, err error) json.RawMessage {
+	if err != nil {
+		panic(err)
+	}
+	return body
+}
+
+func jsonNum(f float64) string {
+	b, _ := json.Marshal(f)
+	return string(b)
+}
