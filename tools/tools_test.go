@@ -13,8 +13,8 @@ import (
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
-	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/schema"
+	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/venues/paper"
 )
 

@@ -43,12 +43,12 @@ func TestMain(m *testing.M) {
 // new tool gets exercised by a real client.
 func sampleArgs(marketID, restingOrderID string) map[string]map[string]any {
 	return map[string]map[string]any{
-		"place_order":   {"market": marketID, "outcome": "No", "side": "buy", "quantity": 2, "limit_price": 0.02, "idempotency_key": "e2e-sample-place"},
-		"cancel_order":  {"order_id": restingOrderID, "idempotency_key": "e2e-sample-cancel"},
-		"get_order":     {"idempotency_key": "e2e-setup-place"},
-		"list_orders":   {"status": "open"},
-		"get_positions": {},
-		"get_audit_log": {"verify": true, "limit": 10},
+		"place_order":       {"market": marketID, "outcome": "No", "side": "buy", "quantity": 2, "limit_price": 0.02, "idempotency_key": "e2e-sample-place"},
+		"cancel_order":      {"order_id": restingOrderID, "idempotency_key": "e2e-sample-cancel"},
+		"get_order":         {"idempotency_key": "e2e-setup-place"},
+		"list_orders":       {"status": "open"},
+		"get_positions":     {},
+		"get_audit_log":     {"verify": true, "limit": 10},
 		"list_venues":       {},
 		"search_markets":    {"query": "BTC above", "status": "open", "limit": 3},
 		"get_market":        {"market": marketID, "depth": 2},
