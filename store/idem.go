@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sibyl "github.com/sibylmcp/sibyl"
+	bolt "go.etcd.io/bbolt"
 )
 
 // RecordState is where an idempotency record is in the claim/send/complete
@@ -95,7 +96,7 @@ type FingerprintUse struct {
 	Time time.Time `json:"time"`
 }
 
-func (t *Txn) bucket(name string) *boltBucket { return t.tx.Bucket([]byte(name)) }
+func (t *Txn) bucket(name string) *bolt.Bucket { return t.tx.Bucket([]byte(name)) }
 
 // Record returns the record with the given id. ok is false when there is none.
 func (t *Txn) Record(id RecordID) (rec Record, ok bool, err error) {
@@ -235,7 +236,7 @@ func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
 	for {
 		var res SweepResult
 		var next []byte
-		err := s.db.Update(func(tx *boltTx) error {
+		err := s.db.Update(func(tx *bolt.Tx) error {
 			res, next = SweepResult{}, nil
 			b := tx.Bucket([]byte(bucketIdem))
 			ob := tx.Bucket([]byte(bucketIdemOrder))
@@ -305,7 +306,7 @@ func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
 		}
 		start = next
 	}
-	err := s.db.Update(func(tx *boltTx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		total.Index = 0
 		b := tx.Bucket([]byte(bucketIdemFP))
 		var del [][]byte

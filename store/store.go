@@ -401,8 +401,3 @@ func safeCall(fn func(*Txn) error, t *Txn) (err error) {
 	}()
 	return fn(t)
 }
-
-type (
-	boltTx     = bolt.Tx
-	boltBucket = bolt.Bucket
-)
