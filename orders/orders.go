@@ -339,6 +339,25 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	})
 }
 
+// Record returns the idempotency record of (principal, tool, key), for tools
+// such as get_order that look an order up by its key. Accepted orders are
+// completed asynchronously (see Place), so a record can still be pending for a
+// few milliseconds after Place returned; Record waits (up to WaitInFlight, or
+// until ctx ends) while the record is held by a live owner, and then returns
+// what is on disk. ok is false when there is no record.
+func (s *Service) Record(ctx context.Context, principal, tool, key string) (rec store.Record, ok bool, err error) {
+	id := store.RecordID{Principal: principal, Tool: tool, Key: key}
+	if ValidateKey(key) != nil || principal == "" || strings.IndexByte(principal, 0) >= 0 || tool == "" {
+		return store.Record{}, false, nil
+	}
+	rec, ok, err = s.store.Record(id)
+	if err != nil || !ok || rec.State != store.Pending || !rec.LeaseUntil.After(s.now()) {
+		return rec, ok, err
+	}
+	s.wait(ctx, id, time.Now().Add(s.opts.WaitInFlight))
+	return s.store.Record(id)
+}
+
 // Sweep deletes records older than the retention window whose orders are final
 // (see store.Sweep), after writing the completions still queued.
 func (s *Service) Sweep() (store.SweepResult, error) {

@@ -611,3 +611,22 @@ func TestClientOrderIDIsStable(t *testing.T) {
 		t.Errorf("got %s, want a version 5 UUID", a)
 	}
 }
+
+func TestRecordWaitsForCompletion(t *testing.T) {
+	h := newHarness(t, faulty.Options{}, nil)
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		key := fmt.Sprintf("lookup-key-%03d", i)
+		res, err := h.svc.Place(ctx, placeReq(key, float64(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, ok, err := h.svc.Record(ctx, "local", ToolPlaceOrder, key)
+		if err != nil || !ok || rec.State != store.Done || rec.OrderID != res.Order.ID {
+			t.Fatalf("Record right after Place: got %+v (ok %v, err %v), want done with order %s", rec, ok, err, res.Order.ID)
+		}
+	}
+	if _, ok, err := h.svc.Record(ctx, "local", ToolPlaceOrder, "no-such-key-1"); ok || err != nil {
+		t.Errorf("unknown key: got ok %v, err %v", ok, err)
+	}
+}
