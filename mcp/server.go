@@ -33,8 +33,8 @@ var supportedVersions = []string{Version20260728, Version20251125, Version202506
 
 // Error codes of the 2026-07-28 revision.
 const (
-	CodeHeaderMismatch            = -32020
-	CodeMissingClientCapability   = -32021
+	CodeHeaderMismatch             = -32020
+	CodeMissingClientCapability    = -32021
 	CodeUnsupportedProtocolVersion = -32022
 )
 

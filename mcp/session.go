@@ -263,13 +263,14 @@ func (s *Session) request(ctx context.Context, capName, method string, params js
 		params = json.RawMessage("{}")
 	}
 	b := make([]byte, 0, 64+len(method)+len(params))
-	b = append(b, `{"jsonrpc":"2.0","id":"`...)
-	b = append(b, id...)
-	b = append(b, `","method":`...)
+	// Method first: transports tell responses by their `{"jsonrpc":"2.0","id":` prefix.
+	b = append(b, `{"jsonrpc":"2.0","method":`...)
 	b = strconv.AppendQuote(b, method)
 	b = append(b, `,"params":`...)
 	b = append(b, params...)
-	b = append(b, '}')
+	b = append(b, `,"id":"`...)
+	b = append(b, id...)
+	b = append(b, `"}`...)
 	if err := out.write(b); err != nil {
 		return nil, err
 	}
