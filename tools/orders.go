@@ -180,7 +180,7 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 	}
 	venueName, orderID := in.Venue, in.OrderID
 	if in.IdempotencyKey != "" {
-		rec, ok, err := d.Store.Record(store.RecordID{Principal: c.Principal, Tool: orders.ToolPlaceOrder, Key: in.IdempotencyKey})
+		rec, ok, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, in.IdempotencyKey)
 		if err != nil {
 			return getOrderOut{}, sibyl.WrapError(sibyl.Internal, err, "reading the idempotency record")
 		}
