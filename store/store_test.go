@@ -308,6 +308,18 @@ func TestAuditReadTailExport(t *testing.T) {
 	if res, _ := s.VerifyAudit(); !res.OK || res.Entries != 6 {
 		t.Errorf("VerifyAudit: got %+v, want OK with 6", res)
 	}
+	// The export verifies on its own, and names a tampered line.
+	if res, err := VerifyAuditJSONL(strings.NewReader(buf.String()), nil); err != nil || !res.OK || res.Entries != 6 {
+		t.Errorf("VerifyAuditJSONL: got %+v, %v; want OK with 6", res, err)
+	}
+	tampered := strings.Replace(buf.String(), `"outcome":"ok"`, `"outcome":"no"`, 1)
+	if res, _ := VerifyAuditJSONL(strings.NewReader(tampered), nil); res.OK || res.BadSeq != 4 || res.Problem != ProblemHashMismatch {
+		t.Errorf("tampered export: got %+v, want hash mismatch at 4", res)
+	}
+	dropped := strings.Join(append(lines[:2:2], lines[3:]...), "\n")
+	if res, _ := VerifyAuditJSONL(strings.NewReader(dropped), nil); res.OK || res.BadSeq != 3 || res.Problem != ProblemGap {
+		t.Errorf("export with a line dropped: got %+v, want gap at 3", res)
+	}
 }
 
 func TestAuditAsyncFlushedOnClose(t *testing.T) {
