@@ -56,6 +56,9 @@ type Hooks struct {
 	AfterClaim    func(key string) // the pending record is on disk; the venue has not been called
 	AfterSend     func(key string) // the venue answered (or failed); nothing is recorded yet
 	AfterComplete func(key string) // the outcome is on disk
+	// AfterComplete of an accepted order runs on the store's committer goroutine
+	// (the completion is asynchronous): it must not call Place, Cancel or
+	// Store.Commit.
 }
 
 // Options configures a Service. Store and Venues are required.

@@ -270,7 +270,8 @@ func (s *Store) Commit(fn func(t *Txn) error) error {
 
 // CommitAsync queues fn for the group committer like Commit, but returns at once;
 // done (if not nil) is called with the result after the transaction is on disk,
-// on the committer's goroutine, so it must be quick. fn has Commit's re-run
+// on the committer's goroutine, so it must be quick and must not call Commit
+// (which would wait for the goroutine running it). fn has Commit's re-run
 // rules. Close runs every function queued before it. It fails with ErrClosed
 // (and done is not called) after Close.
 func (s *Store) CommitAsync(fn func(t *Txn) error, done func(error)) error {
