@@ -93,10 +93,29 @@ func (m *Main) ParseFlags(args []string) error {
 // closes, on stdio).
 func (m *Main) Run(ctx context.Context) error {
 	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
+	srv, err := m.Open()
+	if err != nil {
+		return err
+	}
+	dbPath := m.store.Path()
+	if m.HTTPAddr == "" {
+		m.banner("stdio", dbPath)
+		return srv.ServeStdio(ctx, m.Stdin, m.Stdout)
+	}
+	return m.serveHTTP(ctx, srv, dbPath)
+}
+
+// Open opens the data file and builds the MCP server with every tool, without
+// serving it. Run calls it; benchmarks and tests that serve in-process do too.
+// The caller must Close the Main.
+func (m *Main) Open() (*mcp.Server, error) {
+	if m.logger == nil {
+		m.logger = slog.New(slog.DiscardHandler)
+	}
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
 	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m.store = st
 	m.sweeper = st.StartSweeper(store.SweeperOptions{OnSweep: func(r store.SweepResult, err error) {
@@ -107,16 +126,16 @@ func (m *Main) Run(ctx context.Context) error {
 
 	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st})
 	if err != nil {
-		return fmt.Errorf("starting the paper venue: %w", err)
+		return nil, fmt.Errorf("starting the paper venue: %w", err)
 	}
 	fs, defFeed, liveFeeds, err := priceFeeds(pv, m.OHLCVDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	venues := map[string]sibyl.Venue{"paper": pv}
 	hooks, err := crashHooks(os.Getenv("SIBYL_TEST_CRASH"), m.logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger})
 	m.orders = svc
@@ -127,12 +146,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Instructions: instructions,
 	})
 	tools.Register(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.logger)
-
-	if m.HTTPAddr == "" {
-		m.banner("stdio", dbPath)
-		return srv.ServeStdio(ctx, m.Stdin, m.Stdout)
-	}
-	return m.serveHTTP(ctx, srv, dbPath)
+	return srv, nil
 }
 
 const instructions = `sibyl serves prediction markets (paper venue by default: simulated, no real money) and token grades. ` +
