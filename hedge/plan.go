@@ -23,8 +23,13 @@ type Request struct {
 	ProtectBelow float64   // price level below which losses should stop growing; below spot
 	By           time.Time // the hedge must last until this time: no leg expires before it
 	// MaxLoss caps the hedged loss in dollars, premium and estimated fees
-	// included, at every settlement price from Floor up. nil means the loss
-	// at ProtectBelow: max(0, (EntryPrice-ProtectBelow) x Quantity).
+	// included, at every settlement price from Floor up. nil means protection
+	// at ProtectBelow the way a put struck there protects: the loss before
+	// premium never exceeds the loss at ProtectBelow,
+	// max(0, (EntryPrice-ProtectBelow) x Quantity), and the premium comes on
+	// top (Plan.Cap is then that loss plus TotalCost). A premium-inclusive
+	// default would often be unreachable: the premium needed to cover the
+	// strike gaps down to the floor exceeds the room the cap leaves.
 	MaxLoss *float64
 	Budget  float64  // most to spend in dollars, fees included; 0 means no budget
 	Venues  []string // only markets of these venues (sibyl.Market.Venue); empty means all
@@ -119,7 +124,10 @@ type Plan struct {
 	TotalCost    float64   // Σ Leg.Cost (premium plus estimated fees)
 	Fees         float64   // Σ Leg.Fee
 	FairValue    float64   // Σ FairProbability x Contracts: what the model says the ladder is worth
-	Cap          float64   // the hedged-loss cap asked for (MaxLoss or its default)
+	// Cap is the hedged-loss cap, premium included: MaxLoss when given, else
+	// the loss at ProtectBelow plus TotalCost (PremiumOnTop).
+	Cap          float64
+	PremiumOnTop bool // true when MaxLoss was not given: the ladder caps the loss before premium
 	// MaxLoss is the true worst hedged loss (premium and fees included) over
 	// every settlement price from Floor up, not just the scenario rows: the
 	// hedged P&L rises between strikes, so the worst case is at Floor or
@@ -264,19 +272,21 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 			LossAtFloor:   math.Max(0, (entry-floor)*req.Quantity),
 		},
 	}
-	s := sizer{opts: opts, q: req.Quantity, entry: entry, floor: floor, fee: pl.Fee}
+	p.PremiumOnTop = req.MaxLoss == nil
+	s := sizer{opts: opts, q: req.Quantity, entry: entry, floor: floor, fee: pl.Fee, withPremium: !p.PremiumOnTop}
 	unhedgedWorst := math.Max(0, (entry-floor)*req.Quantity)
 
 	counts, cost, ok := s.solve(capv)
 	if !ok {
 		best, _, bcost := s.lowestCap(unhedgedWorst)
-		field, hint := "max_loss", "set max_loss to at least "+usd(math.Ceil(best))
-		if req.MaxLoss == nil {
-			field, hint = "protect_below", "lower protect_below, or set max_loss to at least "+usd(math.Ceil(best))
+		if p.PremiumOnTop {
+			return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "protect_below",
+				"the highest %s strike listed for %s is %s (strikes %s), so nothing pays between it and the price; use protect_below at most %s, or set max_loss to at least %s",
+				sym, expiry.Format(time.DateOnly), usd(opts[0].cond.Strike), strikeList(opts), usd(opts[0].cond.Strike), usd(math.Ceil(best)))
 		}
-		return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, field,
-			"a hedged loss of at most %s cannot be reached with the %s strikes listed for %s (%s): premium plus the loss just above the highest strike exceeds it; the lowest reachable is %s, costing %s; %s",
-			usd(capv), sym, expiry.Format(time.DateOnly), strikeList(opts), usd(best), usd(bcost), hint)
+		return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "max_loss",
+			"a hedged loss (premium included) of at most %s cannot be reached with the %s strikes listed for %s (%s): the premium needed to cover the gaps between strikes leaves no room under it; the lowest reachable is %s, costing %s; set max_loss to at least %s, or omit it to cap the loss before premium at protect_below",
+			usd(capv), sym, expiry.Format(time.DateOnly), strikeList(opts), usd(best), usd(bcost), usd(math.Ceil(best)))
 	}
 	if req.Budget > 0 && cost > req.Budget+1e-9 {
 		p.CostToMeetCap = cost
@@ -292,9 +302,12 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 	}
 	pl.fill(&p, opts, counts, vol, now)
 	p.MaxLoss, p.WorstPrice = p.WorstCase()
-	p.MeetsCap = p.MaxLoss <= capv+0.005
+	if p.PremiumOnTop {
+		p.Cap = capv + p.TotalCost
+	}
+	p.MeetsCap = p.MaxLoss <= p.Cap+0.005
 	if !p.MeetsCap {
-		p.Shortfall = p.MaxLoss - capv
+		p.Shortfall = p.MaxLoss - p.Cap
 	}
 	p.Scenarios = p.scenarios()
 	p.Risks = p.risks(req.Budget)
@@ -491,9 +504,17 @@ func (p Plan) scenarios() []Scenario {
 // risks states what the ladder does not cover.
 func (p Plan) risks(budget float64) []string {
 	var r []string
+	if p.PremiumOnTop {
+		r = append(r, fmt.Sprintf("Premium on top: with no max_loss the ladder keeps the loss before premium within the loss at the protection level, %s, like a put struck there; the %s paid comes on top, so the hedged loss can reach %s.",
+			usd(p.Unhedged.LossAtProtect), usd(p.TotalCost), usd(p.Cap)))
+	}
 	if !p.MeetsCap {
-		r = append(r, fmt.Sprintf("Budget: the cheapest ladder that keeps the loss within %s costs %s; with the budget of %s the worst hedged loss is %s, %s over the cap.",
-			usd(p.Cap), usd(p.CostToMeetCap), usd(budget), usd(p.MaxLoss), usd(p.Shortfall)))
+		what := "the hedged loss within " + usd(p.Cap)
+		if p.PremiumOnTop {
+			what = "the loss before premium within " + usd(p.Unhedged.LossAtProtect)
+		}
+		r = append(r, fmt.Sprintf("Budget: the cheapest ladder that keeps %s costs %s; the budget of %s buys this one, whose worst hedged loss is %s, %s more than the cap.",
+			what, usd(p.CostToMeetCap), usd(budget), usd(p.MaxLoss), usd(p.Shortfall)))
 	}
 	if len(p.Legs) == 0 {
 		r = append(r, "No contracts are needed: the unhedged loss never exceeds the cap above the floor.")
@@ -570,6 +591,9 @@ type sizer struct {
 	entry float64
 	floor float64
 	fee   FeeFunc
+	// withPremium includes the ladder's cost in the loss the cap bounds;
+	// without it the cap bounds the loss before premium and one pass solves it.
+	withPremium bool
 }
 
 const maxIter = 10000
@@ -580,6 +604,9 @@ func (s sizer) solve(capv float64) ([]float64, float64, bool) {
 	counts := make([]float64, len(s.opts))
 	c := 0.0
 	for range maxIter {
+		if !s.withPremium {
+			c = 0
+		}
 		if s.q*(s.entry-s.opts[0].cond.Strike)-capv+c > 1e-9 {
 			return nil, 0, false // nothing pays just above the highest strike
 		}
@@ -600,7 +627,7 @@ func (s sizer) solve(capv float64) ([]float64, float64, bool) {
 			}
 		}
 		cost := s.cost(counts)
-		if cost <= c+1e-9 {
+		if cost <= c+1e-9 || !s.withPremium {
 			return counts, cost, true
 		}
 		c = cost

@@ -51,18 +51,72 @@ func paperWorld(tb testing.TB, now time.Time, symbol string) ([]sibyl.Market, fl
 	return ms, spot, vol
 }
 
+// TestWorkedExample is the README's worked example: 2 BTC on the paper venue
+// (seed 1, clock fixed at 2026-11-27 04:30 UTC), protected 15% below spot for
+// the next month. Run it with -v to print the tables:
+//
+//	go test -run TestWorkedExample -v ./hedge
 func TestWorkedExample(t *testing.T) {
-	for _, now := range []time.Time{
-		time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC),
-		time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC),
+	now := time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC)
+	ms, spot, vol := paperWorld(t, now, "BTC")
+	by := now.AddDate(0, 1, 0)
+	planner := hedge.Planner{Fee: hedge.ProportionalFee(0.07)} // the paper venue's taker fee
+	capv := 60000.0
+	for _, tt := range []struct {
+		name string
+		req  hedge.Request
+	}{
+		{"default cap: protect 15% below spot", hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: by}},
+		{"max_loss $60,000 premium included", hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: by, MaxLoss: &capv}},
+		{"max_loss $60,000 with a $15,000 budget", hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: by, MaxLoss: &capv, Budget: 15000}},
 	} {
-		ms, spot, vol := paperWorld(t, now, "BTC")
-		req := hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: now.AddDate(0, 1, 0)}
-		p, err := hedge.Planner{Fee: hedge.ProportionalFee(0.07)}.Plan(req, ms, spot, vol, now)
-		if err != nil {
-			t.Logf("now %s: %v", now, err)
-			continue
-		}
-		t.Logf("now %s\n%s", now, p.Markdown())
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := planner.Plan(tt.req, ms, spot, vol, now)
+			if err != nil {
+				t.Fatalf("Plan: %v", err)
+			}
+			t.Logf("realised vol (90 days) %.1f%%\n%s", 100*vol, p.Markdown())
+			if len(p.Legs) == 0 {
+				t.Fatalf("no legs")
+			}
+			for _, l := range p.Legs {
+				if l.Expiry.Before(by) {
+					t.Errorf("leg %s expires %v, before %v", l.MarketID, l.Expiry, by)
+				}
+			}
+			if tt.req.Budget > 0 {
+				if p.TotalCost > tt.req.Budget || p.MeetsCap || p.Shortfall <= 0 {
+					t.Errorf("budget plan: cost %v, meets cap %v, shortfall %v; want within budget with a shortfall", p.TotalCost, p.MeetsCap, p.Shortfall)
+				}
+				return
+			}
+			if !p.MeetsCap || p.MaxLoss > p.Cap+0.005 {
+				t.Errorf("MaxLoss %v, cap %v: want within the cap", p.MaxLoss, p.Cap)
+			}
+		})
+	}
+}
+
+func BenchmarkPlan(b *testing.B) {
+	now := time.Date(2026, 11, 27, 4, 30, 0, 0, time.UTC)
+	ms, spot, vol := paperWorld(b, now, "BTC")
+	planner := hedge.Planner{Fee: hedge.ProportionalFee(0.07)}
+	capv := 60000.0
+	for _, bb := range []struct {
+		name string
+		req  hedge.Request
+	}{
+		{"default", hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: now.AddDate(0, 1, 0)}},
+		{"premium_in_cap", hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: now.AddDate(0, 1, 0), MaxLoss: &capv}},
+		{"budget_search", hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: now.AddDate(0, 1, 0), MaxLoss: &capv, Budget: 15000}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportMetric(float64(len(ms)), "markets")
+			for b.Loop() {
+				if _, err := planner.Plan(bb.req, ms, spot, vol, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
