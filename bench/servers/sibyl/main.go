@@ -1,0 +1,96 @@
+// Command sibyl-bench serves the conformance suite's test_simple_text tool
+// (and test_slow, which sleeps 2 s) on sibyl's mcp package, over stdio by
+// default or Streamable HTTP at /mcp with --http ADDR. It is the "ours" side
+// of the tools/call benchmark; --cpuprofile writes a CPU profile when it stops
+// (stdin EOF on stdio, SIGINT or SIGTERM on HTTP).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/sibylmcp/sibyl/mcp"
+)
+
+func main() {
+	httpAddr := flag.String("http", "", "serve Streamable HTTP at `ADDR` on /mcp instead of stdio")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to `FILE` when the server stops")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *httpAddr, *cpuProfile); err != nil {
+		fmt.Fprintln(os.Stderr, "sibyl-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, httpAddr, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl-bench", Version: "1.0.0"}, nil)
+	srv.AddTool(mcp.Tool{
+		Name:        "test_simple_text",
+		Description: "Tests simple text content response",
+		InputSchema: []byte(`{"type":"object"}`),
+	}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("This is a simple text response for testing.")}}, nil
+	})
+	srv.AddTool(mcp.Tool{
+		Name:        "test_slow",
+		Description: "Sleeps 2 s (or until cancelled), then answers",
+		InputSchema: []byte(`{"type":"object"}`),
+	}, func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &mcp.CallToolResult{Content: []mcp.Content{mcp.TextContent("slept 2s")}}, nil
+	})
+
+	if httpAddr == "" {
+		return srv.ServeStdio(ctx, os.Stdin, os.Stdout)
+	}
+	ln, err := net.Listen("tcp", httpAddr)
+	if err != nil {
+		return err
+	}
+	h := mcp.NewHTTPHandler(srv, &mcp.HTTPOptions{JSONResponse: true})
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", h)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.Shutdown(sctx)
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
