@@ -153,8 +153,8 @@ func TestStdioToolsCall(t *testing.T) {
 	c.initialize("2025-11-25")
 	for _, tc := range []struct{ name, params, want string }{
 		{"ok", `{"name":"echo","arguments":{"text":"hi <&>"}}`, `{"content":[{"type":"text","text":"hi <&>"}]}`},
-		{"invalid args", `{"name":"echo","arguments":{}}`, `{"content":[{"type":"text","text":"{\"error\":{\"code\":\"invalid\",\"message\":\"text is required\",\"field\":\"text\",\"retryable\":false}}"}],"structuredContent":{"error":{"code":"invalid","message":"text is required","field":"text","retryable":false}},"isError":true}`},
-		{"wrong type", `{"name":"echo","arguments":{"text":5}}`, `{"content":[{"type":"text","text":"{\"error\":{\"code\":\"invalid\",\"message\":\"text must be of type string\",\"field\":\"text\",\"retryable\":false}}"}],"structuredContent":{"error":{"code":"invalid","message":"text must be of type string","field":"text","retryable":false}},"isError":true}`},
+		{"invalid args", `{"name":"echo","arguments":{}}`, `{"content":[{"type":"text","text":"{\"error\":{\"code\":\"invalid\",\"message\":\"missing required argument \\\"text\\\"\",\"field\":\"text\",\"retryable\":false}}"}],"structuredContent":{"error":{"code":"invalid","message":"missing required argument \"text\"","field":"text","retryable":false}},"isError":true}`},
+		{"wrong type", `{"name":"echo","arguments":{"text":5}}`, `{"content":[{"type":"text","text":"{\"error\":{\"code\":\"invalid\",\"message\":\"text must be a string (got 5)\",\"field\":\"text\",\"retryable\":false}}"}],"structuredContent":{"error":{"code":"invalid","message":"text must be a string (got 5)","field":"text","retryable":false}},"isError":true}`},
 		{"panic", `{"name":"panics"}`, `{"content":[{"type":"text","text":"{\"error\":{\"code\":\"internal\",\"message\":\"internal error\",\"retryable\":false}}"}],"structuredContent":{"error":{"code":"internal","message":"internal error","retryable":false}},"isError":true}`},
 		{"error", `{"name":"fails"}`, `{"content":[{"type":"text","text":"unexpected EOF"}],"isError":true}`},
 		{"empty result", `{"name":"logs"}`, `{"content":[]}`},
