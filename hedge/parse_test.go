@@ -8,7 +8,9 @@ import (
 )
 
 func TestParsePriceQuestion(t *testing.T) {
-	d := func(y int, m time.Month, day, h, min, s int) time.Time { return time.Date(y, m, day, h, min, s, 0, time.UTC) }
+	d := func(y int, m time.Month, day, h, min, s int) time.Time {
+		return time.Date(y, m, day, h, min, s, 0, time.UTC)
+	}
 	tests := []struct {
 		name string
 		in   string

@@ -321,7 +321,7 @@ func (pl Planner) candidates(sym string, req Request, markets []sibyl.Market, fl
 		m    *sibyl.Market
 		cond sibyl.PriceCondition
 	}
-	var mine []cand
+	mine := make([]cand, 0, len(markets))
 	others := map[string]bool{}
 	for i := range markets {
 		m := &markets[i]
