@@ -171,6 +171,9 @@ func checkPlan(t *testing.T, name string, w world, p Plan) {
 	if math.Abs(sum-p.TotalCost) > 1e-6 {
 		t.Fatalf("%s: total cost %v, want Σ legs %v", name, p.TotalCost, sum)
 	}
+	if w.req.Budget == 0 && !p.MeetsCap {
+		t.Fatalf("%s: no budget, yet the plan misses the cap: MaxLoss %v, cap %v", name, p.MaxLoss, p.Cap)
+	}
 	if w.req.Budget > 0 && p.TotalCost > w.req.Budget+1e-9 {
 		t.Fatalf("%s: cost %v over budget %v", name, p.TotalCost, w.req.Budget)
 	}
@@ -282,6 +285,9 @@ func TestPlanOptimal(t *testing.T) {
 			}
 		}
 		rec(0)
+		if !p.MeetsCap {
+			t.Fatalf("instance %d: plan misses the cap: MaxLoss %v, cap %v", i, p.MaxLoss, p.Cap)
+		}
 		if p.TotalCost > best+1e-9 {
 			t.Fatalf("instance %d (premium in cap %v): plan costs %v, exhaustive search found %v", i, withPremium, p.TotalCost, best)
 		}
