@@ -560,6 +560,21 @@ func runSibyl(ctx context.Context, args ...string) (int, string, error) {
 	return 0, string(out), nil
 }
 
+// runSibylStdout runs a sibyl subcommand and returns its exit code and stdout.
+func runSibylStdout(ctx context.Context, args ...string) (int, string, error) {
+	cmd := exec.CommandContext(ctx, sibylBin, args...)
+	cmd.Env = ctEnv(nil)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), string(out), nil
+	}
+	if err != nil {
+		return -1, string(out), err
+	}
+	return 0, string(out), nil
+}
+
 // ctMarket is an open paper market for the tests' orders.
 type ctMarket struct {
 	ID   string

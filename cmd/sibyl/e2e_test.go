@@ -63,8 +63,14 @@ func sampleArgs(marketID, restingOrderID string) map[string]map[string]any {
 // from the banner on stderr.
 func startHTTP(t *testing.T, extra ...string) string {
 	t.Helper()
+	return startHTTPDir(t, t.TempDir(), extra...)
+}
+
+// startHTTPDir is startHTTP on a given data dir.
+func startHTTPDir(t *testing.T, dataDir string, extra ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", t.TempDir()}, extra...)...)
+	cmd := exec.CommandContext(ctx, sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

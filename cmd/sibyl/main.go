@@ -27,6 +27,8 @@ Usage:
                              walk-forward backtest of the grades
   sibyl audit verify|tail|export
                              check or read the tamper-evident audit log
+  sibyl keys create|list|revoke
+                             manage HTTP API keys
   sibyl version              print the version
 
 Run 'sibyl serve --help' for the server's flags and environment variables.
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				err = cerr
 			}
 		}
+	case "keys":
+		err = keysCmd(args, stdout, stderr)
 	case "audit":
 		err = auditCmd(args, stdout, stderr)
 	case "grade":

@@ -21,6 +21,7 @@ import (
 	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/tools"
 	"github.com/sibylmcp/sibyl/venues/paper"
+	"golang.org/x/time/rate"
 )
 
 const serveHelp = `Usage: sibyl serve [flags]
@@ -45,8 +46,11 @@ type Main struct {
 	DataDir   string
 	Seed      int64
 	LogLevel  slog.Level
-	AllowHost string // extra Host/Origin names allowed over HTTP (comma-separated)
-	OHLCVDir  string // CSV price history for the grade tools; empty: the paper world's
+	AllowHost string  // extra Host/Origin names allowed over HTTP (comma-separated)
+	OHLCVDir  string  // CSV price history for the grade tools; empty: the paper world's
+	RateLimit float64 // HTTP requests per second per API key
+	// InsecureNoAuth allows serving HTTP beyond loopback without API keys.
+	InsecureNoAuth bool
 
 	store   *store.Store
 	sweeper *store.Sweeper
@@ -72,6 +76,12 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&m.Seed, "seed", seed, "seed of the paper venue's simulated world [SIBYL_SEED]")
 	fs.StringVar(&level, "log-level", level, "log level on stderr: debug, info, warn, error [SIBYL_LOG_LEVEL]")
 	fs.StringVar(&m.OHLCVDir, "ohlcv-dir", envString("SIBYL_OHLCV_DIR", ""), "grade tokens from the <SYMBOL>USDT_1d.csv files in `DIR` (default feed) besides the paper world's simulated history [SIBYL_OHLCV_DIR]")
+	rl, err := strconv.ParseFloat(envString("SIBYL_RATE_LIMIT", "50"), 64)
+	if err != nil {
+		return fmt.Errorf("SIBYL_RATE_LIMIT: want a number")
+	}
+	fs.Float64Var(&m.RateLimit, "rate-limit", rl, "HTTP requests per second per API key (bursts of twice that); 0 means unlimited [SIBYL_RATE_LIMIT]")
+	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -158,7 +168,26 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", m.HTTPAddr, err)
 	}
-	opts := &mcp.HTTPOptions{}
+	opts := &mcp.HTTPOptions{JSONResponse: true, SessionIdleTimeout: time.Hour}
+	keys, err := m.store.APIKeys()
+	if err != nil {
+		return fmt.Errorf("reading API keys: %w", err)
+	}
+	live := 0
+	for _, k := range keys {
+		if k.Revoked.IsZero() {
+			live++
+		}
+	}
+	var auth *keyAuth
+	switch {
+	case live > 0:
+		auth = &keyAuth{store: m.store, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}}
+		opts.Authenticate = auth.authenticate
+	case !isLoopback(m.HTTPAddr) && !m.InsecureNoAuth:
+		ln.Close()
+		return fmt.Errorf("--http %s listens beyond this machine and the data file has no API key: anyone who can reach it could trade. Create one with 'sibyl keys create --name NAME --scopes read,trade', or pass --insecure-no-auth", m.HTTPAddr)
+	}
 	if m.AllowHost != "" {
 		for _, h := range strings.Split(m.AllowHost, ",") {
 			if h = strings.TrimSpace(h); h != "" {
@@ -169,9 +198,18 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 	}
 	h := mcp.NewHTTPHandler(srv, opts)
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", h)
+	if auth != nil {
+		mux.Handle("/mcp", auth.wrap(h))
+	} else {
+		mux.Handle("/mcp", h)
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)}
 	m.banner("http://"+ln.Addr().String()+"/mcp", dbPath)
+	if auth == nil {
+		fmt.Fprintf(m.Stderr, "  no API keys: every local caller may trade (paper money); 'sibyl keys create' turns on bearer-token auth\n")
+	} else {
+		fmt.Fprintf(m.Stderr, "  %d API key(s): requests need Authorization: Bearer <token>; %g requests/s per key\n", live, m.RateLimit)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+const bucketAPIKeys = "api_keys" // key id -> APIKey JSON
+
+// APIKey is an HTTP API key as stored: only a hash of its secret is kept, so the
+// token is shown once, when it is created, and never again.
+type APIKey struct {
+	ID      string    `json:"id"`      // public, 12 hex characters; the principal of its calls is "key:<ID>"
+	Name    string    `json:"name"`    // what the key is for
+	Scopes  []string  `json:"scopes"`  // such as read, trade
+	Created time.Time `json:"created"` // UTC
+	Revoked time.Time `json:"revoked,omitzero"`
+	Hash    string    `json:"hash"` // hex SHA-256 of the secret part of the token
+}
+
+// Principal returns the principal that calls made with this key act as.
+func (k APIKey) Principal() string { return "key:" + k.ID }
+
+// tokenPrefix starts every token, so a leaked one is easy to recognise and scan for.
+const tokenPrefix = "sibyl_"
+
+// ErrBadAPIKey is returned by AuthenticateAPIKey for any token that does not
+// name a live key. It says no more, on purpose.
+var ErrBadAPIKey = errors.New("invalid or revoked API key")
+
+// CreateAPIKey stores a new key with the given name and scopes and returns the
+// token (shown once: only its hash is stored) and the stored key.
+func (s *Store) CreateAPIKey(name string, scopes []string, now time.Time) (token string, key APIKey, err error) {
+	idb := make([]byte, 6)
+	secret := make([]byte, 32)
+	if _, err := rand.Read(idb); err != nil {
+		return "", APIKey{}, err
+	}
+	if _, err := rand.Read(secret); err != nil {
+		return "", APIKey{}, err
+	}
+	sec := base64.RawURLEncoding.EncodeToString(secret)
+	sum := sha256.Sum256([]byte(sec))
+	key = APIKey{ID: hex.EncodeToString(idb), Name: name, Scopes: scopes, Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
+	raw, err := json.Marshal(key)
+	if err != nil {
+		return "", APIKey{}, err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucketAPIKeys))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key.ID), raw)
+	})
+	if err != nil {
+		return "", APIKey{}, fmt.Errorf("storing API key: %w", err)
+	}
+	return tokenPrefix + key.ID + "_" + sec, key, nil
+}
+
+// AuthenticateAPIKey returns the live key a token names. Any malformed, unknown
+// or revoked token, or a wrong secret, gives ErrBadAPIKey; the comparison of the
+// secret's hash takes constant time.
+func (s *Store) AuthenticateAPIKey(token string) (APIKey, error) {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	id, sec, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 || len(id) != 12 || sec == "" {
+		return APIKey{}, ErrBadAPIKey
+	}
+	key, found, err := s.apiKey(id)
+	if err != nil {
+		return APIKey{}, err
+	}
+	sum := sha256.Sum256([]byte(sec))
+	want, _ := hex.DecodeString(key.Hash)
+	if !found || !key.Revoked.IsZero() || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+		return APIKey{}, ErrBadAPIKey
+	}
+	return key, nil
+}
+
+func (s *Store) apiKey(id string) (key APIKey, found bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketAPIKeys))
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(v, &key)
+	})
+	return key, found, err
+}
+
+// APIKeys returns every key (revoked ones too), oldest first.
+func (s *Store) APIKeys() ([]APIKey, error) {
+	var out []APIKey
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketAPIKeys))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var k APIKey
+			if err := json.Unmarshal(v, &k); err != nil {
+				return err
+			}
+			out = append(out, k)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+// RevokeAPIKey marks a key revoked: its token stops working at once. Revoking an
+// unknown id is an error; revoking twice keeps the first time.
+func (s *Store) RevokeAPIKey(id string, now time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketAPIKeys))
+		var v []byte
+		if b != nil {
+			v = b.Get([]byte(id))
+		}
+		if v == nil {
+			return fmt.Errorf("no API key with id %q (sibyl keys list shows them)", id)
+		}
+		var k APIKey
+		if err := json.Unmarshal(v, &k); err != nil {
+			return err
+		}
+		if !k.Revoked.IsZero() {
+			return nil
+		}
+		k.Revoked = now.UTC()
+		raw, err := json.Marshal(k)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), raw)
+	})
+}
