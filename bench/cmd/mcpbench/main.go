@@ -51,6 +51,7 @@ type options struct {
 	benchDir         string
 	sibylRoot        string
 	profileDir       string
+	memProfileDir    string
 	out, jsonOut     string
 	slow             bool
 }
@@ -67,6 +68,7 @@ func run() error {
 	flag.StringVar(&o.benchDir, "bench-dir", ".", "`DIR` of the bench module (holding servers/)")
 	flag.StringVar(&o.sibylRoot, "sibyl-root", "..", "`DIR` of the sibyl module (holding cmd/sibyl)")
 	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the sibyl target's server to `DIR` (one per configuration and run)")
+	flag.StringVar(&o.memProfileDir, "memprofile", "", "write allocation profiles of the sibyl target's server to `DIR` (one per configuration and run)")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to `FILE`")
 	flag.StringVar(&o.jsonOut, "json", "", "write every run's raw numbers as JSON to `FILE`")
 	flag.BoolVar(&o.slow, "slow", true, "run the slow-tool check")
@@ -103,9 +105,11 @@ func run() error {
 		}
 		ts = append(ts, t)
 	}
-	if o.profileDir != "" {
-		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-			return err
+	for _, d := range []string{o.profileDir, o.memProfileDir} {
+		if d != "" {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -336,12 +340,15 @@ func measure(ctx context.Context, t *target, transport string, clients, runNo in
 		dataDir = d
 	}
 	args := t.args(dataDir)
-	if t.profile && o.profileDir != "" {
-		p, err := filepath.Abs(filepath.Join(o.profileDir, fmt.Sprintf("%s-%s-c%d-r%d.pprof", strings.ReplaceAll(t.name, " ", "-"), transport, clients, runNo)))
+	for _, p := range []struct{ dir, flag string }{{o.profileDir, "--cpuprofile"}, {o.memProfileDir, "--memprofile"}} {
+		if !t.profile || p.dir == "" {
+			continue
+		}
+		f, err := filepath.Abs(filepath.Join(p.dir, fmt.Sprintf("%s-%s-c%d-r%d.pprof", strings.ReplaceAll(t.name, " ", "-"), transport, clients, runNo)))
 		if err != nil {
 			return res, err
 		}
-		args = append(args, "--cpuprofile", p)
+		args = append(args, p.flag, f)
 	}
 	srv, err := startServer(ctx, t.bin, args, transport == "http", binDir)
 	if err != nil {

@@ -2,7 +2,8 @@
 // (and test_slow, which sleeps 2 s) on sibyl's mcp package, over stdio by
 // default or Streamable HTTP at /mcp with --http ADDR. It is the "ours" side
 // of the tools/call benchmark; --cpuprofile writes a CPU profile when it stops
-// (stdin EOF on stdio, SIGINT or SIGTERM on HTTP).
+// (stdin EOF on stdio, SIGINT or SIGTERM on HTTP), --memprofile an
+// allocation profile.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -24,13 +26,30 @@ import (
 func main() {
 	httpAddr := flag.String("http", "", "serve Streamable HTTP at `ADDR` on /mcp instead of stdio")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to `FILE` when the server stops")
+	memProfile := flag.String("memprofile", "", "write an allocation profile (every 4 KiB sampled) to `FILE` when the server stops")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer writeHeapProfile(*memProfile)
+	}
 	if err := run(ctx, *httpAddr, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "sibyl-bench:", err)
 		os.Exit(1)
+	}
+}
+
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sibyl-bench:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "sibyl-bench:", err)
 	}
 }
 
