@@ -55,6 +55,10 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// PageSize is the number of items per page of the list methods (default 100).
 	PageSize int
+	// StateKey signs the requestState of multi-round-trip requests
+	// (2026-07-28). Servers behind a load balancer must share one key; the
+	// default is a random key per Server.
+	StateKey []byte
 	// MaxMessageBytes bounds one stdio message (line); default 4 MiB. A longer
 	// line gets an error response and is skipped.
 	MaxMessageBytes int
@@ -81,8 +85,12 @@ type Server struct {
 	promptOrder []*promptEntry
 	completion  CompletionHandler
 
-	sessMu   sync.Mutex
-	sessions map[*Session]struct{}
+	sessMu    sync.Mutex
+	sessions  map[*Session]struct{}
+	listeners map[*listener]struct{}
+
+	keyOnce sync.Once
+	key     []byte
 }
 
 type toolEntry struct {
@@ -115,6 +123,7 @@ func NewServer(impl Implementation, opts *ServerOptions) *Server {
 		resources: map[string]*resourceEntry{},
 		prompts:   map[string]*promptEntry{},
 		sessions:  map[*Session]struct{}{},
+		listeners: map[*listener]struct{}{},
 	}
 	if opts != nil {
 		s.opts = *opts
@@ -219,6 +228,7 @@ func (s *Server) SetCompletionHandler(h CompletionHandler) {
 // NotifyResourceUpdated sends notifications/resources/updated to every session
 // subscribed to uri.
 func (s *Server) NotifyResourceUpdated(uri string) {
+	s.notifyListeners("notifications/resources/updated", uri)
 	b, _ := encodeNotification("notifications/resources/updated", map[string]string{"uri": uri})
 	for _, sess := range s.sessionList() {
 		sess.mu.Lock()
@@ -252,6 +262,7 @@ func (s *Server) broadcast(method string) {
 			targets = append(targets, sess)
 		}
 	}
+	s.notifyListeners(method, "")
 	if len(targets) == 0 {
 		return
 	}
@@ -316,6 +327,14 @@ type reqCtx struct {
 	id            json.RawMessage
 	progressToken json.RawMessage
 	logLevel      int // stateless: minimum level requested in _meta, -1 for none
+
+	// Multi-round-trip requests (2026-07-28).
+	mu        sync.Mutex
+	roundName string
+	answers   map[string]json.RawMessage
+	inputs    map[string]InputRequest
+	userState string
+	autoKey   int
 }
 
 type reqCtxKey struct{}
@@ -350,6 +369,10 @@ type reqParams struct {
 	} `json:"context"`
 
 	RequestID json.RawMessage `json:"requestId"`
+
+	InputResponses map[string]json.RawMessage `json:"inputResponses"`
+	RequestState   string                     `json:"requestState"`
+	Notifications  *subscriptionFilter        `json:"notifications"`
 }
 
 type reqMeta struct {
@@ -462,6 +485,30 @@ func (s *Server) call(ctx context.Context, sess *Session, id json.RawMessage, me
 	}
 	ctx = context.WithValue(ctx, reqCtxKey{}, rc)
 	r := request{method: method, p: p, sess: sess, rc: rc}
+	if stateless {
+		switch method {
+		case "tools/call", "prompts/get", "resources/read":
+			if err := s.beginRounds(rc, p, method+" "+p.Name+p.URI); err != nil {
+				return nil, err
+			}
+			res, err := s.dispatch(ctx, &r, stateless)
+			if err == nil || errors.Is(err, ErrInputRequired) {
+				rc.mu.Lock()
+				n := len(rc.inputs)
+				rc.mu.Unlock()
+				if n > 0 {
+					return s.inputRequired(rc), nil
+				}
+			}
+			return res, err
+		}
+	}
+	return s.dispatch(ctx, &r, stateless)
+}
+
+// dispatch runs the method of a request whose version checks are done.
+func (s *Server) dispatch(ctx context.Context, r *request, stateless bool) (any, error) {
+	method, p, sess := r.method, r.p, r.sess
 
 	switch method {
 	case "initialize":
@@ -470,16 +517,21 @@ func (s *Server) call(ctx context.Context, sess *Session, id json.RawMessage, me
 		return json.RawMessage("{}"), nil
 	case "server/discover":
 		return s.discover(), nil
+	case "subscriptions/listen":
+		if !stateless {
+			break
+		}
+		return s.listen(ctx, r)
 	case "tools/list":
 		return s.listTools(p, stateless)
 	case "tools/call":
-		return s.callTool(ctx, &r)
+		return s.callTool(ctx, r)
 	case "resources/list":
 		return s.listResources(p, stateless)
 	case "resources/templates/list":
 		return s.listTemplates(p, stateless)
 	case "resources/read":
-		return s.readResource(ctx, &r, stateless)
+		return s.readResource(ctx, r, stateless)
 	case "resources/subscribe", "resources/unsubscribe":
 		if p.URI == "" {
 			return nil, invalidParams("uri is required")
@@ -498,9 +550,9 @@ func (s *Server) call(ctx context.Context, sess *Session, id json.RawMessage, me
 	case "prompts/list":
 		return s.listPrompts(p, stateless)
 	case "prompts/get":
-		return s.getPrompt(ctx, &r, stateless)
+		return s.getPrompt(ctx, r, stateless)
 	case "completion/complete":
-		return s.complete(ctx, &r, stateless)
+		return s.complete(ctx, r, stateless)
 	case "logging/setLevel":
 		li := levelIndex(p.Level)
 		if li < 0 {

@@ -238,11 +238,14 @@ func (s *Session) Request(ctx context.Context, method string, params json.RawMes
 }
 
 func (s *Session) request(ctx context.Context, capName, method string, params json.RawMessage) (json.RawMessage, error) {
+	if capName == "" {
+		capName = capabilityFor(method)
+	}
 	s.mu.Lock()
 	stateless, noReplies := s.stateless, s.noReplies
 	s.mu.Unlock()
 	if stateless {
-		return nil, errors.New("mcp: " + method + " is not available on a stateless (2026-07-28) request")
+		return s.statelessInput(ctx, method, params)
 	}
 	if noReplies {
 		return nil, errors.New("mcp: " + method + " is not available on a stateless HTTP server")

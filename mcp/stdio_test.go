@@ -390,8 +390,43 @@ func TestStdioStateless2026(t *testing.T) {
 		t.Fatalf("no caps: got %s, want -32602", m.raw)
 	}
 	c.send(`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"sample",` + meta + `}}`)
-	if m := c.next(); !strings.Contains(string(m.Result), `"isError":true`) {
-		t.Fatalf("sampling on stateless: got %s, want isError", m.raw)
+	if m := c.next(); m.Error == nil || m.Error.Code != CodeMissingClientCapability || !strings.Contains(m.raw, `"requiredCapabilities":{"sampling":{}}`) {
+		t.Fatalf("sampling without the capability: got %s, want -32021", m.raw)
+	}
+}
+
+func TestStdioMultiRoundTrip(t *testing.T) {
+	c := startStdio(t, testServer(t))
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"sampling":{},"elicitation":{}}}`
+	type irr struct {
+		ResultType    string                  `json:"resultType"`
+		InputRequests map[string]InputRequest `json:"inputRequests"`
+		RequestState  string                  `json:"requestState"`
+		Content       []Content               `json:"content"`
+	}
+	round := func(extra string) (irr, msg) {
+		c.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sample",` + extra + meta + `}}`)
+		m := c.next()
+		var r irr
+		json.Unmarshal(m.Result, &r)
+		return r, m
+	}
+	r1, m := round("")
+	if r1.ResultType != "input_required" || r1.InputRequests["sampling_createMessage_1"].Method != "sampling/createMessage" || r1.RequestState == "" {
+		t.Fatalf("round 1: got %s", m.raw)
+	}
+	r2, m := round(`"inputResponses":{"sampling_createMessage_1":{"role":"assistant","content":{"type":"text","text":"S"},"model":"m"}},"requestState":"` + r1.RequestState + `",`)
+	if r2.ResultType != "input_required" || r2.InputRequests["elicitation_create_2"].Method != "elicitation/create" {
+		t.Fatalf("round 2: got %s", m.raw)
+	}
+	// The client sends only the latest answers: the first one rides in the state.
+	r3, m := round(`"inputResponses":{"elicitation_create_2":{"action":"accept"}},"requestState":"` + r2.RequestState + `",`)
+	if r3.ResultType != "complete" || len(r3.Content) != 1 || !strings.Contains(r3.Content[0].Text, `"text":"S"`) || !strings.Contains(r3.Content[0].Text, "accept") {
+		t.Fatalf("round 3: got %s", m.raw)
+	}
+	_, m = round(`"inputResponses":{"elicitation_create_2":{"action":"accept"}},"requestState":"` + r2.RequestState[:len(r2.RequestState)-2] + `xx",`)
+	if m.Error == nil || m.Error.Code != CodeInvalidParams || !strings.Contains(m.Error.Message, "integrity") {
+		t.Fatalf("tampered state: got %s, want -32602", m.raw)
 	}
 }
 

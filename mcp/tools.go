@@ -47,6 +47,9 @@ func (s *Server) callTool(ctx context.Context, r *request) (any, error) {
 	*req = CallToolRequest{}
 	callReqPool.Put(req)
 	if err != nil {
+		if errors.Is(err, ErrInputRequired) {
+			return nil, err
+		}
 		var rpc *Error
 		if errors.As(err, &rpc) {
 			return nil, rpc
