@@ -171,6 +171,34 @@ func (s *Server) AddTool(t Tool, h ToolHandler) {
 	s.broadcast("notifications/tools/list_changed")
 }
 
+// RemoveTool unregisters a tool; it reports whether the tool was registered.
+// Sessions are told with notifications/tools/list_changed.
+func (s *Server) RemoveTool(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tools[name]; !ok {
+		return false
+	}
+	delete(s.tools, name)
+	s.toolOrder = slices.DeleteFunc(s.toolOrder, func(e *toolEntry) bool { return e.tool.Name == name })
+	s.toolPages, s.toolPages26 = nil, nil
+	s.broadcast("notifications/tools/list_changed")
+	return true
+}
+
+// RemovePrompt unregisters a prompt; it reports whether it was registered.
+func (s *Server) RemovePrompt(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.prompts[name]; !ok {
+		return false
+	}
+	delete(s.prompts, name)
+	s.promptOrder = slices.DeleteFunc(s.promptOrder, func(e *promptEntry) bool { return e.prompt.Name == name })
+	s.broadcast("notifications/prompts/list_changed")
+	return true
+}
+
 // AddResource registers a concrete resource. It panics on an empty or duplicate URI.
 func (s *Server) AddResource(r Resource, h ResourceHandler) {
 	if r.URI == "" || h == nil {

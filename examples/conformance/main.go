@@ -264,6 +264,8 @@ func newServer(log *slog.Logger) *mcp.Server {
 			}}, nil
 		})
 
+	add2026(s)
+
 	s.SetCompletionHandler(func(ctx context.Context, ref mcp.CompletionRef, name, value string, _ map[string]string) ([]string, error) {
 		return []string{}, nil
 	})
@@ -284,4 +286,161 @@ var elicitSchemas = map[string]json.RawMessage{
 		"legacyEnum":{"type":"string","description":"Select one option (legacy)","enum":["opt1","opt2","opt3"],"enumNames":["Option One","Option Two","Option Three"]},
 		"untitledMulti":{"type":"array","description":"Select multiple options","minItems":1,"maxItems":3,"items":{"type":"string","enum":["option1","option2","option3"]}},
 		"titledMulti":{"type":"array","description":"Select multiple options with titles","minItems":1,"maxItems":3,"items":{"anyOf":[{"const":"value1","title":"First Choice"},{"const":"value2","title":"Second Choice"},{"const":"value3","title":"Third Choice"}]}}},"required":[]}`),
+}
+
+// add2026 registers the diagnostic tools of the 2026-07-28 scenarios
+// (server-stateless and input-required-result-*, conformance 0.2.0-alpha).
+func add2026(s *mcp.Server) {
+	s.AddTool(mcp.Tool{Name: "test_missing_capability", Description: "Needs the sampling capability: a client that did not declare it gets -32021", InputSchema: noArgs},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res, err := req.Session.CreateMessage(ctx, json.RawMessage(`{"messages":[{"role":"user","content":{"type":"text","text":"hi"}}],"maxTokens":10}`))
+			if err != nil {
+				return nil, err
+			}
+			return text("sampled: " + string(res)), nil
+		})
+	s.AddTool(mcp.Tool{Name: "test_streaming_elicitation", Description: "Asks the client for input during the call", InputSchema: noArgs},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res, err := req.Session.Elicit(ctx, json.RawMessage(`{"mode":"form","message":"Your name?","requestedSchema":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}`))
+			if err != nil {
+				return nil, err
+			}
+			return text("elicited: " + string(res)), nil
+		})
+	s.AddTool(mcp.Tool{Name: "test_logging_tool", Description: "Logs at every level during the call", InputSchema: noArgs},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			for _, l := range []string{"debug", "info", "warning", "error"} {
+				req.Session.Log(ctx, l, "conformance-test-server", "log at "+l)
+			}
+			return text("logged"), nil
+		})
+	dynamicTool := mcp.Tool{Name: "test_dynamic_tool", Description: "Appears and disappears with test_trigger_tool_change", InputSchema: noArgs}
+	s.AddTool(mcp.Tool{Name: "test_trigger_tool_change", Description: "Adds or removes test_dynamic_tool", InputSchema: noArgs},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if !s.RemoveTool(dynamicTool.Name) {
+				s.AddTool(dynamicTool, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return text("dynamic"), nil })
+			}
+			return text("tool list changed"), nil
+		})
+	dynamicPrompt := mcp.Prompt{Name: "test_dynamic_prompt", Description: "Appears and disappears with test_trigger_prompt_change"}
+	s.AddTool(mcp.Tool{Name: "test_trigger_prompt_change", Description: "Adds or removes test_dynamic_prompt", InputSchema: noArgs},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			if !s.RemovePrompt(dynamicPrompt.Name) {
+				s.AddPrompt(dynamicPrompt, func(context.Context, map[string]string, *mcp.Session) (*mcp.GetPromptResult, error) {
+					return &mcp.GetPromptResult{Messages: []mcp.PromptMessage{{Role: "user", Content: mcp.TextContent("dynamic")}}}, nil
+				})
+			}
+			return text("prompt list changed"), nil
+		})
+
+	askName := mcp.InputRequest{Method: "elicitation/create", Params: json.RawMessage(`{"message":"What is your name?","requestedSchema":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}`)}
+	askCapital := mcp.InputRequest{Method: "sampling/createMessage", Params: json.RawMessage(`{"messages":[{"role":"user","content":{"type":"text","text":"What is the capital of France?"}}],"maxTokens":100}`)}
+	askGreeting := mcp.InputRequest{Method: "sampling/createMessage", Params: json.RawMessage(`{"messages":[{"role":"user","content":{"type":"text","text":"Generate a greeting"}}],"maxTokens":50}`)}
+	askRoots := mcp.InputRequest{Method: "roots/list", Params: json.RawMessage(`{}`)}
+	askConfirm := mcp.InputRequest{Method: "elicitation/create", Params: json.RawMessage(`{"message":"Please confirm","requestedSchema":{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}}`)}
+	field := func(raw json.RawMessage, path ...string) string {
+		var v any
+		json.Unmarshal(raw, &v)
+		for _, p := range path {
+			m, _ := v.(map[string]any)
+			v = m[p]
+		}
+		if s, ok := v.(string); ok {
+			return s
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	inputTool := func(name, desc string, run func(ctx context.Context, sess *mcp.Session) (string, error)) {
+		s.AddTool(mcp.Tool{Name: name, Description: desc, InputSchema: noArgs},
+			func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				out, err := run(ctx, req.Session)
+				if err != nil {
+					return nil, err
+				}
+				return text(out), nil
+			})
+	}
+	inputTool("test_input_required_result_elicitation", "Asks for the user's name (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+		a, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"user_name": askName})
+		if err != nil {
+			return "", err
+		}
+		return "Hello, " + field(a["user_name"], "content", "name") + "!", nil
+	})
+	inputTool("test_input_required_result_sampling", "Asks the client's model a question (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+		a, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"capital_question": askCapital})
+		if err != nil {
+			return "", err
+		}
+		return "Model says: " + field(a["capital_question"], "content", "text"), nil
+	})
+	inputTool("test_input_required_result_list_roots", "Asks for the client's roots (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+		a, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"client_roots": askRoots})
+		if err != nil {
+			return "", err
+		}
+		return "Client roots: " + field(a["client_roots"], "roots"), nil
+	})
+	stateTool := func(name string) {
+		inputTool(name, "Round trip with a signed requestState (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+			prev := sess.RequestState(ctx)
+			sess.SetRequestState(ctx, "awaiting-confirm")
+			a, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"confirm": askConfirm})
+			if err != nil {
+				return "", err
+			}
+			if prev != "awaiting-confirm" {
+				return "", &mcp.Error{Code: mcp.CodeInvalidParams, Message: "invalid params: requestState missing"}
+			}
+			return "state-ok: confirmed " + field(a["confirm"], "content", "ok"), nil
+		})
+	}
+	stateTool("test_input_required_result_request_state")
+	stateTool("test_input_required_result_tampered_state")
+	inputTool("test_input_required_result_multiple_inputs", "Asks for three inputs at once (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+		a, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"user_name": askName, "greeting": askGreeting, "client_roots": askRoots})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("name=%s greeting=%s roots=%s", field(a["user_name"], "content", "name"), field(a["greeting"], "content", "text"), field(a["client_roots"], "roots")), nil
+	})
+	inputTool("test_input_required_result_multi_round", "Asks in two rounds (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+		a1, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"step1": {Method: "elicitation/create", Params: json.RawMessage(`{"message":"Step 1: What is your name?","requestedSchema":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}}`)}})
+		if err != nil {
+			return "", err
+		}
+		a2, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"step2": {Method: "elicitation/create", Params: json.RawMessage(`{"message":"Step 2: What is your favorite color?","requestedSchema":{"type":"object","properties":{"color":{"type":"string"}},"required":["color"]}}`)}})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("name=%s color=%s", field(a1["step1"], "content", "name"), field(a2["step2"], "content", "color")), nil
+	})
+	inputTool("test_input_required_result_capabilities", "Asks only for what the client supports (SEP-2322)", func(ctx context.Context, sess *mcp.Session) (string, error) {
+		var caps map[string]json.RawMessage
+		json.Unmarshal(sess.ClientCapabilities(), &caps)
+		reqs := map[string]mcp.InputRequest{}
+		if _, ok := caps["sampling"]; ok {
+			reqs["capital_question"] = askCapital
+		}
+		if _, ok := caps["elicitation"]; ok {
+			reqs["user_name"] = askName
+		}
+		if len(reqs) == 0 {
+			return "no inputs available from this client", nil
+		}
+		a, err := sess.Inputs(ctx, reqs)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("got %d inputs", len(a)), nil
+	})
+	s.AddPrompt(mcp.Prompt{Name: "test_input_required_result_prompt", Description: "A prompt that asks the user for context (SEP-2322)"},
+		func(ctx context.Context, args map[string]string, sess *mcp.Session) (*mcp.GetPromptResult, error) {
+			a, err := sess.Inputs(ctx, map[string]mcp.InputRequest{"user_context": {Method: "elicitation/create", Params: json.RawMessage(`{"message":"What context should the prompt use?","requestedSchema":{"type":"object","properties":{"context":{"type":"string"}},"required":["context"]}}`)}})
+			if err != nil {
+				return nil, err
+			}
+			return &mcp.GetPromptResult{Messages: []mcp.PromptMessage{{Role: "user", Content: mcp.TextContent("Use this context: " + field(a["user_context"], "content", "context"))}}}, nil
+		})
 }
