@@ -246,3 +246,36 @@ func FuzzHTTP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParse checks that the fast envelope decoder agrees with encoding/json.
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"jsonrpc":"2.0","id":null,"method":"a","params":null}`))
+	f.Add([]byte(`{"jsonrpc":"2.0","id":"a\"b","meth\u006fd":"x","params":{"a":[1,{"b":"}"}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// encoding/json matches keys case-insensitively ("ID" sets id); the
+		// fast decoder, like JSON-RPC, does not. Skip inputs where it matters.
+		lower := bytes.ToLower(data)
+		for _, k := range []string{"jsonrpc", "id", "method", "params", "result", "error"} {
+			if bytes.Count(lower, []byte(k)) != bytes.Count(data, []byte(k)) || bytes.Contains(data, []byte(`\u`)) {
+				return
+			}
+		}
+		var a, b inMsg
+		ida, ea := parseMsg(data, &a)
+		idb, eb := parseMsgStd(data, &b)
+		if (ea == nil) != (eb == nil) || (ea != nil && ea.Code != eb.Code) || string(ida) != string(idb) {
+			t.Fatalf("%q: fast %v %s, std %v %s", data, ea, ida, eb, idb)
+		}
+		if ea != nil {
+			return
+		}
+		if string(a.ID) != string(b.ID) || string(a.Params) != string(b.Params) || a.JSONRPC != b.JSONRPC ||
+			(a.Method == nil) != (b.Method == nil) || (a.Method != nil && *a.Method != *b.Method) ||
+			string(a.Result) != string(b.Result) || (a.Error == nil) != (b.Error == nil) {
+			t.Fatalf("%q: fast %+v, std %+v", data, a, b)
+		}
+	})
+}

@@ -468,8 +468,11 @@ func (s *Server) call(ctx context.Context, sess *Session, id json.RawMessage, me
 	*p = reqParams{}
 	defer paramsPool.Put(p)
 	if len(params) > 0 && params[0] == '{' {
-		if err := json.Unmarshal(params, p); err != nil {
-			return nil, invalidParams("%v", err)
+		if method != "tools/call" || !toolCallParams(params, p) {
+			*p = reqParams{}
+			if err := json.Unmarshal(params, p); err != nil {
+				return nil, invalidParams("%v", err)
+			}
 		}
 	}
 	rc := &reqCtx{sess: sess, out: out, id: id, logLevel: -1}

@@ -122,14 +122,7 @@ func (s *lineStream) WriteObject(obj interface{}) error {
 			return err
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return io.ErrClosedPipe
-	}
-	s.w.Write(b)
-	s.w.WriteByte('\n')
-	return s.w.Flush()
+	return s.write(b)
 }
 
 // Close stops further writes; the underlying reader and writer stay open
@@ -141,7 +134,16 @@ func (s *lineStream) Close() error {
 	return nil
 }
 
-func (s *lineStream) write(msg []byte) error { return s.WriteObject(json.RawMessage(msg)) }
+func (s *lineStream) write(msg []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return io.ErrClosedPipe
+	}
+	s.w.Write(msg)
+	s.w.WriteByte('\n')
+	return s.w.Flush()
+}
 
 // ServeStdio serves one session over newline-delimited JSON-RPC: requests are
 // read from r and responses and notifications written to w, one message per

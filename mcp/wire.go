@@ -40,12 +40,31 @@ var nullID = json.RawMessage("null")
 // parseMsg decodes one message. On failure it returns the JSON-RPC error to
 // send and the id to send it with (null when the id is unusable).
 func parseMsg(data []byte, m *inMsg) (json.RawMessage, *Error) {
+	if !json.Valid(data) {
+		return nullID, &Error{Code: CodeParseError, Message: "parse error: the message is not valid JSON"}
+	}
+	if !parseFast(data, m) {
+		m.reset()
+		if err := json.Unmarshal(data, m); err != nil {
+			return nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: the message is not a JSON-RPC object: " + err.Error()}
+		}
+	}
+	return checkMsg(m)
+}
+
+// parseMsgStd is parseMsg with encoding/json only; tests compare the two.
+func parseMsgStd(data []byte, m *inMsg) (json.RawMessage, *Error) {
 	if err := json.Unmarshal(data, m); err != nil {
 		if !json.Valid(data) {
 			return nullID, &Error{Code: CodeParseError, Message: "parse error: the message is not valid JSON"}
 		}
 		return nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: the message is not a JSON-RPC object: " + err.Error()}
 	}
+	return checkMsg(m)
+}
+
+// checkMsg checks the shape of a decoded message.
+func checkMsg(m *inMsg) (json.RawMessage, *Error) {
 	id := m.ID
 	if len(id) > 0 && !validID(id) {
 		return nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: id must be a string or an integer"}
