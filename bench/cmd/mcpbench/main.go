@@ -116,11 +116,13 @@ func run() error {
 	ctx := context.Background()
 	rep := report{started: time.Now().UTC(), loadBefore: loadAvg(), opts: o}
 	// Interleave the runs so that a burst of load from elsewhere on the machine
-	// touches one run of many configurations rather than every run of one.
+	// touches one run of many configurations rather than every run of one, and
+	// measure the servers of one configuration back to back so that they see
+	// about the same load.
 	for r := 1; r <= o.runs; r++ {
-		for _, t := range ts {
-			for _, tr := range o.transports {
-				for _, n := range o.clients {
+		for _, tr := range o.transports {
+			for _, n := range o.clients {
+				for _, t := range ts {
 					res, err := measure(ctx, t, tr, n, r, o, binDir)
 					if err != nil {
 						return fmt.Errorf("%s %s %d clients run %d: %w", t.name, tr, n, r, err)
