@@ -60,6 +60,13 @@ type Planner struct {
 	// Fee estimates the fee of each leg; nil means none. The tool passes the
 	// venue's schedule (ProportionalFee(0.07) for the paper venue).
 	Fee FeeFunc
+	// LimitToAskSize sizes no leg beyond the contracts offered at its best
+	// ask (Outcome.AskSize, where it is known), so every order can fill now
+	// at its Price; the cap is then often out of reach for large positions
+	// and Plan reports the lowest cap the offers reach. Without it every
+	// contract is priced at the best ask whatever the size, and the orders
+	// may fill partially and rest (a stated risk).
+	LimitToAskSize bool
 }
 
 // Leg is one order of a hedge: buy Contracts of Outcome in MarketID at up to
@@ -273,12 +280,23 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 		},
 	}
 	p.PremiumOnTop = req.MaxLoss == nil
-	s := sizer{opts: opts, q: req.Quantity, entry: entry, floor: floor, fee: pl.Fee, withPremium: !p.PremiumOnTop}
+	s := sizer{opts: opts, q: req.Quantity, entry: entry, floor: floor, fee: pl.Fee, withPremium: !p.PremiumOnTop, limit: pl.LimitToAskSize}
 	unhedgedWorst := math.Max(0, (entry-floor)*req.Quantity)
 
 	counts, cost, ok := s.solve(capv)
 	if !ok {
 		best, _, bcost := s.lowestCap(unhedgedWorst)
+		if pl.LimitToAskSize && best > capv {
+			field := "max_loss"
+			if p.PremiumOnTop {
+				field = "protect_below"
+			}
+			if _, _, ok := (sizer{opts: opts, q: s.q, entry: entry, floor: floor, fee: pl.Fee, withPremium: s.withPremium}).solve(capv); ok {
+				return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, field,
+					"the %s contracts offered at the best ask for %s are too few to keep the loss within %s; the lowest they reach is %s, costing %s; accept that cap, hedge fewer tokens, or let orders rest beyond the offered size",
+					sym, expiry.Format(time.DateOnly), usd(capv), usd(math.Ceil(best)), usd(bcost))
+			}
+		}
 		if p.PremiumOnTop {
 			return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "protect_below",
 				"the highest %s strike listed for %s is %s (strikes %s), so nothing pays between it and the price; use protect_below at most %s, or set max_loss to at least %s",
@@ -380,25 +398,27 @@ func (pl Planner) candidates(sym string, req Request, markets []sibyl.Market, fl
 	}
 	slices.SortFunc(exps, func(a, b time.Time) int { return a.Compare(b) })
 	expiry := exps[0]
-	// Cheapest option per strike, above the floor, highest strike first.
-	best := map[float64]option{}
+	// Every way to buy "below K" above the floor: highest strike first, then
+	// cheapest first.
+	var opts []option
 	for _, o := range byExp[expiry] {
-		if o.cond.Strike <= floor {
-			continue
-		}
-		if b, ok := best[o.cond.Strike]; !ok || o.unit < b.unit || (o.unit == b.unit && o.m.ID < b.m.ID) {
-			best[o.cond.Strike] = o
+		if o.cond.Strike > floor {
+			opts = append(opts, o)
 		}
 	}
-	if len(best) == 0 {
+	if len(opts) == 0 {
 		return time.Time{}, nil, sibyl.FieldErrorf(sibyl.NotFound, "floor",
 			"no %s strikes for %s lie above the floor %s; raise floor", sym, expiry.Format(time.DateOnly), usd(floor))
 	}
-	opts := make([]option, 0, len(best))
-	for _, o := range best {
-		opts = append(opts, o)
-	}
-	slices.SortFunc(opts, func(a, b option) int { return -cmpF(a.cond.Strike, b.cond.Strike) })
+	slices.SortFunc(opts, func(a, b option) int {
+		if c := -cmpF(a.cond.Strike, b.cond.Strike); c != 0 {
+			return c
+		}
+		if c := cmpF(a.unit, b.unit); c != 0 {
+			return c
+		}
+		return strings.Compare(a.m.ID, b.m.ID)
+	})
 	return expiry, opts, nil
 }
 
@@ -520,7 +540,10 @@ func (p Plan) risks(budget float64) []string {
 		r = append(r, "No contracts are needed: the unhedged loss never exceeds the cap above the floor.")
 	} else {
 		gaps := make([]string, 0, len(p.Legs))
-		for _, l := range p.Legs {
+		for i, l := range p.Legs {
+			if i > 0 && p.Legs[i-1].Strike == l.Strike {
+				continue
+			}
 			_, _, h := p.PnL(l.Strike + 1e-9*l.Strike)
 			gaps = append(gaps, fmt.Sprintf("%s (%s)", usd(l.Strike), usdSigned(h)))
 		}
@@ -594,6 +617,8 @@ type sizer struct {
 	// withPremium includes the ladder's cost in the loss the cap bounds;
 	// without it the cap bounds the loss before premium and one pass solves it.
 	withPremium bool
+	// limit caps each option at its ask size.
+	limit bool
 }
 
 const maxIter = 10000
@@ -611,19 +636,30 @@ func (s sizer) solve(capv float64) ([]float64, float64, bool) {
 			return nil, 0, false // nothing pays just above the highest strike
 		}
 		clear(counts)
-		n, best := 0.0, -1
+		n := 0.0
 		for j := range s.opts {
-			if best < 0 || s.opts[j].unit < s.opts[best].unit {
-				best = j
+			if j+1 < len(s.opts) && s.opts[j+1].cond.Strike == s.opts[j].cond.Strike {
+				continue // the constraint is just above the next lower strike
 			}
 			next := s.floor
 			if j+1 < len(s.opts) {
 				next = s.opts[j+1].cond.Strike
 			}
 			r := math.Ceil(s.q*(s.entry-next) - capv + c - 1e-9)
-			if r > n {
-				counts[best] += r - n
-				n = r
+			for r > n {
+				// The cheapest option with room among strikes 0..j.
+				best := -1
+				for i := 0; i <= j; i++ {
+					if s.room(i, counts[i]) > 0 && (best < 0 || s.opts[i].unit < s.opts[best].unit) {
+						best = i
+					}
+				}
+				if best < 0 {
+					return nil, 0, false // the offered size runs out
+				}
+				add := math.Min(r-n, s.room(best, counts[best]))
+				counts[best] += add
+				n += add
 			}
 		}
 		cost := s.cost(counts)
@@ -633,6 +669,14 @@ func (s sizer) solve(capv float64) ([]float64, float64, bool) {
 		c = cost
 	}
 	return nil, 0, false
+}
+
+// room returns how many more contracts option i can take.
+func (s sizer) room(i int, have float64) float64 {
+	if !s.limit || !(s.opts[i].size > 0) {
+		return math.Inf(1)
+	}
+	return math.Floor(s.opts[i].size) - have
 }
 
 func (s sizer) cost(counts []float64) float64 {

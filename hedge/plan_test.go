@@ -56,6 +56,7 @@ type world struct {
 	spot    float64
 	vol     float64
 	fee     FeeFunc
+	limit   bool // Planner.LimitToAskSize
 }
 
 func randomWorld(r *rand.Rand) world {
@@ -102,6 +103,14 @@ func randomWorld(r *rand.Rand) world {
 	if r.IntN(2) == 0 {
 		w.fee = ProportionalFee(0.07)
 	}
+	if r.IntN(4) == 0 {
+		w.limit = true
+		for i := range w.markets {
+			for j := range w.markets[i].Outcomes {
+				w.markets[i].Outcomes[j].AskSize = math.Round(req.Quantity * spot * r.Float64() / 2)
+			}
+		}
+	}
 	return w
 }
 
@@ -109,10 +118,10 @@ func randomWorld(r *rand.Rand) world {
 // plan's guarantees hold at every scenario price and on a fine grid.
 func TestPlanProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var planned, met, budgeted, refused int
+	var planned, met, budgeted, refused, limited int
 	for i := range 3000 {
 		w := randomWorld(r)
-		p, err := Planner{Fee: w.fee}.Plan(w.req, w.markets, w.spot, w.vol, testNow)
+		p, err := Planner{Fee: w.fee, LimitToAskSize: w.limit}.Plan(w.req, w.markets, w.spot, w.vol, testNow)
 		if err != nil {
 			var e *sibyl.Error
 			if code := sibyl.ErrorCode(err); code != sibyl.Invalid && code != sibyl.NotFound || !asError(err, &e) || e.Field == "" {
@@ -122,6 +131,9 @@ func TestPlanProperties(t *testing.T) {
 			continue
 		}
 		planned++
+		if w.limit {
+			limited++
+		}
 		checkPlan(t, fmt.Sprintf("world %d", i), w, p)
 		if p.MeetsCap {
 			met++
@@ -129,8 +141,8 @@ func TestPlanProperties(t *testing.T) {
 			budgeted++
 		}
 	}
-	t.Logf("%d plans (%d meet the cap, %d budget-limited), %d refused with an error", planned, met, budgeted, refused)
-	if planned < 1000 || budgeted == 0 || met < 500 {
+	t.Logf("%d plans (%d meet the cap, %d budget-limited, %d sized within the ask size), %d refused with an error", planned, met, budgeted, limited, refused)
+	if planned < 1000 || budgeted == 0 || met < 500 || limited < 100 {
 		t.Errorf("generator too narrow: %d planned, %d met, %d budget-limited", planned, met, budgeted)
 	}
 }
@@ -156,6 +168,9 @@ func checkPlan(t *testing.T, name string, w world, p Plan) {
 		}
 		if want := math.Round((l.Price*l.Contracts+fee)*100) / 100; math.Abs(l.Cost-want) > 1e-9 || l.Fee != fee {
 			t.Fatalf("%s: leg %s cost %v fee %v, want %v fee %v", name, l.MarketID, l.Cost, l.Fee, want, fee)
+		}
+		if w.limit && l.AskSize > 0 && l.Contracts > l.AskSize {
+			t.Fatalf("%s: leg %s has %v contracts, %v offered", name, l.MarketID, l.Contracts, l.AskSize)
 		}
 		if l.Contracts != math.Trunc(l.Contracts) || l.Contracts <= 0 {
 			t.Fatalf("%s: leg %s has %v contracts, want a positive whole number", name, l.MarketID, l.Contracts)
@@ -224,7 +239,7 @@ func checkPlan(t *testing.T, name string, w world, p Plan) {
 func TestPlanOptimal(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	checked := 0
-	want := 150
+	want, limitedChecked := 150, 0
 	if testing.Short() {
 		want = 30
 	}
@@ -236,16 +251,38 @@ func TestPlanOptimal(t *testing.T) {
 		q := 0.1 + 0.4*r.Float64()
 		req := Request{Symbol: "BTC", Quantity: q, ProtectBelow: 90, By: exp, Floor: 60}
 		withPremium := i%2 == 0
+		limit := i%3 == 0 // sizes limited: only "below" markets, so one option per strike
+		if limit {
+			var below []sibyl.Market
+			for _, m := range ms {
+				if m.Underlying.Direction == Below {
+					for j := range m.Outcomes {
+						m.Outcomes[j].AskSize = float64(3 + r.IntN(30))
+					}
+					below = append(below, m)
+				}
+			}
+			ms = below
+		}
 		capv := q * 10 // the loss at 90, before premium
 		if withPremium {
 			c := q * 100 * (0.05 + 0.3*r.Float64())
 			req.MaxLoss, capv = &c, c
 		}
-		p, err := Planner{}.Plan(req, ms, spot, 0.6, testNow)
+		p, err := Planner{LimitToAskSize: limit}.Plan(req, ms, spot, 0.6, testNow)
 		if err != nil {
 			continue
 		}
-		_, opts, _ := Planner{}.candidates("BTC", req, ms, 60) // one option per strike, as the planner saw them
+		// The options the planner saw, reduced to the cheapest per strike:
+		// options at one strike pay alike, so a cheaper ladder never needs
+		// the dearer one (without size limits).
+		_, all, _ := Planner{}.candidates("BTC", req, ms, 60)
+		var opts []option
+		for _, o := range all {
+			if len(opts) == 0 || opts[len(opts)-1].cond.Strike != o.cond.Strike {
+				opts = append(opts, o) // sorted cheapest first within a strike
+			}
+		}
 		best := math.Inf(1)
 		n := make([]float64, len(opts))
 		// worst is an independent evaluation of the hedged loss: at the floor
@@ -279,7 +316,11 @@ func TestPlanOptimal(t *testing.T) {
 				}
 				return
 			}
-			for k := 0.0; k <= 35; k++ {
+			top := 35.0
+			if limit {
+				top = math.Min(top, opts[i].size)
+			}
+			for k := 0.0; k <= top; k++ {
 				n[i] = k
 				rec(i + 1)
 			}
@@ -289,9 +330,16 @@ func TestPlanOptimal(t *testing.T) {
 			t.Fatalf("instance %d: plan misses the cap: MaxLoss %v, cap %v", i, p.MaxLoss, p.Cap)
 		}
 		if p.TotalCost > best+1e-9 {
-			t.Fatalf("instance %d (premium in cap %v): plan costs %v, exhaustive search found %v", i, withPremium, p.TotalCost, best)
+			t.Fatalf("instance %d (premium in cap %v, size-limited %v): plan costs %v, exhaustive search found %v", i, withPremium, limit, p.TotalCost, best)
 		}
 		checked++
+		if limit {
+			limitedChecked++
+		}
+	}
+	t.Logf("%d instances checked, %d with sizes limited", checked, limitedChecked)
+	if limitedChecked < want/5 {
+		t.Fatalf("only %d size-limited instances checked", limitedChecked)
 	}
 	if checked < want {
 		t.Fatalf("only %d instances checked", checked)

@@ -95,6 +95,26 @@ func TestWorkedExample(t *testing.T) {
 			}
 		})
 	}
+	// Sized within the offers at the best ask, 2 BTC cannot be protected:
+	// the error names the lowest cap the offered contracts reach.
+	t.Run("limited to the ask size", func(t *testing.T) {
+		lim := hedge.Planner{Fee: hedge.ProportionalFee(0.07), LimitToAskSize: true}
+		_, err := lim.Plan(hedge.Request{Symbol: "BTC", Quantity: 2, ProtectBelow: spot * 0.85, By: by}, ms, spot, vol, now)
+		if sibyl.ErrorCode(err) != sibyl.Invalid || sibyl.ErrorField(err) != "protect_below" {
+			t.Fatalf("got %v, want invalid protect_below", err)
+		}
+		t.Logf("%v", err)
+		p, err := lim.Plan(hedge.Request{Symbol: "BTC", Quantity: 0.01, ProtectBelow: spot * 0.85, By: by}, ms, spot, vol, now)
+		if err != nil {
+			t.Fatalf("0.01 BTC: %v", err)
+		}
+		for _, l := range p.Legs {
+			if l.Contracts > l.AskSize {
+				t.Errorf("leg %s: %v contracts, %v offered", l.MarketID, l.Contracts, l.AskSize)
+			}
+		}
+		t.Logf("0.01 BTC within the offered size:\n%s", p.Markdown())
+	})
 }
 
 func BenchmarkPlan(b *testing.B) {
