@@ -287,14 +287,14 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 	if !ok {
 		best, _, bcost := s.lowestCap(unhedgedWorst)
 		if pl.LimitToAskSize && best > capv {
-			field := "max_loss"
+			field, what := "max_loss", "the hedged loss"
 			if p.PremiumOnTop {
-				field = "protect_below"
+				field, what = "protect_below", "the loss before premium"
 			}
 			if _, _, ok := (sizer{opts: opts, q: s.q, entry: entry, floor: floor, fee: pl.Fee, withPremium: s.withPremium}).solve(capv); ok {
 				return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, field,
-					"the %s contracts offered at the best ask for %s are too few to keep the loss within %s; the lowest they reach is %s, costing %s; accept that cap, hedge fewer tokens, or let orders rest beyond the offered size",
-					sym, expiry.Format(time.DateOnly), usd(capv), usd(math.Ceil(best)), usd(bcost))
+					"the %s contracts offered at the best ask for %s are too few to keep %s within %s; the lowest they reach is %s, costing %s; accept that cap, hedge fewer tokens, or let orders rest beyond the offered size",
+					sym, expiry.Format(time.DateOnly), what, usd(capv), usd(math.Ceil(best)), usd(bcost))
 			}
 		}
 		if p.PremiumOnTop {
