@@ -42,6 +42,8 @@
 // like a put and the premium comes on top.
 //
 // Not modelled: depth beyond the best ask (every contract is priced at the
-// top of book; orders may fill partially), the gap between Request.By and the
-// expiry (stated as a risk), and settlement-source basis between venues.
+// top of book and orders may fill partially, unless Planner.LimitToAskSize
+// keeps each leg within the offered size), the gap between Request.By and
+// the expiry, and settlement-source basis between venues (both stated as
+// risks).
 package hedge
