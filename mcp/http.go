@@ -540,6 +540,25 @@ func writeSSE(w io.Writer, msg []byte) error {
 	return err
 }
 
+// isServerRequest reports whether msg is a request built by Session.request,
+// which ends with `,"id":"s<digits>"}`.
+func isServerRequest(msg []byte) bool {
+	i := bytes.LastIndex(msg, []byte(`,"id":"s`))
+	if i < 0 {
+		return false
+	}
+	rest := msg[i+len(`,"id":"s`):]
+	if len(rest) < 3 || string(rest[len(rest)-2:]) != `"}` {
+		return false
+	}
+	for _, c := range rest[:len(rest)-2] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func isResponse(msg []byte) bool {
 	// Responses are built by appendResponse/appendError: {"jsonrpc":"2.0","id":...,"result"|"error"
 	return bytes.HasPrefix(msg, []byte(`{"jsonrpc":"2.0","id":`))
@@ -570,7 +589,10 @@ func (p *postStream) write(msg []byte) error {
 			if resp {
 				return errors.New("mcp: unreachable")
 			}
-			return ErrNoClientStream // a JSON-only client cannot receive this
+			if !isServerRequest(msg) {
+				return nil // a JSON-only client opted out of notifications: drop them
+			}
+			return ErrNoClientStream // it cannot receive a server request either
 		}
 		p.startSSE()
 	}

@@ -396,3 +396,22 @@ func Test2026HTTP(t *testing.T) {
 		})
 	}
 }
+
+func TestHTTPJSONOnlyClient(t *testing.T) {
+	ts, _ := startHTTP(t, testServer(t), &HTTPOptions{JSONResponse: true})
+	c := &httpClient{tb: t, url: ts.URL}
+	c.initialize("2025-11-25")
+	jsonOnly := map[string]string{"Accept": "application/json"}
+	// Progress notifications are dropped; the call still succeeds.
+	resp := c.do("POST", `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"progress","_meta":{"progressToken":1}}}`, jsonOnly)
+	ms := readMsgs(t, resp)
+	if resp.Header.Get("Content-Type") != "application/json" || len(ms) != 1 || !strings.Contains(string(ms[0].Result), "done") {
+		t.Fatalf("got %v", ms)
+	}
+	// A server request cannot reach it: the tool fails, the server goes on.
+	resp = c.do("POST", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sample"}}`, jsonOnly)
+	ms = readMsgs(t, resp)
+	if len(ms) != 1 || !strings.Contains(string(ms[0].Result), `"isError":true`) {
+		t.Fatalf("got %v", ms)
+	}
+}
