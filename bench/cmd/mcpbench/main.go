@@ -287,6 +287,7 @@ type result struct {
 	RPS              float64
 	P50, P99         time.Duration
 	ServerCPUPerCall time.Duration
+	ServerSysShare   float64 // system time / (user + system time) of the server
 	ClientCPUPerCall time.Duration
 	PeakRSS          int64
 	Errors           int64
@@ -411,21 +412,21 @@ func measure(ctx context.Context, t *target, transport string, clients, runNo in
 	}
 	pid := srv.cmd.Process.Pid
 	time.Sleep(o.warmup)
-	cpu0, err := cpuTime(pid)
+	user0, sys0, err := cpuTime(pid)
 	if err != nil {
 		return res, err
 	}
-	self0, _ := cpuTime(os.Getpid())
+	selfUser0, selfSys0, _ := cpuTime(os.Getpid())
 	start := time.Now()
 	phase.Store(1)
 	time.Sleep(o.duration)
 	phase.Store(2)
 	res.Elapsed = time.Since(start)
-	cpu1, err := cpuTime(pid)
+	user1, sys1, err := cpuTime(pid)
 	if err != nil {
 		return res, err
 	}
-	self1, _ := cpuTime(os.Getpid())
+	selfUser1, selfSys1, _ := cpuTime(os.Getpid())
 	res.Load = loadAvg()
 	wg.Wait()
 	if res.PeakRSS, err = peakRSS(pid); err != nil {
@@ -448,8 +449,12 @@ func measure(ctx context.Context, t *target, transport string, clients, runNo in
 	res.RPS = float64(res.Calls) / res.Elapsed.Seconds()
 	res.P50 = all[len(all)*50/100]
 	res.P99 = all[min(len(all)*99/100, len(all)-1)]
-	res.ServerCPUPerCall = (cpu1 - cpu0) / time.Duration(res.Calls)
-	res.ClientCPUPerCall = (self1 - self0) / time.Duration(res.Calls)
+	cpu := (user1 - user0) + (sys1 - sys0)
+	res.ServerCPUPerCall = cpu / time.Duration(res.Calls)
+	if cpu > 0 {
+		res.ServerSysShare = float64(sys1-sys0) / float64(cpu)
+	}
+	res.ClientCPUPerCall = ((selfUser1 - selfUser0) + (selfSys1 - selfSys0)) / time.Duration(res.Calls)
 	return res, nil
 }
 
@@ -611,10 +616,10 @@ func (rep *report) markdown() string {
 	fmt.Fprintf(&b, "Machine: %d CPUs (nproc), %s, %s/%s, %s. Started %s, finished %s. /proc/loadavg (1, 5, 15 min) before: %s, after: %s.\n\n",
 		runtime.NumCPU(), cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.Version(),
 		rep.started.Format("2006-01-02 15:04 UTC"), rep.finished.Format("15:04 UTC"), rep.loadBefore, rep.loadAfter)
-	fmt.Fprintf(&b, "Each configuration: %v warm-up, %v measured, %d runs interleaved; every number is the median of the runs (min–max of req/s and CPU/call in brackets). Server CPU/call = (utime+stime of the server process over the measured window) / calls; client CPU/call is the load generator's own. Peak RSS = the server's VmHWM.\n\n",
+	fmt.Fprintf(&b, "Each configuration: %v warm-up, %v measured, %d runs interleaved; every number is the median of the runs (min–max of req/s and CPU/call in brackets). Server CPU/call = (utime+stime of the server process over the measured window) / calls, and sys %% the stime share of it; client CPU/call is the load generator's own. Peak RSS = the server's VmHWM.\n\n",
 		o.warmup, o.duration, o.runs)
-	b.WriteString("| server | tool | transport | clients | req/s | p50 | p99 | server CPU/call | client CPU/call | peak RSS | errors |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| server | tool | transport | clients | req/s | p50 | p99 | server CPU/call | server sys % | client CPU/call | peak RSS | errors |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	type key struct {
 		target, transport string
 		clients           int
@@ -639,7 +644,7 @@ func (rep *report) markdown() string {
 		rs := groups[k]
 		var rps []float64
 		var p50, p99, scpu, ccpu []time.Duration
-		var rss []float64
+		var rss, sys []float64
 		var errs int64
 		for _, r := range rs {
 			rps = append(rps, r.RPS)
@@ -648,14 +653,15 @@ func (rep *report) markdown() string {
 			scpu = append(scpu, r.ServerCPUPerCall)
 			ccpu = append(ccpu, r.ClientCPUPerCall)
 			rss = append(rss, float64(r.PeakRSS)/(1<<20))
+			sys = append(sys, 100*r.ServerSysShare)
 			errs += r.Errors
 		}
 		rpsMin, rpsMax := slices.Min(rps), slices.Max(rps)
 		cpuMin, cpuMax := slices.Min(scpu), slices.Max(scpu)
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.0f (%.0f–%.0f) | %s | %s | %s (%s–%s) | %s | %.1f MiB | %d |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.0f (%.0f–%.0f) | %s | %s | %s (%s–%s) | %.0f%% | %s | %.1f MiB | %d |\n",
 			k.target, rs[0].Tool, k.transport, k.clients,
 			medianF(rps), rpsMin, rpsMax, fmtDur(medianDur(p50)), fmtDur(medianDur(p99)),
-			fmtDur(medianDur(scpu)), fmtDur(cpuMin), fmtDur(cpuMax), fmtDur(medianDur(ccpu)),
+			fmtDur(medianDur(scpu)), fmtDur(cpuMin), fmtDur(cpuMax), medianF(sys), fmtDur(medianDur(ccpu)),
 			medianF(rss), errs)
 	}
 	if len(rep.slow) > 0 {

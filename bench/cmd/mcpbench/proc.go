@@ -108,28 +108,28 @@ func (s *server) stop() {
 	}
 }
 
-// cpuTime returns the process's user+system CPU time, all threads.
-func cpuTime(pid int) (time.Duration, error) {
+// cpuTime returns the process's CPU time, all threads: user and system.
+func cpuTime(pid int) (user, sys time.Duration, err error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) may hold spaces: fields count from after ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errors.New("unexpected /proc/pid/stat format")
+		return 0, 0, errors.New("unexpected /proc/pid/stat format")
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc/pid/stat format")
+		return 0, 0, errors.New("unexpected /proc/pid/stat format")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, errors.New("unexpected /proc/pid/stat format")
+		return 0, 0, errors.New("unexpected /proc/pid/stat format")
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	return time.Duration(ut) * time.Second / clockTicks, time.Duration(st) * time.Second / clockTicks, nil
 }
 
 // peakRSS returns VmHWM, the process's peak resident set size, in bytes.
