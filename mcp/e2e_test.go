@@ -95,13 +95,15 @@ func TestGoSDKClient(t *testing.T) {
 					if got := progress.Load(); got != 3 {
 						t.Errorf("progress notifications: got %d, want 3", got)
 					}
-					res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "sample"})
-					if err != nil || res.IsError || !strings.Contains(res.Content[0].(*sdk.TextContent).Text, "sampled") {
-						t.Errorf("sampling: got %+v, %v", res, err)
-					}
 					if err := cs.Ping(ctx, nil); err != nil {
 						t.Errorf("ping: %v", err)
 					}
+				}
+				// Sampling and elicitation: server requests on the handshake
+				// revisions, input-required rounds on 2026-07-28.
+				res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "sample"})
+				if err != nil || res.IsError || len(res.Content) == 0 || !strings.Contains(res.Content[0].(*sdk.TextContent).Text, "sampled") {
+					t.Errorf("sampling: got %+v, %v", res, err)
 				}
 				pr, err := cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "greet", Arguments: map[string]string{"who": "ann"}})
 				if err != nil || pr.Messages[0].Content.(*sdk.TextContent).Text != "hi ann" {
