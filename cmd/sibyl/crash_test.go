@@ -60,6 +60,7 @@ type crashKey struct {
 	busy     bool
 	nextTry  time.Time
 	deferred bool // got at least one not-acknowledged attempt
+	failures int  // attempts without a final answer
 	history  []string
 }
 
@@ -91,6 +92,8 @@ type crashHarness struct {
 
 	killsInjected map[string]int // by crash point
 	killsSignal   int
+	launches      int
+	launchTime    time.Duration // total time from exec to banner
 	injectedTotal atomic.Int64
 	signalTotal   atomic.Int64
 }
@@ -212,8 +215,13 @@ func (h *crashHarness) settle(k *crashKey, gen int, a toolAnswer, callErr error)
 		k.note("server %d: %s", gen, a.Code)
 	}
 	retry := func(reason string, after time.Duration) {
+		// Back off per key: a key stranded by a death (its claim pending with
+		// a live 30s lease) hangs every attempt until its lease ends, and must
+		// not keep the workers from new keys.
 		h.retries[reason]++
 		k.deferred = true
+		k.failures++
+		after = max(after, min(25*time.Millisecond<<min(k.failures, 10), 5*time.Second))
 		k.nextTry = time.Now().Add(after)
 	}
 	switch {
@@ -349,10 +357,13 @@ func (h *crashHarness) supervise(stop <-chan struct{}, rng *rand.Rand) error {
 			return nil
 		default:
 		}
+		t0 := time.Now()
 		p, err := launchHTTPServer(h.dir, []string{"SIBYL_TEST_CRASH=" + crashSpec})
 		if err != nil {
 			return err
 		}
+		h.launches++
+		h.launchTime += time.Since(t0)
 		h.publish(p)
 		delay := time.Duration(20+rng.IntN(181)) * time.Millisecond
 		timer := time.NewTimer(delay)
@@ -387,7 +398,7 @@ func (h *crashHarness) kills() int { return int(h.injectedTotal.Load() + h.signa
 // TestCrashHarness is the crash harness described at the top of this file,
 // followed by the audit tamper check on the data it leaves.
 func TestCrashHarness(t *testing.T) {
-	wantKills, chaosCap := 200, 150*time.Second
+	wantKills, chaosCap := 200, 180*time.Second
 	if testing.Short() {
 		wantKills, chaosCap = 30, 60*time.Second
 	}
@@ -557,7 +568,8 @@ chaos:
 			deferredKeys++
 		}
 	}
-	t.Logf("kills: %d (injected %d %v, SIGKILL %d) in %v of chaos; want >= %d", h.kills(), h.injectedTotal.Load(), h.killsInjected, h.killsSignal, chaosDur.Round(time.Millisecond), wantKills)
+	t.Logf("kills: %d (injected %d %v, SIGKILL %d) in %v of chaos; want >= %d; %d servers started, %v on average from exec to banner",
+		h.kills(), h.injectedTotal.Load(), h.killsInjected, h.killsSignal, chaosDur.Round(time.Millisecond), wantKills, h.launches, (h.launchTime / time.Duration(max(h.launches, 1))).Round(time.Millisecond))
 	t.Logf("keys: %d %v; final answers %v; orders at the venue %d (= keys with an order %d); keys retried after a lost or retryable answer %d", len(h.keys), kinds, h.finals, len(listed), withOrder, deferredKeys)
 	freshTwice := 0
 	for _, k := range h.keys {
@@ -630,8 +642,23 @@ func (h *crashHarness) replayAll(ctx context.Context, endpoint string, gen int) 
 				h.mu.Lock()
 				orderIDs, rejected, done := append([]string(nil), k.orderIDs...), k.rejected, k.done
 				h.mu.Unlock()
-				a, err := s.callTool(ctx, "place_order", k.args)
-				if err != nil || !done || (a.IsError && a.Retryable) {
+				// A key acknowledged by a server that died before its completion
+				// reached the disk is pending until its lease (30s) ends:
+				// in_progress until then.
+				var a toolAnswer
+				var err error
+				for {
+					a, err = s.callTool(ctx, "place_order", k.args)
+					if err != nil || !a.IsError || !a.Retryable {
+						break
+					}
+					h.mu.Lock()
+					h.retries["verify-"+a.Code]++
+					k.note("server %d: %s", gen, a.Code)
+					h.mu.Unlock()
+					time.Sleep(200 * time.Millisecond)
+				}
+				if err != nil || !done {
 					t.Errorf("replay of key %s: %v %v (done before: %v)", k.key, err, a, done)
 					continue
 				}
