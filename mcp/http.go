@@ -322,7 +322,7 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 		return
 	}
 	if body[0] == '[' {
-		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches are not supported over HTTP")
+		h.postBatch(w, r, principal, body)
 		return
 	}
 	m := inMsgPool.Get().(*inMsg)
@@ -738,4 +738,58 @@ func (h *HTTPHandler) endSession(sid string) {
 	if hs != nil {
 		h.srv.removeSession(hs.Session)
 	}
+}
+
+// dropStream discards what it is given: notifications of batched requests,
+// which have no stream to travel on.
+type dropStream struct{}
+
+func (dropStream) write([]byte) error { return nil }
+
+// postBatch serves a JSON-RPC batch, which only 2025-03-26 sessions may send.
+// The answers come back together as one JSON array.
+func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principal string, body []byte) {
+	if h.opts.Stateless {
+		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches need a 2025-03-26 session")
+		return
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(body, &elems); err != nil {
+		if !json.Valid(body) {
+			httpError(w, http.StatusBadRequest, nil, CodeParseError, "parse error: the body is not valid JSON")
+		} else {
+			httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: "+err.Error())
+		}
+		return
+	}
+	hs := h.lookup(w, r, principal, nil)
+	if hs == nil {
+		return
+	}
+	if hs.ProtocolVersion() != Version20250326 {
+		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches are not supported in protocol revision "+hs.ProtocolVersion())
+		return
+	}
+	if len(elems) == 0 {
+		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: empty batch")
+		return
+	}
+	hs.busy.Add(1)
+	defer hs.busy.Add(-1)
+	bs := &batchStream{}
+	var wg sync.WaitGroup
+	for _, e := range elems {
+		h.srv.handleMessage(hs.Session, e, dropStream{}, bs, &wg)
+	}
+	wg.Wait()
+	if bs.n == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	out := make([]byte, 0, bs.buf.Len()+2)
+	out = append(append(append(out, '['), bs.buf.Bytes()...), ']')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
 }

@@ -145,7 +145,7 @@ func TestHTTPLifecycle(t *testing.T) {
 		{"foreign host", "POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{"Host": "evil.example.com"}, 403, CodeInvalidRequest},
 		{"oversize", "POST", `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"` + strings.Repeat("a", 5<<20) + `"}}`, nil, 413, CodeInvalidRequest},
 		{"malformed", "POST", `{"jsonrpc":`, nil, 400, CodeParseError},
-		{"batch", "POST", `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, nil, 400, CodeInvalidRequest},
+		{"batch on 2025-06-18", "POST", `[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, nil, 400, CodeInvalidRequest},
 		{"bad accept", "POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{"Accept": "text/html"}, 406, CodeInvalidRequest},
 		{"bad content type", "POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{"Content-Type": "text/plain"}, 415, CodeInvalidRequest},
 		{"put", "PUT", `{}`, nil, 405, CodeInvalidRequest},
@@ -414,4 +414,21 @@ func TestHTTPJSONOnlyClient(t *testing.T) {
 	if len(ms) != 1 || !strings.Contains(string(ms[0].Result), `"isError":true`) {
 		t.Fatalf("got %v", ms)
 	}
+}
+
+func TestHTTPBatch20250326(t *testing.T) {
+	ts, _ := startHTTP(t, testServer(t), &HTTPOptions{JSONResponse: true})
+	c := &httpClient{tb: t, url: ts.URL}
+	c.initialize("2025-03-26")
+	resp := c.do("POST", `[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"b"}}}]`, nil)
+	defer resp.Body.Close()
+	var got []msg
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got) != 2 {
+		t.Fatalf("got %v (%v), want 2 responses", got, err)
+	}
+	resp2 := c.do("POST", `[{"jsonrpc":"2.0","method":"notifications/initialized"}]`, nil)
+	if resp2.StatusCode != http.StatusAccepted {
+		t.Errorf("notifications-only batch: %d, want 202", resp2.StatusCode)
+	}
+	resp2.Body.Close()
 }
