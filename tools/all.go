@@ -6,5 +6,6 @@ func All(d *Deps) []Tool {
 	ts = append(ts, MarketTools(d)...)
 	ts = append(ts, GradeTools(d)...)
 	ts = append(ts, OrderTools(d)...)
+	ts = append(ts, HedgeTools(d)...)
 	return ts
 }

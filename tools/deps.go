@@ -26,6 +26,12 @@ type Deps struct {
 	// records and the audit log. The order tools are left out without them.
 	Orders *orders.Service
 	Store  *store.Store
+	// Spot returns a token's current price and its time, for hedge_position;
+	// nil leaves hedge_position out.
+	Spot func(symbol string) (float64, time.Time, error)
+	// VolFeed names the feed whose daily history gives hedge_position its
+	// volatility (default: DefaultFeed).
+	VolFeed string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -56,6 +56,15 @@ type Call struct {
 	req *mcp.CallToolRequest
 }
 
+// Allowed reports whether the caller holds scope: stdio sessions and HTTP without
+// API keys hold every scope; an API key holds its own (trade implies read).
+func (c *Call) Allowed(scope string) bool {
+	if c.req == nil {
+		return true
+	}
+	return hasScope(c.req.Session, scope)
+}
+
 // Progress sends a progress notification when the client asked for them; it is a
 // no-op otherwise.
 func (c *Call) Progress(ctx context.Context, progress, total float64, message string) {
@@ -116,10 +125,10 @@ type CallRecord struct {
 
 // ErrorObject is the machine-readable error in an isError result, under "error".
 type ErrorObject struct {
-	Code      string `json:"code"`
-	Message   string `json:"message"`
-	Field     string `json:"field,omitempty"`
-	Retryable bool   `json:"retryable"`
+	Code      string `json:"code" jsonschema_description:"Machine-readable error code, such as invalid, not_found, insufficient_funds, unavailable."`
+	Message   string `json:"message" jsonschema_description:"What was wrong and, where possible, what would work instead."`
+	Field     string `json:"field,omitempty" jsonschema_description:"The argument at fault, when there is one."`
+	Retryable bool   `json:"retryable" jsonschema_description:"True when the same call (same idempotency_key) may succeed if retried."`
 }
 
 // Register adds every tool to s. Tools whose Scope the caller's session lacks are

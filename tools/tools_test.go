@@ -48,6 +48,7 @@ func MustDeps(tb testing.TB) *Deps {
 		Venues:      venues,
 		Orders:      svc,
 		Store:       st,
+		Spot:        pv.Spot,
 		Feeds:       map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
 		DefaultFeed: "paper",
 		LiveFeeds:   map[string]bool{"paper": true},

@@ -41,14 +41,16 @@ func TestMain(m *testing.M) {
 // sampleArgs holds arguments for one successful call of every tool. The
 // end-to-end test fails when a tool is served that has no entry here, so every
 // new tool gets exercised by a real client.
-func sampleArgs(marketID, restingOrderID string) map[string]map[string]any {
+func sampleArgs(marketID, restingOrderID string, btcSpot float64) map[string]map[string]any {
 	return map[string]map[string]any{
-		"place_order":       {"market": marketID, "outcome": "No", "side": "buy", "quantity": 2, "limit_price": 0.02, "idempotency_key": "e2e-sample-place"},
-		"cancel_order":      {"order_id": restingOrderID, "idempotency_key": "e2e-sample-cancel"},
-		"get_order":         {"idempotency_key": "e2e-setup-place"},
-		"list_orders":       {"status": "open"},
-		"get_positions":     {},
-		"get_audit_log":     {"verify": true, "limit": 10},
+		"place_order":   {"market": marketID, "outcome": "No", "side": "buy", "quantity": 2, "limit_price": 0.02, "idempotency_key": "e2e-sample-place"},
+		"cancel_order":  {"order_id": restingOrderID, "idempotency_key": "e2e-sample-cancel"},
+		"get_order":     {"idempotency_key": "e2e-setup-place"},
+		"list_orders":   {"status": "open"},
+		"get_positions": {},
+		"get_audit_log": {"verify": true, "limit": 10},
+		"hedge_position": {"symbol": "BTC", "quantity": 0.1, "protect_below": btcSpot * 0.85,
+			"by": time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)},
 		"list_venues":       {},
 		"search_markets":    {"query": "BTC above", "status": "open", "limit": 3},
 		"get_market":        {"market": marketID, "depth": 2},
@@ -165,7 +167,21 @@ func callEveryTool(ctx context.Context, t *testing.T, cs *sdk.ClientSession) {
 	if err := json.Unmarshal(raw, &placed); err != nil || placed.Status != "open" {
 		t.Fatalf("place_order: got %s, want an open order", raw)
 	}
-	samples := sampleArgs(marketID, placed.OrderID)
+	// BTC's spot price, for hedge_position, from the last candle of its history.
+	res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "get_price_history", Arguments: map[string]any{"symbol": "BTC"}})
+	if err != nil || res.IsError {
+		t.Fatalf("get_price_history: %v %s", err, text(res))
+	}
+	raw, _ = json.Marshal(res.StructuredContent)
+	var hist struct {
+		Candles []struct {
+			Close float64 `json:"close"`
+		} `json:"candles"`
+	}
+	if err := json.Unmarshal(raw, &hist); err != nil || len(hist.Candles) == 0 {
+		t.Fatalf("get_price_history: %s", raw)
+	}
+	samples := sampleArgs(marketID, placed.OrderID, hist.Candles[len(hist.Candles)-1].Close)
 	for _, n := range names {
 		args, ok := samples[n]
 		if !ok {

@@ -49,6 +49,7 @@ type Main struct {
 	AllowHost string  // extra Host/Origin names allowed over HTTP (comma-separated)
 	OHLCVDir  string  // CSV price history for the grade tools; empty: the paper world's
 	RateLimit float64 // HTTP requests per second per API key
+	PaperCash float64 // each principal's opening paper balance, dollars
 	// InsecureNoAuth allows serving HTTP beyond loopback without API keys.
 	InsecureNoAuth bool
 
@@ -81,6 +82,11 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("SIBYL_RATE_LIMIT: want a number")
 	}
 	fs.Float64Var(&m.RateLimit, "rate-limit", rl, "HTTP requests per second per API key (bursts of twice that); 0 means unlimited [SIBYL_RATE_LIMIT]")
+	cash, err := strconv.ParseFloat(envString("SIBYL_PAPER_CASH", "10000"), 64)
+	if err != nil || cash <= 0 {
+		return fmt.Errorf("SIBYL_PAPER_CASH: want a positive number of dollars")
+	}
+	fs.Float64Var(&m.PaperCash, "paper-cash", cash, "opening paper balance of each principal, in dollars [SIBYL_PAPER_CASH]")
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	if err := fs.Parse(args); err != nil {
@@ -134,7 +140,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		}
 	}})
 
-	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st})
+	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st, StartingCash: m.PaperCash})
 	if err != nil {
 		return nil, fmt.Errorf("starting the paper venue: %w", err)
 	}
@@ -149,7 +155,8 @@ func (m *Main) Open() (*mcp.Server, error) {
 	}
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger})
 	m.orders = svc
-	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st}
+	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
+		Spot: pv.Spot, VolFeed: "paper"}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
