@@ -63,11 +63,11 @@ func run() error {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up `time` before each measurement")
 	flag.IntVar(&o.runs, "runs", 3, "runs per configuration (the table shows medians)")
 	flag.StringVar(&clients, "clients", "1,16", "comma-separated numbers of concurrent clients")
-	flag.StringVar(&targets, "targets", "sibyl,go-sdk,mcp-go,sibyl-serve", "comma-separated servers: sibyl, go-sdk, mcp-go (test_simple_text), sibyl-serve (get_market)")
+	flag.StringVar(&targets, "targets", "sibyl,go-sdk,mcp-go,sibyl-serve", "comma-separated servers: sibyl, go-sdk, mcp-go (test_simple_text), sibyl-serve (get_market through `sibyl serve`), sibyl-market (get_market on servers/sibylmarket, for -profile)")
 	flag.StringVar(&transports, "transports", "stdio,http", "comma-separated transports: stdio, http")
 	flag.StringVar(&o.benchDir, "bench-dir", ".", "`DIR` of the bench module (holding servers/)")
 	flag.StringVar(&o.sibylRoot, "sibyl-root", "..", "`DIR` of the sibyl module (holding cmd/sibyl)")
-	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the sibyl target's server to `DIR` (one per configuration and run)")
+	flag.StringVar(&o.profileDir, "profile", "", "write CPU profiles of the sibyl and sibyl-market targets' servers to `DIR` (one per configuration and run)")
 	flag.StringVar(&o.memProfileDir, "memprofile", "", "write allocation profiles of the sibyl target's server to `DIR` (one per configuration and run)")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to `FILE`")
 	flag.StringVar(&o.jsonOut, "json", "", "write every run's raw numbers as JSON to `FILE`")
@@ -241,6 +241,18 @@ func buildTargets(o options, binDir string) (map[string]*target, error) {
 	if err := simple("mcp-go", "./servers/mcpgo", "mcpgo-bench", false); err != nil {
 		return nil, err
 	}
+	if need["sibyl-market"] {
+		path, err := build(o.benchDir, "./servers/sibylmarket", "sibylmarket-bench")
+		if err != nil {
+			return nil, err
+		}
+		all["sibyl-market"] = &target{
+			name: "sibyl-market", bin: path, tool: "get_market", dataDir: true, profile: true,
+			args:   func(dataDir string) []string { return []string{"--data-dir", dataDir} },
+			params: getMarketParams,
+			check:  checkGetMarket,
+		}
+	}
 	if need["sibyl-serve"] {
 		path, err := build(o.sibylRoot, "./cmd/sibyl", "sibyl")
 		if err != nil {
@@ -250,10 +262,14 @@ func buildTargets(o options, binDir string) (map[string]*target, error) {
 			name: "sibyl serve", bin: path, tool: "get_market", dataDir: true,
 			args:   func(dataDir string) []string { return []string{"serve", "--data-dir", dataDir} },
 			params: getMarketParams,
-			check:  func(result []byte) bool { return !isToolError(result) && bytes.Contains(result, []byte(`"content":[`)) },
+			check:  checkGetMarket,
 		}
 	}
 	return all, nil
+}
+
+func checkGetMarket(result []byte) bool {
+	return !isToolError(result) && bytes.Contains(result, []byte(`"content":[`))
 }
 
 var marketIDRE = regexp.MustCompile(`"id":\s*"(paper:[^"\\]+)"`)
