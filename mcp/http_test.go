@@ -432,3 +432,37 @@ func TestHTTPBatch20250326(t *testing.T) {
 	}
 	resp2.Body.Close()
 }
+
+func TestHTTPIdleTimeout(t *testing.T) {
+	ts, _ := startHTTP(t, testServer(t), &HTTPOptions{JSONResponse: true, SessionIdleTimeout: 20 * time.Millisecond})
+	c := &httpClient{tb: t, url: ts.URL}
+	c.initialize("2025-11-25")
+	deadline := time.Now().Add(10 * time.Second) // a hang guard, not a timing assertion
+	for {
+		resp := c.do("POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, nil)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the idle session never ended")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestHTTPPrincipalBinding(t *testing.T) {
+	ts, _ := startHTTP(t, testServer(t), &HTTPOptions{JSONResponse: true, Authenticate: func(r *http.Request) (string, []string, error) {
+		return r.Header.Get("X-User"), nil, nil
+	}})
+	c := &httpClient{tb: t, url: ts.URL}
+	req := map[string]string{"X-User": "alice"}
+	resp := c.do("POST", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}`, req)
+	c.sid = resp.Header.Get("Mcp-Session-Id")
+	resp.Body.Close()
+	resp = c.do("POST", `{"jsonrpc":"2.0","id":1,"method":"ping"}`, map[string]string{"X-User": "mallory"})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another principal: got %d, want 403", resp.StatusCode)
+	}
+	resp.Body.Close()
+}
