@@ -488,11 +488,11 @@ func (h *HTTPHandler) postStateless(w http.ResponseWriter, r *http.Request, m *i
 func (h *HTTPHandler) runRequest(w http.ResponseWriter, r *http.Request, sess *Session, m *inMsg, jsonOK, sseOK bool, sid string) {
 	ps := &postStream{w: w, sseOK: sseOK, jsonOK: jsonOK, sid: sid, preferJSON: h.opts.JSONResponse || !sseOK}
 	ps.stateless = sess.stateless
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(sess.ctx, cancel)
-	defer stop()
-	h.srv.handleRequest(ctx, sess, m.ID, *m.Method, m.Params, ps, ps)
+	var link context.Context
+	if sid != "" {
+		link = sess.ctx // ending the session cancels the request
+	}
+	h.srv.handleRequest(r.Context(), link, sess, m.ID, *m.Method, m.Params, ps, ps)
 	ps.finish()
 }
 
@@ -512,19 +512,27 @@ type postStream struct {
 	done bool
 }
 
+// Header values shared by all responses; net/http only reads them.
+var (
+	hdrJSON     = []string{"application/json"}
+	hdrSSE      = []string{"text/event-stream"}
+	hdrNoCache  = []string{"no-cache"}
+	hdrAccelOff = []string{"no"}
+)
+
 func (p *postStream) header() http.Header {
 	hd := p.w.Header()
 	if p.sid != "" {
-		hd.Set("Mcp-Session-Id", p.sid)
+		hd["Mcp-Session-Id"] = []string{p.sid}
 	}
 	return hd
 }
 
 func (p *postStream) startSSE() {
 	hd := p.header()
-	hd.Set("Content-Type", "text/event-stream")
-	hd.Set("Cache-Control", "no-cache")
-	hd.Set("X-Accel-Buffering", "no")
+	hd["Content-Type"] = hdrSSE
+	hd["Cache-Control"] = hdrNoCache
+	hd["X-Accel-Buffering"] = hdrAccelOff
 	p.w.WriteHeader(http.StatusOK)
 	p.mode = 2
 }
@@ -574,8 +582,7 @@ func (p *postStream) write(msg []byte) error {
 	if p.mode == 0 {
 		if resp && p.jsonOK && (p.preferJSON || bytes.Contains(msg, []byte(`,"error":{"code":`))) {
 			hd := p.header()
-			hd.Set("Content-Type", "application/json")
-			hd.Set("Content-Length", strconv.Itoa(len(msg)))
+			hd["Content-Type"] = hdrJSON // net/http adds Content-Length itself
 			status := http.StatusOK
 			if p.stateless {
 				status = statelessStatus(msg)

@@ -663,10 +663,15 @@ func (sess *Session) cancelRequest(key string) {
 // handleRequest runs a request with cancellation tracking: the goroutine body
 // used by every transport.
 // Notifications and server requests go to out, the response to reply.
-func (s *Server) handleRequest(ctx context.Context, sess *Session, id json.RawMessage, method string, params json.RawMessage, out, reply stream) {
+// When link is not nil, the handler's context also ends when link does.
+func (s *Server) handleRequest(ctx, link context.Context, sess *Session, id json.RawMessage, method string, params json.RawMessage, out, reply stream) {
 	key := idKey(id)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if link != nil {
+		stop := context.AfterFunc(link, cancel)
+		defer stop()
+	}
 	if !sess.track(key, cancel) {
 		buf := getBuf()
 		appendError(buf, id, &Error{Code: CodeInvalidRequest, Message: "invalid request: id " + string(id) + " is already in use by a request in flight"})

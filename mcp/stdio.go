@@ -241,7 +241,7 @@ func (s *Server) handleMessage(sess *Session, data []byte, out, reply stream, wg
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.handleRequest(sess.ctx, sess, id, method, params, out, reply)
+			s.handleRequest(sess.ctx, nil, sess, id, method, params, out, reply)
 		}()
 	}
 }
