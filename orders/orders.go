@@ -83,6 +83,12 @@ type Options struct {
 	DuplicateWindow time.Duration
 	// Owner names this process in the records it claims (default a random UUID).
 	Owner string
+	// SoleOwner says this Service is the only one using the Store, as in
+	// `sibyl serve`, where bbolt's exclusive file lock keeps every other process
+	// out. A pending record claimed by another owner was then left by a process
+	// that died, and is recovered at once instead of after its lease runs out.
+	// Leave it false when several Services share a Store.
+	SoleOwner bool
 	// Hooks are test hook points; leave zero in production.
 	Hooks Hooks
 	// Logger receives internal failures that have no caller to go to (a

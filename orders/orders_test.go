@@ -630,3 +630,26 @@ func TestRecordWaitsForCompletion(t *testing.T) {
 		t.Errorf("unknown key: got ok %v, err %v", ok, err)
 	}
 }
+
+// TestSoleOwnerRecoversAtOnce: a sole owner (sibyl serve, which holds the bbolt
+// file lock) knows a pending record of another owner was left by a dead process,
+// and recovers it without waiting for the lease.
+func TestSoleOwnerRecoversAtOnce(t *testing.T) {
+	h := newHarness(t, faulty.Options{}, func(o *Options) {
+		o.Hooks.AfterSend = func(string) { runtime.Goexit() } // dies after the venue took the order
+	})
+	req := placeReq("sole-owner-01", 2)
+	done := make(chan struct{})
+	go func() { defer close(done); h.svc.Place(context.Background(), req) }()
+	<-done
+	h2 := New(Options{Store: h.store, Venues: map[string]sibyl.Venue{"paper": h.venue}, Now: h.clock.Now,
+		WaitInFlight: time.Hour, SoleOwner: true}) // the clock has not moved: the lease is live
+	res, err := h2.Place(context.Background(), req)
+	if err != nil || res.Order.ID != "o-1" {
+		t.Fatalf("got %+v, %v; want order o-1 recovered at once", res, err)
+	}
+	if got := h.venue.Calls("PlaceOrder"); got != 1 {
+		t.Errorf("PlaceOrder calls: got %d, want 1 (recovered by OrderByClientID, not resent)", got)
+	}
+	h2.Flush()
+}

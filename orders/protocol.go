@@ -193,7 +193,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			if rec.Error != nil {
 				audit.Error = string(rec.Error.Code)
 			}
-		case rec.LeaseUntil.After(now):
+		case rec.LeaseUntil.After(now) && !(s.opts.SoleOwner && rec.Owner != s.opts.Owner):
 			c = claim{kind: claimWait, rec: rec}
 			return nil // nothing to write
 		default:

@@ -110,7 +110,9 @@ func (h *crashHarness) problem(format string, args ...any) {
 func (h *crashHarness) publish(p *serverProc) {
 	h.srvMu.Lock()
 	h.srv = p
-	h.gen++
+	if p != nil {
+		h.gen++ // the number of servers started so far
+	}
 	close(h.changed)
 	h.changed = make(chan struct{})
 	h.srvMu.Unlock()
@@ -841,9 +843,9 @@ func checkAuditTamper(ctx context.Context, t *testing.T, dir string) {
 			t.Errorf("verify with entry %d tampered: exit %d, output %q; want non-zero naming entry %d", seq, code, out, seq)
 		}
 		withAudit(t, path, func(b *bolt.Bucket) error { return b.Put(key, orig) }, true)
-		if code, out, err := runSibyl(ctx, "audit", "verify", "--data-dir", dir); err != nil || code != 0 {
-			t.Fatalf("verify with entry %d restored: exit %d, %v: %s", seq, code, err, out)
-		}
+	}
+	if code, out, err := runSibyl(ctx, "audit", "verify", "--data-dir", dir); err != nil || code != 0 {
+		t.Fatalf("verify with every entry restored: exit %d, %v: %s", code, err, out)
 	}
 	t.Logf("tampered with audit entries %v of %d, one at a time: each named by sibyl audit verify; restored: intact", seqs, n)
 }

@@ -153,7 +153,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger})
+	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: true})
 	m.orders = svc
 	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
 		Spot: pv.Spot, VolFeed: "paper"}
