@@ -360,7 +360,7 @@ func (s *Service) Record(ctx context.Context, principal, tool, key string) (rec 
 		return store.Record{}, false, nil
 	}
 	rec, ok, err = s.store.Record(id)
-	if err != nil || !ok || rec.State != store.Pending || !rec.LeaseUntil.After(s.now()) {
+	if err != nil || !ok || rec.State != store.Pending || !s.leaseLive(rec, s.now()) {
 		return rec, ok, err
 	}
 	s.wait(ctx, id, time.Now().Add(s.opts.WaitInFlight))

@@ -132,7 +132,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 	if err != nil {
 		return claim{}, err
 	}
-	if ok && rec.State == store.Pending && rec.Fingerprint == fp && rec.LeaseUntil.After(s.now()) {
+	if ok && rec.State == store.Pending && rec.Fingerprint == fp && s.leaseLive(rec, s.now()) {
 		return claim{kind: claimWait, rec: rec}, nil
 	}
 
@@ -193,7 +193,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			if rec.Error != nil {
 				audit.Error = string(rec.Error.Code)
 			}
-		case rec.LeaseUntil.After(now) && !(s.opts.SoleOwner && rec.Owner != s.opts.Owner):
+		case s.leaseLive(rec, now):
 			c = claim{kind: claimWait, rec: rec}
 			return nil // nothing to write
 		default:
@@ -502,7 +502,7 @@ func (s *Service) wait(ctx context.Context, id store.RecordID, deadline time.Tim
 	for {
 		// Check after subscribing, so a completion just before is not missed.
 		rec, ok, err := s.store.Record(id)
-		if err != nil || !ok || rec.State != store.Pending || !rec.LeaseUntil.After(s.now()) {
+		if err != nil || !ok || rec.State != store.Pending || !s.leaseLive(rec, s.now()) {
 			return
 		}
 		select {
@@ -515,4 +515,14 @@ func (s *Service) wait(ctx context.Context, id store.RecordID, deadline time.Tim
 		case <-poll.C:
 		}
 	}
+}
+
+// leaseLive reports whether rec's owner may still be working on it: its lease
+// has not run out and, for a SoleOwner, the owner is this Service (any other
+// owner's process has died, or it could not have left the file to us).
+func (s *Service) leaseLive(rec store.Record, now time.Time) bool {
+	if s.opts.SoleOwner && rec.Owner != s.opts.Owner {
+		return false
+	}
+	return rec.LeaseUntil.After(now)
 }
