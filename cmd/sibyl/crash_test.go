@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -41,6 +42,11 @@ const (
 	// a death stay pending for the 30s lease before a retry may recover them.
 	crashOutstanding = 256
 	crashPrincipal   = "anonymous" // HTTP without authentication
+)
+
+var (
+	crashKillsFlag = flag.Int("crash.kills", 0, "crash harness: server deaths to reach (default 200, 30 with -short)")
+	crashCapFlag   = flag.Duration("crash.cap", 0, "crash harness: longest chaos phase (default 180s, 60s with -short); fewer deaths by then fail the test")
 )
 
 // crashKey is one intended order and what its callers heard.
@@ -404,6 +410,12 @@ func TestCrashHarness(t *testing.T) {
 	if testing.Short() {
 		wantKills, chaosCap = 30, 60*time.Second
 	}
+	if *crashKillsFlag > 0 {
+		wantKills = *crashKillsFlag
+	}
+	if *crashCapFlag > 0 {
+		chaosCap = *crashCapFlag
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), chaosCap+150*time.Second)
 	defer cancel()
 	began := time.Now()
@@ -485,7 +497,7 @@ chaos:
 		t.Fatal(chaosErr)
 	}
 	if k := h.kills(); k < wantKills {
-		t.Errorf("got %d kills in %v, want at least %d", k, chaosCap, wantKills)
+		t.Errorf("got %d kills in %v, want at least %d (a slow or loaded machine starts servers slowly: see the average below; -crash.cap raises the limit)", k, chaosCap, wantKills)
 	}
 
 	// Drain: a server without crash hooks; the workers (and more, since keys
