@@ -67,8 +67,9 @@ type CallToolRequest struct {
 	Name      string          // the tool's name
 	Arguments json.RawMessage // the arguments object ("{}" when the client sent none)
 	Session   *Session        // the calling session; never nil
-	// ProgressToken is the request's _meta.progressToken, or nil when the client
-	// asked for no progress notifications.
+	// ProgressToken is the request's _meta.progressToken as raw JSON (a
+	// json.RawMessage holding a string or a number), or nil when the client
+	// asked for no progress notifications. Use Progress to report.
 	ProgressToken any
 }
 

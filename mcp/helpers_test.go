@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"sync"
 	"testing"
 	"time"
 )
@@ -167,8 +166,6 @@ func (c *stdioClient) initialize(version string) msg {
 	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	return m
 }
-
-var mu sync.Mutex
 
 // mustJSON decodes raw into a generic value.
 func mustJSON(tb testing.TB, raw json.RawMessage) map[string]any {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"unicode/utf8"
 )
@@ -242,4 +241,3 @@ func appendString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
 }
 
-var _ = strconv.Itoa
