@@ -240,4 +240,3 @@ func appendString(b *bytes.Buffer, s string) {
 	b.WriteString(s[start:])
 	b.WriteByte('"')
 }
-
