@@ -151,7 +151,7 @@ func New(opts Options) *Service {
 // Result is the outcome of a state-changing call.
 type Result struct {
 	Order         sibyl.Order // the venue's order (for a cancel: the cancelled order)
-	Replayed      bool        // true when this is the stored result of an earlier call with the same key
+	Replayed      bool        // true when this call placed nothing: the order (or refusal) came from an earlier call with the same key, stored or found at the venue after that call's answer was lost
 	ClientOrderID string      // the client order id sent to the venue
 }
 

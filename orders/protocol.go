@@ -225,15 +225,20 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 			return s.completeUnknown(a, id, coid, attempt, err)
 		}
 		if found {
+			// An earlier attempt's order: this call places nothing, so its answer
+			// is a replay (whether or not an earlier answer reached anyone).
 			s.hook(s.opts.Hooks.AfterSend, a.Key)
-			return s.complete(a, id, coid, o, nil, store.OutcomeReconciled)
+			res, err := s.complete(a, id, coid, o, nil, store.OutcomeReconciled)
+			res.Replayed = true
+			return res, err
 		}
 	}
 	o, err := a.Send(sendCtx, v, coid)
+	reconciled := false
 	if err != nil && a.ReconcileOnConflict && a.Reconcile != nil && sibyl.ErrorCode(err) == sibyl.Conflict {
 		// The venue says it has this client order id already: fetch it.
 		if found, ok, rerr := a.Reconcile(sendCtx, v, coid); rerr == nil && ok {
-			o, err = found, nil
+			o, err, reconciled = found, nil, true
 		}
 	}
 	s.hook(s.opts.Hooks.AfterSend, a.Key)
@@ -243,7 +248,9 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 		if o.Status == sibyl.OrderRejected {
 			outcome = store.OutcomeRejected
 		}
-		return s.complete(a, id, coid, o, nil, outcome)
+		res, err := s.complete(a, id, coid, o, nil, outcome)
+		res.Replayed = res.Replayed || reconciled
+		return res, err
 	case isDeterministic(err):
 		return s.complete(a, id, coid, o, err, store.OutcomeRejected)
 	default:

@@ -111,7 +111,7 @@ func orderOut(o sibyl.Order) OrderOut {
 
 type orderAnswer struct {
 	OrderOut
-	Replayed  bool      `json:"replayed" jsonschema_description:"True when this is the stored result of an earlier call with the same idempotency_key: no new order was placed."`
+	Replayed  bool      `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order comes from an earlier call with the same idempotency_key (even one whose answer never reached you). False: this call placed it."`
 	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
