@@ -677,11 +677,14 @@ func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal stri
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("Mcp-Session-Id", hs.id)
+	// Register before the client sees the 200, so nothing sent after it is lost.
+	gs.mu.Lock()
+	hs.setOut(gs)
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
-	hs.setOut(gs)
+	gs.mu.Unlock()
 	defer func() {
 		hs.outMu.Lock()
 		if hs.out == gs {
