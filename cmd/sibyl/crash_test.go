@@ -38,8 +38,10 @@ import (
 const (
 	crashSpec    = "after-claim:0.03,after-send:0.03,after-complete:0.03"
 	crashWorkers = 8
-	// crashOutstanding bounds the keys without a final answer: keys stranded by
-	// a death stay pending for the 30s lease before a retry may recover them.
+	// crashOutstanding bounds the keys without a final answer: a key stranded
+	// by a death stays pending until a later server recovers it (at once when
+	// serve runs its order service as the file's sole owner; else when its 30s
+	// lease ends).
 	crashOutstanding = 256
 	crashPrincipal   = "anonymous" // HTTP without authentication
 )
@@ -224,7 +226,7 @@ func (h *crashHarness) settle(k *crashKey, gen int, a toolAnswer, callErr error)
 	}
 	retry := func(reason string, after time.Duration) {
 		// Back off per key: a key stranded by a death (its claim pending with
-		// a live 30s lease) hangs every attempt until its lease ends, and must
+		// a live lease) may hang every attempt until it is recovered, and must
 		// not keep the workers from new keys.
 		h.retries[reason]++
 		k.deferred = true
@@ -500,7 +502,7 @@ chaos:
 		t.Errorf("got %d kills in %v, want at least %d (a slow or loaded machine starts servers slowly: see the average below; -crash.cap raises the limit)", k, chaosCap, wantKills)
 	}
 
-	// Drain: a server without crash hooks; the workers (and more, since keys
+	// Drain: a server without crash hooks; the workers (and more, in case keys
 	// stranded by a death answer in_progress until their lease ends) finish
 	// every key.
 	drainStart := time.Now()
@@ -657,8 +659,8 @@ func (h *crashHarness) replayAll(ctx context.Context, endpoint string, gen int) 
 				orderIDs, rejected, done := append([]string(nil), k.orderIDs...), k.rejected, k.done
 				h.mu.Unlock()
 				// A key acknowledged by a server that died before its completion
-				// reached the disk is pending until its lease (30s) ends:
-				// in_progress until then.
+				// reached the disk stays pending until it is recovered; with
+				// leases, in_progress until then.
 				var a toolAnswer
 				var err error
 				for {
