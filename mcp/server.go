@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Protocol revisions. The first three use the initialize handshake and sessions;
@@ -62,6 +63,9 @@ type ServerOptions struct {
 	// MaxMessageBytes bounds one stdio message (line); default 4 MiB. A longer
 	// line gets an error response and is skipped.
 	MaxMessageBytes int
+	// StdioDrain bounds how long ServeStdio waits at the end of its input for
+	// the requests still in flight before it cancels them (default 10s).
+	StdioDrain time.Duration
 }
 
 // Server holds the registered tools, resources and prompts and serves them on

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -145,16 +146,24 @@ func (s *lineStream) write(msg []byte) error {
 	return s.w.Flush()
 }
 
+// defaultStdioDrain is ServerOptions.StdioDrain's default.
+const defaultStdioDrain = 10 * time.Second
+
 // ServeStdio serves one session over newline-delimited JSON-RPC: requests are
 // read from r and responses and notifications written to w, one message per
 // line. Requests run concurrently, each in its own goroutine. A malformed line
-// gets an error response and the session goes on. ServeStdio returns nil at
-// EOF on r, or ctx.Err() when ctx ends; either way it first cancels the
+// gets an error response and the session goes on. At EOF on r, ServeStdio lets
+// the requests in flight finish and answer (up to ServerOptions.StdioDrain) and returns
+// nil; when ctx ends it returns ctx.Err(). Either way it then cancels the
 // handlers still running and waits for them to return.
 func (s *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer) error {
 	max := s.opts.MaxMessageBytes
 	if max <= 0 {
 		max = defaultMaxMessage
+	}
+	drain := s.opts.StdioDrain
+	if drain <= 0 {
+		drain = defaultStdioDrain
 	}
 	ls := newLineStream(r, w, max)
 	sess := newSession(ctx, s, "", "local", nil, "stdio")
@@ -199,6 +208,17 @@ func (s *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer) error
 			lines <- nil
 		case err := <-errc:
 			if err == io.EOF || errors.Is(err, io.ErrClosedPipe) {
+				// The client is done sending: let the requests already in
+				// flight finish and answer (a piped batch of requests gets
+				// every answer; an order being placed is not cut off), for at
+				// most stdioDrain, then cancel what is left.
+				drained := make(chan struct{})
+				go func() { wg.Wait(); close(drained) }()
+				select {
+				case <-drained:
+				case <-time.After(drain):
+				case <-ctx.Done():
+				}
 				return nil
 			}
 			if ctx.Err() != nil {
@@ -236,6 +256,10 @@ func (s *Server) handleMessage(sess *Session, data []byte, out, reply stream, wg
 		sess.deliver(m)
 	case len(m.ID) == 0:
 		s.serveNotification(sess, *m.Method, m.Params)
+	case *m.Method == "initialize":
+		// Inline, so that a client that sends its next requests without waiting
+		// for the answer finds the session initialized.
+		s.handleRequest(sess.ctx, nil, sess, m.ID, *m.Method, m.Params, out, reply)
 	default:
 		id, method, params := m.ID, *m.Method, m.Params
 		wg.Add(1)

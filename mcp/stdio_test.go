@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStdioNegotiation(t *testing.T) {
@@ -431,7 +432,9 @@ func TestStdioMultiRoundTrip(t *testing.T) {
 }
 
 func TestStdioEOFCancelsHandlers(t *testing.T) {
-	c := startStdio(t, testServer(t))
+	s := testServer(t)
+	s.opts.StdioDrain = 50 * time.Millisecond // the slow tool never finishes by itself
+	c := startStdio(t, s)
 	c.initialize("2025-11-25")
 	c.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`)
 	c.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
