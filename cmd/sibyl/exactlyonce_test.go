@@ -244,13 +244,17 @@ func TestExactlyOnceHTTP(t *testing.T) {
 	checkKeyReused(ctx, t, sessions[1], args, order)
 	checkOneKeyAudit(ctx, t, sessions[2], key, "anonymous", outs, order)
 
+	calls := time.Since(began)
+	hc.CloseIdleConnections()
+	stopped := time.Now()
 	if err := srv.stop(15 * time.Second); err != nil {
 		t.Fatal(err)
 	}
+	stopDur := time.Since(stopped)
 	if code, out, err := runSibyl(ctx, "audit", "verify", "--data-dir", dir); err != nil || code != 0 {
 		t.Fatalf("sibyl audit verify: exit %d, %v: %s", code, err, out)
 	}
-	t.Logf("HTTP: %d concurrent callers, one key, %v", n, time.Since(began).Round(time.Millisecond))
+	t.Logf("HTTP: %d concurrent callers, one key: calls and checks %v, server stop (SIGINT) %v, total %v", n, calls.Round(time.Millisecond), stopDur.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
 
 // TestExactlyOnceStdio sends place_order with one key as many concurrent
