@@ -71,9 +71,17 @@ func startHTTP(t *testing.T, extra ...string) string {
 // startHTTPDir is startHTTP on a given data dir.
 func startHTTPDir(t *testing.T, dataDir string, extra ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	url, _ := startServer(t, dataDir, nil, extra...)
+	return url
+}
+
+// startServer runs `sibyl serve --http 127.0.0.1:0` on dataDir with extra
+// environment variables and flags, and returns its endpoint (read from the
+// banner on stderr) and the process. Cleanup interrupts it and waits.
+func startServer(t *testing.T, dataDir string, env []string, extra ...string) (string, *exec.Cmd) {
+	t.Helper()
+	cmd := exec.Command(sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dataDir}, extra...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +90,7 @@ func startHTTPDir(t *testing.T, dataDir string, extra ...string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel()
+		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	})
 	found := make(chan string, 1)
@@ -99,10 +107,10 @@ func startHTTPDir(t *testing.T, dataDir string, extra ...string) string {
 	}()
 	select {
 	case u := <-found:
-		return u
+		return u, cmd
 	case <-time.After(30 * time.Second):
 		t.Fatal("sibyl serve --http printed no endpoint within 30s")
-		return ""
+		return "", nil
 	}
 }
 

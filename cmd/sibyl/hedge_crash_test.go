@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"os"
 	"os/exec"
-	"regexp"
 	"testing"
 	"time"
 
@@ -15,42 +11,11 @@ import (
 	"github.com/sibylmcp/sibyl/orders"
 )
 
-// hedgeServer starts `sibyl serve --http` on dataDir with extra environment and
-// returns its endpoint and the process.
+// hedgeServer starts `sibyl serve --http` on dataDir with a paper balance large
+// enough for a 2 BTC hedge and extra environment.
 func hedgeServer(t *testing.T, dataDir string, env ...string) (string, *exec.Cmd) {
 	t.Helper()
-	cmd := exec.Command(sibylBin, "serve", "--http", "127.0.0.1:0", "--data-dir", dataDir, "--paper-cash", "1000000")
-	cmd.Env = append(os.Environ(), env...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	found := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if u := re.FindString(sc.Text()); u != "" {
-				found <- u
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case u := <-found:
-		return u, cmd
-	case <-time.After(30 * time.Second):
-		t.Fatal("sibyl serve printed no endpoint within 30s")
-		return "", nil
-	}
+	return startServer(t, dataDir, env, "--paper-cash", "1000000")
 }
 
 type hedgeLeg struct {
