@@ -623,7 +623,7 @@ func fmtDur(d time.Duration) string {
 	switch {
 	case d >= 10*time.Millisecond:
 		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
-	case d >= time.Millisecond:
+	case d >= 999500*time.Nanosecond: // so that 999.7 µs prints as 1.00 ms
 		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
 	default:
 		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
