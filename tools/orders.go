@@ -43,7 +43,7 @@ func OrderTools(d *Deps) []Tool {
 			"Get your cash, the cash reserved by resting buy orders, and your positions (contracts held, average price, mark price, unrealised and realised P&L) at one venue, marked to market.",
 			readOnly, ScopeRead, d.getPositions),
 		New("get_audit_log", "Read the audit log",
-			"Read the tamper-evident audit log: every tool call with its (redacted) arguments and outcome, oldest first after a sequence number, with the hash chain's verification status.",
+			"Read the tamper-evident audit log: tool calls with their (redacted) arguments and outcome, oldest first after a sequence number, and on request whether the hash chain is intact. Over HTTP an API key sees only its own entries; over stdio the operator sees all.",
 			readOnly, ScopeRead, d.getAuditLog),
 	}
 }
@@ -329,12 +329,49 @@ type AuditEntryOut struct {
 }
 
 type auditLogOut struct {
-	Entries     []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
-	ChainLength int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
-	Verified    bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was walked."`
-	ChainOK     bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry's hash and link check out."`
-	Problem     string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
-	Timestamp   time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Entries      []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
+	NextAfterSeq int             `json:"next_after_seq" jsonschema_description:"Pass as after_seq to read on (the last entry read, which may be past the last one returned)."`
+	ChainLength  int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
+	Verified     bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was walked."`
+	ChainOK      bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry's hash and link check out."`
+	Problem      string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
+	Timestamp    time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+}
+
+// auditScanLimit bounds how many entries one get_audit_log call reads while
+// looking for the caller's own.
+const auditScanLimit = 20000
+
+// auditEntriesFor returns up to limit entries after afterSeq that the caller may
+// see: every entry for the local operator (stdio), only their own for an HTTP
+// principal, so one API key never reads another's orders.
+// It also returns the seq to continue after: the last entry read.
+func (d *Deps) auditEntriesFor(c *Call, afterSeq uint64, limit int, tool string) ([]store.AuditEntry, uint64, error) {
+	if c.Transport != "http" {
+		es, err := d.Store.ReadAudit(afterSeq, limit, tool)
+		if len(es) > 0 {
+			afterSeq = es[len(es)-1].Seq
+		}
+		return es, afterSeq, err
+	}
+	var out []store.AuditEntry
+	for scanned := 0; len(out) < limit && scanned < auditScanLimit; {
+		page, err := d.Store.ReadAudit(afterSeq, 1000, tool)
+		if err != nil || len(page) == 0 {
+			return out, afterSeq, err
+		}
+		for _, e := range page {
+			if len(out) == limit {
+				break
+			}
+			afterSeq = e.Seq
+			if e.Principal == c.Principal {
+				out = append(out, e)
+			}
+		}
+		scanned += len(page)
+	}
+	return out, afterSeq, nil
 }
 
 func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLogOut, error) {
@@ -344,7 +381,7 @@ func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLo
 	}
 	// Read calls are audited asynchronously: let this caller see its own calls.
 	_ = d.Store.FlushAudit(ctx)
-	es, err := d.Store.ReadAudit(uint64(in.AfterSeq), limit, strings.TrimSpace(in.Tool))
+	es, next, err := d.auditEntriesFor(c, uint64(in.AfterSeq), limit, strings.TrimSpace(in.Tool))
 	if err != nil {
 		return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "reading the audit log")
 	}
@@ -352,7 +389,7 @@ func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLo
 	if err != nil {
 		return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "reading the audit log")
 	}
-	out := auditLogOut{Entries: make([]AuditEntryOut, 0, len(es)), ChainLength: int(head.Seq), Timestamp: d.now()}
+	out := auditLogOut{Entries: make([]AuditEntryOut, 0, len(es)), NextAfterSeq: int(next), ChainLength: int(head.Seq), Timestamp: d.now()}
 	if in.Verify {
 		ver, err := d.Store.VerifyAudit()
 		if err != nil {

@@ -178,3 +178,42 @@ func jsonNum(f float64) string {
 	b, _ := json.Marshal(f)
 	return string(b)
 }
+
+// TestAuditLogIsPerPrincipalOverHTTP: one API key never reads another's entries;
+// the local operator (stdio) reads all.
+func TestAuditLogIsPerPrincipalOverHTTP(t *testing.T) {
+	d := MustDeps(t)
+	ts := All(d)
+	id, _ := openMarket(t, d)
+	as := func(principal, transport, tool, args string) json.RawMessage {
+		t.Helper()
+		tl := toolByName(t, ts, tool)
+		out, err := tl.handle(context.Background(), &Call{Tool: tool, Principal: principal, Transport: transport, Args: json.RawMessage(args)}, json.RawMessage(args))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(out)
+		return body
+	}
+	as("key:alice", "http", "place_order", `{"market":"`+id+`","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.01,"idempotency_key":"alice-0001"}`)
+	as("key:bob", "http", "place_order", `{"market":"`+id+`","outcome":"Yes","side":"buy","quantity":2,"limit_price":0.01,"idempotency_key":"bob-00001"}`)
+	for _, who := range []string{"key:alice", "key:bob"} {
+		log := decode[auditLogOut](t, as(who, "http", "get_audit_log", `{"limit":500}`))
+		if len(log.Entries) == 0 {
+			t.Errorf("%s sees no entries, want its own", who)
+		}
+		for _, e := range log.Entries {
+			if e.Principal != who {
+				t.Errorf("%s sees entry %d of %s", who, e.Seq, e.Principal)
+			}
+		}
+	}
+	all := decode[auditLogOut](t, as("local", "stdio", "get_audit_log", `{"limit":500}`))
+	seen := map[string]bool{}
+	for _, e := range all.Entries {
+		seen[e.Principal] = true
+	}
+	if !seen["key:alice"] || !seen["key:bob"] {
+		t.Errorf("the stdio operator sees principals %v, want both keys", seen)
+	}
+}
