@@ -25,7 +25,8 @@ import (
 )
 
 // Bucket names. Everything the store owns lives in these buckets; other
-// components (the paper venue) use their own names through UpdateBucket.
+// components (the paper venue, hedge plans) use their own names through
+// UpdateBucket or CommitBucketAsync.
 const (
 	bucketIdem        = "idem"        // record id -> Record JSON
 	bucketIdemResult  = "idem_result" // record id -> the record's result (raw JSON)
@@ -225,6 +226,25 @@ func (s *Store) UpdateBucket(name string, fn func(b *Bucket) error) error {
 	})
 }
 
+// CommitBucketAsync is UpdateBucket through the group committer, like
+// CommitAsync: fn runs on the named bucket (created if needed) in a read-write
+// transaction that it may share with concurrent Commit calls; done (if not nil)
+// is called with the result after that transaction is on disk (fsync'd), on the
+// committer's goroutine, with CommitAsync's rules. Functions run and commit in
+// the order they were queued, so a caller that queues writes to the same keys
+// in order gets them on disk in that order. fn has Commit's re-run rules: it
+// may run more than once and must have no side effects outside the bucket. It
+// fails with ErrClosed (and done is not called) after Close.
+func (s *Store) CommitBucketAsync(name string, fn func(b *Bucket) error, done func(error)) error {
+	return s.CommitAsync(func(t *Txn) error {
+		bk, err := t.tx.CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return fmt.Errorf("creating bucket %s: %w", name, err)
+		}
+		return fn(&Bucket{b: bk, writable: true})
+	}, done)
+}
+
 // ViewBucket runs fn in one read-only transaction on the named bucket. fn is not
 // called when the bucket does not exist yet.
 func (s *Store) ViewBucket(name string, fn func(b *Bucket) error) error {
@@ -378,11 +398,16 @@ func (s *Store) runBatch(batch []*commitReq) {
 			return nil
 		})
 		if failed >= 0 {
-			// Roll back happened; run the failing function alone so that it gets
-			// its own error (or succeeds on a clean transaction), and re-run the rest.
+			// Rolled back. Keep the queue order: commit the functions before the
+			// failing one (re-run), then run the failing one alone so that it
+			// gets its own error (or succeeds on a clean transaction), then go
+			// on with the rest.
+			if failed > 0 {
+				s.runBatch(batch[:failed])
+			}
 			r := batch[failed]
-			batch = append(batch[:failed:failed], batch[failed+1:]...)
 			r.reply(s.db.Update(func(tx *bolt.Tx) error { return safeCall(r.fn, &Txn{tx: tx, s: s}) }))
+			batch = batch[failed+1:]
 			continue
 		}
 		s.commitTxs.Add(1)

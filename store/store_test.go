@@ -521,3 +521,52 @@ func TestAuditEntryEncodingIsCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitKeepsQueueOrderOnFailure: when a function fails inside a shared
+// transaction but succeeds when re-run alone, the functions queued before it
+// still commit before it (a caller writing the same key in order keeps the
+// last value).
+func TestCommitKeepsQueueOrderOnFailure(t *testing.T) {
+	s := mustOpen(t, Options{})
+	release := make(chan struct{})
+	blocked := make(chan struct{})
+	go s.Commit(func(t *Txn) error { // holds the committer while the rest queue
+		close(blocked)
+		<-release
+		return nil
+	})
+	<-blocked
+	var wg sync.WaitGroup
+	write := func(val string, failFirst bool) {
+		ran := false
+		wg.Add(1)
+		err := s.CommitBucketAsync("order_test", func(b *Bucket) error {
+			if failFirst && !ran {
+				ran = true
+				return errors.New("first run fails")
+			}
+			return b.Put([]byte("k"), []byte(val))
+		}, func(err error) {
+			if err != nil {
+				t.Errorf("write %s: %v", val, err)
+			}
+			wg.Done()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 4; i++ {
+		write(fmt.Sprint(i), false)
+	}
+	write("5", true)
+	close(release)
+	wg.Wait()
+	var got []byte
+	if err := s.ViewBucket("order_test", func(b *Bucket) error { got = b.Get([]byte("k")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "5" {
+		t.Errorf("k = %q, want the last queued value 5", got)
+	}
+}

@@ -3,10 +3,10 @@ package paper
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
@@ -32,26 +32,49 @@ type mmRecord struct {
 }
 
 // commit makes what t changed durable before the call returns. It must be
-// called with v.mu held; it releases v.mu while it waits for the disk and takes
-// it again, so other calls can run meanwhile and share the next fsync (group
-// commit: every change queued while one transaction is being written goes
-// into the next one, in order).
+// called with v.mu held; it queues t's changes to the store's group committer
+// (in v.mu order, so transactions commit in the order the state changed),
+// releases v.mu while it waits for the disk and takes it again, so other calls
+// can run meanwhile and share the fsync.
 //
 // When a write fails, the in-memory state is reloaded from the file, so memory
 // never runs ahead of disk, and every call whose change was lost gets an
-// Unavailable error: its order may not exist (OrderByClientID tells).
+// Unavailable error: its order may not exist (OrderByClientID tells). Writes
+// queued after a failed one are not made (their epoch is stale): they were
+// computed from the lost change.
 func (v *Venue) commit(t *tx) error {
 	if v.opts.Store == nil || t.empty() {
 		return nil
 	}
+	if v.epoch.Load() != v.loaded {
+		// An earlier write failed and this change was made on state that may
+		// include it: drop it with the rest.
+		return v.lost(errors.New("an earlier write failed"))
+	}
 	done, err := v.enqueue(t)
 	if err != nil {
-		return err
+		return err // encoding failed; nothing was queued
 	}
 	v.mu.Unlock()
 	err = <-done
 	v.mu.Lock()
-	return err
+	if err != nil {
+		return v.lost(err)
+	}
+	return nil
+}
+
+// lost reloads the trading state from the file after a failed write (v.mu
+// held) and returns the Unavailable error for a call whose change was lost.
+func (v *Venue) lost(cause error) error {
+	if e := v.epoch.Load(); e != v.loaded {
+		v.loaded = e
+		v.st = newState()
+		if lerr := v.load(); lerr != nil {
+			cause = fmt.Errorf("%w (and reloading failed: %v)", cause, lerr)
+		}
+	}
+	return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit: %w", cause), "the paper venue could not save its state; the change was not kept, retry")
 }
 
 type kvPut struct {
@@ -59,17 +82,13 @@ type kvPut struct {
 	v []byte
 }
 
-// committer batches the encoded changes of concurrent calls into shared
-// store transactions. One flushing goroutine runs while there is work.
-type committer struct {
-	mu      sync.Mutex
-	puts    []kvPut
-	waiters []chan error
-	running bool
-}
+// errStale fails a queued write made after an earlier write failed.
+var errStale = errors.New("paper venue: an earlier write failed; this change was made on state that was not kept")
 
 // enqueue encodes t's changes (under v.mu, so they are a consistent snapshot)
-// and queues them; the returned channel receives the commit's result.
+// and queues them to the store's group committer; the returned channel
+// receives the commit's result. A failed write bumps v.epoch, so that the
+// writes queued after it fail too and the state is reloaded.
 func (v *Venue) enqueue(t *tx) (chan error, error) {
 	var puts []kvPut
 	put := func(k string, val any) error {
@@ -110,58 +129,30 @@ func (v *Venue) enqueue(t *tx) (chan error, error) {
 		}
 	}
 	done := make(chan error, 1)
-	c := &v.cq
-	c.mu.Lock()
-	c.puts = append(c.puts, puts...)
-	c.waiters = append(c.waiters, done)
-	if !c.running {
-		c.running = true
-		go v.flush()
-	}
-	c.mu.Unlock()
-	return done, nil
-}
-
-// flush writes queued changes until the queue is empty.
-func (v *Venue) flush() {
-	c := &v.cq
-	for {
-		c.mu.Lock()
-		puts, waiters := c.puts, c.waiters
-		c.puts, c.waiters = nil, nil
-		if len(waiters) == 0 {
-			c.running = false
-			c.mu.Unlock()
-			return
+	e := v.loaded
+	write := func(b *store.Bucket) error {
+		if v.epoch.Load() != e {
+			return errStale
 		}
-		c.mu.Unlock()
-		err := v.opts.Store.UpdateBucket(BucketName, func(b *store.Bucket) error {
-			for _, p := range puts {
-				if err := b.Put([]byte(p.k), p.v); err != nil {
-					return fmt.Errorf("writing %s: %w", p.k, err)
-				}
+		for _, p := range puts {
+			if err := b.Put([]byte(p.k), p.v); err != nil {
+				return fmt.Errorf("writing %s: %w", p.k, err)
 			}
-			return nil
-		})
+		}
+		return nil
+	}
+	// reply runs on the committer's goroutine, after the transaction and all
+	// earlier ones are on disk (or failed).
+	reply := func(err error) {
 		if err != nil {
-			// Memory is ahead of disk for this batch and everything queued
-			// after it: reload, and fail them all.
-			v.mu.Lock()
-			v.st = newState()
-			if lerr := v.load(); lerr != nil {
-				err = fmt.Errorf("%w (and reloading failed: %v)", err, lerr)
-			}
-			c.mu.Lock()
-			waiters = append(waiters, c.waiters...)
-			c.puts, c.waiters = nil, nil
-			c.mu.Unlock()
-			v.mu.Unlock()
-			err = sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit: %w", err), "the paper venue could not save its state; the change was not kept, retry")
+			v.epoch.CompareAndSwap(e, e+1)
 		}
-		for _, w := range waiters {
-			w <- err
-		}
+		done <- err
 	}
+	if err := v.opts.Store.CommitBucketAsync(BucketName, write, reply); err != nil {
+		reply(err) // not queued (the store is closed)
+	}
+	return done, nil
 }
 
 // load rebuilds the trading state from the store.

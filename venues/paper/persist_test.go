@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,5 +282,68 @@ func TestRestingFillsAcrossRestart(t *testing.T) {
 	}
 	if filled == 0 {
 		t.Error("no resting order filled in 10 hours; pick wider test prices")
+	}
+}
+
+// TestFailedWriteAmongConcurrentOrders: a write that fails (a key too long for
+// bbolt) among concurrent ones loses only calls that were told Unavailable:
+// after reopening, every order that was acknowledged is there and no refused
+// one is, and the balances match the in-memory venue's.
+func TestFailedWriteAmongConcurrentOrders(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sibyl.db")
+	s := MustOpenStore(t, path)
+	v, _ := MustNew(t, Options{Seed: 5, Store: s}, t0)
+	id := openMarket(t, v, 0.5).id
+	huge := strings.Repeat("p", 40000) // "a/"+huge exceeds bbolt's key limit
+	type result struct {
+		principal, coid string
+		err             error
+	}
+	var mu sync.Mutex
+	var results []result
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				p := fmt.Sprintf("p%d", w)
+				if w == 0 && i%5 == 2 {
+					p = huge
+				}
+				coid := fmt.Sprintf("w%d-%d", w, i)
+				_, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: p, ClientOrderID: coid, MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01})
+				mu.Lock()
+				results = append(results, result{p, coid, err})
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	v2, _ := MustNew(t, Options{Seed: 5, Store: s}, t0)
+	failed := 0
+	for _, r := range results {
+		_, err1 := v.OrderByClientID(ctx, r.principal, r.coid)
+		_, err2 := v2.OrderByClientID(ctx, r.principal, r.coid)
+		switch {
+		case r.err == nil && (err1 != nil || err2 != nil):
+			t.Errorf("acknowledged order %s missing: memory %v, disk %v", r.coid, err1, err2)
+		case r.err != nil:
+			failed++
+			wantCode(t, r.err, sibyl.Unavailable, "")
+			if err1 == nil || err2 == nil {
+				t.Errorf("refused order %s exists: memory %v, disk %v", r.coid, err1, err2)
+			}
+		}
+	}
+	t.Logf("%d of %d calls failed", failed, len(results))
+	if failed < 5 {
+		t.Errorf("%d calls failed, want at least the 5 with the oversized principal", failed)
+	}
+	for w := 1; w < 8; w++ {
+		p := fmt.Sprintf("p%d", w)
+		if a, b := mustPortfolio(t, v, p), mustPortfolio(t, v2, p); a.Cash != b.Cash || a.Reserved != b.Reserved {
+			t.Errorf("%s: memory cash %v reserved %v, disk %v %v", p, a.Cash, a.Reserved, b.Cash, b.Reserved)
+		}
 	}
 }

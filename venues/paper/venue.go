@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -52,10 +53,12 @@ type Venue struct {
 	cat      *catalogue
 	defCache map[string]*marketDef
 
-	mu  sync.Mutex // guards the trading state below
-	st  *state
-	fee feeSchedule
-	cq  committer // group commit to Options.Store
+	mu     sync.Mutex // guards the trading state below
+	st     *state
+	fee    feeSchedule
+	loaded uint64 // the write epoch st was loaded in (see commit)
+
+	epoch atomic.Uint64 // bumped when a write to Options.Store fails
 }
 
 var _ sibyl.Venue = (*Venue)(nil)
