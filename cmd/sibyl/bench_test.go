@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,82 +15,6 @@ import (
 	"github.com/sibylmcp/sibyl/mcp"
 	bolt "go.etcd.io/bbolt"
 )
-
-// rpcClient is a minimal Streamable HTTP JSON-RPC client for benchmarks: one
-// session, requests answered as JSON or as an SSE stream.
-type rpcClient struct {
-	url, session string
-	hc           *http.Client
-	id           atomic.Int64
-}
-
-func (c *rpcClient) post(method string, params any, notification bool) (json.RawMessage, error) {
-	msg := map[string]any{"jsonrpc": "2.0", "method": method}
-	if params != nil {
-		msg["params"] = params
-	}
-	if !notification {
-		msg["id"] = c.id.Add(1)
-	}
-	body, _ := json.Marshal(msg)
-	req, _ := http.NewRequest(http.MethodPost, c.url, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if c.session != "" {
-		req.Header.Set("Mcp-Session-Id", c.session)
-		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if s := resp.Header.Get("Mcp-Session-Id"); s != "" {
-		c.session = s
-	}
-	if notification {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return nil, nil
-	}
-	var raw []byte
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-		for sc.Scan() {
-			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.Contains(d, `"id"`) {
-				raw = []byte(d)
-				break
-			}
-		}
-	} else {
-		raw, _ = io.ReadAll(resp.Body)
-	}
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, raw)
-	}
-	if r.Error != nil {
-		return nil, fmt.Errorf("%s", r.Error.Message)
-	}
-	return r.Result, nil
-}
-
-func newRPCClient(tb testing.TB, url string, hc *http.Client) *rpcClient {
-	c := &rpcClient{url: url, hc: hc}
-	if _, err := c.post("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": map[string]any{},
-		"clientInfo": map[string]any{"name": "bench", "version": "1"}}, false); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := c.post("notifications/initialized", nil, true); err != nil {
-		tb.Fatal(err)
-	}
-	return c
-}
 
 // BenchmarkPlaceOrderHTTP measures durable place_order calls through the real
 // server (in-process, on a loopback socket) with a real bbolt file: every order is
@@ -113,12 +33,19 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			defer m.Close()
 			ts := httptest.NewServer(mcp.NewHTTPHandler(srv, &mcp.HTTPOptions{}))
 			defer ts.Close()
-			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients + 4}}
-			cs := make([]*rpcClient, clients)
+			ctx := context.Background()
+			hc := newCTHTTPClient()
+			cs := make([]*rawHTTPSession, clients)
 			for i := range cs {
-				cs[i] = newRPCClient(b, ts.URL, hc)
+				if cs[i], err = dialRawHTTP(ctx, hc, ts.URL); err != nil {
+					b.Fatal(err)
+				}
 			}
-			market := openMarketID(b, cs[0])
+			ms, err := findOpenMarkets(ctx, cs[0], 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			market := ms[0].ID
 			var next atomic.Int64
 			lat := make([][]time.Duration, clients)
 			var failed atomic.Int64
@@ -139,11 +66,11 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 						args := map[string]any{"market": market, "outcome": "Yes", "side": "buy", "quantity": 1 + i%50000,
 							"limit_price": 0.01, "time_in_force": "ioc", "idempotency_key": fmt.Sprintf("bench-%d-%d", clients, i)}
 						t0 := time.Now()
-						res, err := cs[w].post("tools/call", map[string]any{"name": "place_order", "arguments": args}, false)
+						res, err := cs[w].callTool(ctx, "place_order", args)
 						lat[w] = append(lat[w], time.Since(t0))
-						if err != nil || bytes.Contains(res, []byte(`"isError":true`)) {
+						if err != nil || res.IsError {
 							if failed.Add(1) == 1 {
-								b.Errorf("place_order: %v %s", err, res)
+								b.Errorf("place_order: %v %v", err, res)
 							}
 						}
 					}
@@ -164,33 +91,6 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			}
 		})
 	}
-}
-
-func openMarketID(tb testing.TB, c *rpcClient) string {
-	res, err := c.post("tools/call", map[string]any{"name": "search_markets", "arguments": map[string]any{"query": "BTC above", "status": "open", "limit": 100}}, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var r struct {
-		StructuredContent struct {
-			Markets []struct {
-				ID       string `json:"id"`
-				Outcomes []struct {
-					ImpliedProbability float64 `json:"implied_probability"`
-				} `json:"outcomes"`
-			} `json:"markets"`
-		} `json:"structuredContent"`
-	}
-	if err := json.Unmarshal(res, &r); err != nil {
-		tb.Fatal(err)
-	}
-	for _, m := range r.StructuredContent.Markets {
-		if p := m.Outcomes[0].ImpliedProbability; p > 0.2 && p < 0.8 {
-			return m.ID
-		}
-	}
-	tb.Fatal("no open market near 50%")
-	return ""
 }
 
 // BenchmarkBolt measures the raw bbolt limits on this machine's disk: one
