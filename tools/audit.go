@@ -23,7 +23,14 @@ func (a StoreAuditor) RecordCall(r CallRecord) {
 	if r.Outcome != "ok" {
 		e.Outcome, e.Error = "error", r.Outcome
 	}
-	if err := a.Store.AuditAsync(context.Background(), e); err != nil && a.Log != nil {
+	// Prepare here, so that arguments that are not canonical JSON lose only their
+	// own args, not the whole batch the appender writes them in.
+	p, err := store.PrepareAudit(e)
+	if err != nil {
+		e.Args = nil
+		p, _ = store.PrepareAudit(e)
+	}
+	if err := a.Store.AuditAsync(context.Background(), p); err != nil && a.Log != nil {
 		a.Log.Warn("audit entry not queued", "tool", r.Tool, "err", err)
 	}
 }
