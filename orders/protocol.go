@@ -163,14 +163,10 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			rec = store.Record{
 				ID: id, State: store.Pending, Fingerprint: fp, ClientOrderID: coid, Venue: a.Venue,
 				Owner: s.opts.Owner, Attempt: 1, LeaseUntil: now.Add(s.opts.Lease), Created: now, Updated: now,
+				DupIndexed: a.CheckDuplicate,
 			}
 			if err := t.PutRecord(rec); err != nil {
 				return err
-			}
-			if a.CheckDuplicate {
-				if err := t.PutFingerprintUse(a.Principal, a.Tool, fp, store.FingerprintUse{Key: a.Key, Time: now}); err != nil {
-					return err
-				}
 			}
 			audit.Outcome = store.OutcomeIntent
 			if _, err := t.AppendAudit(audit); err != nil {
@@ -311,18 +307,11 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, o sibyl.Ord
 			audit.Error = string(rec.Error.Code)
 			// A refused order is no duplicate risk: after (say) a deposit, the agent
 			// retries under a new key and must not be told possible_duplicate.
-			if a.CheckDuplicate {
-				if err := t.DeleteFingerprintUse(a.Principal, a.Tool, rec.Fingerprint, a.Key); err != nil {
-					return err
-				}
-			}
+			rec.DupIndexed = false
 		}
 		if a.OpensOrder && refusal == nil && o.ID != "" {
-			rec.OrderID = o.ID
+			rec.OrderID = o.ID // lists the record in the order index, for MarkOrderFinal
 			rec.OrderFinal = o.Status.Final()
-			if err := t.IndexOrder(a.Principal, a.Venue, o.ID, id); err != nil {
-				return err
-			}
 		} else {
 			rec.OrderFinal = true // this record opened no order
 		}

@@ -2,12 +2,11 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	sibyl "github.com/sibylmcp/sibyl"
@@ -45,6 +44,16 @@ func (id RecordID) valid() error {
 	return nil
 }
 
+// parseRecordID is the inverse of RecordID.bytes.
+func parseRecordID(b []byte) (RecordID, error) {
+	parts := strings.SplitN(string(b), "\x00", 3)
+	if len(parts) != 3 {
+		return RecordID{}, fmt.Errorf("store: malformed record id %q", b)
+	}
+	id := RecordID{Principal: parts[0], Tool: parts[1], Key: parts[2]}
+	return id, id.valid()
+}
+
 // joinKey joins parts with NUL separators. Callers make sure parts hold no NUL.
 func joinKey(parts ...string) []byte {
 	return []byte(strings.Join(parts, "\x00"))
@@ -74,10 +83,16 @@ type Record struct {
 	LeaseUntil    time.Time       `json:"lease_until"`
 	Created       time.Time       `json:"created"`
 	Updated       time.Time       `json:"updated"`
-	Result        json.RawMessage `json:"-"` // stored beside the record, in its own bucket, as raw bytes
+	Result        json.RawMessage `json:"-"` // stored after the record's JSON, as raw bytes
 	Error         *RecordError    `json:"error,omitempty"`
-	OrderID       string          `json:"order_id,omitempty"`
-	OrderFinal    bool            `json:"order_final"`
+	// OrderID is the venue order this record opened, if any. Setting it lists the
+	// record in the order index, which MarkOrderFinal reads.
+	OrderID    string `json:"order_id,omitempty"`
+	OrderFinal bool   `json:"order_final"`
+	// DupIndexed lists the record in the duplicate-detection index under its
+	// Fingerprint (see FingerprintUse), as the last use of that fingerprint by
+	// its principal on its tool, at Created.
+	DupIndexed bool `json:"dup_indexed,omitempty"`
 }
 
 // keepsOrderOpen reports whether the record must outlive the retention window:
@@ -96,302 +111,211 @@ type FingerprintUse struct {
 	Time time.Time `json:"time"`
 }
 
-func (t *Txn) bucket(name string) *bolt.Bucket { return t.tx.Bucket([]byte(name)) }
+// The idempotency records live in one append-only bucket, the record log:
+// keys are 8-byte big-endian log sequence numbers, values one version of one
+// record (see encodeVersion). PutRecord appends a new version instead of
+// rewriting the old one, so a transaction dirties the log's last pages rather
+// than one random page per record: random-key B-tree writes were most of the
+// pages, and so of the commit time, of an order (see BENCHMARKS.md). Which
+// version is a record's newest, the duplicate-detection index and the order
+// index are kept in memory (idemIndex), rebuilt from the log when the file is
+// opened; superseded versions are deleted by Sweep.
+
+// encodeVersion lays out one version: uvarint len(id) | id | uvarint len(json)
+// | record JSON | result bytes.
+func encodeVersion(id []byte, recJSON, result []byte) []byte {
+	v := make([]byte, 0, 2*binary.MaxVarintLen32+len(id)+len(recJSON)+len(result))
+	v = binary.AppendUvarint(v, uint64(len(id)))
+	v = append(v, id...)
+	v = binary.AppendUvarint(v, uint64(len(recJSON)))
+	v = append(v, recJSON...)
+	return append(v, result...)
+}
+
+// splitVersion is the inverse of encodeVersion. The slices alias v.
+func splitVersion(v []byte) (id, recJSON, result []byte, err error) {
+	n, w := binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)-w) {
+		return nil, nil, nil, errors.New("store: malformed record version (id length)")
+	}
+	id, v = v[w:w+int(n)], v[w+int(n):]
+	n, w = binary.Uvarint(v)
+	if w <= 0 || n > uint64(len(v)-w) {
+		return nil, nil, nil, errors.New("store: malformed record version (record length)")
+	}
+	return id, v[w : w+int(n)], v[w+int(n):], nil
+}
+
+// decodeVersion decodes a stored version into a Record (copying what it keeps).
+func decodeVersion(v []byte) (Record, error) {
+	idb, recJSON, result, err := splitVersion(v)
+	if err != nil {
+		return Record{}, err
+	}
+	id, err := parseRecordID(idb)
+	if err != nil {
+		return Record{}, err
+	}
+	var rec Record
+	if err := json.Unmarshal(recJSON, &rec); err != nil {
+		return Record{}, fmt.Errorf("decoding idempotency record: %w", err)
+	}
+	rec.ID = id
+	if len(result) > 0 {
+		rec.Result = bytes.Clone(result)
+	}
+	return rec, nil
+}
+
+func (t *Txn) logBucket() *bolt.Bucket {
+	b := t.tx.Bucket([]byte(bucketIdemLog))
+	b.FillPercent = 1 // append-only: pack pages full instead of splitting them in half
+	return b
+}
 
 // Record returns the record with the given id. ok is false when there is none.
 func (t *Txn) Record(id RecordID) (rec Record, ok bool, err error) {
 	if err := id.valid(); err != nil {
 		return Record{}, false, err
 	}
-	v := t.bucket(bucketIdem).Get(id.bytes())
-	if v == nil {
+	m, ok := t.recMeta(string(id.bytes()))
+	if !ok {
 		return Record{}, false, nil
 	}
-	if err := json.Unmarshal(v, &rec); err != nil { // Unmarshal copies what it keeps
-		return Record{}, false, fmt.Errorf("decoding idempotency record: %w", err)
+	v := t.logBucket().Get(seqKey(m.seq))
+	if v == nil {
+		if t.tx.Writable() {
+			return Record{}, false, fmt.Errorf("store: record %s/%s: version %d missing from the log", id.Tool, id.Key, m.seq)
+		}
+		return Record{}, false, nil // swept after this read transaction's index lookup
 	}
-	rec.ID = id
-	if r := t.bucket(bucketIdemResult).Get(id.bytes()); r != nil {
-		rec.Result = bytes.Clone(r)
+	rec, err = decodeVersion(v)
+	if err != nil {
+		return Record{}, false, fmt.Errorf("record %s/%s: %w", id.Tool, id.Key, err)
 	}
 	return rec, true, nil
 }
 
-// PutRecord writes rec under rec.ID.
+// PutRecord writes rec under rec.ID, as a new version in the record log, and
+// updates the in-memory indexes (when the transaction commits): the duplicate-
+// detection index from DupIndexed and Fingerprint, the order index from
+// OrderID and Venue.
 func (t *Txn) PutRecord(rec Record) error {
 	if err := rec.ID.valid(); err != nil {
 		return err
 	}
-	v, err := json.Marshal(rec)
+	recJSON, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encoding idempotency record: %w", err)
 	}
-	k := rec.ID.bytes()
-	if err := t.bucket(bucketIdem).Put(k, v); err != nil {
+	idb := rec.ID.bytes()
+	seq := t.nextLogSeq()
+	if err := t.logBucket().Put(seqKey(seq), encodeVersion(idb, recJSON, rec.Result)); err != nil {
 		return err
 	}
-	// The result (an order as JSON, the bulk of a record) is kept as raw bytes
-	// so that the many record rewrites do not re-encode it.
-	rb := t.bucket(bucketIdemResult)
-	if len(rec.Result) == 0 {
-		return rb.Delete(k)
+	id := string(idb)
+	d := t.idemDelta()
+	if _, ok := t.recMeta(id); ok {
+		d.superseded++
 	}
-	return rb.Put(k, rec.Result)
+	m := &recMeta{seq: seq, created: rec.Created.UnixNano(), keep: rec.keepsOrderOpen(), pending: rec.State == Pending}
+	d.recs[id] = m
+	fpk := string(joinKey(rec.ID.Principal, rec.ID.Tool, rec.Fingerprint))
+	if rec.DupIndexed {
+		d.fps[fpk] = &fpUse{key: rec.ID.Key, time: m.created}
+	} else {
+		t.dropFingerprint(fpk, rec.ID.Key)
+	}
+	if rec.OrderID != "" {
+		d.orders[string(joinKey(rec.ID.Principal, rec.Venue, rec.OrderID))] = &id
+	}
+	return nil
 }
 
-// FingerprintUse returns the last use of fingerprint by principal on tool.
+// dropFingerprint removes the duplicate-detection entry fpk if it still names
+// key (a later key's entry is left alone).
+func (t *Txn) dropFingerprint(fpk, key string) {
+	if u, ok := t.fpUse(fpk); ok && u.key == key {
+		t.idemDelta().fps[fpk] = nil
+	}
+}
+
+// FingerprintUse returns the last use of fingerprint by principal on tool: the
+// newest record with DupIndexed set and that fingerprint.
 func (t *Txn) FingerprintUse(principal, tool, fingerprint string) (FingerprintUse, bool, error) {
-	v := t.bucket(bucketIdemFP).Get(joinKey(principal, tool, fingerprint))
-	if v == nil {
+	u, ok := t.fpUse(string(joinKey(principal, tool, fingerprint)))
+	if !ok {
 		return FingerprintUse{}, false, nil
 	}
-	u, err := decodeFingerprintUse(v)
-	if err != nil {
-		return FingerprintUse{}, false, err
-	}
-	return u, true, nil
-}
-
-// Fingerprint index values are 8 bytes of big-endian Unix nanoseconds followed
-// by the key: cheap to write in the claim transaction.
-func encodeFingerprintUse(u FingerprintUse) []byte {
-	v := make([]byte, 8, 8+len(u.Key))
-	binary.BigEndian.PutUint64(v, uint64(u.Time.UnixNano()))
-	return append(v, u.Key...)
-}
-
-func decodeFingerprintUse(v []byte) (FingerprintUse, error) {
-	if len(v) < 8 {
-		return FingerprintUse{}, fmt.Errorf("decoding fingerprint index: %d bytes", len(v))
-	}
-	return FingerprintUse{Key: string(v[8:]), Time: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()}, nil
-}
-
-// PutFingerprintUse records that principal sent fingerprint to tool under u.Key.
-func (t *Txn) PutFingerprintUse(principal, tool, fingerprint string, u FingerprintUse) error {
-	return t.bucket(bucketIdemFP).Put(joinKey(principal, tool, fingerprint), encodeFingerprintUse(u))
-}
-
-// IndexOrder remembers that the venue order orderID of principal was opened by
-// the record id, so that MarkOrderFinal can find the record later.
-func (t *Txn) IndexOrder(principal, venue, orderID string, id RecordID) error {
-	return t.bucket(bucketIdemOrder).Put(joinKey(principal, venue, orderID), id.bytes())
+	return FingerprintUse{Key: u.key, Time: time.Unix(0, u.time).UTC()}, true, nil
 }
 
 // MarkOrderFinal sets OrderFinal on the record that opened principal's order
-// orderID at venue (see IndexOrder), so the retention sweep may drop it. It
-// reports whether such a record exists.
+// orderID at venue (the record whose OrderID it is), so the retention sweep may
+// drop it. It reports whether such a record exists.
 func (t *Txn) MarkOrderFinal(principal, venue, orderID string, now time.Time) (bool, error) {
-	idKey := t.bucket(bucketIdemOrder).Get(joinKey(principal, venue, orderID))
-	if idKey == nil {
+	idb, ok := t.orderRecord(string(joinKey(principal, venue, orderID)))
+	if !ok {
 		return false, nil
 	}
-	b := t.bucket(bucketIdem)
-	v := b.Get(idKey)
-	if v == nil {
-		return false, nil
+	id, err := parseRecordID([]byte(idb))
+	if err != nil {
+		return false, err
 	}
-	var rec Record
-	if err := json.Unmarshal(v, &rec); err != nil {
-		return false, fmt.Errorf("decoding idempotency record: %w", err)
+	rec, ok, err := t.Record(id)
+	if err != nil || !ok {
+		return false, err
 	}
 	if rec.OrderFinal {
 		return true, nil
 	}
 	rec.OrderFinal = true
 	rec.Updated = now
-	nv, err := json.Marshal(rec)
-	if err != nil {
-		return false, err
-	}
-	return true, b.Put(bytes.Clone(idKey), nv)
+	return true, t.PutRecord(rec)
 }
 
 // Record returns the record with the given id, read outside any Commit. ok is
 // false when there is none.
 func (s *Store) Record(id RecordID) (rec Record, ok bool, err error) {
-	err = s.View(func(t *Txn) error {
-		rec, ok, err = t.Record(id)
-		return err
-	})
-	return rec, ok, err
-}
-
-// SweepResult counts what Sweep did.
-type SweepResult struct {
-	Deleted     int // records removed
-	KeptOpen    int // old records kept because their order is still open
-	KeptPending int // old records kept because their outcome is unknown
-	Index       int // duplicate-detection index entries removed
-}
-
-// Sweep deletes idempotency records created before cutoff, unless their order
-// may still be open (OrderID set and not OrderFinal) or their outcome is unknown
-// (Pending): those stay until a cancel, a reconcile or a status check marks them
-// final. It also drops duplicate-detection index entries older than cutoff. It
-// works in transactions of at most 1000 deletions.
-func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
-	var total SweepResult
-	var start []byte
-	for {
-		var res SweepResult
-		var next []byte
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			res, next = SweepResult{}, nil
-			b := tx.Bucket([]byte(bucketIdem))
-			ob := tx.Bucket([]byte(bucketIdemOrder))
-			rb := tx.Bucket([]byte(bucketIdemResult))
-			c := b.Cursor()
-			var k, v []byte
-			if start == nil {
-				k, v = c.First()
-			} else {
-				k, v = c.Seek(start)
-			}
-			var del [][]byte
-			for ; k != nil; k, v = c.Next() {
-				if len(del) >= 1000 {
-					next = bytes.Clone(k)
-					break
-				}
-				var rec Record
-				if err := json.Unmarshal(v, &rec); err != nil {
-					return fmt.Errorf("decoding idempotency record %q: %w", k, err)
-				}
-				if !rec.Created.Before(cutoff) {
-					continue
-				}
-				if rec.keepsOrderOpen() {
-					if rec.State == Pending {
-						res.KeptPending++
-					} else {
-						res.KeptOpen++
-					}
-					continue
-				}
-				del = append(del, bytes.Clone(k))
-				if parts := strings.SplitN(string(k), "\x00", 3); rec.OrderID != "" && len(parts) == 3 {
-					if ok := joinKey(parts[0], rec.Venue, rec.OrderID); bytes.Equal(ob.Get(ok), k) {
-						del = append(del, nil, ok) // nil marks: the next key is in the order index
-					}
-				}
-			}
-			// Delete after iterating: deleting under a bbolt cursor can skip keys.
-			for i := 0; i < len(del); i++ {
-				if del[i] == nil {
-					i++
-					if err := ob.Delete(del[i]); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := b.Delete(del[i]); err != nil {
-					return err
-				}
-				if err := rb.Delete(del[i]); err != nil {
-					return err
-				}
-				res.Deleted++
-			}
+	if err := id.valid(); err != nil {
+		return Record{}, false, err
+	}
+	key := string(id.bytes())
+	// The index is updated after each commit, so a read transaction begun after
+	// the lookup holds the version found, unless a sweep deleted it meanwhile
+	// (it had been superseded, or the record expired): look again.
+	for range 8 {
+		m, found := s.idx.lookup(key)
+		if !found {
+			return Record{}, false, nil
+		}
+		var v []byte
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			v = bytes.Clone(tx.Bucket([]byte(bucketIdemLog)).Get(seqKey(m.seq)))
 			return nil
-		})
-		if err != nil {
-			return total, fmt.Errorf("sweeping idempotency records: %w", err)
+		}); err != nil {
+			return Record{}, false, err
 		}
-		total.Deleted += res.Deleted
-		total.KeptOpen += res.KeptOpen
-		total.KeptPending += res.KeptPending
-		if next == nil {
-			break
-		}
-		start = next
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		total.Index = 0
-		b := tx.Bucket([]byte(bucketIdemFP))
-		var del [][]byte
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if u, err := decodeFingerprintUse(v); err != nil || u.Time.Before(cutoff) {
-				del = append(del, bytes.Clone(k))
+		if v != nil {
+			rec, err := decodeVersion(v)
+			if err != nil {
+				return Record{}, false, fmt.Errorf("record %s/%s: %w", id.Tool, id.Key, err)
 			}
+			return rec, true, nil
 		}
-		for _, k := range del {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		total.Index = len(del)
-		return nil
-	})
-	if err != nil {
-		return total, fmt.Errorf("sweeping fingerprint index: %w", err)
 	}
-	return total, nil
+	return Record{}, false, fmt.Errorf("store: record %s/%s: its version kept moving under concurrent sweeps", id.Tool, id.Key)
 }
 
-// SweeperOptions configures a Sweeper.
-type SweeperOptions struct {
-	Retention time.Duration            // records older than this are swept (default 24h)
-	Interval  time.Duration            // how often (default 10 minutes)
-	Now       func() time.Time         // default time.Now
-	OnSweep   func(SweepResult, error) // optional: called after each sweep, for logging
+// IdemStats counts the idempotency records.
+type IdemStats struct {
+	Records  int // records (their newest versions)
+	Versions int // versions in the record log, superseded ones included (Sweep deletes those)
 }
 
-// Sweeper runs Sweep in the background. It owns its goroutine and its cancel;
-// Stop ends it.
-type Sweeper struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
-}
-
-// StartSweeper starts a background loop that calls Sweep(now - Retention) every
-// Interval. Stop it before closing the Store.
-func (s *Store) StartSweeper(opts SweeperOptions) *Sweeper {
-	if opts.Retention <= 0 {
-		opts.Retention = 24 * time.Hour
-	}
-	if opts.Interval <= 0 {
-		opts.Interval = 10 * time.Minute
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sw := &Sweeper{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(sw.done)
-		tick := time.NewTicker(opts.Interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				res, err := s.Sweep(opts.Now().Add(-opts.Retention))
-				if opts.OnSweep != nil {
-					opts.OnSweep(res, err)
-				}
-			}
-		}
-	}()
-	return sw
-}
-
-// Stop ends the loop and waits for a running sweep to finish. It is safe to call
-// more than once.
-func (sw *Sweeper) Stop() {
-	sw.once.Do(sw.cancel)
-	<-sw.done
-}
-
-// DeleteFingerprintUse removes the duplicate-detection entry of fingerprint if
-// it still names key (a later key's entry is left alone).
-func (t *Txn) DeleteFingerprintUse(principal, tool, fingerprint, key string) error {
-	u, ok, err := t.FingerprintUse(principal, tool, fingerprint)
-	if err != nil || !ok || u.Key != key {
-		return err
-	}
-	return t.bucket(bucketIdemFP).Delete(joinKey(principal, tool, fingerprint))
+// IdemStats returns the record counts.
+func (s *Store) IdemStats() IdemStats {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	return IdemStats{Records: len(s.idx.recs), Versions: len(s.idx.recs) + s.idx.superseded}
 }

@@ -9,6 +9,16 @@
 // Concurrent state transactions submitted through Commit share fsyncs (group
 // commit); read-only tool calls are audited through an asynchronous, batched
 // appender (see AuditAsync) so that they do not pay an fsync each.
+//
+// Layout: the hot buckets are append-only. The audit chain is keyed by its
+// sequence number; idempotency records are a log of versions keyed by a log
+// sequence number (PutRecord appends, never rewrites), with the index from
+// record id to newest version, the duplicate-detection index and the order
+// index held in memory and rebuilt from the log at Open (about 100 bytes of
+// memory a record; the retention sweep bounds how many there are). So a
+// group-commit transaction dirties the last pages of a few buckets instead of
+// one random page per record written. Files of the first layout (records
+// rewritten in place) are migrated when opened.
 package store
 
 import (
@@ -28,16 +38,13 @@ import (
 // components (the paper venue, hedge plans) use their own names through
 // UpdateBucket or CommitBucketAsync.
 const (
-	bucketIdem        = "idem"        // record id -> Record JSON
-	bucketIdemResult  = "idem_result" // record id -> the record's result (raw JSON)
-	bucketIdemFP      = "idem_fp"     // principal\x00tool\x00fingerprint -> 8-byte Unix ns + key
-	bucketIdemOrder   = "idem_order"  // principal\x00venue\x00order id -> record id
-	bucketAudit       = "audit"       // 8-byte big-endian seq -> canonical AuditEntry JSON
-	bucketMeta        = "meta"        // small named values, such as the audit chain head
-	metaAuditHead     = "audit_head"  // key in bucketMeta: AuditHead JSON
-	defaultMaxBatch   = 512           // most functions run in one group-commit transaction
-	defaultAuditQueue = 4096          // capacity of the asynchronous audit queue
-	defaultAuditBatch = 512           // most entries written by one asynchronous transaction
+	bucketIdemLog     = "idem_log"   // 8-byte big-endian log seq -> one version of an idempotency record
+	bucketAudit       = "audit"      // 8-byte big-endian seq -> canonical AuditEntry JSON
+	bucketMeta        = "meta"       // small named values, such as the audit chain head
+	metaAuditHead     = "audit_head" // key in bucketMeta: AuditHead JSON
+	defaultMaxBatch   = 512          // most functions run in one group-commit transaction
+	defaultAuditQueue = 4096         // capacity of the asynchronous audit queue
+	defaultAuditBatch = 512          // most entries written by one asynchronous transaction
 )
 
 // ErrClosed is returned by operations on a Store after Close.
@@ -61,6 +68,7 @@ type Options struct {
 // Store is the bbolt file. It is safe for concurrent use.
 type Store struct {
 	db       *bolt.DB
+	idx      *idemIndex // the record log's in-memory index; see index.go
 	auditKey []byte
 	maxBatch int
 
@@ -79,11 +87,18 @@ type Store struct {
 type CommitStats struct {
 	Transactions uint64 // fsync'd transactions run by the group committer
 	Functions    uint64 // Commit calls they served; Functions/Transactions is the mean batch
+	// PagesWritten counts the pages written by every write transaction on the
+	// file (the committer's, the audit appender's and UpdateBucket's), and
+	// WriteTime the time they took, fsyncs included: the write amplification.
+	PagesWritten uint64
+	WriteTime    time.Duration
 }
 
 // CommitStats returns the group committer's counters, for metrics and benchmarks.
 func (s *Store) CommitStats() CommitStats {
-	return CommitStats{Transactions: s.commitTxs.Load(), Functions: s.commitFns.Load()}
+	tx := s.db.Stats().TxStats
+	return CommitStats{Transactions: s.commitTxs.Load(), Functions: s.commitFns.Load(),
+		PagesWritten: uint64(tx.GetWrite()), WriteTime: tx.GetWriteTime()}
 }
 
 // Open opens (creating if needed) the bbolt file at path with default Options,
@@ -108,20 +123,26 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	var idx *idemIndex
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketIdem, bucketIdemResult, bucketIdemFP, bucketIdemOrder, bucketAudit, bucketMeta} {
+		for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("creating bucket %s: %w", name, err)
 			}
 		}
-		return nil
+		if _, err := migrateRecordsV1(tx); err != nil {
+			return err
+		}
+		idx, err = loadIndex(tx)
+		return err
 	})
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	s := &Store{
 		db:       db,
+		idx:      idx,
 		auditKey: bytes.Clone(opts.AuditKey),
 		maxBatch: orDefault(opts.MaxBatch, defaultMaxBatch),
 		commitCh: make(chan *commitReq, 1024),
@@ -262,7 +283,8 @@ func (s *Store) ViewBucket(name string, fn func(b *Bucket) error) error {
 type Txn struct {
 	tx   *bolt.Tx
 	s    *Store
-	head headCache // the audit chain head as of this transaction's last append
+	head headCache  // the audit chain head as of this transaction's last append
+	idem *idemDelta // this transaction's changes to the record index, applied on commit
 }
 
 // Commit runs fn in a read-write transaction that it may share with other
@@ -387,8 +409,7 @@ const gatherDelay = 500 * time.Microsecond
 func (s *Store) runBatch(batch []*commitReq) {
 	for len(batch) > 0 {
 		failed := -1
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			t := &Txn{tx: tx, s: s}
+		err := s.update(func(t *Txn) error {
 			for i, r := range batch {
 				if err := safeCall(r.fn, t); err != nil {
 					failed = i
@@ -406,7 +427,7 @@ func (s *Store) runBatch(batch []*commitReq) {
 				s.runBatch(batch[:failed])
 			}
 			r := batch[failed]
-			r.reply(s.db.Update(func(tx *bolt.Tx) error { return safeCall(r.fn, &Txn{tx: tx, s: s}) }))
+			r.reply(s.update(func(t *Txn) error { return safeCall(r.fn, t) }))
 			batch = batch[failed+1:]
 			continue
 		}
@@ -417,6 +438,21 @@ func (s *Store) runBatch(batch []*commitReq) {
 		}
 		return
 	}
+}
+
+// update runs fn in one read-write transaction and, when it commits, makes its
+// changes to the record index visible. Only the committer's goroutine calls it,
+// so the index has one writer and changes in commit order.
+func (s *Store) update(fn func(t *Txn) error) error {
+	var t *Txn
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t = &Txn{tx: tx, s: s}
+		return fn(t)
+	})
+	if err == nil && t != nil && t.idem != nil {
+		s.idx.apply(t.idem)
+	}
+	return err
 }
 
 func safeCall(fn func(*Txn) error, t *Txn) (err error) {

@@ -404,25 +404,21 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 	old := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	now := old.Add(48 * time.Hour)
 	recs := []Record{
-		{ID: RecordID{"p", "place_order", "done-final"}, State: Done, Created: old, OrderID: "o1", Venue: "paper", OrderFinal: true},
+		{ID: RecordID{"p", "place_order", "done-final"}, State: Done, Created: old, OrderID: "o1", Venue: "paper", OrderFinal: true,
+			Fingerprint: "fp-old", DupIndexed: true},
 		{ID: RecordID{"p", "place_order", "done-open"}, State: Done, Created: old, OrderID: "o2", Venue: "paper"},
 		{ID: RecordID{"p", "place_order", "rejected"}, State: Done, Created: old, Error: &RecordError{Code: sibyl.InsufficientFunds}},
 		{ID: RecordID{"p", "place_order", "pending-old"}, State: Pending, Created: old},
-		{ID: RecordID{"p", "place_order", "recent"}, State: Done, Created: now.Add(-time.Hour), OrderID: "o3", Venue: "paper", OrderFinal: true},
+		{ID: RecordID{"p", "place_order", "recent"}, State: Done, Created: now.Add(-time.Hour), OrderID: "o3", Venue: "paper", OrderFinal: true,
+			Fingerprint: "fp-new", DupIndexed: true},
 	}
 	err := s.Commit(func(t *Txn) error {
 		for _, r := range recs {
 			if err := t.PutRecord(r); err != nil {
 				return err
 			}
-			if r.OrderID != "" {
-				if err := t.IndexOrder("p", r.Venue, r.OrderID, r.ID); err != nil {
-					return err
-				}
-			}
 		}
-		t.PutFingerprintUse("p", "place_order", "fp-old", FingerprintUse{Key: "done-final", Time: old})
-		return t.PutFingerprintUse("p", "place_order", "fp-new", FingerprintUse{Key: "recent", Time: now})
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +450,19 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := s.Sweep(now.Add(-24 * time.Hour)); res.Deleted != 1 || exists("done-open") {
-		t.Errorf("second sweep: got %+v, want the closed order's record deleted", res)
+	if res, _ := s.Sweep(now.Add(-24 * time.Hour)); res.Deleted != 1 || res.Superseded != 1 || exists("done-open") {
+		t.Errorf("second sweep: got %+v, want the closed order's record and its older version deleted", res)
+	}
+	fpUsed := func(fp string) bool {
+		var ok bool
+		s.View(func(t *Txn) (err error) { _, ok, err = t.FingerprintUse("p", "place_order", fp); return err })
+		return ok
+	}
+	if fpUsed("fp-old") || !fpUsed("fp-new") {
+		t.Errorf("duplicate index after sweeps: fp-old %v (want false), fp-new %v (want true)", fpUsed("fp-old"), fpUsed("fp-new"))
+	}
+	if got := s.IdemStats(); got != (IdemStats{Records: 2, Versions: 2}) {
+		t.Errorf("IdemStats after sweeps: %+v, want 2 records (pending-old, recent) in 2 versions", got)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 type keyAuth struct {
 	store *store.Store
 	rps   float64 // requests per second per key; <= 0: unlimited
+	live  int     // API keys not revoked when serving began
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sibylmcp/sibyl/mcp"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -31,13 +30,17 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer m.Close()
-			ts := httptest.NewServer(mcp.NewHTTPHandler(srv, &mcp.HTTPOptions{}))
+			handler, _, _, err := m.httpHandler(srv) // sibyl serve --http's handler
+			if err != nil {
+				b.Fatal(err)
+			}
+			ts := httptest.NewServer(handler)
 			defer ts.Close()
 			ctx := context.Background()
 			hc := newCTHTTPClient()
 			cs := make([]*rawHTTPSession, clients)
 			for i := range cs {
-				if cs[i], err = dialRawHTTP(ctx, hc, ts.URL); err != nil {
+				if cs[i], err = dialRawHTTP(ctx, hc, ts.URL+"/mcp"); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -85,6 +88,10 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			}
 			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "orders/s")
+			if st := m.store.CommitStats(); st.Transactions > 0 {
+				b.ReportMetric(float64(st.Functions)/float64(st.Transactions), "fns/commit")
+				b.ReportMetric(float64(st.PagesWritten)/float64(b.N), "pages/order")
+			}
 			if len(all) > 0 {
 				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
 				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")

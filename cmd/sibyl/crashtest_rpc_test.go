@@ -238,7 +238,7 @@ func (s *rawHTTPSession) roundTrip(ctx context.Context, method string, params an
 // readSSEResponse reads events until the response with id want arrives.
 func readSSEResponse(r io.Reader, want string) (*rpcMessage, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), 16<<20)
 	var data bytes.Buffer
 	flush := func() (*rpcMessage, error) {
 		defer data.Reset()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if m.logger == nil {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
+	tuneGC()
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
 	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey()})
 	if err != nil {
@@ -166,6 +168,20 @@ func (m *Main) Open() (*mcp.Server, error) {
 	return srv, nil
 }
 
+// gcPercent is the collector's target unless the GOGC environment variable
+// says otherwise. The server's live heap is small (tens of MiB), and at Go's
+// default of 100 the collector took about a fifth of the CPU under order load;
+// at 400 the heap may grow to five times the live data instead (see
+// BENCHMARKS.md).
+const gcPercent = 400
+
+// tuneGC sets the collector's target to gcPercent when GOGC is not set.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 const instructions = `sibyl serves prediction markets (paper venue by default: simulated, no real money) and token grades. ` +
 	`Start with list_venues and search_markets; get_market and get_orderbook give prices and depth. ` +
 	`Prices are dollars per contract (0-1); a contract pays $1 if its outcome wins. Every answer says its venue, time and whether it is simulated.`
@@ -175,47 +191,17 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", m.HTTPAddr, err)
 	}
-	opts := &mcp.HTTPOptions{JSONResponse: true, SessionIdleTimeout: time.Hour}
-	keys, err := m.store.APIKeys()
+	mux, h, auth, err := m.httpHandler(srv)
 	if err != nil {
-		return fmt.Errorf("reading API keys: %w", err)
-	}
-	live := 0
-	for _, k := range keys {
-		if k.Revoked.IsZero() {
-			live++
-		}
-	}
-	var auth *keyAuth
-	switch {
-	case live > 0:
-		auth = &keyAuth{store: m.store, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}}
-		opts.Authenticate = auth.authenticate
-	case !isLoopback(m.HTTPAddr) && !m.InsecureNoAuth:
 		ln.Close()
-		return fmt.Errorf("--http %s listens beyond this machine and the data file has no API key: anyone who can reach it could trade. Create one with 'sibyl keys create --name NAME --scopes read,trade', or pass --insecure-no-auth", m.HTTPAddr)
-	}
-	if m.AllowHost != "" {
-		for _, h := range strings.Split(m.AllowHost, ",") {
-			if h = strings.TrimSpace(h); h != "" {
-				opts.AllowedHosts = append(opts.AllowedHosts, h)
-				opts.AllowedOrigins = append(opts.AllowedOrigins, "http://"+h, "https://"+h)
-			}
-		}
-	}
-	h := mcp.NewHTTPHandler(srv, opts)
-	mux := http.NewServeMux()
-	if auth != nil {
-		mux.Handle("/mcp", auth.wrap(h))
-	} else {
-		mux.Handle("/mcp", h)
+		return err
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)}
 	m.banner("http://"+ln.Addr().String()+"/mcp", dbPath)
 	if auth == nil {
 		fmt.Fprintf(m.Stderr, "  no API keys: every local caller may trade (paper money); 'sibyl keys create' turns on bearer-token auth\n")
 	} else {
-		fmt.Fprintf(m.Stderr, "  %d API key(s): requests need Authorization: Bearer <token>; %g requests/s per key\n", live, m.RateLimit)
+		fmt.Fprintf(m.Stderr, "  %d API key(s): requests need Authorization: Bearer <token>; %g requests/s per key\n", auth.live, m.RateLimit)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -232,6 +218,48 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return fmt.Errorf("shutting down HTTP: %w", err)
 	}
 	return nil
+}
+
+// httpHandler builds what sibyl serve --http serves on /mcp: the Streamable
+// HTTP handler (JSON responses), behind bearer-token auth when the data file
+// has live API keys. It refuses a non-loopback address without keys unless
+// InsecureNoAuth is set. Benchmarks serve the same handler.
+func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *keyAuth, error) {
+	opts := &mcp.HTTPOptions{JSONResponse: true, SessionIdleTimeout: time.Hour}
+	keys, err := m.store.APIKeys()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("reading API keys: %w", err)
+	}
+	live := 0
+	for _, k := range keys {
+		if k.Revoked.IsZero() {
+			live++
+		}
+	}
+	var auth *keyAuth
+	switch {
+	case live > 0:
+		auth = &keyAuth{store: m.store, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live}
+		opts.Authenticate = auth.authenticate
+	case m.HTTPAddr != "" && !isLoopback(m.HTTPAddr) && !m.InsecureNoAuth:
+		return nil, nil, nil, fmt.Errorf("--http %s listens beyond this machine and the data file has no API key: anyone who can reach it could trade. Create one with 'sibyl keys create --name NAME --scopes read,trade', or pass --insecure-no-auth", m.HTTPAddr)
+	}
+	if m.AllowHost != "" {
+		for _, h := range strings.Split(m.AllowHost, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				opts.AllowedHosts = append(opts.AllowedHosts, h)
+				opts.AllowedOrigins = append(opts.AllowedOrigins, "http://"+h, "https://"+h)
+			}
+		}
+	}
+	h := mcp.NewHTTPHandler(srv, opts)
+	mux := http.NewServeMux()
+	if auth != nil {
+		mux.Handle("/mcp", auth.wrap(h))
+	} else {
+		mux.Handle("/mcp", h)
+	}
+	return mux, h, auth, nil
 }
 
 // banner tells a person who started the server by hand that it is up and how to
