@@ -218,6 +218,16 @@ func (b *Bucket) Put(key, value []byte) error { return b.b.Put(key, value) }
 // Delete removes key. It fails inside a View closure.
 func (b *Bucket) Delete(key []byte) error { return b.b.Delete(key) }
 
+// PackPages makes the bucket fill pages completely before splitting them, for
+// the rest of the transaction, instead of bbolt's default of half: right for
+// keys written mostly in ascending order, such as sequence numbers, where a
+// half-filled page is never filled later. It is a no-op inside a View closure.
+func (b *Bucket) PackPages() {
+	if b.writable {
+		b.b.FillPercent = 1
+	}
+}
+
 // NextSequence returns the bucket's next autoincrement integer.
 func (b *Bucket) NextSequence() (uint64, error) { return b.b.NextSequence() }
 

@@ -38,17 +38,26 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 			defer ts.Close()
 			ctx := context.Background()
 			hc := newCTHTTPClient()
-			cs := make([]*rawHTTPSession, clients)
-			for i := range cs {
-				if cs[i], err = dialRawHTTP(ctx, hc, ts.URL+"/mcp"); err != nil {
-					b.Fatal(err)
-				}
+			first, err := dialRawHTTP(ctx, hc, ts.URL+"/mcp")
+			if err != nil {
+				b.Fatal(err)
 			}
-			ms, err := findOpenMarkets(ctx, cs[0], 1)
+			ms, err := findOpenMarkets(ctx, first, 1)
 			if err != nil {
 				b.Fatal(err)
 			}
 			market := ms[0].ID
+			cs := make([]*leanClient, clients)
+			for i := range cs {
+				s, err := dialRawHTTP(ctx, hc, ts.URL+"/mcp")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if cs[i], err = dialLean(ts.URL+"/mcp", s.sid); err != nil {
+					b.Fatal(err)
+				}
+				defer cs[i].Close()
+			}
 			var next atomic.Int64
 			lat := make([][]time.Duration, clients)
 			var failed atomic.Int64
@@ -66,14 +75,14 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 						}
 						// IOC far under the market: a complete order that never rests.
 						// The quantity varies so no two orders look like duplicates.
-						args := map[string]any{"market": market, "outcome": "Yes", "side": "buy", "quantity": 1 + i%50000,
-							"limit_price": 0.01, "time_in_force": "ioc", "idempotency_key": fmt.Sprintf("bench-%d-%d", clients, i)}
+						args := fmt.Appendf(nil, `{"market":%q,"outcome":"Yes","side":"buy","quantity":%d,"limit_price":0.01,"time_in_force":"ioc","idempotency_key":"bench-%d-%d"}`,
+							market, 1+i%50000, clients, i)
 						t0 := time.Now()
-						res, err := cs[w].callTool(ctx, "place_order", args)
+						id, err := cs[w].callTool("place_order", args)
 						lat[w] = append(lat[w], time.Since(t0))
-						if err != nil || res.IsError {
+						if err != nil || id == "" {
 							if failed.Add(1) == 1 {
-								b.Errorf("place_order: %v %v", err, res)
+								b.Errorf("place_order: order id %q, err %v", id, err)
 							}
 						}
 					}

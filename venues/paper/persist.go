@@ -134,6 +134,7 @@ func (v *Venue) enqueue(t *tx) (chan error, error) {
 		if v.epoch.Load() != e {
 			return errStale
 		}
+		b.PackPages() // orders are keyed by ascending id
 		for _, p := range puts {
 			if err := b.Put([]byte(p.k), p.v); err != nil {
 				return fmt.Errorf("writing %s: %w", p.k, err)

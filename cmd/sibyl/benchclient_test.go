@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// leanClient is the load generator of the HTTP benchmarks: one keep-alive
+// HTTP/1.1 connection with hand-written requests and response parsing, in the
+// manner of wrk, so that the client's share of the machine's two cores stays
+// small next to the server's. It speaks to an MCP session that a
+// rawHTTPSession initialized (it reuses its Mcp-Session-Id). Not safe for
+// concurrent use: one per simulated client.
+type leanClient struct {
+	conn   net.Conn
+	r      *bufio.Reader
+	header []byte // request line and headers up to Content-Length's value
+	buf    []byte
+	id     int64
+}
+
+func dialLean(endpoint, sessionID string) (*leanClient, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	h := "POST " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Session-Id: " + sessionID +
+		"\r\nMCP-Protocol-Version: " + ctProtocolVersion + "\r\nContent-Length: "
+	return &leanClient{conn: conn, r: bufio.NewReaderSize(conn, 16<<10), header: []byte(h)}, nil
+}
+
+func (c *leanClient) Close() error { return c.conn.Close() }
+
+// leanAnswer is the part of a tools/call response the benchmark checks.
+type leanAnswer struct {
+	Error  *rpcError `json:"error"`
+	Result *struct {
+		IsError    bool `json:"isError"`
+		Structured struct {
+			OrderID string `json:"order_id"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"structuredContent"`
+	} `json:"result"`
+}
+
+// callTool sends tools/call with the given arguments (a JSON object) and
+// returns the order id of a successful answer, or an error naming what came
+// back instead.
+func (c *leanClient) callTool(name string, args []byte) (string, error) {
+	c.id++
+	body := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, c.id, name, args)
+	c.buf = append(append(append(c.buf[:0], c.header...), strconv.Itoa(len(body))...), "\r\n\r\n"...)
+	c.buf = append(c.buf, body...)
+	if _, err := c.conn.Write(c.buf); err != nil {
+		return "", err
+	}
+	resp, err := c.readResponse()
+	if err != nil {
+		return "", err
+	}
+	var a leanAnswer
+	if err := json.Unmarshal(resp, &a); err != nil {
+		return "", fmt.Errorf("decoding %.200q: %w", resp, err)
+	}
+	switch {
+	case a.Error != nil:
+		return "", a.Error
+	case a.Result == nil:
+		return "", fmt.Errorf("no result in %.200q", resp)
+	case a.Result.IsError:
+		return "", fmt.Errorf("tool error %s: %s", a.Result.Structured.Code, a.Result.Structured.Message)
+	}
+	return a.Result.Structured.OrderID, nil
+}
+
+// readResponse reads one HTTP/1.1 response with a JSON body (Content-Length
+// or chunked) and returns the body.
+func (c *leanClient) readResponse() ([]byte, error) {
+	status, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(status, []byte("HTTP/1.1 200")) {
+		return nil, fmt.Errorf("status %q", bytes.TrimSpace(status))
+	}
+	length, chunked := -1, false
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return nil, err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		k, v, _ := strings.Cut(string(line), ":")
+		v = strings.TrimSpace(v)
+		switch strings.ToLower(k) {
+		case "content-length":
+			if length, err = strconv.Atoi(v); err != nil {
+				return nil, fmt.Errorf("content-length %q", v)
+			}
+		case "transfer-encoding":
+			chunked = strings.EqualFold(v, "chunked")
+		case "content-type":
+			if !strings.HasPrefix(v, "application/json") {
+				return nil, fmt.Errorf("content-type %q, want JSON", v)
+			}
+		}
+	}
+	switch {
+	case length >= 0:
+		body := make([]byte, length)
+		_, err := io.ReadFull(c.r, body)
+		return body, err
+	case chunked:
+		var body []byte
+		for {
+			line, err := c.r.ReadSlice('\n')
+			if err != nil {
+				return nil, err
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(string(line)), 16, 32)
+			if err != nil {
+				return nil, fmt.Errorf("chunk size %q", line)
+			}
+			if n == 0 {
+				_, err := c.r.ReadSlice('\n') // the empty trailer
+				return body, err
+			}
+			start := len(body)
+			body = append(body, make([]byte, n)...)
+			if _, err := io.ReadFull(c.r, body[start:]); err != nil {
+				return nil, err
+			}
+			if _, err := c.r.Discard(2); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return nil, errors.New("response with neither Content-Length nor chunked encoding")
+}
