@@ -79,14 +79,19 @@ type Store struct {
 	auditMax int
 	loops    sync.WaitGroup
 
-	commitTxs atomic.Uint64 // group-commit transactions run
-	commitFns atomic.Uint64 // Commit functions they carried
+	commitTxs  atomic.Uint64 // group-commit transactions run
+	commitFns  atomic.Uint64 // Commit functions they carried
+	commitBusy atomic.Int64  // nanoseconds the committer spent running transactions
 }
 
 // CommitStats counts group-commit work since Open.
 type CommitStats struct {
 	Transactions uint64 // fsync'd transactions run by the group committer
 	Functions    uint64 // Commit calls they served; Functions/Transactions is the mean batch
+	// Busy is the time the committer spent running transactions (functions,
+	// page writes and fsyncs), as opposed to waiting for work: over a period,
+	// Busy/period is the single writer's utilisation.
+	Busy time.Duration
 	// PagesWritten counts the pages written by every write transaction on the
 	// file (the committer's, the audit appender's and UpdateBucket's), and
 	// WriteTime the time they took, fsyncs included: the write amplification.
@@ -97,7 +102,7 @@ type CommitStats struct {
 // CommitStats returns the group committer's counters, for metrics and benchmarks.
 func (s *Store) CommitStats() CommitStats {
 	tx := s.db.Stats().TxStats
-	return CommitStats{Transactions: s.commitTxs.Load(), Functions: s.commitFns.Load(),
+	return CommitStats{Transactions: s.commitTxs.Load(), Functions: s.commitFns.Load(), Busy: time.Duration(s.commitBusy.Load()),
 		PagesWritten: uint64(tx.GetWrite()), WriteTime: tx.GetWriteTime()}
 }
 
@@ -369,7 +374,9 @@ func (s *Store) commitLoop() {
 		batch = append(batch[:0], first)
 		s.gather(&batch, last)
 		last = len(batch)
+		start := time.Now()
 		s.runBatch(batch)
+		s.commitBusy.Add(int64(time.Since(start)))
 	}
 }
 
