@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -648,4 +649,91 @@ func TestSoleOwnerRecoversAtOnce(t *testing.T) {
 		t.Errorf("PlaceOrder calls: got %d, want 1 (recovered by OrderByClientID, not resent)", got)
 	}
 	h2.Flush()
+}
+
+// An owner whose venue call outlived its lease completes after a retry took
+// the record over: its completion must start from the record as the retry left
+// it (not from what its own claim wrote), whether the retry has completed it
+// already or is still running.
+func TestCompletionAfterTakeover(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		retryFinishes bool // the retry completes before the first owner does
+	}{
+		{"retry completed first", true},
+		{"retry still running", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var sends atomic.Int32
+			firstSent, releaseFirst := make(chan struct{}), make(chan struct{})
+			retrySent, releaseRetry := make(chan struct{}), make(chan struct{})
+			h := newHarness(t, faulty.Options{}, func(o *Options) {
+				o.Hooks.AfterSend = func(string) {
+					switch sends.Add(1) {
+					case 1:
+						close(firstSent)
+						<-releaseFirst
+					case 2:
+						close(retrySent)
+						if !tt.retryFinishes {
+							<-releaseRetry
+						}
+					}
+				}
+			})
+			req := placeReq("takeover-0001", 2)
+			first := make(chan Result, 1)
+			go func() {
+				res, err := h.svc.Place(context.Background(), req)
+				if err != nil {
+					t.Errorf("first owner: %v", err)
+				}
+				first <- res
+			}()
+			<-firstSent
+			h.clock.Add(31 * time.Second) // the first owner's lease expires
+			retry := make(chan Result, 1)
+			go func() {
+				res, err := h.svc.Place(context.Background(), req)
+				if err != nil {
+					t.Errorf("retry: %v", err)
+				}
+				retry <- res
+			}()
+			<-retrySent
+			var r Result
+			if tt.retryFinishes {
+				r = <-retry
+				h.svc.Flush()
+			}
+			close(releaseFirst)
+			f := <-first
+			h.svc.Flush()
+			if !tt.retryFinishes {
+				close(releaseRetry)
+				r = <-retry
+				h.svc.Flush()
+			}
+			if f.Order.ID != "o-1" || r.Order.ID != "o-1" || f.Replayed || !r.Replayed {
+				t.Errorf("answers: first %+v, retry %+v; want o-1 for both, the retry replayed", f, r)
+			}
+			rec, ok, err := h.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: req.Key})
+			if err != nil || !ok || rec.State != store.Done || rec.OrderID != "o-1" || rec.Attempt != 2 {
+				t.Errorf("record: %+v (ok %v, err %v); want done with o-1 at attempt 2", rec, ok, err)
+			}
+			if got := h.x.count(); got != 1 {
+				t.Errorf("orders at the venue: got %d, want 1", got)
+			}
+			h.store.FlushAudit(context.Background())
+			entries, _ := h.store.ReadAudit(0, 100, ToolPlaceOrder)
+			var outcomes []string
+			for _, e := range entries {
+				outcomes = append(outcomes, e.Outcome)
+			}
+			// Exactly one completion is written: the later one finds the record done.
+			if got, want := strings.Join(outcomes, ","), "intent,recover"; !strings.HasPrefix(got, want) || strings.Count(got, store.OutcomePlaced)+strings.Count(got, store.OutcomeReconciled) != 1 {
+				t.Errorf("audit outcomes: %s; want %s then one completion", got, want)
+			}
+		})
+	}
 }

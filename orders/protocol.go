@@ -28,6 +28,7 @@ type claim struct {
 	rec     store.Record // the record after the claim
 	err     error        // for claimRefuse
 	attempt int          // our fencing token for claimSend/claimRecover
+	version uint64       // for claimSend/claimRecover: the record version the claim wrote
 }
 
 // Do runs one state-changing Action exactly once per (Principal, Tool, Key): the
@@ -86,7 +87,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 			return replay(c.rec, coid)
 		case claimSend, claimRecover:
 			s.hook(s.opts.Hooks.AfterClaim, a.Key)
-			return s.execute(ctx, a, v, id, coid, c.attempt, c.kind == claimRecover)
+			return s.execute(ctx, a, v, id, coid, c)
 		case claimWait:
 			if !time.Now().Before(deadline) {
 				return res, sibyl.Errorf(sibyl.InProgress,
@@ -136,11 +137,22 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		return claim{kind: claimWait, rec: rec}, nil
 	}
 
+	// Encode outside the shared transaction what a new key will write: the
+	// committer's goroutine is the one every order waits for.
+	now := s.now()
+	fresh, err := store.PrepareRecord(store.Record{
+		ID: id, State: store.Pending, Fingerprint: fp, ClientOrderID: coid, Venue: a.Venue,
+		Owner: s.opts.Owner, Attempt: 1, LeaseUntil: now.Add(s.opts.Lease), Created: now, Updated: now,
+		DupIndexed: a.CheckDuplicate,
+	})
+	if err != nil {
+		return claim{}, err
+	}
+	auditTmpl := s.auditEntry(a, fp, now)
 	var c claim
 	err = s.store.Commit(func(t *store.Txn) error {
 		c = claim{} // Commit may run this more than once
-		now := s.now()
-		audit := s.auditEntry(a, fp, now)
+		audit := auditTmpl
 		rec, ok, err := t.Record(id)
 		if err != nil {
 			return err
@@ -160,19 +172,15 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 					return err
 				}
 			}
-			rec = store.Record{
-				ID: id, State: store.Pending, Fingerprint: fp, ClientOrderID: coid, Venue: a.Venue,
-				Owner: s.opts.Owner, Attempt: 1, LeaseUntil: now.Add(s.opts.Lease), Created: now, Updated: now,
-				DupIndexed: a.CheckDuplicate,
-			}
-			if err := t.PutRecord(rec); err != nil {
+			version, err := t.PutPrepared(fresh)
+			if err != nil {
 				return err
 			}
 			audit.Outcome = store.OutcomeIntent
 			if _, err := t.AppendAudit(audit); err != nil {
 				return err
 			}
-			c = claim{kind: claimSend, rec: rec, attempt: rec.Attempt}
+			c = claim{kind: claimSend, rec: fresh.Record(), attempt: 1, version: version}
 			return nil
 		}
 		switch {
@@ -201,7 +209,8 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			if err := t.PutRecord(rec); err != nil {
 				return err
 			}
-			c = claim{kind: claimRecover, rec: rec, attempt: rec.Attempt}
+			version, _ := t.RecordVersion(id)
+			c = claim{kind: claimRecover, rec: rec, attempt: rec.Attempt, version: version}
 			audit.Outcome = store.OutcomeRecover
 		}
 		_, err = t.AppendAudit(audit)
@@ -211,10 +220,11 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 }
 
 // execute is steps 2 and 3: (reconcile,) send, complete.
-func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store.RecordID, coid string, attempt int, recovering bool) (Result, error) {
+func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store.RecordID, coid string, c claim) (Result, error) {
 	sendCtx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
 	defer cancel()
-	if recovering && a.Reconcile != nil {
+	attempt := c.attempt
+	if c.kind == claimRecover && a.Reconcile != nil {
 		o, found, err := a.Reconcile(sendCtx, v, coid)
 		if err != nil {
 			s.hook(s.opts.Hooks.AfterSend, a.Key)
@@ -224,7 +234,7 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 			// An earlier attempt's order: this call places nothing, so its answer
 			// is a replay (whether or not an earlier answer reached anyone).
 			s.hook(s.opts.Hooks.AfterSend, a.Key)
-			res, err := s.complete(a, id, coid, o, nil, store.OutcomeReconciled)
+			res, err := s.complete(a, id, coid, c, o, nil, store.OutcomeReconciled)
 			res.Replayed = true
 			return res, err
 		}
@@ -244,11 +254,11 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 		if o.Status == sibyl.OrderRejected {
 			outcome = store.OutcomeRejected
 		}
-		res, err := s.complete(a, id, coid, o, nil, outcome)
+		res, err := s.complete(a, id, coid, c, o, nil, outcome)
 		res.Replayed = res.Replayed || reconciled
 		return res, err
 	case isDeterministic(err):
-		return s.complete(a, id, coid, o, err, store.OutcomeRejected)
+		return s.complete(a, id, coid, c, o, err, store.OutcomeRejected)
 	default:
 		return s.completeUnknown(a, id, coid, attempt, err)
 	}
@@ -266,7 +276,7 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 // the venue by client_order_id and finds this very order. Within the process,
 // a retry that arrives first waits for the completion (the lease is ours). It
 // halves the fsyncs an order waits for (see BenchmarkPlace).
-func (s *Service) complete(a Action, id store.RecordID, coid string, o sibyl.Order, refusal error, outcome string) (Result, error) {
+func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o sibyl.Order, refusal error, outcome string) (Result, error) {
 	var result json.RawMessage
 	if o.ID != "" {
 		b, err := json.Marshal(o) // outside the shared transaction
@@ -275,23 +285,8 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, o sibyl.Ord
 		}
 		result = b
 	}
-	var stored store.Record
-	var already bool
-	fn := func(t *store.Txn) error {
-		stored, already = store.Record{}, false
-		now := s.now()
-		rec, ok, err := t.Record(id)
-		if err != nil {
-			return err
-		}
-		if ok && rec.State == store.Done {
-			// Another attempt completed it first (after taking over our lease).
-			stored, already = rec, true
-			return nil
-		}
-		if !ok {
-			return fmt.Errorf("idempotency record %s/%s vanished while pending", id.Tool, id.Key)
-		}
+	// done turns the pending record into the completed one, with its audit entry.
+	done := func(rec store.Record, now time.Time) (store.Record, store.AuditEntry) {
 		rec.State = store.Done
 		rec.Updated = now
 		rec.LeaseUntil = now
@@ -315,11 +310,50 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, o sibyl.Ord
 		} else {
 			rec.OrderFinal = true // this record opened no order
 		}
+		return rec, audit
+	}
+	// The common case, prepared outside the shared transaction: the record is
+	// still the version our claim wrote.
+	now := s.now()
+	fastRec, fastAudit := done(c.rec, now)
+	fast, err := store.PrepareRecord(fastRec)
+	if err != nil {
+		return Result{ClientOrderID: coid}, sibyl.WrapError(sibyl.Internal, err, "internal error")
+	}
+	var stored store.Record
+	var already bool
+	fn := func(t *store.Txn) error {
+		stored, already = store.Record{}, false
 		if a.ClosesOrder && o.ID != "" && o.Status.Final() {
 			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.ID, now); err != nil {
 				return err
 			}
 		}
+		if v, ok := t.RecordVersion(id); ok && v == c.version {
+			if _, err := t.PutPrepared(fast); err != nil {
+				return err
+			}
+			if _, err := t.AppendAudit(fastAudit); err != nil {
+				return err
+			}
+			stored = fastRec
+			return nil
+		}
+		// Someone else wrote the record since our claim (a retry that took over
+		// an expired lease, or a MarkOrderFinal): start from what is there.
+		rec, ok, err := t.Record(id)
+		if err != nil {
+			return err
+		}
+		if ok && rec.State == store.Done {
+			// Another attempt completed it first (after taking over our lease).
+			stored, already = rec, true
+			return nil
+		}
+		if !ok {
+			return fmt.Errorf("idempotency record %s/%s vanished while pending", id.Tool, id.Key)
+		}
+		rec, audit := done(rec, s.now())
 		if err := t.PutRecord(rec); err != nil {
 			return err
 		}
@@ -337,7 +371,7 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, o sibyl.Ord
 		return Result{Order: o, ClientOrderID: coid}, nil
 	}
 
-	err := s.store.Commit(fn)
+	err = s.store.Commit(fn)
 	s.notify(id)
 	if err != nil {
 		// The refusal is not on disk: the record stays pending and the next

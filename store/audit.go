@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -140,39 +141,21 @@ func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (
 	e.Seq = head.Seq + 1
 	e.Prev = head.Hash
 	e.Hash, e.HMAC = "", ""
-	// With prepared (canonical) Args, encoding/json's output of the entry is
-	// already canonical: fields are declared in key order, strings are escaped
-	// the same way, and seq is an integer below 2^53
-	// (TestAuditEntryEncodingIsCanonical holds this; VerifyAudit re-checks every
-	// stored entry). The entry is encoded once, in the two parts around the
-	// "hash" and "hmac" members, so that they can be added without a re-encode.
-	before, err := json.Marshal(auditBefore{e.Args, e.Error, e.Fingerprint})
+	body, split, err := encodeAuditBody(&e)
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	after, err := json.Marshal(auditAfter{e.Key, e.OrderIDs, e.Outcome, e.Prev, e.Principal, e.Seq, e.Session, e.Time, e.Tool, e.Transport})
-	if err != nil {
-		return AuditEntry{}, err
-	}
-	before, after = before[1:len(before)-1], after[1:len(after)-1] // members without braces; after is never empty
-	body := make([]byte, 0, len(before)+len(after)+200)
-	body = append(body, '{')
-	if len(before) > 0 {
-		body = append(append(body, before...), ',')
-	}
-	body = append(append(body, after...), '}')
 	e.Hash, e.HMAC = s.chainSums(e.Prev, body)
 
+	// The stored form is the body with the "hash" (and "hmac") members put in
+	// their sorted place, at split.
 	stored := make([]byte, 0, len(body)+160)
-	stored = append(stored, '{')
-	if len(before) > 0 {
-		stored = append(append(stored, before...), ',')
-	}
-	stored = append(append(append(stored, `"hash":"`...), e.Hash...), `",`...)
+	stored = append(stored, body[:split+1]...) // through the '{' or ','
+	stored = append(append(append(stored, `"hash":"`...), e.Hash...), '"')
 	if e.HMAC != "" {
-		stored = append(append(append(stored, `"hmac":"`...), e.HMAC...), `",`...)
+		stored = append(append(append(stored, `,"hmac":"`...), e.HMAC...), '"')
 	}
-	stored = append(append(stored, after...), '}')
+	stored = append(append(stored, ','), body[split+1:]...)
 
 	ab := tx.Bucket([]byte(bucketAudit))
 	ab.FillPercent = 1 // append-only: pack pages full instead of splitting them in half
@@ -180,10 +163,8 @@ func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (
 		return AuditEntry{}, err
 	}
 	head = AuditHead{Seq: e.Seq, Hash: e.Hash}
-	hv, err := json.Marshal(head)
-	if err != nil {
-		return AuditEntry{}, err
-	}
+	hv := append(strconv.AppendUint([]byte(`{"seq":`), head.Seq, 10), `,"hash":"`...)
+	hv = append(append(hv, head.Hash...), `"}`...) // as json.Marshal(head) writes it
 	if err := tx.Bucket([]byte(bucketMeta)).Put([]byte(metaAuditHead), hv); err != nil {
 		return AuditEntry{}, err
 	}
@@ -193,31 +174,41 @@ func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (
 	return e, nil
 }
 
+// encodeAuditBody encodes a prepared entry (canonical Args, UTC Time) without
+// its hash and hmac, as encoding/json would: fields are declared in key order,
+// so the output is canonical (TestAuditEntryEncodingIsCanonical holds this;
+// VerifyAudit re-checks every stored entry). split is the offset of the byte
+// after which "hash" and "hmac" go: the ',' before the first member that sorts
+// after them, or the opening '{' when no member sorts before them.
+func encodeAuditBody(e *AuditEntry) (body []byte, split int, err error) {
+	o := jsonObject{b: make([]byte, 0, 256+len(e.Args)), empty: true}
+	o.b = append(o.b, '{')
+	o.raw("args", e.Args)
+	o.str("error", e.Error, true)
+	o.str("fingerprint", e.Fingerprint, true)
+	split = len(o.b) // the next member writes its ',' here (or follows the '{')
+	if o.empty {
+		split = 0
+	}
+	o.str("idempotency_key", e.Key, true)
+	o.strs("order_ids", e.OrderIDs)
+	o.str("outcome", e.Outcome, false)
+	o.str("prev", e.Prev, false)
+	o.str("principal", e.Principal, false)
+	o.uint("seq", e.Seq)
+	o.str("session", e.Session, true)
+	if err := o.time("time", e.Time); err != nil {
+		return nil, 0, fmt.Errorf("audit entry: %w", err)
+	}
+	o.str("tool", e.Tool, false)
+	o.str("transport", e.Transport, true)
+	return append(o.b, '}'), split, nil
+}
+
 // headCache holds the chain head during one write transaction.
 type headCache struct {
 	head AuditHead
 	ok   bool
-}
-
-// auditBefore and auditAfter are the members of AuditEntry that sort before
-// and after "hash"/"hmac"; their tags must match AuditEntry's.
-type auditBefore struct {
-	Args        json.RawMessage `json:"args,omitempty"`
-	Error       string          `json:"error,omitempty"`
-	Fingerprint string          `json:"fingerprint,omitempty"`
-}
-
-type auditAfter struct {
-	Key       string    `json:"idempotency_key,omitempty"`
-	OrderIDs  []string  `json:"order_ids,omitempty"`
-	Outcome   string    `json:"outcome"`
-	Prev      string    `json:"prev"`
-	Principal string    `json:"principal"`
-	Seq       uint64    `json:"seq"`
-	Session   string    `json:"session,omitempty"`
-	Time      time.Time `json:"time"`
-	Tool      string    `json:"tool"`
-	Transport string    `json:"transport,omitempty"`
 }
 
 func marshalCanonical(v any) ([]byte, error) {

@@ -168,9 +168,13 @@ func decodeVersion(v []byte) (Record, error) {
 }
 
 func (t *Txn) logBucket() *bolt.Bucket {
-	b := t.tx.Bucket([]byte(bucketIdemLog))
-	b.FillPercent = 1 // append-only: pack pages full instead of splitting them in half
-	return b
+	if t.log == nil {
+		t.log = t.tx.Bucket([]byte(bucketIdemLog))
+		if t.tx.Writable() {
+			t.log.FillPercent = 1 // append-only: pack pages full instead of splitting them in half
+		}
+	}
+	return t.log
 }
 
 // Record returns the record with the given id. ok is false when there is none.
@@ -196,24 +200,54 @@ func (t *Txn) Record(id RecordID) (rec Record, ok bool, err error) {
 	return rec, true, nil
 }
 
+// PreparedRecord is a record encoded outside any transaction by PrepareRecord,
+// so that PutPrepared only appends bytes inside the shared one.
+type PreparedRecord struct {
+	rec   Record
+	value []byte // the record log value (see encodeVersion)
+}
+
+// PrepareRecord encodes rec for PutPrepared. It fails on an invalid ID.
+func PrepareRecord(rec Record) (PreparedRecord, error) {
+	if err := rec.ID.valid(); err != nil {
+		return PreparedRecord{}, err
+	}
+	recJSON, err := encodeRecord(&rec)
+	if err != nil {
+		return PreparedRecord{}, fmt.Errorf("encoding idempotency record: %w", err)
+	}
+	return PreparedRecord{rec: rec, value: encodeVersion(rec.ID.bytes(), recJSON, rec.Result)}, nil
+}
+
+// Record returns the prepared record.
+func (p PreparedRecord) Record() Record { return p.rec }
+
 // PutRecord writes rec under rec.ID, as a new version in the record log, and
 // updates the in-memory indexes (when the transaction commits): the duplicate-
 // detection index from DupIndexed and Fingerprint, the order index from
-// OrderID and Venue.
+// OrderID and Venue. Callers on a hot path should PrepareRecord outside the
+// transaction and PutPrepared inside it.
 func (t *Txn) PutRecord(rec Record) error {
-	if err := rec.ID.valid(); err != nil {
-		return err
-	}
-	recJSON, err := json.Marshal(rec)
+	p, err := PrepareRecord(rec)
 	if err != nil {
-		return fmt.Errorf("encoding idempotency record: %w", err)
-	}
-	idb := rec.ID.bytes()
-	seq := t.nextLogSeq()
-	if err := t.logBucket().Put(seqKey(seq), encodeVersion(idb, recJSON, rec.Result)); err != nil {
 		return err
 	}
-	id := string(idb)
+	_, err = t.PutPrepared(p)
+	return err
+}
+
+// PutPrepared is PutRecord for a prepared record. It returns the new version's
+// number (see RecordVersion).
+func (t *Txn) PutPrepared(p PreparedRecord) (version uint64, err error) {
+	rec := &p.rec
+	if p.value == nil {
+		return 0, errors.New("store: PutPrepared with a zero PreparedRecord")
+	}
+	seq := t.nextLogSeq()
+	if err := t.logBucket().Put(seqKey(seq), p.value); err != nil {
+		return 0, err
+	}
+	id := string(rec.ID.bytes())
 	d := t.idemDelta()
 	if _, ok := t.recMeta(id); ok {
 		d.superseded++
@@ -229,7 +263,48 @@ func (t *Txn) PutRecord(rec Record) error {
 	if rec.OrderID != "" {
 		d.orders[string(joinKey(rec.ID.Principal, rec.Venue, rec.OrderID))] = &id
 	}
-	return nil
+	return seq, nil
+}
+
+// RecordVersion returns the number of the record's newest version: it changes
+// with every PutRecord, so a caller that wrote version v and finds it still
+// newest knows the record is exactly what it wrote.
+func (t *Txn) RecordVersion(id RecordID) (uint64, bool) {
+	m, ok := t.recMeta(string(id.bytes()))
+	return m.seq, ok
+}
+
+// encodeRecord writes rec's JSON as encoding/json would (TestRecordEncoding
+// holds that), without reflection.
+func encodeRecord(rec *Record) ([]byte, error) {
+	o := jsonObject{b: make([]byte, 0, 384), empty: true}
+	o.b = append(o.b, '{')
+	o.str("state", string(rec.State), false)
+	o.str("fingerprint", rec.Fingerprint, false)
+	o.str("client_order_id", rec.ClientOrderID, false)
+	o.str("venue", rec.Venue, true)
+	o.str("owner", rec.Owner, false)
+	o.int("attempt", int64(rec.Attempt))
+	for _, tm := range []struct {
+		name string
+		t    time.Time
+	}{{"lease_until", rec.LeaseUntil}, {"created", rec.Created}, {"updated", rec.Updated}} {
+		if err := o.time(tm.name, tm.t); err != nil {
+			return nil, fmt.Errorf("%s: %w", tm.name, err)
+		}
+	}
+	if e := rec.Error; e != nil {
+		o.name("error")
+		eo := jsonObject{b: append(o.b, '{'), empty: true}
+		eo.str("code", string(e.Code), false)
+		eo.str("message", e.Message, false)
+		eo.str("field", e.Field, true)
+		o.b = append(eo.b, '}')
+	}
+	o.str("order_id", rec.OrderID, true)
+	o.bool("order_final", rec.OrderFinal, false)
+	o.bool("dup_indexed", rec.DupIndexed, true)
+	return append(o.b, '}'), nil
 }
 
 // dropFingerprint removes the duplicate-detection entry fpk if it still names

@@ -298,8 +298,9 @@ func (s *Store) ViewBucket(name string, fn func(b *Bucket) error) error {
 type Txn struct {
 	tx   *bolt.Tx
 	s    *Store
-	head headCache  // the audit chain head as of this transaction's last append
-	idem *idemDelta // this transaction's changes to the record index, applied on commit
+	head headCache    // the audit chain head as of this transaction's last append
+	idem *idemDelta   // this transaction's changes to the record index, applied on commit
+	log  *bolt.Bucket // the record log, once looked up
 }
 
 // Commit runs fn in a read-write transaction that it may share with other

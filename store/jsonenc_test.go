@@ -1,0 +1,96 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\s", "<a&b>", "\x00\x01\x1f\x7f", "\b\f\n\r\t", "é日本😀", "\u2028\u2029", "\xff\xfe", "a\xc3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendJSONString(%q) = %s, encoding/json: %s", s, got, want)
+		}
+	})
+}
+
+// The stored form of an audit entry is what encoding/json writes for it, for
+// every combination of empty and set optional members.
+func TestAuditEncodingMatchesEncodingJSON(t *testing.T) {
+	full := AuditEntry{Args: json.RawMessage(`{"a":"<x>","b":[1,2]}`), Error: "invalid", Fingerprint: "fp\u2028", Key: "k-1",
+		OrderIDs: []string{"o-1", "o&2"}, Outcome: "placed", Prev: genesisHash, Principal: "key:abc", Seq: 42, Session: "s",
+		Time: time.Date(2026, 11, 27, 8, 0, 0, 123000, time.UTC), Tool: "place_order", Transport: "http"}
+	optional := []func(*AuditEntry){
+		func(e *AuditEntry) { e.Args = nil },
+		func(e *AuditEntry) { e.Error = "" },
+		func(e *AuditEntry) { e.Fingerprint = "" },
+		func(e *AuditEntry) { e.Key = "" },
+		func(e *AuditEntry) { e.OrderIDs = nil },
+		func(e *AuditEntry) { e.OrderIDs = []string{} },
+		func(e *AuditEntry) { e.Session = "" },
+		func(e *AuditEntry) { e.Transport = "" },
+	}
+	for mask := 0; mask < 1<<len(optional); mask++ {
+		e := full
+		for i, clear := range optional {
+			if mask&(1<<i) != 0 {
+				clear(&e)
+			}
+		}
+		e, err := PrepareAudit(e) // canonical Args, as AppendAudit stores them
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hmac := range []string{"", "m"} {
+			body, split, err := encodeAuditBody(&e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Hash, e.HMAC = "h", hmac
+			stored := append([]byte{}, body[:split+1]...)
+			stored = append(stored, `"hash":"h"`...)
+			if hmac != "" {
+				stored = append(stored, `,"hmac":"m"`...)
+			}
+			stored = append(append(stored, ','), body[split+1:]...)
+			want, _ := json.Marshal(e)
+			if !bytes.Equal(stored, want) {
+				t.Fatalf("mask %b: stored\n%s\nencoding/json\n%s", mask, stored, want)
+			}
+			e.Hash, e.HMAC = "", ""
+			wantBody, _ := json.Marshal(e)
+			if !bytes.Equal(body, wantBody) {
+				t.Fatalf("mask %b: body\n%s\nencoding/json\n%s", mask, body, wantBody)
+			}
+		}
+	}
+	if _, _, err := encodeAuditBody(&AuditEntry{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		t.Error("year 10000 encoded; encoding/json refuses it")
+	}
+}
+
+func TestRecordEncoding(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 8, 0, 0, 5, time.UTC)
+	recs := []Record{
+		{},
+		{State: Pending, Fingerprint: "f", ClientOrderID: "c", Owner: "o<&>", Attempt: 3, LeaseUntil: t0, Created: t0, Updated: t0, DupIndexed: true},
+		{State: Done, Fingerprint: "f", Venue: "paper", Error: &RecordError{Code: "invalid", Message: "bad \"x\"", Field: "limit_price"},
+			OrderID: "PO-1", OrderFinal: true, Created: t0.In(time.FixedZone("X", -3600))},
+		{State: Done, Error: &RecordError{Code: "market_closed", Message: "closed"}, Result: json.RawMessage(`{"id":"x"}`)},
+	}
+	for i, rec := range recs {
+		got, err := encodeRecord(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(rec)
+		if !bytes.Equal(got, want) {
+			t.Errorf("record %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
