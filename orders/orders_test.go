@@ -657,7 +657,7 @@ func TestSoleOwnerRecoversAtOnce(t *testing.T) {
 // already or is still running.
 func TestCompletionAfterTakeover(t *testing.T) {
 	for _, tt := range []struct {
-		name           string
+		name          string
 		retryFinishes bool // the retry completes before the first owner does
 	}{
 		{"retry completed first", true},
