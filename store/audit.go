@@ -71,7 +71,7 @@ func PrepareAudit(e AuditEntry) (AuditEntry, error) {
 	}
 	e.Time = e.Time.UTC()
 	if len(e.Args) > 0 {
-		c, err := Canonical(RedactArgs(e.Args))
+		c, err := canonicalRedacted(e.Args)
 		if err != nil {
 			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
 		}
@@ -79,6 +79,20 @@ func PrepareAudit(e AuditEntry) (AuditEntry, error) {
 	}
 	e.prepared = true
 	return e, nil
+}
+
+// canonicalRedacted is Canonical(RedactArgs(args)) with one decode.
+func canonicalRedacted(args json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if len(bytes.TrimSpace(args)) == 0 {
+			return nil, fmt.Errorf("canonical json: %w", err)
+		}
+		return json.RawMessage(`"[redacted: arguments are not valid JSON]"`), nil
+	}
+	return appendCanonical(nil, redactValue(v))
 }
 
 // AuditHead is the last link of the chain, kept in the meta bucket so that a

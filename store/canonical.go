@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 )
@@ -43,68 +44,80 @@ func Canonical(data []byte) ([]byte, error) {
 }
 
 func writeCanonical(buf *bytes.Buffer, v any) error {
+	b, err := appendCanonical(buf.AvailableBuffer(), v)
+	buf.Write(b)
+	return err
+}
+
+// appendCanonical appends the canonical form of a value decoded by
+// encoding/json with UseNumber.
+func appendCanonical(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
-		buf.WriteString("null")
+		b = append(b, "null"...)
 	case bool:
-		if v {
-			buf.WriteString("true")
-		} else {
-			buf.WriteString("false")
-		}
+		b = strconv.AppendBool(b, v)
 	case json.Number:
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err != nil {
-			return fmt.Errorf("canonical json: number %s: %w", v, err)
+			return b, fmt.Errorf("canonical json: number %s: %w", v, err)
 		}
-		b, err := json.Marshal(f) // ES6-like: plain digits unless < 1e-6 or >= 1e21
-		if err != nil {
-			return fmt.Errorf("canonical json: number %s: %w", v, err)
-		}
-		buf.Write(b)
+		b = appendJSONFloat(b, f)
 	case string:
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		buf.Write(b)
+		b = appendJSONString(b, v)
 	case []any:
-		buf.WriteByte('[')
+		b = append(b, '[')
 		for i, e := range v {
 			if i > 0 {
-				buf.WriteByte(',')
+				b = append(b, ',')
 			}
-			if err := writeCanonical(buf, e); err != nil {
-				return err
+			var err error
+			if b, err = appendCanonical(b, e); err != nil {
+				return b, err
 			}
 		}
-		buf.WriteByte(']')
+		b = append(b, ']')
 	case map[string]any:
 		keys := make([]string, 0, len(v))
 		for k := range v {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		buf.WriteByte('{')
+		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
-				buf.WriteByte(',')
+				b = append(b, ',')
 			}
-			b, err := json.Marshal(k)
-			if err != nil {
-				return err
-			}
-			buf.Write(b)
-			buf.WriteByte(':')
-			if err := writeCanonical(buf, v[k]); err != nil {
-				return err
+			b = append(appendJSONString(b, k), ':')
+			var err error
+			if b, err = appendCanonical(b, v[k]); err != nil {
+				return b, err
 			}
 		}
-		buf.WriteByte('}')
+		b = append(b, '}')
 	default:
-		return fmt.Errorf("canonical json: unexpected %T", v)
+		return b, fmt.Errorf("canonical json: unexpected %T", v)
 	}
-	return nil
+	return b, nil
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64 (ES6-like:
+// plain digits unless below 1e-6 or at least 1e21 in magnitude; the exponent
+// without leading zeros). f must be finite, as numbers parsed from JSON are.
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // Fingerprint returns the request fingerprint of a state-changing tool call:

@@ -3,6 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -93,4 +97,85 @@ func TestRecordEncoding(t *testing.T) {
 			t.Errorf("record %d:\n got %s\nwant %s", i, got, want)
 		}
 	}
+}
+
+// referenceCanonical is Canonical as first written, on encoding/json for every
+// scalar: the hand-written encoder must agree with it byte for byte.
+func referenceCanonical(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data")
+	}
+	var write func(v any) error
+	var buf bytes.Buffer
+	write = func(v any) error {
+		switch v := v.(type) {
+		case json.Number:
+			f, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(f)
+			buf.Write(b)
+		case []any:
+			buf.WriteByte('[')
+			for i, e := range v {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				if err := write(e); err != nil {
+					return err
+				}
+			}
+			buf.WriteByte(']')
+		case map[string]any:
+			keys := slices.Sorted(maps.Keys(v))
+			buf.WriteByte('{')
+			for i, k := range keys {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				b, _ := json.Marshal(k)
+				buf.Write(append(b, ':'))
+				if err := write(v[k]); err != nil {
+					return err
+				}
+			}
+			buf.WriteByte('}')
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			buf.Write(b)
+		}
+		return nil
+	}
+	err := write(v)
+	return buf.Bytes(), err
+}
+
+func FuzzCanonicalMatchesReference(f *testing.F) {
+	for _, s := range []string{`{"b":[1,2.5,"x<y"],"a":{"z":null,"y":true}}`, `1e21`, `1e-7`, `-0`, `0.000001`, `123456789012345678901234`,
+		`"\u2028\ud800"`, `{"api_key":"s","nested":{"token":"t"},"pem":"-----BEGIN PRIVATE KEY-----"}`, `[1E+2,-1.5e-10,3.0]`, `{"":1}`, `1e999`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, werr := referenceCanonical(data)
+		got, gerr := Canonical(data)
+		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("Canonical(%q) = %s, %v; reference %s, %v", data, got, gerr, want, werr)
+		}
+		// PrepareAudit's single-decode path equals the two-step one.
+		ref, rerr := Canonical(RedactArgs(data))
+		c, cerr := canonicalRedacted(data)
+		if (rerr == nil) != (cerr == nil) || (rerr == nil && !bytes.Equal(c, ref)) {
+			t.Fatalf("canonicalRedacted(%q) = %s, %v; Canonical(RedactArgs) %s, %v", data, c, cerr, ref, rerr)
+		}
+	})
 }
