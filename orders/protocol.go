@@ -54,18 +54,16 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
-	fp, err := store.Fingerprint(a.Args, "idempotency_key", "allow_duplicate")
+	// Fingerprint, redact and canonicalize the arguments once, outside the
+	// shared transactions.
+	tmpl, err := store.PrepareFingerprinted(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
+		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, "idempotency_key", "allow_duplicate")
 	if err != nil {
 		err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
-	// Redact and canonicalize the arguments once, outside the shared transactions.
-	tmpl, err := store.PrepareAudit(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
-		Tool: a.Tool, Args: a.Args, Fingerprint: fp, Key: a.Key, Time: s.now()})
-	if err != nil {
-		return Result{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
-	}
+	fp := tmpl.Fingerprint
 	a.audit, a.hasAudit = tmpl, true
 	id := store.RecordID{Principal: a.Principal, Tool: a.Tool, Key: a.Key}
 	coid := ClientOrderID(a.Principal, a.Tool, a.Key)

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -77,6 +78,55 @@ func PrepareAudit(e AuditEntry) (AuditEntry, error) {
 		}
 		e.Args = c
 	}
+	e.prepared = true
+	return e, nil
+}
+
+// PrepareFingerprinted is PrepareAudit for a state-changing call: it also sets
+// e.Fingerprint to Fingerprint(e.Args, omit...), decoding the arguments once
+// for both. It fails, like Fingerprint, when the arguments are not a JSON
+// object.
+func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
+	args := e.Args
+	if len(bytes.TrimSpace(args)) == 0 {
+		args = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return AuditEntry{}, fmt.Errorf("fingerprint: arguments are not a JSON object: %w", err)
+	}
+	wasNull := m == nil // a JSON null stays null in the audit
+	if m == nil {
+		m = map[string]any{}
+	}
+	fp, err := fingerprintMap(m, omit)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	e.Fingerprint = fp
+	if e.prepared {
+		return e, nil
+	}
+	if len(e.Args) > 0 {
+		if len(bytes.TrimSpace(e.Args)) == 0 {
+			return AuditEntry{}, errors.New("audit args: canonical json: no value")
+		}
+		var redacted any
+		if !wasNull {
+			redacted = redactValue(m)
+		}
+		c, err := appendCanonical(nil, redacted)
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
+		}
+		e.Args = c
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	e.Time = e.Time.UTC()
 	e.prepared = true
 	return e, nil
 }

@@ -137,13 +137,32 @@ func Fingerprint(args json.RawMessage, omit ...string) (string, error) {
 	if m == nil {
 		m = map[string]any{}
 	}
+	return fingerprintMap(m, omit)
+}
+
+// fingerprintMap is Fingerprint of decoded arguments. It leaves m as it was.
+func fingerprintMap(m map[string]any, omit []string) (string, error) {
+	var saved []any
 	for _, k := range omit {
+		v, ok := m[k]
+		if !ok {
+			v = absent{}
+		}
+		saved = append(saved, v)
 		delete(m, k)
 	}
-	var buf bytes.Buffer
-	if err := writeCanonical(&buf, m); err != nil {
+	c, err := appendCanonical(nil, m)
+	for i, k := range omit {
+		if _, gone := saved[i].(absent); !gone {
+			m[k] = saved[i]
+		}
+	}
+	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(buf.Bytes())
+	sum := sha256.Sum256(c)
 	return hex.EncodeToString(sum[:]), nil
 }
+
+// absent marks an omitted member that was not there.
+type absent struct{}

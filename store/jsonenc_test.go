@@ -179,3 +179,27 @@ func FuzzCanonicalMatchesReference(f *testing.F) {
 		}
 	})
 }
+
+func FuzzPrepareFingerprinted(f *testing.F) {
+	for _, s := range []string{`{"market":"M","idempotency_key":"k-1","allow_duplicate":true,"api_key":"s"}`, `{}`, ``, `  `, `[]`, `"x"`,
+		`{"a":1e999}`, `{"idempotency_key":null}`, `{"a":1} trailing`, `not json`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, args []byte) {
+		e := AuditEntry{Principal: "p", Tool: "place_order", Args: args, Time: time.Unix(1, 0)}
+		got, gerr := PrepareFingerprinted(e, "idempotency_key", "allow_duplicate")
+		fp, ferr := Fingerprint(args, "idempotency_key", "allow_duplicate")
+		var want AuditEntry
+		werr := ferr
+		if werr == nil {
+			e.Fingerprint = fp
+			want, werr = PrepareAudit(e)
+		}
+		if (gerr == nil) != (werr == nil) {
+			t.Fatalf("%q: PrepareFingerprinted error %v, Fingerprint+PrepareAudit %v", args, gerr, werr)
+		}
+		if gerr == nil && (got.Fingerprint != want.Fingerprint || !bytes.Equal(got.Args, want.Args) || !got.Time.Equal(want.Time)) {
+			t.Fatalf("%q: got %+v, want %+v", args, got, want)
+		}
+	})
+}
