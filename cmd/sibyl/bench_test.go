@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"path/filepath"
@@ -19,98 +20,138 @@ import (
 // BenchmarkPlaceOrderHTTP measures durable place_order calls through the real
 // server (in-process, on a loopback socket) with a real bbolt file: every order is
 // fsync'd before the venue is called. Beside it, BenchmarkBolt measures the raw
-// file's limits in the same run.
+// file's limits in the same run, and BenchmarkReadToolHTTP the same server's
+// ceiling for a call that writes nothing durable.
 //
-//	go test ./cmd/sibyl -run '^$' -bench 'PlaceOrderHTTP|Bolt' -benchtime 3s
+//	go test ./cmd/sibyl -run '^$' -bench 'PlaceOrderHTTP|ReadToolHTTP|Bolt' -benchtime 3s
 func BenchmarkPlaceOrderHTTP(b *testing.B) {
 	for _, clients := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			m := &Main{DataDir: b.TempDir(), Seed: 1}
-			srv, err := m.Open()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			handler, _, _, err := m.httpHandler(srv) // sibyl serve --http's handler
-			if err != nil {
-				b.Fatal(err)
-			}
-			ts := httptest.NewServer(handler)
-			defer ts.Close()
-			ctx := context.Background()
-			hc := newCTHTTPClient()
-			first, err := dialRawHTTP(ctx, hc, ts.URL+"/mcp")
-			if err != nil {
-				b.Fatal(err)
-			}
-			ms, err := findOpenMarkets(ctx, first, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			market := ms[0].ID
-			cs := make([]*leanClient, clients)
-			for i := range cs {
-				s, err := dialRawHTTP(ctx, hc, ts.URL+"/mcp")
-				if err != nil {
-					b.Fatal(err)
+			benchHTTPLoad(b, clients, "place_order", "orders/s", func(market string, i int64) []byte {
+				// IOC far under the market: a complete order that never rests.
+				// The quantity varies so no two orders look like duplicates.
+				return fmt.Appendf(nil, `{"market":%q,"outcome":"Yes","side":"buy","quantity":%d,"limit_price":0.01,"time_in_force":"ioc","idempotency_key":"bench-%d-%d"}`,
+					market, 1+i%50000, clients, i)
+			}, func(res json.RawMessage) error {
+				var o struct {
+					OrderID string `json:"order_id"`
 				}
-				if cs[i], err = dialLean(ts.URL+"/mcp", s.sid); err != nil {
-					b.Fatal(err)
+				if err := json.Unmarshal(res, &o); err != nil || o.OrderID == "" {
+					return fmt.Errorf("no order id in %.200s", res)
 				}
-				defer cs[i].Close()
-			}
-			var next atomic.Int64
-			lat := make([][]time.Duration, clients)
-			stats0, cpu0 := m.store.CommitStats(), processCPU()
-			var failed atomic.Int64
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for w := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := next.Add(1)
-						if i > int64(b.N) {
-							return
-						}
-						// IOC far under the market: a complete order that never rests.
-						// The quantity varies so no two orders look like duplicates.
-						args := fmt.Appendf(nil, `{"market":%q,"outcome":"Yes","side":"buy","quantity":%d,"limit_price":0.01,"time_in_force":"ioc","idempotency_key":"bench-%d-%d"}`,
-							market, 1+i%50000, clients, i)
-						t0 := time.Now()
-						id, err := cs[w].callTool("place_order", args)
-						lat[w] = append(lat[w], time.Since(t0))
-						if err != nil || id == "" {
-							if failed.Add(1) == 1 {
-								b.Errorf("place_order: order id %q, err %v", id, err)
-							}
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			var all []time.Duration
-			for _, l := range lat {
-				all = append(all, l...)
-			}
-			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "orders/s")
-			st := m.store.CommitStats()
-			if txs := st.Transactions - stats0.Transactions; txs > 0 {
-				b.ReportMetric(float64(st.Functions-stats0.Functions)/float64(txs), "fns/commit")
-			}
-			b.ReportMetric(float64(st.PagesWritten-stats0.PagesWritten)/float64(b.N), "pages/order")
-			b.ReportMetric(100*float64(st.Busy-stats0.Busy)/float64(elapsed), "committer-busy-%")
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/order")
-			if len(all) > 0 {
-				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
-			}
+				return nil
+			})
 		})
+	}
+}
+
+// BenchmarkReadToolHTTP is BenchmarkPlaceOrderHTTP's harness with
+// get_orderbook, a read-only call (audited asynchronously, nothing awaited on
+// disk): the server's ceiling for a tools/call over HTTP on this machine.
+func BenchmarkReadToolHTTP(b *testing.B) {
+	for _, clients := range []int{64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			benchHTTPLoad(b, clients, "get_orderbook", "calls/s", func(market string, i int64) []byte {
+				return fmt.Appendf(nil, `{"market":%q,"outcome":"Yes","depth":5}`, market)
+			}, func(res json.RawMessage) error {
+				if !bytes.Contains(res, []byte(`"bids"`)) {
+					return fmt.Errorf("no bids in %.200s", res)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// benchHTTPLoad serves sibyl serve --http's handler (Main.Open and
+// httpHandler: paper venue, orders service, audit log, a bbolt file in a
+// temp dir) on a loopback socket, and has clients sessions, each on its own
+// keep-alive connection, call tool b.N times in all, one call at a time each.
+// It reports the rate (named unit), p50/p99 latency, process CPU per call and
+// the group committer's counters.
+func benchHTTPLoad(b *testing.B, clients int, tool, unit string, args func(market string, i int64) []byte, check func(json.RawMessage) error) {
+	m := &Main{DataDir: b.TempDir(), Seed: 1}
+	srv, err := m.Open()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	handler, _, _, err := m.httpHandler(srv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(handler)
+	defer ts.Close()
+	ctx := context.Background()
+	hc := newCTHTTPClient()
+	first, err := dialRawHTTP(ctx, hc, ts.URL+"/mcp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ms, err := findOpenMarkets(ctx, first, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	market := ms[0].ID
+	cs := make([]*leanClient, clients)
+	for i := range cs {
+		s, err := dialRawHTTP(ctx, hc, ts.URL+"/mcp")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cs[i], err = dialLean(ts.URL+"/mcp", s.sid); err != nil {
+			b.Fatal(err)
+		}
+		defer cs[i].Close()
+	}
+	var next atomic.Int64
+	lat := make([][]time.Duration, clients)
+	stats0, cpu0 := m.store.CommitStats(), processCPU()
+	var failed atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				a := args(market, i)
+				t0 := time.Now()
+				res, err := cs[w].callTool(tool, a)
+				lat[w] = append(lat[w], time.Since(t0))
+				if err == nil {
+					err = check(res)
+				}
+				if err != nil && failed.Add(1) == 1 {
+					b.Errorf("%s: %v", tool, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), unit)
+	st := m.store.CommitStats()
+	if txs := st.Transactions - stats0.Transactions; txs > 0 {
+		b.ReportMetric(float64(st.Functions-stats0.Functions)/float64(txs), "fns/commit")
+	}
+	b.ReportMetric(float64(st.PagesWritten-stats0.PagesWritten)/float64(b.N), "pages/call")
+	b.ReportMetric(100*float64(st.Busy-stats0.Busy)/float64(elapsed), "committer-busy-%")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/call")
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 	}
 }
 

@@ -44,47 +44,43 @@ func dialLean(endpoint, sessionID string) (*leanClient, error) {
 
 func (c *leanClient) Close() error { return c.conn.Close() }
 
-// leanAnswer is the part of a tools/call response the benchmark checks.
+// leanAnswer is the part of a tools/call response the benchmarks check.
 type leanAnswer struct {
 	Error  *rpcError `json:"error"`
 	Result *struct {
-		IsError    bool `json:"isError"`
-		Structured struct {
-			OrderID string `json:"order_id"`
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"structuredContent"`
+		IsError    bool            `json:"isError"`
+		Structured json.RawMessage `json:"structuredContent"`
 	} `json:"result"`
 }
 
 // callTool sends tools/call with the given arguments (a JSON object) and
-// returns the order id of a successful answer, or an error naming what came
-// back instead.
-func (c *leanClient) callTool(name string, args []byte) (string, error) {
+// returns the structured content of a successful answer, or an error naming
+// what came back instead.
+func (c *leanClient) callTool(name string, args []byte) (json.RawMessage, error) {
 	c.id++
 	body := fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, c.id, name, args)
 	c.buf = append(append(append(c.buf[:0], c.header...), strconv.Itoa(len(body))...), "\r\n\r\n"...)
 	c.buf = append(c.buf, body...)
 	if _, err := c.conn.Write(c.buf); err != nil {
-		return "", err
+		return nil, err
 	}
 	resp, err := c.readResponse()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var a leanAnswer
 	if err := json.Unmarshal(resp, &a); err != nil {
-		return "", fmt.Errorf("decoding %.200q: %w", resp, err)
+		return nil, fmt.Errorf("decoding %.200q: %w", resp, err)
 	}
 	switch {
 	case a.Error != nil:
-		return "", a.Error
+		return nil, a.Error
 	case a.Result == nil:
-		return "", fmt.Errorf("no result in %.200q", resp)
+		return nil, fmt.Errorf("no result in %.200q", resp)
 	case a.Result.IsError:
-		return "", fmt.Errorf("tool error %s: %s", a.Result.Structured.Code, a.Result.Structured.Message)
+		return nil, fmt.Errorf("tool error: %s", a.Result.Structured)
 	}
-	return a.Result.Structured.OrderID, nil
+	return a.Result.Structured, nil
 }
 
 // readResponse reads one HTTP/1.1 response with a JSON body (Content-Length
