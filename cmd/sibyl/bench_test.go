@@ -46,15 +46,16 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 }
 
 // BenchmarkReadToolHTTP is BenchmarkPlaceOrderHTTP's harness with
-// get_orderbook, a read-only call (audited asynchronously, nothing awaited on
-// disk): the server's ceiling for a tools/call over HTTP on this machine.
+// list_venues, the cheapest tool: a read-only call (audited asynchronously,
+// nothing awaited on disk), so its rate is the server's ceiling for any
+// tools/call over HTTP on this machine.
 func BenchmarkReadToolHTTP(b *testing.B) {
 	for _, clients := range []int{64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			benchHTTPLoad(b, clients, "get_orderbook", "calls/s", func(market string, i int64) []byte {
-				return fmt.Appendf(nil, `{"market":%q,"outcome":"Yes","depth":5}`, market)
+			benchHTTPLoad(b, clients, "list_venues", "calls/s", func(market string, i int64) []byte {
+				return []byte(`{}`)
 			}, func(res json.RawMessage) error {
-				if !bytes.Contains(res, []byte(`"bids"`)) {
+				if !bytes.Contains(res, []byte(`"venues"`)) {
 					return fmt.Errorf("no bids in %.200s", res)
 				}
 				return nil
