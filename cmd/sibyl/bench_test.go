@@ -24,10 +24,18 @@ import (
 // ceiling for a call that writes nothing durable.
 //
 //	go test ./cmd/sibyl -run '^$' -bench 'PlaceOrderHTTP|ReadToolHTTP|Bolt' -benchtime 3s
+//
+// clients=64/no-group-commit is the same server with group commit turned off
+// (store MaxBatch 1: every transaction, of the three an order makes, is fsync'd
+// on its own), to show what group commit buys.
 func BenchmarkPlaceOrderHTTP(b *testing.B) {
-	for _, clients := range []int{1, 16, 64} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			benchHTTPLoad(b, clients, "place_order", "orders/s", func(market string, i int64) []byte {
+	for _, c := range []struct {
+		clients, maxBatch int
+		name              string
+	}{{1, 0, ""}, {16, 0, ""}, {64, 0, ""}, {64, 1, "/no-group-commit"}} {
+		clients := c.clients
+		b.Run(fmt.Sprintf("clients=%d%s", clients, c.name), func(b *testing.B) {
+			benchHTTPLoad(b, &Main{DataDir: b.TempDir(), Seed: 1, storeMaxBatch: c.maxBatch}, clients, "place_order", "orders/s", func(market string, i int64) []byte {
 				// IOC far under the market: a complete order that never rests.
 				// The quantity varies so no two orders look like duplicates.
 				return fmt.Appendf(nil, `{"market":%q,"outcome":"Yes","side":"buy","quantity":%d,"limit_price":0.01,"time_in_force":"ioc","idempotency_key":"bench-%d-%d"}`,
@@ -52,7 +60,7 @@ func BenchmarkPlaceOrderHTTP(b *testing.B) {
 func BenchmarkReadToolHTTP(b *testing.B) {
 	for _, clients := range []int{64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			benchHTTPLoad(b, clients, "list_venues", "calls/s", func(market string, i int64) []byte {
+			benchHTTPLoad(b, &Main{DataDir: b.TempDir(), Seed: 1}, clients, "list_venues", "calls/s", func(market string, i int64) []byte {
 				return []byte(`{}`)
 			}, func(res json.RawMessage) error {
 				if !bytes.Contains(res, []byte(`"venues"`)) {
@@ -64,14 +72,13 @@ func BenchmarkReadToolHTTP(b *testing.B) {
 	}
 }
 
-// benchHTTPLoad serves sibyl serve --http's handler (Main.Open and
-// httpHandler: paper venue, orders service, audit log, a bbolt file in a
-// temp dir) on a loopback socket, and has clients sessions, each on its own
+// benchHTTPLoad serves sibyl serve --http's handler (m.Open and httpHandler:
+// paper venue, orders service, audit log, the bbolt file in m.DataDir) on a
+// loopback socket, and has clients sessions, each on its own
 // keep-alive connection, call tool b.N times in all, one call at a time each.
 // It reports the rate (named unit), p50/p99 latency, process CPU per call and
 // the group committer's counters.
-func benchHTTPLoad(b *testing.B, clients int, tool, unit string, args func(market string, i int64) []byte, check func(json.RawMessage) error) {
-	m := &Main{DataDir: b.TempDir(), Seed: 1}
+func benchHTTPLoad(b *testing.B, m *Main, clients int, tool, unit string, args func(market string, i int64) []byte, check func(json.RawMessage) error) {
 	srv, err := m.Open()
 	if err != nil {
 		b.Fatal(err)

@@ -54,6 +54,11 @@ type Main struct {
 	// InsecureNoAuth allows serving HTTP beyond loopback without API keys.
 	InsecureNoAuth bool
 
+	// storeMaxBatch caps the functions per group-commit transaction (0: the
+	// store's default). Benchmarks set 1 to measure the server without group
+	// commit: every transaction its own fsync.
+	storeMaxBatch int
+
 	store   *store.Store
 	sweeper *store.Sweeper
 	orders  *orders.Service
@@ -131,7 +136,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	}
 	tuneGC()
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
-	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey()})
+	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey(), MaxBatch: m.storeMaxBatch})
 	if err != nil {
 		return nil, err
 	}
