@@ -97,7 +97,7 @@ type Record struct {
 
 // keepsOrderOpen reports whether the record must outlive the retention window:
 // its order may still trade, or its outcome is unknown (so the order may exist).
-func (r *Record) keepsOrderOpen() bool {
+func (r Record) keepsOrderOpen() bool {
 	if r.State == Pending {
 		return true
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -194,21 +195,41 @@ func loadIndex(tx *bolt.Tx) (*idemIndex, error) {
 		total++
 		x.nextSeq = seq + 1
 	}
+	x.recs = make(map[string]recMeta, len(newest))
 	for id, seq := range newest {
-		rec, err := decodeVersion(b.Get(seqKey(seq)))
+		idb, recJSON, _, err := splitVersion(b.Get(seqKey(seq)))
 		if err != nil {
 			return nil, fmt.Errorf("record log entry %d: %w", seq, err)
 		}
+		rid, err := parseRecordID(idb)
+		if err != nil {
+			return nil, fmt.Errorf("record log entry %d: %w", seq, err)
+		}
+		// Only what the indexes need: decoding the whole Record would allocate
+		// the rest for nothing.
+		var rec struct {
+			State       RecordState `json:"state"`
+			Fingerprint string      `json:"fingerprint"`
+			Venue       string      `json:"venue"`
+			Created     time.Time   `json:"created"`
+			OrderID     string      `json:"order_id"`
+			OrderFinal  bool        `json:"order_final"`
+			DupIndexed  bool        `json:"dup_indexed"`
+		}
+		if err := json.Unmarshal(recJSON, &rec); err != nil {
+			return nil, fmt.Errorf("record log entry %d: decoding idempotency record: %w", seq, err)
+		}
 		created := rec.Created.UnixNano()
-		x.recs[id] = recMeta{seq: seq, created: created, keep: rec.keepsOrderOpen(), pending: rec.State == Pending}
+		keep := Record{State: rec.State, OrderID: rec.OrderID, OrderFinal: rec.OrderFinal}.keepsOrderOpen()
+		x.recs[id] = recMeta{seq: seq, created: created, keep: keep, pending: rec.State == Pending}
 		if rec.DupIndexed {
-			fpk := string(joinKey(rec.ID.Principal, rec.ID.Tool, rec.Fingerprint))
+			fpk := string(joinKey(rid.Principal, rid.Tool, rec.Fingerprint))
 			if u, ok := x.fps[fpk]; !ok || u.time < created {
-				x.fps[fpk] = fpUse{key: rec.ID.Key, time: created}
+				x.fps[fpk] = fpUse{key: rid.Key, time: created}
 			}
 		}
 		if rec.OrderID != "" {
-			x.orders[string(joinKey(rec.ID.Principal, rec.Venue, rec.OrderID))] = id
+			x.orders[string(joinKey(rid.Principal, rec.Venue, rec.OrderID))] = id
 		}
 	}
 	x.superseded = total - len(x.recs)

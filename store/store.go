@@ -14,7 +14,7 @@
 // sequence number; idempotency records are a log of versions keyed by a log
 // sequence number (PutRecord appends, never rewrites), with the index from
 // record id to newest version, the duplicate-detection index and the order
-// index held in memory and rebuilt from the log at Open (about 100 bytes of
+// index held in memory and rebuilt from the log at Open (about 400 bytes of
 // memory a record; the retention sweep bounds how many there are). So a
 // group-commit transaction dirties the last pages of a few buckets instead of
 // one random page per record written. Files of the first layout (records
