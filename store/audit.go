@@ -87,19 +87,9 @@ func PrepareAudit(e AuditEntry) (AuditEntry, error) {
 // for both. It fails, like Fingerprint, when the arguments are not a JSON
 // object.
 func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
-	args := e.Args
-	if len(bytes.TrimSpace(args)) == 0 {
-		args = json.RawMessage("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return AuditEntry{}, fmt.Errorf("fingerprint: arguments are not a JSON object: %w", err)
-	}
-	wasNull := m == nil // a JSON null stays null in the audit
-	if m == nil {
-		m = map[string]any{}
+	m, wasNull, err := decodeArgsObject(e.Args) // a JSON null stays null in the audit
+	if err != nil {
+		return AuditEntry{}, err
 	}
 	fp, err := fingerprintMap(m, omit)
 	if err != nil {

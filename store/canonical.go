@@ -125,19 +125,29 @@ func appendJSONFloat(b []byte, f float64) []byte {
 // top-level members named in omit (normally "idempotency_key") removed. args
 // must be a JSON object; empty args count as {}.
 func Fingerprint(args json.RawMessage, omit ...string) (string, error) {
+	m, _, err := decodeArgsObject(args)
+	if err != nil {
+		return "", err
+	}
+	return fingerprintMap(m, omit)
+}
+
+// decodeArgsObject decodes tool arguments that must be a JSON object (numbers
+// as json.Number). Empty arguments and null count as {}; wasNull tells null
+// apart.
+func decodeArgsObject(args json.RawMessage) (m map[string]any, wasNull bool, err error) {
 	if len(bytes.TrimSpace(args)) == 0 {
 		args = json.RawMessage("{}")
 	}
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.UseNumber()
-	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return "", fmt.Errorf("fingerprint: arguments are not a JSON object: %w", err)
+		return nil, false, fmt.Errorf("fingerprint: arguments are not a JSON object: %w", err)
 	}
 	if m == nil {
-		m = map[string]any{}
+		return map[string]any{}, true, nil
 	}
-	return fingerprintMap(m, omit)
+	return m, false, nil
 }
 
 // fingerprintMap is Fingerprint of decoded arguments. It leaves m as it was.
