@@ -25,14 +25,14 @@ import (
 //
 //	go test ./cmd/sibyl -run '^$' -bench 'PlaceOrderHTTP|ReadToolHTTP|Bolt' -benchtime 3s
 //
-// clients=64/no-group-commit is the same server with group commit turned off
+// clients=64,group-commit=off is the same server with group commit turned off
 // (store MaxBatch 1: every transaction, of the three an order makes, is fsync'd
 // on its own), to show what group commit buys.
 func BenchmarkPlaceOrderHTTP(b *testing.B) {
 	for _, c := range []struct {
 		clients, maxBatch int
 		name              string
-	}{{1, 0, ""}, {16, 0, ""}, {64, 0, ""}, {64, 1, "/no-group-commit"}} {
+	}{{1, 0, ""}, {16, 0, ""}, {64, 0, ""}, {64, 1, ",group-commit=off"}} {
 		clients := c.clients
 		b.Run(fmt.Sprintf("clients=%d%s", clients, c.name), func(b *testing.B) {
 			benchHTTPLoad(b, &Main{DataDir: b.TempDir(), Seed: 1, storeMaxBatch: c.maxBatch}, clients, "place_order", "orders/s", func(market string, i int64) []byte {
