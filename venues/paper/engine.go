@@ -444,11 +444,12 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 	}
 	now := v.now()
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	t := newTx()
 	v.housekeep(now, t)
 	o, err := v.place(req, now, t)
-	if cerr := v.commit(t); cerr != nil {
+	// Nothing below needs the lock once the change is queued: release it for
+	// the wait, so that the calls woken by the same commit do not queue on it.
+	if cerr := v.commitAndUnlock(t); cerr != nil {
 		return sibyl.Order{}, cerr
 	}
 	if err != nil {

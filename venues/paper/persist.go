@@ -64,6 +64,31 @@ func (v *Venue) commit(t *tx) error {
 	return nil
 }
 
+// commitAndUnlock is commit for a caller that has nothing left to do under
+// v.mu: it returns with v.mu released (taking it again only to reload the
+// state after a failed write).
+func (v *Venue) commitAndUnlock(t *tx) error {
+	if v.opts.Store == nil || t.empty() {
+		v.mu.Unlock()
+		return nil
+	}
+	if v.epoch.Load() != v.loaded {
+		defer v.mu.Unlock()
+		return v.lost(errors.New("an earlier write failed"))
+	}
+	done, err := v.enqueue(t)
+	v.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := <-done; err != nil {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.lost(err)
+	}
+	return nil
+}
+
 // lost reloads the trading state from the file after a failed write (v.mu
 // held) and returns the Unavailable error for a call whose change was lost.
 func (v *Venue) lost(cause error) error {
