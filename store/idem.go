@@ -191,7 +191,7 @@ func (t *Txn) Record(id RecordID) (rec Record, ok bool, err error) {
 		if t.tx.Writable() {
 			return Record{}, false, fmt.Errorf("store: record %s/%s: version %d missing from the log", id.Tool, id.Key, m.seq)
 		}
-		return Record{}, false, nil // swept after this read transaction's index lookup
+		return Record{}, false, nil // not in this read transaction's snapshot: written after it began, or swept
 	}
 	rec, err = decodeVersion(v)
 	if err != nil {
