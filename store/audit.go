@@ -168,18 +168,14 @@ func readHead(tx *bolt.Tx) (AuditHead, error) {
 // transaction), fills in Seq, Prev, Hash and HMAC (and Time when zero), and
 // returns the stored entry.
 func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
-	return t.s.appendAuditCached(t.tx, e, &t.head)
+	return t.s.appendAudit(t.tx, e, &t.head)
 }
 
-func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry) (AuditEntry, error) {
-	return s.appendAuditCached(tx, e, nil)
-}
-
-// appendAuditCached appends e; head, when not nil, caches the chain head across
-// the appends of one transaction (it must start zero and live no longer).
-func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditEntry, error) {
+// appendAudit appends e; cache holds the chain head across the appends of one
+// transaction (it must start zero and live no longer).
+func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditEntry, error) {
 	var head AuditHead
-	if cache != nil && cache.ok {
+	if cache.ok {
 		head = cache.head
 	} else {
 		h, err := readHead(tx)
@@ -222,9 +218,7 @@ func (s *Store) appendAuditCached(tx *bolt.Tx, e AuditEntry, cache *headCache) (
 	if err := tx.Bucket([]byte(bucketMeta)).Put([]byte(metaAuditHead), hv); err != nil {
 		return AuditEntry{}, err
 	}
-	if cache != nil {
-		cache.head, cache.ok = head, true
-	}
+	cache.head, cache.ok = head, true
 	return e, nil
 }
 
@@ -263,14 +257,6 @@ func encodeAuditBody(e *AuditEntry) (body []byte, split int, err error) {
 type headCache struct {
 	head AuditHead
 	ok   bool
-}
-
-func marshalCanonical(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return Canonical(b)
 }
 
 // chainSums returns the hex SHA-256 and, when a key is configured, the hex
@@ -398,7 +384,7 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	}
 	delete(m, "hash")
 	delete(m, "hmac")
-	body, err := marshalCanonical(m)
+	body, err := appendCanonical(nil, m)
 	if err != nil {
 		return ProblemBadJSON, err.Error()
 	}
@@ -623,7 +609,7 @@ func (s *Store) auditLoop() {
 				if r.flush != nil {
 					continue
 				}
-				if _, err := s.appendAuditCached(tx, r.entry, &cache); err != nil {
+				if _, err := s.appendAudit(tx, r.entry, &cache); err != nil {
 					return err
 				}
 			}

@@ -577,3 +577,13 @@ func TestCommitKeepsQueueOrderOnFailure(t *testing.T) {
 		t.Errorf("k = %q, want the last queued value 5", got)
 	}
 }
+
+// marshalCanonical is the canonical JSON of any Go value, for tests that build
+// audit entries by hand.
+func marshalCanonical(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return Canonical(b)
+}
