@@ -1,7 +1,8 @@
 package tools
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -45,19 +46,7 @@ func (d *Deps) now() time.Time {
 
 // venueNames returns the configured venue names in a stable order: paper first,
 // then alphabetical.
-func (d *Deps) venueNames() []string {
-	names := make([]string, 0, len(d.Venues))
-	for n := range d.Venues {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if (names[i] == "paper") != (names[j] == "paper") {
-			return names[i] == "paper"
-		}
-		return names[i] < names[j]
-	})
-	return names
-}
+func (d *Deps) venueNames() []string { return namesFirst(d.Venues, "paper") }
 
 // venue returns the named venue or a NotFound error listing the configured ones.
 func (d *Deps) venue(name, field string) (sibyl.Venue, error) {
@@ -82,16 +71,14 @@ func (d *Deps) marketVenue(id, field string) (sibyl.Venue, string, error) {
 }
 
 // feedNames returns the feed names, the default first, then alphabetical.
-func (d *Deps) feedNames() []string {
-	names := make([]string, 0, len(d.Feeds))
-	for n := range d.Feeds {
-		names = append(names, n)
+func (d *Deps) feedNames() []string { return namesFirst(d.Feeds, d.DefaultFeed) }
+
+// namesFirst returns m's keys sorted, first (when present) at the front.
+func namesFirst[V any](m map[string]V, first string) []string {
+	names := slices.Sorted(maps.Keys(m))
+	if i := slices.Index(names, first); i > 0 {
+		copy(names[1:i+1], names[:i])
+		names[0] = first
 	}
-	sort.Slice(names, func(i, j int) bool {
-		if (names[i] == d.DefaultFeed) != (names[j] == d.DefaultFeed) {
-			return names[i] == d.DefaultFeed
-		}
-		return names[i] < names[j]
-	})
 	return names
 }

@@ -3,7 +3,6 @@ package tools
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"strings"
 	"time"
 
@@ -59,11 +58,7 @@ func (d *Deps) grader(source string) (*grades.Grader, error) {
 	}
 	src, ok := d.Feeds[source]
 	if !ok {
-		names := make([]string, 0, len(d.Feeds))
-		for n := range d.Feeds {
-			names = append(names, n)
-		}
-		return nil, sibyl.FieldErrorf(sibyl.NotFound, "source", "no price feed %q is configured; configured feeds: %s", source, strings.Join(sorted(names), ", "))
+		return nil, sibyl.FieldErrorf(sibyl.NotFound, "source", "no price feed %q is configured; configured feeds: %s (see list_venues)", source, strings.Join(d.feedNames(), ", "))
 	}
 	g := &grades.Grader{Source: src}
 	if src.Simulated() || d.LiveFeeds[source] {
@@ -302,9 +297,4 @@ func weekly(days []sibyl.Candle) []sibyl.Candle {
 		out = append(out, sibyl.Candle{Time: start, Open: c.Open, High: c.High, Low: c.Low, Close: c.Close, Volume: c.Volume})
 	}
 	return out
-}
-
-func sorted(s []string) []string {
-	sort.Strings(s)
-	return s
 }

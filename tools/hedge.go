@@ -123,31 +123,34 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 	if err != nil {
 		return hedgeOut{}, err
 	}
-	var plan hedge.Plan
-	replayed := false
-	if in.Execute {
-		// A retry must place the legs of the plan the first call committed to.
-		plan, replayed, err = d.storedHedge(c, in)
+	if !in.Execute {
+		plan, err := d.planHedge(ctx, in, by)
 		if err != nil {
 			return hedgeOut{}, err
 		}
+		return hedgeResult(plan, d.now()), nil
 	}
-	if !replayed {
+	fp, err := store.Fingerprint(c.Args, "idempotency_key")
+	if err != nil {
+		return hedgeOut{}, sibyl.WrapError(sibyl.Invalid, err, "the arguments are not canonical JSON")
+	}
+	k := hedgeKey(c.Principal, in.IdempotencyKey)
+	// A retry must place the legs of the plan the first call committed to, even
+	// when prices moved since.
+	plan, found, err := d.storedHedge(k, fp)
+	if err != nil {
+		return hedgeOut{}, err
+	}
+	if !found {
 		if plan, err = d.planHedge(ctx, in, by); err != nil {
+			return hedgeOut{}, err
+		}
+		if plan, err = d.commitHedge(k, fp, plan); err != nil {
 			return hedgeOut{}, err
 		}
 	}
 	out := hedgeResult(plan, d.now())
-	if !in.Execute {
-		return out, nil
-	}
-	if !replayed {
-		if plan, err = d.commitHedge(c, in, plan); err != nil {
-			return hedgeOut{}, err
-		}
-		out = hedgeResult(plan, d.now())
-	}
-	d.executeHedge(ctx, c, in, plan, &out)
+	d.executeHedge(ctx, c, in.IdempotencyKey, plan, &out)
 	return out, nil
 }
 
@@ -203,60 +206,34 @@ func (d *Deps) planHedge(ctx context.Context, in hedgeIn, by time.Time) (hedge.P
 	return hedge.Planner{Fee: hedge.ProportionalFee(0.07)}.Plan(req, markets, spot, vol, d.now())
 }
 
-// hedgeFingerprint identifies the hedge request an idempotency key stands for.
-func hedgeFingerprint(c *Call) (string, error) {
-	return store.Fingerprint(c.Args, "idempotency_key")
-}
-
 // storedHedge returns the plan an earlier call with the same key committed to.
-func (d *Deps) storedHedge(c *Call, in hedgeIn) (hedge.Plan, bool, error) {
-	fp, err := hedgeFingerprint(c)
-	if err != nil {
-		return hedge.Plan{}, false, sibyl.WrapError(sibyl.Invalid, err, "the arguments are not canonical JSON")
-	}
-	var sp storedPlan
+func (d *Deps) storedHedge(k []byte, fp string) (hedge.Plan, bool, error) {
+	var plan hedge.Plan
 	found := false
-	err = d.Store.ViewBucket(bucketHedgePlans, func(b *store.Bucket) error {
-		raw := b.Get(hedgeKey(c.Principal, in.IdempotencyKey))
+	err := d.Store.ViewBucket(bucketHedgePlans, func(b *store.Bucket) error {
+		raw := b.Get(k)
 		if raw == nil {
 			return nil
 		}
 		found = true
-		return json.Unmarshal(raw, &sp)
+		var err error
+		plan, err = storedPlanFor(raw, fp)
+		return err
 	})
-	if err != nil {
+	if sibyl.ErrorCode(err) == sibyl.Internal {
 		return hedge.Plan{}, false, sibyl.WrapError(sibyl.Internal, err, "reading the stored hedge plan")
 	}
-	if !found {
-		return hedge.Plan{}, false, nil
-	}
-	if sp.Fingerprint != fp {
-		return hedge.Plan{}, false, sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key", "this idempotency_key was used for a different hedge; use a new key for a new hedge")
-	}
-	return sp.Plan, true, nil
+	return plan, found, err
 }
 
 // commitHedge stores the plan under the key (fsync'd before any leg is sent). If
 // a concurrent call stored one first, that one wins and is returned.
-func (d *Deps) commitHedge(c *Call, in hedgeIn, plan hedge.Plan) (hedge.Plan, error) {
-	fp, err := hedgeFingerprint(c)
-	if err != nil {
-		return hedge.Plan{}, sibyl.WrapError(sibyl.Invalid, err, "the arguments are not canonical JSON")
-	}
-	var conflict bool
-	err = d.Store.UpdateBucket(bucketHedgePlans, func(b *store.Bucket) error {
-		k := hedgeKey(c.Principal, in.IdempotencyKey)
+func (d *Deps) commitHedge(k []byte, fp string, plan hedge.Plan) (hedge.Plan, error) {
+	err := d.Store.UpdateBucket(bucketHedgePlans, func(b *store.Bucket) error {
 		if raw := b.Get(k); raw != nil {
-			var sp storedPlan
-			if err := json.Unmarshal(raw, &sp); err != nil {
-				return err
-			}
-			if sp.Fingerprint != fp {
-				conflict = true
-				return nil
-			}
-			plan = sp.Plan
-			return nil
+			var err error
+			plan, err = storedPlanFor(raw, fp)
+			return err
 		}
 		raw, err := json.Marshal(storedPlan{Fingerprint: fp, Plan: plan})
 		if err != nil {
@@ -264,28 +241,37 @@ func (d *Deps) commitHedge(c *Call, in hedgeIn, plan hedge.Plan) (hedge.Plan, er
 		}
 		return b.Put(k, raw)
 	})
-	if err != nil {
+	if sibyl.ErrorCode(err) == sibyl.Internal {
 		return hedge.Plan{}, sibyl.WrapError(sibyl.Internal, err, "storing the hedge plan")
 	}
-	if conflict {
+	return plan, err
+}
+
+// storedPlanFor decodes a stored plan; a plan committed for other arguments is
+// idempotency_key_reused.
+func storedPlanFor(raw []byte, fp string) (hedge.Plan, error) {
+	var sp storedPlan
+	if err := json.Unmarshal(raw, &sp); err != nil {
+		return hedge.Plan{}, err
+	}
+	if sp.Fingerprint != fp {
 		return hedge.Plan{}, sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key", "this idempotency_key was used for a different hedge; use a new key for a new hedge")
 	}
-	return plan, nil
+	return sp.Plan, nil
 }
 
 func hedgeKey(principal, key string) []byte { return []byte(principal + "\x00" + key) }
 
 // executeHedge places every leg exactly once under its leg key and fills in
 // out's legs with what happened. A failed leg does not stop the others.
-func (d *Deps) executeHedge(ctx context.Context, c *Call, in hedgeIn, plan hedge.Plan, out *hedgeOut) {
+func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge.Plan, out *hedgeOut) {
 	out.Executed, out.Complete = true, true
-	out.Unhedged = 0
 	for i, l := range plan.Legs {
 		args, _ := json.Marshal(map[string]any{"market": l.MarketID, "outcome": l.Outcome, "side": "buy", "quantity": l.Contracts,
-			"limit_price": l.Price, "time_in_force": "gtc", "hedge": in.IdempotencyKey, "leg": i + 1})
+			"limit_price": l.Price, "time_in_force": "gtc", "hedge": key, "leg": i + 1})
 		res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 			Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
-			Key:            orders.LegKey(in.IdempotencyKey, i+1),
+			Key:            orders.LegKey(key, i+1),
 			AllowDuplicate: true, // the hedge's own key guards against a doubled hedge
 			MarketID:       l.MarketID,
 			Order: sibyl.OrderRequest{Outcome: l.Outcome, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts,
@@ -294,9 +280,8 @@ func (d *Deps) executeHedge(ctx context.Context, c *Call, in hedgeIn, plan hedge
 		})
 		leg := &out.Legs[i]
 		if err != nil {
-			code := sibyl.ErrorCode(err)
-			leg.Status = "failed"
-			leg.Error = &ErrorObject{Code: string(code), Message: sibyl.ErrorMessage(err), Field: sibyl.ErrorField(err), Retryable: code.Retryable()}
+			e := errorObject(ctx, c.Tool, err, c.log)
+			leg.Status, leg.Error = "failed", &e
 			out.Complete = false
 			out.Unhedged += l.Contracts
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,14 +141,15 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	start := searchCursor{Venue: names[0]}
 	if in.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)
-		if err != nil || json.Unmarshal(raw, &start) != nil || indexOf(names, start.Venue) < 0 {
+		if err != nil || json.Unmarshal(raw, &start) != nil || !slices.Contains(names, start.Venue) {
 			return searchMarketsOut{}, sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
 		}
 	}
 	out := searchMarketsOut{Markets: []MarketSummary{}}
-	var simulated []bool
+	simulated := true // every venue paged is simulated (at least one always is paged)
+	var next searchCursor
 	q := sibyl.MarketQuery{Text: in.Query, Status: sibyl.MarketStatus(in.Status), Category: in.Category}
-	for i := indexOf(names, start.Venue); i < len(names) && len(out.Markets) < limit; i++ {
+	for i := slices.Index(names, start.Venue); i < len(names) && len(out.Markets) < limit; i++ {
 		v := d.Venues[names[i]]
 		q.Limit = limit - len(out.Markets)
 		q.Cursor = ""
@@ -158,44 +160,25 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 		if err != nil {
 			return searchMarketsOut{}, err
 		}
-		simulated = append(simulated, v.Info().Simulated)
+		simulated = simulated && v.Info().Simulated
 		for _, m := range page.Markets {
 			out.Markets = append(out.Markets, summarize(m))
 		}
-		next := searchCursor{}
 		switch {
 		case page.NextCursor != "":
 			next = searchCursor{Venue: names[i], Cursor: page.NextCursor}
 		case i+1 < len(names):
 			next = searchCursor{Venue: names[i+1]}
-		}
-		if next.Venue != "" {
-			raw, _ := json.Marshal(next)
-			out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
-		} else {
-			out.NextCursor = ""
+		default:
+			next = searchCursor{}
 		}
 	}
-	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: d.now(), Simulated: allTrue(simulated)}
+	if next.Venue != "" {
+		raw, _ := json.Marshal(next)
+		out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
+	}
+	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: d.now(), Simulated: simulated}
 	return out, nil
-}
-
-func indexOf(names []string, n string) int {
-	for i, x := range names {
-		if x == n {
-			return i
-		}
-	}
-	return -1
-}
-
-func allTrue(bs []bool) bool {
-	for _, b := range bs {
-		if !b {
-			return false
-		}
-	}
-	return len(bs) > 0
 }
 
 func quotes(os []sibyl.Outcome) []OutcomeQuote {

@@ -52,8 +52,6 @@ func OrderTools(d *Deps) []Tool {
 // idempotent (a repeated call with the same key has no further effect).
 var writeTool = mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: ptr(true)}
 
-const keyDescription = "Your unique id for this one intended action, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same action; use a new one for a new action."
-
 type placeOrderIn struct {
 	Market         string   `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
 	Outcome        string   `json:"outcome" jsonschema:"minLength=1,maxLength=100" jsonschema_description:"Outcome to trade, as get_market lists it (such as Yes or No)."`

@@ -54,6 +54,7 @@ type Call struct {
 	Args      json.RawMessage
 
 	req *mcp.CallToolRequest
+	log *slog.Logger // internal error details of results inside an answer (hedge legs); may be nil
 }
 
 // Allowed reports whether the caller holds scope: stdio sessions and HTTP without
@@ -98,11 +99,8 @@ func New[In, Out any](name, title, description string, ann mcp.ToolAnnotations, 
 	}
 }
 
-// Annotation presets.
-var (
-	readOnly  = mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(false)}
-	openWorld = mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(true)}
-)
+// readOnly annotates the tools that change nothing.
+var readOnly = mcp.ToolAnnotations{ReadOnlyHint: true, DestructiveHint: ptr(false), OpenWorldHint: ptr(false)}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -159,6 +157,7 @@ func handler(t Tool, audit Auditor, log *slog.Logger) mcp.ToolHandler {
 			Transport: req.Session.Transport(),
 			Args:      req.Arguments,
 			req:       req,
+			log:       log,
 		}
 		var out any
 		var err error
@@ -205,24 +204,31 @@ func hasScope(s *mcp.Session, scope string) bool {
 	return false
 }
 
-// errorResult turns err into an isError result. Only *sibyl.Error messages reach
-// the client; anything else is logged and shown as an internal error.
+// errorResult turns err into an isError result.
 func errorResult(ctx context.Context, tool string, err error, log *slog.Logger) *mcp.CallToolResult {
-	code := sibyl.ErrorCode(err)
-	if errors.Is(err, context.Canceled) {
-		code = sibyl.Unavailable
-		err = sibyl.WrapError(sibyl.Unavailable, err, "the call was cancelled")
-	}
-	if code == sibyl.Internal {
-		log.ErrorContext(ctx, "tool failed", "tool", tool, "err", err)
-	}
 	obj := struct {
 		Error ErrorObject `json:"error"`
-	}{ErrorObject{Code: string(code), Message: sibyl.ErrorMessage(err), Field: sibyl.ErrorField(err), Retryable: code.Retryable()}}
+	}{errorObject(ctx, tool, err, log)}
 	body, _ := json.Marshal(obj)
 	return &mcp.CallToolResult{
 		Content:           []mcp.Content{mcp.TextContent(string(body))},
 		StructuredContent: json.RawMessage(body),
 		IsError:           true,
 	}
+}
+
+// errorObject is err as an agent sees it. Only *sibyl.Error messages reach the
+// client; a bare cancellation or deadline is unavailable (retryable), and any
+// other error is logged (when log is not nil) and shown as internal.
+func errorObject(ctx context.Context, tool string, err error, log *slog.Logger) ErrorObject {
+	code := sibyl.ErrorCode(err)
+	if code == sibyl.Internal && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		// A *sibyl.Error that wraps a cancellation keeps its own code and message.
+		code = sibyl.Unavailable
+		err = sibyl.WrapError(sibyl.Unavailable, err, "the call was cancelled or timed out before it finished; retry it (with the same idempotency_key for order tools)")
+	}
+	if code == sibyl.Internal && log != nil {
+		log.ErrorContext(ctx, "tool failed", "tool", tool, "err", err)
+	}
+	return ErrorObject{Code: string(code), Message: sibyl.ErrorMessage(err), Field: sibyl.ErrorField(err), Retryable: code.Retryable()}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -315,5 +316,30 @@ func TestGetMarketAndOrderbook(t *testing.T) {
 	}
 	if ob.Spread <= 0 || ob.Mid <= 0 || ob.Mid >= 1 {
 		t.Errorf("spread %v mid %v, want a positive spread and a mid in (0,1)", ob.Spread, ob.Mid)
+	}
+}
+
+func TestErrorObject(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		err  error
+		want ErrorObject
+	}{
+		{"sibyl error", sibyl.FieldErrorf(sibyl.Invalid, "side", "side must be buy or sell"),
+			ErrorObject{Code: "invalid", Message: "side must be buy or sell", Field: "side"}},
+		{"other error", errors.New("secret detail"),
+			ErrorObject{Code: "internal", Message: "internal error"}},
+		{"bare cancellation", fmt.Errorf("reading: %w", context.Canceled),
+			ErrorObject{Code: "unavailable", Message: "the call was cancelled or timed out before it finished; retry it (with the same idempotency_key for order tools)", Retryable: true}},
+		{"sibyl error wrapping a cancellation keeps its code", sibyl.WrapError(sibyl.InProgress, context.Canceled, "still running; retry with the same idempotency_key"),
+			ErrorObject{Code: "in_progress", Message: "still running; retry with the same idempotency_key", Retryable: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorObject(ctx, "test", tt.err, nil); got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
