@@ -279,3 +279,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendString checks that appendString writes what an encoding/json
+// Encoder without HTML escaping writes, for any string.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uote\back`, "\b\f\n\r\t\x00\x1f\x7f", "<a&b>", "\u2028\u2029", "caf\xc3", "\xff\xfe", "emoji 🦉", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want bytes.Buffer
+		appendString(&got, s)
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.TrimSuffix(want.String(), "\n"); got.String() != w {
+			t.Fatalf("appendString(%q): got %s, want %s", s, got.String(), w)
+		}
+	})
+}

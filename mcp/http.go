@@ -763,41 +763,32 @@ func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principa
 		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches need a 2025-03-26 session")
 		return
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(body, &elems); err != nil {
-		if !json.Valid(body) {
-			httpError(w, http.StatusBadRequest, nil, CodeParseError, "parse error: the body is not valid JSON")
-		} else {
-			httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: "+err.Error())
-		}
+	elems, e := decodeBatch(body)
+	if e != nil {
+		httpErrorData(w, http.StatusBadRequest, nil, e)
 		return
 	}
 	hs := h.lookup(w, r, principal, nil)
 	if hs == nil {
 		return
 	}
-	if hs.ProtocolVersion() != Version20250326 {
-		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches are not supported in protocol revision "+hs.ProtocolVersion())
-		return
-	}
-	if len(elems) == 0 {
-		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: empty batch")
+	if e := checkBatch(elems, hs.ProtocolVersion()); e != nil {
+		httpErrorData(w, http.StatusBadRequest, nil, e)
 		return
 	}
 	hs.busy.Add(1)
 	defer hs.busy.Add(-1)
 	bs := &batchStream{}
 	var wg sync.WaitGroup
-	for _, e := range elems {
-		h.srv.handleMessage(hs.Session, e, dropStream{}, bs, &wg)
+	for _, msg := range elems {
+		h.srv.handleMessage(hs.Session, msg, dropStream{}, bs, &wg)
 	}
 	wg.Wait()
 	if bs.n == 0 {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	out := make([]byte, 0, bs.buf.Len()+2)
-	out = append(append(append(out, '['), bs.buf.Bytes()...), ']')
+	out := bs.array()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)

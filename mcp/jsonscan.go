@@ -126,8 +126,6 @@ func rawString(v []byte) (string, bool) {
 	return s, true
 }
 
-var nullRaw = []byte("null")
-
 // parseFast decodes a message envelope like parseMsg, for valid JSON. It
 // copies what it keeps so that data may be reused.
 func parseFast(data []byte, m *inMsg) (ok bool) {
@@ -161,7 +159,7 @@ func parseFast(data []byte, m *inMsg) (ok bool) {
 		case keyIs(key, "result"):
 			m.Result = append(json.RawMessage(nil), val...)
 		case keyIs(key, "error"):
-			if bytes.Equal(val, nullRaw) {
+			if bytes.Equal(val, nullID) {
 				return
 			}
 			var e rpcError
@@ -194,13 +192,13 @@ func toolCallParams(params []byte, p *reqParams) bool {
 			}
 			p.Name = s
 		case keyIs(key, "arguments"):
-			if bytes.Equal(val, nullRaw) {
+			if bytes.Equal(val, nullID) {
 				p.Arguments = nil
 				return
 			}
 			p.Arguments = val // aliases params, which the request owns
 		case keyIs(key, "_meta"):
-			if bytes.Equal(val, nullRaw) {
+			if bytes.Equal(val, nullID) {
 				return
 			}
 			p.Meta = new(reqMeta)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sibylmcp/sibyl/schema"
 )
 
 // Protocol revisions. The first three use the initialize handshake and sessions;
@@ -147,7 +149,7 @@ func NewServer(impl Implementation, opts *ServerOptions) *Server {
 // registered, or the input schema does not compile: these are programming
 // errors to be caught at start-up.
 func (s *Server) AddTool(t Tool, h ToolHandler) {
-	if err := checkToolName(t.Name); err != nil {
+	if err := schema.CheckToolName(t.Name); err != nil {
 		panic(fmt.Sprintf("mcp: AddTool %q: %v", t.Name, err))
 	}
 	if h == nil {
@@ -814,7 +816,7 @@ func listResult(key string, items any, next string, stateless bool) json.RawMess
 	b.Truncate(b.Len() - 1)
 	if next != "" {
 		b.WriteString(`,"nextCursor":`)
-		writeJSONString(&b, next)
+		appendString(&b, next)
 	}
 	if stateless {
 		b.WriteString(`,"resultType":"complete","ttlMs":0,"cacheScope":"private"`)

@@ -135,7 +135,7 @@ func (s *Session) Log(ctx context.Context, level, logger string, data any) error
 		Logger string `json:"logger,omitempty"`
 		Data   any    `json:"data"`
 	}{level, logger, data}
-	return s.notify(ctx, "notifications/message", p)
+	return s.Notify(ctx, "notifications/message", p)
 }
 
 // NotifyProgress sends notifications/progress for the request that carried
@@ -151,7 +151,7 @@ func (s *Session) NotifyProgress(ctx context.Context, token any, progress, total
 		Total    float64 `json:"total,omitempty"`
 		Message  string  `json:"message,omitempty"`
 	}{token, progress, total, message}
-	return s.notify(ctx, "notifications/progress", p)
+	return s.Notify(ctx, "notifications/progress", p)
 }
 
 // Progress sends a progress notification for this tool call; it is a no-op
@@ -167,10 +167,6 @@ func (r *CallToolRequest) Progress(ctx context.Context, progress, total float64,
 // on the stream of the request in ctx when there is one, else on the session's
 // stream.
 func (s *Session) Notify(ctx context.Context, method string, params any) error {
-	return s.notify(ctx, method, params)
-}
-
-func (s *Session) notify(ctx context.Context, method string, params any) error {
 	b, err := encodeNotification(method, params)
 	if err != nil {
 		return err

@@ -288,30 +288,28 @@ func (b *batchStream) write(msg []byte) error {
 	return nil
 }
 
+// array returns the collected responses as one JSON array. Call it once
+// every message of the batch has been answered.
+func (b *batchStream) array() []byte {
+	out := make([]byte, 0, b.buf.Len()+2)
+	return append(append(append(out, '['), b.buf.Bytes()...), ']')
+}
+
 // handleBatch serves a JSON array of messages on 2025-03-26, the only
 // revision with batching; later revisions answer -32600.
 func (s *Server) handleBatch(sess *Session, line []byte, out stream, wg *sync.WaitGroup) {
-	var elems []json.RawMessage
-	if err := json.Unmarshal(line, &elems); err != nil {
-		if !json.Valid(line) {
-			_ = out.write(errorBytes(nullID, &Error{Code: CodeParseError, Message: "parse error: the message is not valid JSON"}))
-			return
-		}
-		_ = out.write(errorBytes(nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()}))
-		return
+	elems, e := decodeBatch(line)
+	if e == nil {
+		e = checkBatch(elems, sess.ProtocolVersion())
 	}
-	if sess.ProtocolVersion() != Version20250326 {
-		_ = out.write(errorBytes(nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: JSON-RPC batches are not supported in this protocol revision"}))
-		return
-	}
-	if len(elems) == 0 {
-		_ = out.write(errorBytes(nullID, &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}))
+	if e != nil {
+		_ = out.write(errorBytes(nullID, e))
 		return
 	}
 	bs := &batchStream{}
 	var bwg sync.WaitGroup
-	for _, e := range elems {
-		s.handleMessage(sess, e, out, bs, &bwg)
+	for _, msg := range elems {
+		s.handleMessage(sess, msg, out, bs, &bwg)
 	}
 	wg.Add(1)
 	go func() {
@@ -320,7 +318,35 @@ func (s *Server) handleBatch(sess *Session, line []byte, out stream, wg *sync.Wa
 		if bs.n == 0 {
 			return
 		}
-		msg := append([]byte{'['}, bs.buf.Bytes()...)
-		_ = out.write(append(msg, ']'))
+		_ = out.write(bs.array())
 	}()
+}
+
+// decodeBatch splits a JSON-RPC batch into its messages; the error is the
+// one to answer instead (-32700 or -32600).
+func decodeBatch(body []byte) ([]json.RawMessage, *Error) {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(body, &elems); err != nil {
+		if !json.Valid(body) {
+			return nil, &Error{Code: CodeParseError, Message: "parse error: the batch is not valid JSON"}
+		}
+		return nil, &Error{Code: CodeInvalidRequest, Message: "invalid request: " + err.Error()}
+	}
+	return elems, nil
+}
+
+// checkBatch returns the -32600 error for a batch a session on version may
+// not send: batches exist only in 2025-03-26, and must not be empty.
+func checkBatch(elems []json.RawMessage, version string) *Error {
+	if version != Version20250326 {
+		uses := "has not negotiated one"
+		if version != "" {
+			uses = "uses " + version
+		}
+		return &Error{Code: CodeInvalidRequest, Message: "invalid request: JSON-RPC batches exist only in protocol revision " + Version20250326 + " and this session " + uses + "; send the messages one by one"}
+	}
+	if len(elems) == 0 {
+		return &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}
+	}
+	return nil
 }

@@ -187,8 +187,9 @@ func appendContent(b *bytes.Buffer, c *Content) error {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string, escaping as encoding/json does
-// (without HTML escaping); invalid UTF-8 becomes U+FFFD.
+// appendString appends s as a JSON string, byte for byte as an encoding/json
+// Encoder with SetEscapeHTML(false) does, without its allocations; invalid
+// UTF-8 becomes U+FFFD. Every string this package writes goes through it.
 func appendString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
 	start := 0
@@ -204,6 +205,10 @@ func appendString(b *bytes.Buffer, s string) {
 			case '"', '\\':
 				b.WriteByte('\\')
 				b.WriteByte(c)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
 			case '\n':
 				b.WriteString(`\n`)
 			case '\r':

@@ -22,8 +22,6 @@ func validationDetails(err error) (field, message string) {
 	return "", err.Error()
 }
 
-func checkToolName(name string) error { return schema.CheckToolName(name) }
-
 // compileSchema compiles an input schema. It returns a nil validator for a
 // schema that accepts every object (no properties, no constraints), so calls
 // of argument-less tools skip validation: tools/call has already checked that

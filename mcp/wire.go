@@ -165,7 +165,7 @@ func appendError(buf *bytes.Buffer, id json.RawMessage, e *Error) {
 	buf.WriteString(`,"error":{"code":`)
 	buf.WriteString(strconv.FormatInt(e.Code, 10))
 	buf.WriteString(`,"message":`)
-	writeJSONString(buf, e.Message)
+	appendString(buf, e.Message)
 	if e.Data != nil {
 		d, err := json.Marshal(e.Data)
 		if err == nil {
@@ -182,17 +182,10 @@ func errorBytes(id json.RawMessage, e *Error) []byte {
 	return b.Bytes()
 }
 
-func writeJSONString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	buf.Truncate(buf.Len() - 1)
-}
-
 func encodeNotification(method string, params any) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"jsonrpc":"2.0","method":`)
-	writeJSONString(&b, method)
+	appendString(&b, method)
 	if params != nil {
 		b.WriteString(`,"params":`)
 		enc := json.NewEncoder(&b)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -104,37 +105,37 @@ func (c *checker) schema(n *node, path string) {
 	}
 	c.bounds(n, path)
 
+	eachSubschema(n, path, func(keyword, name string, sub *node, subPath string) {
+		if keyword == "properties" {
+			if d := sub.get("description"); d == nil || d.kind != kindString || strings.TrimSpace(d.str) == "" {
+				c.add(subPath, RulePropertyDescription, fmt.Sprintf("property %q needs a non-empty description written for the model (tag: jsonschema_description:\"...\")", name))
+			}
+		}
+		c.schema(sub, subPath)
+	})
+}
+
+// eachSubschema calls fn, in document order, with every direct subschema of
+// the schema object n: the keyword it sits under, its name under an object
+// keyword such as properties ("" otherwise), and its JSON pointer. It is the
+// one walk over subschemas that Check and Compile share.
+func eachSubschema(n *node, path string, fn func(keyword, name string, sub *node, subPath string)) {
 	for i, k := range n.keys {
 		v := n.vals[i]
 		sub := path + "/" + pointerToken(k)
 		switch {
-		case k == "properties" && v.isObject():
-			for j, name := range v.keys {
-				ppath := sub + "/" + pointerToken(name)
-				prop := v.vals[j]
-				if d := prop.get("description"); d == nil || d.kind != kindString || strings.TrimSpace(d.str) == "" {
-					c.add(ppath, RulePropertyDescription, fmt.Sprintf("property %q needs a non-empty description written for the model (tag: jsonschema_description:\"...\")", name))
-				}
-				c.schema(prop, ppath)
-			}
 		case mapSchemaKeywords[k] || k == "$defs" || k == "definitions":
 			if v.isObject() {
 				for j, name := range v.keys {
-					c.schema(v.vals[j], sub+"/"+pointerToken(name))
+					fn(k, name, v.vals[j], sub+"/"+pointerToken(name))
 				}
 			}
-		case singleSchemaKeywords[k]:
-			if v.kind == kindArray { // draft-07 tuple items
-				for j, e := range v.elems {
-					c.schema(e, fmt.Sprintf("%s/%d", sub, j))
-				}
-			} else {
-				c.schema(v, sub)
-			}
-		case arraySchemaKeywords[k]:
+		case singleSchemaKeywords[k] && v.kind != kindArray:
+			fn(k, "", v, sub)
+		case singleSchemaKeywords[k] || arraySchemaKeywords[k]: // arrays of subschemas, draft-07 tuple items included
 			if v.kind == kindArray {
 				for j, e := range v.elems {
-					c.schema(e, fmt.Sprintf("%s/%d", sub, j))
+					fn(k, "", e, sub+"/"+strconv.Itoa(j))
 				}
 			}
 		}

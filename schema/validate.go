@@ -79,26 +79,9 @@ func collectProps(n *node, path string, out map[string][]string) {
 	if p := n.get("properties"); p.isObject() {
 		out[path] = slices.Clone(p.keys)
 	}
-	for i, k := range n.keys {
-		v := n.vals[i]
-		sub := path + "/" + pointerToken(k)
-		switch {
-		case mapSchemaKeywords[k] || k == "$defs" || k == "definitions":
-			if v.isObject() {
-				for j, name := range v.keys {
-					collectProps(v.vals[j], sub+"/"+pointerToken(name), out)
-				}
-			}
-		case singleSchemaKeywords[k]:
-			collectProps(v, sub, out)
-		case arraySchemaKeywords[k] || (k == "items" && v.kind == kindArray):
-			if v.kind == kindArray {
-				for j, e := range v.elems {
-					collectProps(e, fmt.Sprintf("%s/%d", sub, j), out)
-				}
-			}
-		}
-	}
+	eachSubschema(n, path, func(_, _ string, sub *node, subPath string) {
+		collectProps(sub, subPath, out)
+	})
 }
 
 // ValidationError names the first failure of a tool's arguments against its input

@@ -299,3 +299,19 @@ func BenchmarkValidate(b *testing.B) {
 		}
 	})
 }
+
+// TestValidateTupleItemsAllowed: an unknown argument inside a draft-07 tuple
+// item lists the item's own properties, found by the same walk Check uses.
+func TestValidateTupleItemsAllowed(t *testing.T) {
+	v := mustCompile(t, `{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"pair":{"type":"array",
+		"items":[{"type":"object","properties":{"outcome":{"type":"string"},"price":{"type":"number"}},"additionalProperties":false}]}}}`)
+	err := v.Validate(json.RawMessage(`{"pair":[{"outcome":"yes","size":1}]}`))
+	want := &ValidationError{Field: "pair[0].size", Rule: "additionalProperties", Message: `unknown argument "pair[0].size"; allowed: outcome, price`}
+	var got *ValidationError
+	if !errors.As(err, &got) {
+		t.Fatalf("Validate = %#v, want *ValidationError", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Validate (-want +got):\n%s", diff)
+	}
+}
