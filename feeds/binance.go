@@ -181,19 +181,25 @@ func parseKline(r []json.RawMessage) (sibyl.Candle, time.Time, error) {
 	if !c.Time.Equal(UTCDay(c.Time)) {
 		return c, time.Time{}, fmt.Errorf("open time %s is not a UTC midnight", c.Time.Format(time.RFC3339))
 	}
-	for i, dst := range []*float64{&c.Open, &c.High, &c.Low, &c.Close, &c.Volume} {
+	for i, f := range []struct {
+		name string
+		dst  *float64
+	}{{"open", &c.Open}, {"high", &c.High}, {"low", &c.Low}, {"close", &c.Close}, {"volume", &c.Volume}} {
 		var s string
 		if err := json.Unmarshal(r[i+1], &s); err != nil {
 			return c, time.Time{}, fmt.Errorf("field %d: %w", i+1, err)
 		}
 		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v < 0 || v != v {
+		if err != nil {
 			return c, time.Time{}, fmt.Errorf("field %d: bad number %q", i+1, s)
 		}
-		*dst = v
+		if msg := badValue(f.name, v); msg != "" {
+			return c, time.Time{}, fmt.Errorf("field %d: %s", i+1, msg)
+		}
+		*f.dst = v
 	}
-	if c.Low > c.High || c.Open <= 0 || c.Close <= 0 {
-		return c, time.Time{}, fmt.Errorf("inconsistent prices %+v", c)
+	if msg := badPrices(c); msg != "" {
+		return c, time.Time{}, errors.New(msg)
 	}
 	return c, time.UnixMilli(closeMs).UTC(), nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -118,25 +117,18 @@ func ReadCSV(r io.Reader) ([]sibyl.Candle, error) {
 		}{{"open", &c.Open}, {"high", &c.High}, {"low", &c.Low}, {"close", &c.Close}, {"volume", &c.Volume}} {
 			s, e := field(p.name)
 			v, err := strconv.ParseFloat(s, 64)
-			switch {
-			case err != nil:
+			if err != nil {
 				e.Msg = fmt.Sprintf("%q is not a number", s)
 				return nil, e
-			case math.IsNaN(v) || math.IsInf(v, 0):
-				e.Msg = fmt.Sprintf("%q is not finite", s)
-				return nil, e
-			case p.name == "volume" && v < 0:
-				e.Msg = fmt.Sprintf("volume %v is negative", v)
-				return nil, e
-			case p.name != "volume" && v <= 0:
-				e.Msg = fmt.Sprintf("price %v is not positive", v)
+			}
+			if msg := badValue(p.name, v); msg != "" {
+				e.Msg = msg
 				return nil, e
 			}
 			*p.dst = v
 		}
-		if c.Low > c.High || c.Open < c.Low || c.Open > c.High || c.Close < c.Low || c.Close > c.High {
-			return nil, &CSVError{Line: line, Msg: fmt.Sprintf("inconsistent prices: want low <= open, close <= high; got open %v high %v low %v close %v",
-				c.Open, c.High, c.Low, c.Close)}
+		if msg := badPrices(c); msg != "" {
+			return nil, &CSVError{Line: line, Msg: msg}
 		}
 		if n := len(out); n > 0 {
 			prev := out[n-1].Time

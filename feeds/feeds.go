@@ -12,6 +12,7 @@ package feeds
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -139,4 +140,29 @@ func CheckContiguous(symbol string, candles []sibyl.Candle) error {
 		}
 	}
 	return nil
+}
+
+// badValue returns what is wrong with v as a candle's field name ("open",
+// "high", "low", "close" or "volume"), or "" when it is usable: finite, a price
+// positive, the volume not negative. Every feed checks its candles with it (and
+// badPrices), so no NaN or Inf reaches an indicator or a JSON answer.
+func badValue(name string, v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return fmt.Sprintf("%s %v is not finite", name, v)
+	case name == "volume" && v < 0:
+		return fmt.Sprintf("volume %v is negative", v)
+	case name != "volume" && v <= 0:
+		return fmt.Sprintf("price %v is not positive", v)
+	}
+	return ""
+}
+
+// badPrices returns what is wrong with c's prices taken together, or "" when
+// low <= open, close <= high.
+func badPrices(c sibyl.Candle) string {
+	if c.Low > c.High || c.Open < c.Low || c.Open > c.High || c.Close < c.Low || c.Close > c.High {
+		return fmt.Sprintf("inconsistent prices: want low <= open, close <= high; got open %v high %v low %v close %v", c.Open, c.High, c.Low, c.Close)
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -245,5 +246,41 @@ func TestCacheAndSimulated(t *testing.T) {
 	}
 	if _, err := c.Daily(ctx, "DOGE", time.Time{}, time.Time{}); sibyl.ErrorCode(err) != sibyl.NotFound || !strings.Contains(sibyl.ErrorMessage(err), "BTC, ETH") {
 		t.Errorf("got %v, want not_found listing BTC, ETH", err)
+	}
+}
+
+// TestParseKlineRejects checks that a kline whose numbers would poison the
+// indicators (Inf, NaN, a zero low, prices outside the day's range) is refused,
+// as ReadCSV refuses the same row.
+func TestParseKlineRejects(t *testing.T) {
+	kline := func(o, h, l, c, v string) []json.RawMessage {
+		var r []json.RawMessage
+		s := `[1704067200000,"` + o + `","` + h + `","` + l + `","` + c + `","` + v + `",1704153599999]`
+		if err := json.Unmarshal([]byte(s), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if _, _, err := parseKline(kline("1", "2", "0.5", "1.5", "10")); err != nil {
+		t.Fatalf("good kline: got %v, want nil", err)
+	}
+	tests := []struct {
+		name          string
+		o, h, l, c, v string
+		want          string
+	}{
+		{"inf high", "1", "Inf", "0.5", "1.5", "10", "not finite"},
+		{"nan close", "1", "2", "0.5", "NaN", "10", "not finite"},
+		{"zero low", "1", "2", "0", "1.5", "10", "not positive"},
+		{"negative volume", "1", "2", "0.5", "1.5", "-1", "negative"},
+		{"close above high", "1", "2", "0.5", "3", "10", "inconsistent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parseKline(kline(tt.o, tt.h, tt.l, tt.c, tt.v))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -56,19 +56,17 @@ var specs = []componentSpec{
 
 // ComponentNames returns every component's name, Trader components first, in the
 // order grades list them. Each is a valid Rank key.
-func ComponentNames() []string { return componentNames() }
-
-// RankKeys returns every valid Rank key: "trader", "investor", then the component
-// names (a closed set, for a tool schema's enum).
-func RankKeys() []string { return append([]string{ByTrader, ByInvestor}, componentNames()...) }
-
-func componentNames() []string {
+func ComponentNames() []string {
 	out := make([]string, len(specs))
 	for i, s := range specs {
 		out[i] = s.name
 	}
 	return out
 }
+
+// RankKeys returns every valid Rank key: "trader", "investor", then the component
+// names (a closed set, for a tool schema's enum).
+func RankKeys() []string { return append([]string{ByTrader, ByInvestor}, ComponentNames()...) }
 
 func phi(z float64) float64 { return 0.5 * (1 + math.Erf(z/math.Sqrt2)) }
 
@@ -92,19 +90,11 @@ func rawComponents(c, btc []sibyl.Candle) (value, z []float64) {
 	for i, k := range c {
 		cl[i], hi[i], lo[i], vol[i] = k.Close, k.High, k.Low, k.Volume
 	}
-	ret := LogReturns(cl)
-	var m, s float64
-	for _, r := range ret[n-90:] {
-		m += r
-	}
-	m /= 90
-	for _, r := range ret[n-90:] {
-		s += (r - m) * (r - m)
-	}
-	sigma := math.Sqrt(s / 89)
-	if sigma < 1e-4 {
-		sigma = 1e-4 // a flat series (a stablecoin) must not divide by zero
-	}
+	// sigma and the low_volatility component both come from the last 90 daily
+	// log returns: one standard deviation, daily for sigma, annualised for rv.
+	sd := sampleStdDev(LogReturns(cl)[n-90:])
+	rv := sd * math.Sqrt(365)
+	sigma := max(sd, 1e-4) // a flat series (a stablecoin) must not divide by zero
 	lr := func(k int) float64 { return math.Log(cl[n-1] / cl[n-1-k]) }
 	var btcR30, btcR180 = math.NaN(), math.NaN()
 	if len(btc) >= 181 && btc[len(btc)-1].Time.Equal(c[n-1].Time) {
@@ -120,7 +110,6 @@ func rawComponents(c, btc []sibyl.Candle) (value, z []float64) {
 	if v7 > 0 && v30 > 0 {
 		volTrend = math.Log(v7/v30) * sign(lr(7))
 	}
-	rv := last(RealisedVol(cl[n-91:], 90)) // only the last value is needed: compute it alone
 	dd := last(Drawdown(cl[n-180:], 180))
 	mdd := last(MaxDrawdown(cl[n-180:], 180))
 	dv := make([]float64, 90)
@@ -180,12 +169,10 @@ func sign(x float64) float64 {
 
 func median(x []float64) float64 {
 	s := append([]float64(nil), x...)
-	sortFloats(s)
+	sort.Float64s(s)
 	n := len(s)
 	if n%2 == 1 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
 }
-
-func sortFloats(x []float64) { sort.Float64s(x) }

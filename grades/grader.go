@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -80,7 +81,7 @@ func (g *Grader) window(ctx context.Context, sym string, asOf time.Time) ([]siby
 	c, err := g.Source.Daily(ctx, sym, from, to)
 	if err != nil {
 		if latest && sibyl.ErrorCode(err) == sibyl.Invalid {
-			return nil, &sibyl.Error{Code: sibyl.Unavailable, Message: fmt.Sprintf("%s price data is stale: no candle in the last %d days", sym, Lookback), Err: err}
+			return nil, &sibyl.Error{Code: sibyl.Unavailable, Message: fmt.Sprintf("%s price data is stale: no candle from %s to %s", sym, from.Format(time.DateOnly), to.Format(time.DateOnly)), Err: err}
 		}
 		if sibyl.ErrorCode(err) == sibyl.Invalid {
 			return nil, &sibyl.Error{Code: sibyl.Invalid, Field: "as_of", Message: "no price history on that date: " + sibyl.ErrorMessage(err), Err: err}
@@ -215,11 +216,7 @@ type Skipped struct {
 func (g *Grader) Rank(ctx context.Context, symbols []string, by string, asOf time.Time, limit int) (ranked []Ranking, skipped []Skipped, err error) {
 	by = strings.ToLower(strings.TrimSpace(by))
 	valid := RankKeys()
-	ok := false
-	for _, v := range valid {
-		ok = ok || v == by
-	}
-	if !ok {
+	if !slices.Contains(valid, by) {
 		return nil, nil, sibyl.FieldErrorf(sibyl.Invalid, "by", "unknown ranking key %q; use one of: %s", by, strings.Join(valid, ", "))
 	}
 	if len(symbols) == 0 {

@@ -359,18 +359,23 @@ func RealisedVol(close []float64, n int) []float64 {
 		return out
 	}
 	for i := n; i < len(close); i++ {
-		var m float64
-		for k := i - n + 1; k <= i; k++ {
-			m += r[k]
-		}
-		m /= float64(n)
-		var s float64
-		for k := i - n + 1; k <= i; k++ {
-			s += (r[k] - m) * (r[k] - m)
-		}
-		out[i] = math.Sqrt(s/float64(n-1)) * math.Sqrt(365)
+		out[i] = sampleStdDev(r[i-n+1:i+1]) * math.Sqrt(365)
 	}
 	return out
+}
+
+// sampleStdDev returns the sample (n-1) standard deviation of x, len(x) >= 2.
+func sampleStdDev(x []float64) float64 {
+	var m float64
+	for _, v := range x {
+		m += v
+	}
+	m /= float64(len(x))
+	var s float64
+	for _, v := range x {
+		s += (v - m) * (v - m)
+	}
+	return math.Sqrt(s / float64(len(x)-1))
 }
 
 // Drawdown returns x[i] / max(x over the n values ending at i) - 1: 0 at a new

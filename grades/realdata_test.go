@@ -49,7 +49,7 @@ func TestCalibrationFrozen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := componentNames()
+	names := ComponentNames()
 	var b strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&b, "\t%q: %v, // in-sample IC %+.4f\n", n, cal.Weights[n], cal.ICs[n])

@@ -164,24 +164,28 @@ func (p Plan) PnL(price float64) (unhedged, payoff, hedged float64) {
 	return unhedged, payoff, unhedged + payoff - p.TotalCost
 }
 
+// pnlJustAbove is PnL in the limit as the settlement price falls to s from
+// above: legs struck at s do not pay yet. Between strikes the hedged P&L
+// rises with the price, so this is where it is lowest.
+func (p Plan) pnlJustAbove(s float64) (unhedged, payoff, hedged float64) {
+	unhedged = (s - p.EntryPrice) * p.Quantity
+	for _, l := range p.Legs {
+		if l.Strike > s {
+			payoff += l.Contracts
+		}
+	}
+	return unhedged, payoff, unhedged + payoff - p.TotalCost
+}
+
 // WorstCase returns the largest hedged loss over all settlement prices from
 // p.Floor up and the price where it occurs. Between strikes the hedged P&L
 // rises with the price, so the infimum is at Floor or in the limit just above
 // a strike (where that strike's legs stop paying); it is computed there, so
 // the answer holds for the continuum, not only for a grid.
 func (p Plan) WorstCase() (loss, price float64) {
-	payAbove := func(s float64) float64 { // payoff just above s
-		var n float64
-		for _, l := range p.Legs {
-			if l.Strike > s {
-				n += l.Contracts
-			}
-		}
-		return n
-	}
 	worst, at := math.Inf(1), p.Floor
 	consider := func(s float64) {
-		v := (s-p.EntryPrice)*p.Quantity + payAbove(s) - p.TotalCost
+		_, _, v := p.pnlJustAbove(s)
 		if s == p.Floor {
 			_, _, v = p.PnL(s)
 		}
@@ -262,8 +266,8 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 	if req.MaxLoss != nil {
 		capv = *req.MaxLoss
 	}
-	if math.IsNaN(vol) || vol < 0 {
-		vol = 0
+	if !(vol >= 0) || math.IsInf(vol, 0) {
+		vol = 0 // no usable volatility: FairProbability must not be NaN (it is encoded as JSON)
 	}
 
 	expiry, opts, err := pl.candidates(sym, req, markets, floor)
@@ -291,7 +295,9 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 			if p.PremiumOnTop {
 				field, what = "protect_below", "the loss before premium"
 			}
-			if _, _, ok := (sizer{opts: opts, q: s.q, entry: entry, floor: floor, fee: pl.Fee, withPremium: s.withPremium}).solve(capv); ok {
+			unlimited := s
+			unlimited.limit = false
+			if _, _, ok := unlimited.solve(capv); ok {
 				return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, field,
 					"the %s contracts offered at the best ask for %s are too few to keep %s within %s; the lowest they reach is %s, costing %s; accept that cap, hedge fewer tokens, or let orders rest beyond the offered size",
 					sym, expiry.Format(time.DateOnly), what, usd(capv), usd(math.Ceil(best)), usd(bcost))
@@ -308,7 +314,7 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 	}
 	if req.Budget > 0 && cost > req.Budget+1e-9 {
 		p.CostToMeetCap = cost
-		_, bcounts, bcost, found := s.capForBudget(capv, unhedgedWorst, req.Budget)
+		bcounts, found := s.capForBudget(capv, unhedgedWorst, req.Budget)
 		if !found {
 			cheapest := s.cheapestLeg()
 			return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "budget",
@@ -316,7 +322,6 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 				usd(req.Budget), usd(capv), usd(cost), usd(cheapest))
 		}
 		counts = bcounts
-		_ = bcost
 	}
 	pl.fill(&p, opts, counts, vol, now)
 	p.MaxLoss, p.WorstPrice = p.WorstCase()
@@ -494,14 +499,8 @@ func (p Plan) scenarios() []Scenario {
 	var out []Scenario
 	add := func(price float64, label string, above bool) {
 		u, pay, h := p.PnL(price)
-		if above { // the limit just above price
-			pay = 0
-			for _, l := range p.Legs {
-				if l.Strike > price {
-					pay += l.Contracts
-				}
-			}
-			h = u + pay - p.TotalCost
+		if above {
+			u, pay, h = p.pnlJustAbove(price)
 		}
 		out = append(out, Scenario{Price: price, Move: price/p.Spot - 1, UnhedgedPnL: u, HedgePayoff: pay, HedgedPnL: h, Label: label})
 	}
@@ -544,7 +543,7 @@ func (p Plan) risks(budget float64) []string {
 			if i > 0 && p.Legs[i-1].Strike == l.Strike {
 				continue
 			}
-			_, _, h := p.PnL(l.Strike + 1e-9*l.Strike)
+			_, _, h := p.pnlJustAbove(l.Strike)
 			gaps = append(gaps, fmt.Sprintf("%s (%s)", usd(l.Strike), usdSigned(h)))
 		}
 		r = append(r, fmt.Sprintf("Strike gaps: each leg pays a fixed $1 a contract, so between strikes the loss grows with the price; the hedged P&L just above each strike is %s, and the worst, %s, is at %s.",
@@ -700,8 +699,7 @@ func (s sizer) fees(i int, n float64) float64 {
 // searching up to hi (where no contracts are needed), with its ladder.
 func (s sizer) lowestCap(hi float64) (float64, []float64, float64) {
 	lo := 0.0
-	if _, _, ok := s.solve(lo); ok {
-		c, cost, _ := s.solve(lo)
+	if c, cost, ok := s.solve(lo); ok {
 		return lo, c, cost
 	}
 	for hi-lo > 0.01 {
@@ -716,16 +714,16 @@ func (s sizer) lowestCap(hi float64) (float64, []float64, float64) {
 	return hi, c, cost
 }
 
-// capForBudget returns the lowest cap in [capv, hi] whose cheapest ladder
-// costs at most budget, the ladder and its cost; found is false when the
-// budget improves nothing on the unhedged position.
-func (s sizer) capForBudget(capv, hi, budget float64) (float64, []float64, float64, bool) {
+// capForBudget returns the cheapest ladder of the lowest cap in [capv, hi]
+// that costs at most budget; found is false when the budget improves nothing
+// on the unhedged position.
+func (s sizer) capForBudget(capv, hi, budget float64) (counts []float64, found bool) {
 	fits := func(c float64) bool {
 		_, cost, ok := s.solve(c)
 		return ok && cost <= budget+1e-9
 	}
 	if !fits(hi) {
-		return 0, nil, 0, false
+		return nil, false
 	}
 	lo := capv
 	for hi-lo > 0.01 {
@@ -736,17 +734,11 @@ func (s sizer) capForBudget(capv, hi, budget float64) (float64, []float64, float
 			lo = mid
 		}
 	}
-	counts, cost, _ := s.solve(hi)
-	empty := true
-	for _, n := range counts {
-		if n > 0 {
-			empty = false
-		}
+	counts, _, _ = s.solve(hi)
+	if !slices.ContainsFunc(counts, func(n float64) bool { return n > 0 }) {
+		return nil, false
 	}
-	if empty {
-		return 0, nil, 0, false
-	}
-	return hi, counts, cost, true
+	return counts, true
 }
 
 func (s sizer) cheapestLeg() float64 {

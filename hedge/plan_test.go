@@ -1,6 +1,7 @@
 package hedge
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -386,5 +387,28 @@ func TestPlanErrors(t *testing.T) {
 	}
 	if _, err := (Planner{}).Plan(ok, ms, 100000, 0.6, testNow); err != nil {
 		t.Fatalf("baseline request: %v", err)
+	}
+}
+
+// TestPlanBadVol checks that a volatility the model cannot use (NaN, Inf,
+// negative) still gives a plan that encodes as JSON: no NaN fair probability.
+func TestPlanBadVol(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	exp := time.Date(2027, 3, 31, 23, 59, 59, 0, time.UTC)
+	ms := ladderMarkets(r, "BTC", 100000, 0.6, []float64{70000, 80000, 90000, 100000}, exp)
+	req := Request{Symbol: "BTC", Quantity: 1, ProtectBelow: 90000, By: exp.AddDate(0, 0, -30)}
+	for _, vol := range []float64{math.NaN(), math.Inf(1), -0.5} {
+		t.Run(fmt.Sprint(vol), func(t *testing.T) {
+			p, err := Planner{}.Plan(req, ms, 100000, vol, testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Legs) == 0 {
+				t.Fatal("got no legs, want a ladder")
+			}
+			if _, err := json.Marshal(p); err != nil {
+				t.Errorf("got %v encoding the plan, want nil", err)
+			}
+		})
 	}
 }
