@@ -193,6 +193,19 @@ func read[T any](v *Venue, ctx context.Context, method string, call func() (T, e
 	return call()
 }
 
+// write runs a state-changing call with the next fault.
+func (v *Venue) write(ctx context.Context, method string, call func() (sibyl.Order, error)) (sibyl.Order, error) {
+	f, err := v.begin(ctx, method, true)
+	if err != nil {
+		return sibyl.Order{}, err
+	}
+	o, err := call()
+	if ferr := v.after(ctx, f); ferr != nil {
+		return sibyl.Order{}, ferr
+	}
+	return o, err
+}
+
 // Info returns the inner venue's Info.
 func (v *Venue) Info() sibyl.VenueInfo { return v.inner.Info() }
 
@@ -213,28 +226,12 @@ func (v *Venue) OrderBook(ctx context.Context, nativeID, outcome string, depth i
 
 // PlaceOrder calls the inner venue, with the next fault.
 func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
-	f, err := v.begin(ctx, "PlaceOrder", true)
-	if err != nil {
-		return sibyl.Order{}, err
-	}
-	o, err := v.inner.PlaceOrder(ctx, req)
-	if ferr := v.after(ctx, f); ferr != nil {
-		return sibyl.Order{}, ferr
-	}
-	return o, err
+	return v.write(ctx, "PlaceOrder", func() (sibyl.Order, error) { return v.inner.PlaceOrder(ctx, req) })
 }
 
 // CancelOrder calls the inner venue, with the next fault.
 func (v *Venue) CancelOrder(ctx context.Context, principal, orderID string) (sibyl.Order, error) {
-	f, err := v.begin(ctx, "CancelOrder", true)
-	if err != nil {
-		return sibyl.Order{}, err
-	}
-	o, err := v.inner.CancelOrder(ctx, principal, orderID)
-	if ferr := v.after(ctx, f); ferr != nil {
-		return sibyl.Order{}, ferr
-	}
-	return o, err
+	return v.write(ctx, "CancelOrder", func() (sibyl.Order, error) { return v.inner.CancelOrder(ctx, principal, orderID) })
 }
 
 // GetOrder calls the inner venue.

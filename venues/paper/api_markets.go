@@ -26,7 +26,7 @@ func (v *Venue) yesLevels(def *marketDef, ms *mstate, now time.Time) (bids, asks
 		q := v.quotes(def, b, start)
 		return q.bid, q.ask
 	}
-	v.mmState(ms, now, nil)
+	v.mmState(ms, now)
 	for t := 1; t < ticks; t++ {
 		bids[t] = ms.mmAvail(0, t)
 		asks[t] = ms.mmAvail(1, t)
@@ -127,9 +127,7 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 		hits = append(hits, m)
 	}
 	page := sibyl.MarketPage{Markets: make([]sibyl.Market, 0, len(hits))}
-	v.mu.Lock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	for _, m := range hits {
 		ms := v.st.markets[m.id]
 		if ms != nil {
@@ -137,9 +135,7 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 		}
 		page.Markets = append(page.Markets, v.view(m, ms, now))
 	}
-	err := v.commit(t)
-	v.mu.Unlock()
-	if err != nil {
+	if err := v.commitAndUnlock(t); err != nil {
 		return sibyl.MarketPage{}, err
 	}
 	if more && len(hits) > 0 {
@@ -217,16 +213,13 @@ func (v *Venue) Market(ctx context.Context, nativeID string) (sibyl.Market, erro
 	if err != nil {
 		return sibyl.Market{}, err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	ms := v.st.markets[def.id]
 	if ms != nil {
 		v.syncMarket(ms, now, t)
 	}
 	m := v.view(def, ms, now)
-	if err := v.commit(t); err != nil {
+	if err := v.commitAndUnlock(t); err != nil {
 		return sibyl.Market{}, err
 	}
 	return m, nil
@@ -261,17 +254,13 @@ func (v *Venue) OrderBook(ctx context.Context, nativeID, outcome string, depth i
 	if err != nil {
 		return sibyl.OrderBook{}, err
 	}
-	v.mu.Lock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	ms := v.st.markets[def.id]
 	if ms != nil {
 		v.syncMarket(ms, now, t)
 	}
 	bids, asks := v.yesLevels(def, ms, now)
-	err = v.commit(t)
-	v.mu.Unlock()
-	if err != nil {
+	if err := v.commitAndUnlock(t); err != nil {
 		return sibyl.OrderBook{}, err
 	}
 	book := sibyl.OrderBook{

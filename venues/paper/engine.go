@@ -108,7 +108,7 @@ func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
 		ms.synced, ms.syncBucket = true, v.bucketIndex(now)
 		return
 	}
-	v.mmState(ms, now, t)
+	v.mmState(ms, now)
 	cur := ms.bucket
 	if ms.synced && ms.syncBucket >= cur {
 		return
@@ -443,42 +443,55 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	v.mu.Lock()
-	t := newTx()
-	v.housekeep(now, t)
-	o, err := v.place(req, now, t)
-	// Nothing below needs the lock once the change is queued: release it for
-	// the wait, so that the calls woken by the same commit do not queue on it.
-	if cerr := v.commitAndUnlock(t); cerr != nil {
-		return sibyl.Order{}, cerr
+	// Check the request and find its market before taking v.mu (finding it may
+	// rebuild the catalogue). A failure is reported only after the lookup by
+	// client order id, so that the retry of an order that was placed gets the
+	// order back even when the request would no longer pass (its market
+	// closed, say).
+	cr, cerr := v.check(req, now)
+	t := v.begin(now)
+	var o *order
+	var err error
+	if o = v.byClientID(req.Principal, req.ClientOrderID); o != nil {
+		v.syncOrder(o, now, t)
+	} else if err = cerr; err == nil {
+		o, err = v.place(cr, now, t)
 	}
-	if err != nil {
-		return sibyl.Order{}, err
-	}
-	return o, nil
+	return v.orderResult(t, o, err)
 }
 
-func (v *Venue) place(req sibyl.OrderRequest, now time.Time, t *tx) (sibyl.Order, error) {
-	if req.ClientOrderID != "" {
-		if ex := v.st.byClient[req.Principal+"\x00"+req.ClientOrderID]; ex != nil {
-			if ms := v.st.markets[ex.Native]; ms != nil && !ex.Status.Final() {
-				v.syncMarket(ms, now, t)
-			}
-			return publicOrder(ex), nil
-		}
+// checkedRequest is an order request that passed validate, with its market.
+type checkedRequest struct {
+	req     sibyl.OrderRequest // TimeInForce set
+	def     *marketDef
+	outcome string
+	yesBid  bool
+	tick    int
+	qty     int64
+}
+
+// check validates req and finds its market, open at now. It touches no
+// trading state, so it runs without v.mu.
+func (v *Venue) check(req sibyl.OrderRequest, now time.Time) (checkedRequest, error) {
+	cr := checkedRequest{req: req}
+	var err error
+	if cr.outcome, cr.yesBid, cr.tick, cr.qty, err = validate(&cr.req); err != nil {
+		return cr, err
 	}
-	outcome, yesBid, tick, qty, err := validate(&req)
-	if err != nil {
-		return sibyl.Order{}, err
+	if cr.def, err = v.listed(req.MarketID, now); err != nil {
+		return cr, err
 	}
-	def, err := v.listed(req.MarketID, now)
-	if err != nil {
-		return sibyl.Order{}, err
+	if st := cr.def.status(now); st != sibyl.StatusOpen {
+		return cr, sibyl.Errorf(sibyl.MarketClosed, "market %s is %s (trading closed at %s); search_markets with status open lists tradable markets",
+			cr.def.id, st, cr.def.close.Format(time.RFC3339))
 	}
-	if st := def.status(now); st != sibyl.StatusOpen {
-		return sibyl.Order{}, sibyl.Errorf(sibyl.MarketClosed, "market %s is %s (trading closed at %s); search_markets with status open lists tradable markets",
-			def.id, st, def.close.Format(time.RFC3339))
-	}
+	return cr, nil
+}
+
+// place matches and (for gtc limit orders) rests a checked order and returns
+// it, or the reason it was refused (nothing changed then).
+func (v *Venue) place(cr checkedRequest, now time.Time, t *tx) (*order, error) {
+	req, def, outcome, yesBid, tick, qty := cr.req, cr.def, cr.outcome, cr.yesBid, cr.tick, cr.qty
 	a := v.account(req.Principal, t)
 	key := posKey(def.id, outcome)
 	if req.Side == sibyl.Sell {
@@ -487,14 +500,14 @@ func (v *Venue) place(req sibyl.OrderRequest, now time.Time, t *tx) (sibyl.Order
 			held, committed = pos.Qty, pos.Committed
 		}
 		if qty > held-committed {
-			return sibyl.Order{}, sibyl.FieldErrorf(sibyl.Invalid, "quantity",
+			return nil, sibyl.FieldErrorf(sibyl.Invalid, "quantity",
 				"cannot sell %d %s contracts of %s: you hold %d (%d committed to resting sell orders), so at most %d can be sold; the paper venue has no short selling - to bet against %s, buy %s instead",
 				qty, outcome, def.id, held, committed, max(held-committed, 0), outcome, other(outcome))
 		}
 	}
 
 	ms := v.market(def, true)
-	_, mmStart := v.mmState(ms, now, t)
+	mmStart := v.mmState(ms, now)
 	v.syncMarket(ms, now, t)
 	fills, filled := v.plan(ms, req.Principal, yesBid, tick, qty, mmStart)
 
@@ -524,7 +537,7 @@ func (v *Venue) place(req sibyl.OrderRequest, now time.Time, t *tx) (sibyl.Order
 			if req.Type == sibyl.MarketOrder {
 				what = fmt.Sprintf("%d contracts at the current book", filled)
 			}
-			return sibyl.Order{}, sibyl.Errorf(sibyl.InsufficientFunds,
+			return nil, sibyl.Errorf(sibyl.InsufficientFunds,
 				"insufficient funds: available $%.2f, needed $%.2f for %s including fees (reserved by resting orders: $%.2f); reduce the quantity or cancel resting buys",
 				centsToDollars(a.Cash), centsToDollars(need), what, centsToDollars(a.Reserved))
 		}
@@ -534,18 +547,14 @@ func (v *Venue) place(req sibyl.OrderRequest, now time.Time, t *tx) (sibyl.Order
 	o.Seq = v.st.orderSeq
 	o.ID = fmt.Sprintf("PO-%08d", o.Seq)
 	t.meta = true
-	v.st.orders[o.ID] = o
-	if o.ClientOrderID != "" {
-		v.st.byClient[o.Principal+"\x00"+o.ClientOrderID] = o
-	}
-	a.orders = append(a.orders, o)
+	v.st.add(o, a)
 	t.orders[o] = struct{}{}
 	t.accounts[a] = struct{}{}
 
 	if fok {
 		o.Status = sibyl.OrderCancelled
 		o.RejectReason = fmt.Sprintf("fill or kill: only %d of %d contracts were available at the limit; nothing was filled", filled, qty)
-		return publicOrder(o), nil
+		return o, nil
 	}
 	for _, f := range fills {
 		if f.o == nil {
@@ -581,10 +590,7 @@ func (v *Venue) place(req sibyl.OrderRequest, now time.Time, t *tx) (sibyl.Order
 			}
 		}
 	}
-	if ms.holders != nil && len(fills) > 0 {
-		ms.holders[o.Principal] = struct{}{}
-	}
-	return publicOrder(o), nil
+	return o, nil
 }
 
 func other(outcome string) string {
@@ -610,42 +616,58 @@ func (v *Venue) CancelOrder(ctx context.Context, principal, orderID string) (sib
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	o, err := v.findOrder(principal, orderID, now, t)
 	if err == nil {
 		if o.Status.Final() {
 			err = sibyl.Errorf(sibyl.Conflict, "order %s is already %s and cannot be cancelled", o.ID, o.Status)
 		} else {
-			ms := v.st.markets[o.Native]
-			v.unbook(ms, o)
+			v.unbook(v.st.markets[o.Native], o)
 			v.release(o, t)
 			o.Status = sibyl.OrderCancelled
 			o.UpdatedAt = now
 		}
 	}
-	if cerr := v.commit(t); cerr != nil {
-		return sibyl.Order{}, cerr
-	}
-	if o == nil {
-		return sibyl.Order{}, err
-	}
-	return publicOrder(o), err
+	return v.orderResult(t, o, err)
 }
 
-// findOrder returns principal's order after matching its market's resting
-// orders against the current quotes.
+// findOrder returns principal's order, brought up to date (see syncOrder).
 func (v *Venue) findOrder(principal, orderID string, now time.Time, t *tx) (*order, error) {
 	o := v.st.orders[strings.TrimSpace(orderID)]
 	if o == nil || o.Principal != principal {
 		return nil, sibyl.FieldErrorf(sibyl.NotFound, "order_id", "no order %q for this principal; list_orders shows your orders", orderID)
 	}
+	v.syncOrder(o, now, t)
+	return o, nil
+}
+
+// byClientID returns principal's order with client order id coid, or nil.
+func (v *Venue) byClientID(principal, coid string) *order {
+	if coid == "" {
+		return nil
+	}
+	return v.st.byClient[clientKey(principal, coid)]
+}
+
+// syncOrder matches the resting orders of o's market against the quotes up to
+// now, so that o shows the fills it has had.
+func (v *Venue) syncOrder(o *order, now time.Time, t *tx) {
 	if ms := v.st.markets[o.Native]; ms != nil && !o.Status.Final() {
 		v.syncMarket(ms, now, t)
 	}
-	return o, nil
+}
+
+// orderResult ends a call about order o (nil when err says why there is
+// none): it takes o's public view, commits t and releases v.mu.
+func (v *Venue) orderResult(t *tx, o *order, err error) (sibyl.Order, error) {
+	var out sibyl.Order
+	if o != nil {
+		out = publicOrder(o)
+	}
+	if cerr := v.commitAndUnlock(t); cerr != nil {
+		return sibyl.Order{}, cerr
+	}
+	return out, err
 }
 
 // GetOrder returns one of principal's orders by the venue's id, or NotFound.
@@ -654,18 +676,9 @@ func (v *Venue) GetOrder(ctx context.Context, principal, orderID string) (sibyl.
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	o, err := v.findOrder(principal, orderID, now, t)
-	if cerr := v.commit(t); cerr != nil {
-		return sibyl.Order{}, cerr
-	}
-	if err != nil {
-		return sibyl.Order{}, err
-	}
-	return publicOrder(o), nil
+	return v.orderResult(t, o, err)
 }
 
 // OrderByClientID returns principal's order with the given client order id,
@@ -675,24 +688,15 @@ func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID st
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	var err error
-	o := v.st.byClient[principal+"\x00"+clientOrderID]
-	if o == nil || clientOrderID == "" {
+	o := v.byClientID(principal, clientOrderID)
+	if o == nil {
 		err = sibyl.FieldErrorf(sibyl.NotFound, "client_order_id", "no order with client order id %q for this principal", clientOrderID)
-	} else if ms := v.st.markets[o.Native]; ms != nil && !o.Status.Final() {
-		v.syncMarket(ms, now, t)
+	} else {
+		v.syncOrder(o, now, t)
 	}
-	if cerr := v.commit(t); cerr != nil {
-		return sibyl.Order{}, cerr
-	}
-	if err != nil {
-		return sibyl.Order{}, err
-	}
-	return publicOrder(o), nil
+	return v.orderResult(t, o, err)
 }
 
 // ListOrders returns one page of principal's orders, newest first, filtered
@@ -730,10 +734,7 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 	}
 	market = strings.ToUpper(market)
 	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	page := sibyl.OrderPage{Orders: []sibyl.Order{}}
 	a := v.st.accounts[principal]
 	if a != nil {
@@ -757,7 +758,7 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 			lastSeq = o.Seq
 		}
 	}
-	if err := v.commit(t); err != nil {
+	if err := v.commitAndUnlock(t); err != nil {
 		return sibyl.OrderPage{}, err
 	}
 	return page, nil
@@ -805,16 +806,16 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 		return sibyl.Portfolio{}, sibyl.FieldErrorf(sibyl.Invalid, "principal", "principal is required")
 	}
 	now := v.now()
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t := newTx()
-	v.housekeep(now, t)
+	t := v.begin(now)
 	pf := sibyl.Portfolio{Venue: v.opts.Name, Positions: []sibyl.Position{}, Time: now, Simulated: true}
 	a := v.st.accounts[principal]
 	if a == nil {
 		pf.Cash = v.opts.StartingCash
 		pf.Equity = pf.Cash
-		return pf, v.commit(t)
+		if err := v.commitAndUnlock(t); err != nil {
+			return sibyl.Portfolio{}, err
+		}
+		return pf, nil
 	}
 	v.syncOpen(a, now, t)
 	keys := make([]string, 0, len(a.Positions))
@@ -867,5 +868,8 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 	pf.Cash = centsToDollars(a.Cash)
 	pf.Reserved = centsToDollars(a.Reserved)
 	pf.Equity = math.Round((pf.Cash+pf.Reserved+mv)*100) / 100
-	return pf, v.commit(t)
+	if err := v.commitAndUnlock(t); err != nil {
+		return sibyl.Portfolio{}, err
+	}
+	return pf, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
@@ -31,55 +32,47 @@ type mmRecord struct {
 	Asks   map[int]int64 `json:"asks,omitempty"`
 }
 
-// commit makes what t changed durable before the call returns. It must be
-// called with v.mu held; it queues t's changes to the store's group committer
-// (in v.mu order, so transactions commit in the order the state changed),
-// releases v.mu while it waits for the disk and takes it again, so other calls
-// can run meanwhile and share the fsync.
+// begin starts a call at now: it takes v.mu, reloads the trading state if a
+// write failed since it was loaded, applies the closings and settlements due
+// by now, and returns the transaction that collects the call's changes. The
+// call ends with commitAndUnlock.
+func (v *Venue) begin(now time.Time) *tx {
+	v.mu.Lock()
+	// Best effort: when reloading fails, the state stays stale and every
+	// write is refused (see commitAndUnlock) until a reload succeeds.
+	_ = v.reload()
+	t := newTx()
+	v.housekeep(now, t)
+	return t
+}
+
+// commitAndUnlock makes what t changed durable before the call returns, and
+// releases v.mu. It must be called with v.mu held; it queues t's changes to
+// the store's group committer (in v.mu order, so transactions commit in the
+// order the state changed) and releases v.mu before it waits for the disk,
+// so other calls can run meanwhile and share the fsync.
 //
 // When a write fails, the in-memory state is reloaded from the file, so memory
 // never runs ahead of disk, and every call whose change was lost gets an
 // Unavailable error: its order may not exist (OrderByClientID tells). Writes
 // queued after a failed one are not made (their epoch is stale): they were
-// computed from the lost change.
-func (v *Venue) commit(t *tx) error {
-	if v.opts.Store == nil || t.empty() {
-		return nil
-	}
-	if v.epoch.Load() != v.loaded {
-		// An earlier write failed and this change was made on state that may
-		// include it: drop it with the rest.
-		return v.lost(errors.New("an earlier write failed"))
-	}
-	done, err := v.enqueue(t)
-	if err != nil {
-		return err // encoding failed; nothing was queued
-	}
-	v.mu.Unlock()
-	err = <-done
-	v.mu.Lock()
-	if err != nil {
-		return v.lost(err)
-	}
-	return nil
-}
-
-// commitAndUnlock is commit for a caller that has nothing left to do under
-// v.mu: it returns with v.mu released (taking it again only to reload the
-// state after a failed write).
+// computed from the lost change. Until a reload succeeds, every write is
+// refused: the state it was computed from is not the file's.
 func (v *Venue) commitAndUnlock(t *tx) error {
 	if v.opts.Store == nil || t.empty() {
 		v.mu.Unlock()
 		return nil
 	}
 	if v.epoch.Load() != v.loaded {
+		// An earlier write failed and this change was made on state that may
+		// include it: drop it with the rest.
 		defer v.mu.Unlock()
 		return v.lost(errors.New("an earlier write failed"))
 	}
 	done, err := v.enqueue(t)
 	v.mu.Unlock()
 	if err != nil {
-		return err
+		return err // encoding failed; nothing was queued
 	}
 	if err := <-done; err != nil {
 		v.mu.Lock()
@@ -92,14 +85,27 @@ func (v *Venue) commitAndUnlock(t *tx) error {
 // lost reloads the trading state from the file after a failed write (v.mu
 // held) and returns the Unavailable error for a call whose change was lost.
 func (v *Venue) lost(cause error) error {
-	if e := v.epoch.Load(); e != v.loaded {
-		v.loaded = e
-		v.st = newState()
-		if lerr := v.load(); lerr != nil {
-			cause = fmt.Errorf("%w (and reloading failed: %v)", cause, lerr)
-		}
+	if err := v.reload(); err != nil {
+		cause = fmt.Errorf("%w (and reloading failed: %v)", cause, err)
 	}
 	return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit: %w", cause), "the paper venue could not save its state; the change was not kept, retry")
+}
+
+// reload replaces the trading state with the file's when a write failed since
+// it was loaded (v.mu held). When loading fails, the state is left empty and
+// still stale, so no write is made from it and the next call tries again.
+func (v *Venue) reload() error {
+	e := v.epoch.Load()
+	if e == v.loaded {
+		return nil
+	}
+	v.st = newState()
+	if err := v.load(); err != nil {
+		v.st = newState()
+		return err
+	}
+	v.loaded = e
+	return nil
 }
 
 type kvPut struct {
@@ -242,15 +248,7 @@ func (v *Venue) load() error {
 		if o.Fills == nil {
 			o.Fills = []sibyl.Fill{}
 		}
-		st.orders[o.ID] = o
-		if o.ClientOrderID != "" {
-			st.byClient[o.Principal+"\x00"+o.ClientOrderID] = o
-		}
-		a := st.accounts[o.Principal]
-		if a == nil {
-			a = v.account(o.Principal, nil)
-		}
-		a.orders = append(a.orders, o)
+		st.add(o, v.account(o.Principal, nil))
 		if !o.Status.Final() {
 			def, ok := v.defByID(o.Native)
 			if !ok {

@@ -347,3 +347,51 @@ func TestFailedWriteAmongConcurrentOrders(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedReloadRefusesWrites: when a write fails and reloading the state
+// fails too (the file cannot be read), the venue must not write from the
+// empty state it is left with once the storage works again: that would reuse
+// order ids over acknowledged orders and forget client order ids. It reloads
+// first.
+func TestFailedReloadRefusesWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sibyl.db")
+	s1, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := MustNew(t, Options{Seed: 3, Store: s1}, t0)
+	id := openMarket(t, v, 0.5).id
+	req := func(coid string) sibyl.OrderRequest {
+		return sibyl.OrderRequest{Principal: "a", ClientOrderID: coid, MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01}
+	}
+	x1 := mustPlace(t, v, req("x1"))
+	s1.Close()
+	_, err = v.PlaceOrder(ctx, req("x2")) // the write and the reload fail
+	wantCode(t, err, sibyl.Unavailable, "")
+
+	// The storage comes back (the test swaps in the reopened file).
+	s2 := MustOpenStore(t, path)
+	v.mu.Lock()
+	v.opts.Store = s2
+	v.mu.Unlock()
+	x3, err := v.PlaceOrder(ctx, req("x3"))
+	if err != nil {
+		t.Fatalf("PlaceOrder x3 after recovery: %v", err)
+	}
+	if x3.ID == x1.ID {
+		t.Errorf("x3 got id %s, the id of the acknowledged x1", x3.ID)
+	}
+	if got := mustPlace(t, v, req("x1")); got.ID != x1.ID {
+		t.Errorf("retry of x1: got order %s, want %s", got.ID, x1.ID)
+	}
+	v2, _ := MustNew(t, Options{Seed: 3, Store: s2}, t0)
+	for _, want := range []sibyl.Order{x1, x3} {
+		got, err := v2.OrderByClientID(ctx, "a", want.ClientOrderID)
+		if err != nil || got.ID != want.ID {
+			t.Errorf("on disk, %s: got %q, %v; want %s", want.ClientOrderID, got.ID, err, want.ID)
+		}
+	}
+	if _, err := v2.OrderByClientID(ctx, "a", "x2"); sibyl.ErrorCode(err) != sibyl.NotFound {
+		t.Errorf("the failed order x2 is on disk: %v", err)
+	}
+}

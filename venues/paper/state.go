@@ -123,6 +123,18 @@ func newState() *state {
 	}
 }
 
+// add registers a new order of account a: by id, by client order id and in
+// a's list (orders are added in Seq order).
+func (st *state) add(o *order, a *account) {
+	st.orders[o.ID] = o
+	if o.ClientOrderID != "" {
+		st.byClient[clientKey(o.Principal, o.ClientOrderID)] = o
+	}
+	a.orders = append(a.orders, o)
+}
+
+func clientKey(principal, clientOrderID string) string { return principal + "\x00" + clientOrderID }
+
 // tx collects what one call changed, to be committed in one transaction.
 type tx struct {
 	orders   map[*order]struct{}
@@ -165,9 +177,9 @@ func (v *Venue) market(def *marketDef, create bool) *mstate {
 	return ms
 }
 
-// mmState brings the market makers' state to the bucket of now and returns
-// their quotes and remaining sizes.
-func (v *Venue) mmState(ms *mstate, now time.Time, t *tx) (mmQuote, time.Time) {
+// mmState brings the market makers' state (ms.q, ms.used) to the bucket of
+// now and returns the bucket's start.
+func (v *Venue) mmState(ms *mstate, now time.Time) time.Time {
 	b, start := v.bucketOf(now)
 	if !ms.qOK || ms.qBucket != b {
 		ms.q = v.quotes(ms.def, b, start)
@@ -177,7 +189,7 @@ func (v *Venue) mmState(ms *mstate, now time.Time, t *tx) (mmQuote, time.Time) {
 		ms.bucket = b
 		ms.used = [2][ticks]int64{} // a stale bucket on disk is ignored on load
 	}
-	return ms.q, start
+	return start
 }
 
 // mmAvail returns the market makers' remaining size at tick on the Yes bid
