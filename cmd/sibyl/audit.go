@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/sibylmcp/sibyl/store"
@@ -41,17 +39,21 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	tool := fs.String("tool", "", "tail: only entries of this tool")
 	jsonl := fs.Bool("jsonl", false, "export: write JSON lines (the only format)")
 	after := fs.Uint64("after", 0, "export: only entries after this sequence number")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub != "verify" && sub != "tail" && sub != "export":
+		fmt.Fprintf(stderr, "sibyl audit: unknown subcommand %q\n\n", sub)
+		fs.Usage()
 		return errUsage
+	case len(pos) > 0:
+		return fmt.Errorf("audit %s: unexpected argument %q ('sibyl audit %s -h' lists the flags)", sub, pos[0], sub)
+	case sub == "export" && !*jsonl:
+		return fmt.Errorf("export needs --jsonl (the only format)")
 	}
-	path := filepath.Join(*dataDir, "sibyl.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no data file at %s (use --data-dir)", path)
-	}
-	st, err := store.OpenOptions(path, store.Options{AuditKey: auditKey()})
+	st, err := openExisting(filepath.Join(*dataDir, "sibyl.db"), store.Options{AuditKey: auditKey()})
 	if err != nil {
 		return err
 	}
@@ -83,15 +85,8 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		return nil
-	case "export":
-		if !*jsonl {
-			return fmt.Errorf("export needs --jsonl (the only format)")
-		}
+	default: // export
 		_, err := st.ExportAudit(stdout, *after)
 		return err
-	default:
-		fmt.Fprintf(stderr, "sibyl audit: unknown subcommand %q\n\n", sub)
-		fs.Usage()
-		return errUsage
 	}
 }

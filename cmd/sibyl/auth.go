@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +19,7 @@ import (
 // hook then reads the key it put in the request's context.
 type keyAuth struct {
 	store *store.Store
+	log   *slog.Logger
 	rps   float64 // requests per second per key; <= 0: unlimited
 	live  int     // API keys not revoked when serving began
 
@@ -30,18 +32,23 @@ type keyCtx struct{}
 // wrap returns h behind bearer-token authentication and per-key rate limits.
 func (a *keyAuth) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		// The scheme name is case-insensitive (RFC 9110, section 11.1).
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
 			rpcHTTPError(w, http.StatusUnauthorized, "this server needs an API key: send Authorization: Bearer <token> (sibyl keys create makes one)")
 			return
 		}
 		key, err := a.store.AuthenticateAPIKey(strings.TrimSpace(token))
+		if errors.Is(err, store.ErrBadAPIKey) {
+			rpcHTTPError(w, http.StatusUnauthorized, "invalid or revoked API key: send a live key's token (the server's operator makes one with 'sibyl keys create')")
+			return
+		}
 		if err != nil {
-			msg := "invalid or revoked API key"
-			if !errors.Is(err, store.ErrBadAPIKey) {
-				msg = "could not check the API key; retry"
-			}
-			rpcHTTPError(w, http.StatusUnauthorized, msg)
+			// The token is fine as far as we know: a 401 would tell the client
+			// to drop it. The cause goes to the log, not to the caller.
+			a.log.Error("checking an API key", "err", err)
+			w.Header().Set("Retry-After", "1")
+			rpcHTTPError(w, http.StatusServiceUnavailable, "could not check the API key just now; retry")
 			return
 		}
 		if !a.limiter(key.ID).Allow() {

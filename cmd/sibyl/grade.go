@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,19 +37,16 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dir := fs.String("ohlcv-dir", os.Getenv("SIBYL_OHLCV_DIR"), "grade from the CSV files in `DIR` instead of the paper world [SIBYL_OHLCV_DIR]")
 	asOf := fs.String("as-of", "", "grade as of this UTC `day` (YYYY-MM-DD); default the latest complete day")
 	seed := fs.Int64("seed", 1, "seed of the paper world")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	symbols, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() == 0 {
+	if len(symbols) == 0 {
 		fs.Usage()
 		return errUsage
 	}
 	var day time.Time
 	if *asOf != "" {
-		var err error
 		if day, err = time.Parse(time.DateOnly, *asOf); err != nil {
 			return fmt.Errorf("--as-of %q: want YYYY-MM-DD", *asOf)
 		}
@@ -62,7 +58,7 @@ func gradeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SYMBOL\tAS OF\tTRADER\tINVESTOR\tSIGNAL\t")
 	var failed []string
-	for _, sym := range fs.Args() {
+	for _, sym := range symbols {
 		gr, err := g.Grade(ctx, sym, day)
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %s", sym, sibyl.ErrorMessage(err)))
@@ -99,11 +95,12 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, gradeHelp); fs.PrintDefaults() }
 	dir := fs.String("ohlcv-dir", os.Getenv("SIBYL_OHLCV_DIR"), "`DIR` of <SYMBOL>USDT_1d.csv files to backtest on (required) [SIBYL_OHLCV_DIR]")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("grade backtest: unexpected argument %q (it backtests every CSV file in --ohlcv-dir)", pos[0])
 	}
 	if *dir == "" {
 		fmt.Fprintln(stderr, "sibyl grade backtest: --ohlcv-dir is required (for example ../shared/data/ohlcv)")

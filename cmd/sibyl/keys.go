@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -43,19 +43,18 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` holding sibyl.db [SIBYL_DATA_DIR]")
 	name := fs.String("name", "", "create: what the key is for (required)")
 	scopes := fs.String("scopes", "read", "create: comma-separated scopes: read, trade")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	st, err := store.Open(filepath.Join(*dataDir, "sibyl.db"))
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	// Check the command line before opening the file: a mistake must not wait
+	// on the lock of a running server, nor create a data file.
+	path := filepath.Join(*dataDir, "sibyl.db")
 	switch sub {
 	case "create":
+		if len(pos) > 0 {
+			return fmt.Errorf("keys create: unexpected argument %q; name the key with --name", pos[0])
+		}
 		if *name == "" {
 			return fmt.Errorf("keys create: --name is required (what the key is for)")
 		}
@@ -67,6 +66,11 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 			}
 			sc = append(sc, s)
 		}
+		st, err := store.Open(path)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
 		token, key, err := st.CreateAPIKey(*name, sc, time.Now())
 		if err != nil {
 			return err
@@ -75,6 +79,14 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "created key %s (%s, scopes %s); the token above is shown only now: store it as a secret\n", key.ID, key.Name, strings.Join(sc, ","))
 		return nil
 	case "list":
+		if len(pos) > 0 {
+			return fmt.Errorf("keys list: unexpected argument %q", pos[0])
+		}
+		st, err := openExisting(path, store.Options{})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
 		keys, err := st.APIKeys()
 		if err != nil {
 			return err
@@ -90,17 +102,31 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return tw.Flush()
 	case "revoke":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return fmt.Errorf("keys revoke: name exactly one key id (sibyl keys list shows them)")
 		}
-		if err := st.RevokeAPIKey(fs.Arg(0), time.Now()); err != nil {
+		st, err := openExisting(path, store.Options{})
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "revoked %s\n", fs.Arg(0))
+		defer st.Close()
+		if err := st.RevokeAPIKey(pos[0], time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", pos[0])
 		return nil
 	default:
 		fmt.Fprintf(stderr, "sibyl keys: unknown subcommand %q\n\n", sub)
 		fs.Usage()
 		return errUsage
 	}
+}
+
+// openExisting opens the data file at path, which must exist: reading commands
+// must not create an empty one in a mistyped --data-dir and report nothing.
+func openExisting(path string, opts store.Options) (*store.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no data file at %s: pass the --data-dir 'sibyl serve' uses (or set SIBYL_DATA_DIR)", path)
+	}
+	return store.OpenOptions(path, opts)
 }

@@ -44,6 +44,31 @@ func main() {
 // errUsage marks an error already explained to the user by the flag package.
 var errUsage = errors.New("usage")
 
+// parseArgs parses fs's flags from args, wherever they appear among the
+// positional arguments (so 'sibyl keys revoke ID --data-dir DIR' works as its
+// usage says), and returns the positional arguments; everything after "--" is
+// positional. It returns flag.ErrHelp for -h, or errUsage once the flag package
+// has explained a bad flag.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
 // run dispatches a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"

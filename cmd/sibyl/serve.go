@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -89,24 +88,25 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	fs.Float64Var(&m.RateLimit, "rate-limit", rl, "HTTP requests per second per API key (bursts of twice that); 0 means unlimited [SIBYL_RATE_LIMIT]")
 	cash, err := strconv.ParseFloat(envString("SIBYL_PAPER_CASH", "10000"), 64)
-	if err != nil || cash <= 0 {
+	if err != nil || !(cash > 0) {
 		return fmt.Errorf("SIBYL_PAPER_CASH: want a positive number of dollars")
 	}
 	fs.Float64Var(&m.PaperCash, "paper-cash", cash, "opening paper balance of each principal, in dollars [SIBYL_PAPER_CASH]")
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(m.Stderr, "sibyl serve: unexpected argument %q\n", fs.Arg(0))
+	if len(pos) > 0 {
+		fmt.Fprintf(m.Stderr, "sibyl serve: unexpected argument %q\n", pos[0])
 		return errUsage
 	}
 	if err := m.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	if !(m.PaperCash > 0) {
+		return fmt.Errorf("--paper-cash %g: want a positive number of dollars", m.PaperCash)
 	}
 	return nil
 }
@@ -206,7 +206,11 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 	if auth == nil {
 		fmt.Fprintf(m.Stderr, "  no API keys: every local caller may trade (paper money); 'sibyl keys create' turns on bearer-token auth\n")
 	} else {
-		fmt.Fprintf(m.Stderr, "  %d API key(s): requests need Authorization: Bearer <token>; %g requests/s per key\n", auth.live, m.RateLimit)
+		limit := "no rate limit"
+		if m.RateLimit > 0 {
+			limit = fmt.Sprintf("%g requests/s per key", m.RateLimit)
+		}
+		fmt.Fprintf(m.Stderr, "  %d API key(s): requests need Authorization: Bearer <token>; %s\n", auth.live, limit)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -244,7 +248,7 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 	var auth *keyAuth
 	switch {
 	case live > 0:
-		auth = &keyAuth{store: m.store, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live}
+		auth = &keyAuth{store: m.store, log: m.logger, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live}
 		opts.Authenticate = auth.authenticate
 	case m.HTTPAddr != "" && !isLoopback(m.HTTPAddr) && !m.InsecureNoAuth:
 		return nil, nil, nil, fmt.Errorf("--http %s listens beyond this machine and the data file has no API key: anyone who can reach it could trade. Create one with 'sibyl keys create --name NAME --scopes read,trade', or pass --insecure-no-auth", m.HTTPAddr)
