@@ -8,11 +8,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -20,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sibylmcp/sibyl/bench/internal/serve"
 	"github.com/sibylmcp/sibyl/mcp"
 )
 
@@ -90,26 +88,6 @@ func run(ctx context.Context, httpAddr, cpuProfile string) error {
 	if httpAddr == "" {
 		return srv.ServeStdio(ctx, os.Stdin, os.Stdout)
 	}
-	ln, err := net.Listen("tcp", httpAddr)
-	if err != nil {
-		return err
-	}
 	h := mcp.NewHTTPHandler(srv, &mcp.HTTPOptions{JSONResponse: true})
-	mux := http.NewServeMux()
-	mux.Handle("/mcp", h)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = h.Shutdown(sctx)
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.HTTP(ctx, httpAddr, h, h.Shutdown)
 }
