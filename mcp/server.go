@@ -90,6 +90,7 @@ type Server struct {
 	prompts     map[string]*promptEntry
 	promptOrder []*promptEntry
 	completion  CompletionHandler
+	invalidArgs InvalidArgumentsHook
 
 	sessMu    sync.Mutex
 	sessions  map[*Session]struct{}
@@ -148,6 +149,21 @@ func NewServer(impl Implementation, opts *ServerOptions) *Server {
 // AddTool registers a tool. It panics when the name is not valid, is already
 // registered, or the input schema does not compile: these are programming
 // errors to be caught at start-up.
+// InvalidArgumentsHook is told of a tools/call refused because its arguments
+// failed the tool's input schema: the handler never ran, so it is the only
+// one that sees the call. field and message are those of the refusal the
+// client gets. req must not be kept after the hook returns.
+type InvalidArgumentsHook func(ctx context.Context, req *CallToolRequest, field, message string)
+
+// OnInvalidArguments sets the hook called, on the request's goroutine, for
+// every tools/call refused by its input schema. A registry that audits tool
+// calls sets it so that those refusals are recorded too.
+func (s *Server) OnInvalidArguments(h InvalidArgumentsHook) {
+	s.mu.Lock()
+	s.invalidArgs = h
+	s.mu.Unlock()
+}
+
 func (s *Server) AddTool(t Tool, h ToolHandler) {
 	if err := schema.CheckToolName(t.Name); err != nil {
 		panic(fmt.Sprintf("mcp: AddTool %q: %v", t.Name, err))

@@ -22,6 +22,7 @@ func (s *Server) callTool(ctx context.Context, r *request) (any, error) {
 	}
 	s.mu.RLock()
 	e, ok := s.tools[p.Name]
+	onInvalid := s.invalidArgs
 	s.mu.RUnlock()
 	if !ok {
 		return nil, invalidParams("unknown tool %q", p.Name)
@@ -34,7 +35,11 @@ func (s *Server) callTool(ctx context.Context, r *request) (any, error) {
 	}
 	if e.validator != nil {
 		if err := e.validator.Validate(args); err != nil {
-			return validationResult(err), nil
+			field, msg := validationDetails(err)
+			if onInvalid != nil {
+				onInvalid(ctx, &CallToolRequest{Name: p.Name, Arguments: args, Session: r.sess}, field, msg)
+			}
+			return toolErrorResult("invalid", msg, field, false), nil
 		}
 	}
 	req := callReqPool.Get().(*CallToolRequest)
@@ -97,11 +102,6 @@ func toolErrorResult(code, message, field string, retryable bool) *CallToolResul
 		StructuredContent: json.RawMessage(b),
 		IsError:           true,
 	}
-}
-
-func validationResult(err error) *CallToolResult {
-	field, msg := validationDetails(err)
-	return toolErrorResult("invalid", msg, field, false)
 }
 
 // appendCallToolResult encodes r without reflection for the common content

@@ -25,11 +25,9 @@ func OrderTools(d *Deps) []Tool {
 			"Reusing a key with different arguments is refused (idempotency_key_reused). Omit limit_price for a market order. "+
 			"On the paper venue the money is simulated.",
 		writeTool, ScopeTrade, d.placeOrder)
-	place.AuditsItself = true
 	cancel := New("cancel_order", "Cancel an order",
 		"Cancel a resting order by its order_id, exactly once per idempotency_key (reuse the key verbatim on retries). Returns the order's final state; cancelling an order that is already filled or cancelled is a conflict.",
 		writeTool, ScopeTrade, d.cancelOrder)
-	cancel.AuditsItself = true
 	return []Tool{
 		place,
 		cancel,
@@ -130,6 +128,7 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
 		return orderAnswer{}, err
 	}
+	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
@@ -153,6 +152,7 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 			return orderAnswer{}, err
 		}
 	}
+	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args})
 	if err != nil {

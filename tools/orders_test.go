@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/store"
 )
 
 // openMarket returns an open BTC market whose Yes price is far from 0 and 1.
@@ -215,5 +220,75 @@ func TestAuditLogIsPerPrincipalOverHTTP(t *testing.T) {
 	}
 	if !seen["key:alice"] || !seen["key:bob"] {
 		t.Errorf("the stdio operator sees principals %v, want both keys", seen)
+	}
+}
+
+// Every order-tool call leaves an audit entry, also when it is refused before it
+// reaches the orders service: by its input schema (in the MCP layer, before any
+// handler) or by the tool's own checks. A call that reaches the service is
+// audited by it alone, not a second time by the registry.
+func TestRefusedOrderCallsAreAudited(t *testing.T) {
+	d := MustDeps(t)
+	id, _ := openMarket(t, d)
+	srv := mcp.NewServer(mcp.Implementation{Name: "t", Version: "1"}, nil)
+	Register(srv, All(d), StoreAuditor{Store: d.Store}, nil)
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.ServeStdio(ctx, inR, outW)
+	dec := json.NewDecoder(outR)
+	send := func(id int, method, params string) json.RawMessage {
+		t.Helper()
+		fmt.Fprintf(inW, `{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`+"\n", id, method, params)
+		var m struct {
+			Result json.RawMessage `json:"result"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Result
+	}
+	send(1, "initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}`)
+	fmt.Fprintln(inW, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	calls := []struct {
+		name, args string
+		wantError  string // the audit entry's error code; "" for a call the orders service audits
+	}{
+		{"schema refuses a negative quantity", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":-1,"limit_price":0.5,"idempotency_key":"audit-0001"}`, "invalid"},
+		{"the tool refuses a market order that would rest", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"time_in_force":"gtc","idempotency_key":"audit-0002"}`, "invalid"},
+		{"the tool refuses an unknown venue", `{"market":"nowhere:X","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"audit-0003"}`, "not_found"},
+		{"placed", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.01,"idempotency_key":"audit-0004"}`, ""},
+	}
+	for i, c := range calls {
+		res := send(10+i, "tools/call", `{"name":"place_order","arguments":`+c.args+`}`)
+		if isErr := strings.Contains(string(res), `"isError":true`); isErr != (c.wantError != "") {
+			t.Fatalf("%s: result %s", c.name, res)
+		}
+	}
+	d.Orders.Flush()
+	if err := d.Store.FlushAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := d.Store.ReadAudit(0, 100, "place_order")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string][]string{}
+	for _, e := range entries {
+		var a struct {
+			Key string `json:"idempotency_key"`
+		}
+		json.Unmarshal(e.Args, &a)
+		byKey[a.Key] = append(byKey[a.Key], e.Outcome+"/"+e.Error)
+	}
+	want := map[string][]string{
+		"audit-0001": {"error/invalid"},
+		"audit-0002": {"error/invalid"},
+		"audit-0003": {"error/not_found"},
+		"audit-0004": {store.OutcomeIntent + "/", store.OutcomePlaced + "/"},
+	}
+	if diff := cmp.Diff(want, byKey); diff != "" {
+		t.Errorf("audit entries by key (-want +got):\n%s", diff)
 	}
 }

@@ -37,12 +37,7 @@ type Tool struct {
 	Scope        string // ScopeRead or ScopeTrade
 	InputSchema  json.RawMessage
 	OutputSchema json.RawMessage
-	// AuditsItself is set for state-changing tools whose audit entries are written
-	// in the same transaction as their state (the order path); other tools get one
-	// entry per call from the registry.
-	AuditsItself bool
-
-	handle func(ctx context.Context, c *Call, args json.RawMessage) (any, error)
+	handle       func(ctx context.Context, c *Call, args json.RawMessage) (any, error)
 }
 
 // Call is what a handler knows about the request beyond its arguments.
@@ -55,6 +50,11 @@ type Call struct {
 
 	req *mcp.CallToolRequest
 	log *slog.Logger // internal error details of results inside an answer (hedge legs); may be nil
+	// delegated is set by a handler once it hands the call to a component that
+	// writes the call's audit entries itself, in the transactions of the state
+	// they describe (the orders service). Otherwise the registry writes one
+	// entry, so that every call is recorded, refusals before that point too.
+	delegated bool
 }
 
 // Allowed reports whether the caller holds scope: stdio sessions and HTTP without
@@ -136,6 +136,13 @@ func Register(s *mcp.Server, tools []Tool, audit Auditor, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if audit != nil {
+		// Calls refused by their input schema never reach a handler.
+		s.OnInvalidArguments(func(ctx context.Context, req *mcp.CallToolRequest, field, message string) {
+			audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: req.Session.Principal(), SessionID: req.Session.ID(),
+				Transport: req.Session.Transport(), Tool: req.Name, Args: req.Arguments, Outcome: string(sibyl.Invalid)})
+		})
+	}
 	for _, t := range tools {
 		s.AddTool(mcp.Tool{
 			Name:         t.Name,
@@ -166,7 +173,7 @@ func handler(t Tool, audit Auditor, log *slog.Logger) mcp.ToolHandler {
 		} else {
 			out, err = t.handle(ctx, c, req.Arguments)
 		}
-		if audit != nil && !t.AuditsItself {
+		if audit != nil && !c.delegated {
 			outcome := "ok"
 			if err != nil {
 				outcome = string(sibyl.ErrorCode(err))
