@@ -46,8 +46,10 @@ func wantCode(t *testing.T, err error, code sibyl.Code, field string) {
 	if !errors.As(err, &e) {
 		t.Fatalf("got %v, want a *sibyl.Error %s", err, code)
 	}
-	if e.Code != code || (field != "" && e.Field != field) {
-		t.Fatalf("got %s field %q (%v), want %s field %q", e.Code, e.Field, e, code, field)
+	// The field as the agent sees it, named after the tool's arguments.
+	got := errorObject(context.Background(), "test", err, nil)
+	if e.Code != code || (field != "" && got.Field != field) {
+		t.Fatalf("got %s field %q (%v), want %s field %q", e.Code, got.Field, e, code, field)
 	}
 }
 
@@ -137,7 +139,7 @@ func TestOrderToolErrors(t *testing.T) {
 	}{
 		{"off tick", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.505,"idempotency_key":"bad-00001"}`, sibyl.Invalid, "limit_price"},
 		{"unknown outcome", `{"market":"` + id + `","outcome":"Maybe","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00002"}`, sibyl.Invalid, "outcome"},
-		{"unknown market", `{"market":"paper:NOPE","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00003"}`, sibyl.NotFound, ""},
+		{"unknown market", `{"market":"paper:NOPE","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00003"}`, sibyl.NotFound, "market"},
 		{"market gtc", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"time_in_force":"gtc","idempotency_key":"bad-00004"}`, sibyl.Invalid, "time_in_force"},
 		{"sell without position", `{"market":"` + id + `","outcome":"Yes","side":"sell","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00005"}`, sibyl.Invalid, "quantity"},
 		{"too expensive", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":900000,"limit_price":0.5,"idempotency_key":"bad-00006"}`, sibyl.InsufficientFunds, ""},

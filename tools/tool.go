@@ -237,5 +237,15 @@ func errorObject(ctx context.Context, tool string, err error, log *slog.Logger) 
 	if code == sibyl.Internal && log != nil {
 		log.ErrorContext(ctx, "tool failed", "tool", tool, "err", err)
 	}
-	return ErrorObject{Code: string(code), Message: sibyl.ErrorMessage(err), Field: sibyl.ErrorField(err), Retryable: code.Retryable()}
+	return ErrorObject{Code: string(code), Message: sibyl.ErrorMessage(err), Field: argumentName(sibyl.ErrorField(err)), Retryable: code.Retryable()}
+}
+
+// argumentName names a field of a venue or orders error (named after the Go
+// request types, such as sibyl.OrderRequest's market_id) by the tool argument
+// an agent would change: every tool that takes a market calls it "market".
+func argumentName(field string) string {
+	if field == "market_id" {
+		return "market"
+	}
+	return field
 }

@@ -239,8 +239,8 @@ func TestMarketToolErrors(t *testing.T) {
 		{"search_markets", `{"venue":"nowhere"}`, sibyl.NotFound, "venue"},
 		{"get_market", `{"market":"BTC-ABOVE"}`, sibyl.Invalid, "market"},
 		{"get_market", `{"market":"nowhere:BTC"}`, sibyl.NotFound, "market"},
-		{"get_market", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, ""},
-		{"get_orderbook", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, ""},
+		{"get_market", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, "market"},
+		{"get_orderbook", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, "market"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+tt.args, func(t *testing.T) {
@@ -249,8 +249,10 @@ func TestMarketToolErrors(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want a *sibyl.Error", err)
 			}
-			if e.Code != tt.code || (tt.field != "" && e.Field != tt.field) {
-				t.Errorf("got code %s field %q, want %s %q (%v)", e.Code, e.Field, tt.code, tt.field, e)
+			// The field as the agent sees it, named after the tool's arguments.
+			field := errorObject(context.Background(), tt.tool, err, nil).Field
+			if e.Code != tt.code || (tt.field != "" && field != tt.field) {
+				t.Errorf("got code %s field %q, want %s %q (%v)", e.Code, field, tt.code, tt.field, e)
 			}
 		})
 	}
