@@ -36,8 +36,9 @@ type Grader struct {
 //
 // Errors: NotFound for an unknown symbol (from the feed, listing known ones);
 // Invalid with Field "as_of" when asOf is before the symbol's history, after its
-// last candle (a delisted token), or too early for MinHistory candles (the message
-// names the earliest gradable day); Unavailable for a gap in the history, stale
+// last candle (a delisted token) or, when g.Now is set, after the latest complete
+// day, or too early for MinHistory candles (the message names the earliest
+// gradable day); Unavailable for a gap in the history, stale
 // data or a feed failure.
 func (g *Grader) Grade(ctx context.Context, symbol string, asOf time.Time) (sibyl.Grade, error) {
 	sym := feeds.NormalizeSymbol(symbol)
@@ -67,6 +68,9 @@ func (g *Grader) window(ctx context.Context, sym string, asOf time.Time) ([]siby
 		return nil, sibyl.Errorf(sibyl.Internal, "grader has no price feed")
 	}
 	latest := asOf.IsZero()
+	if err := g.checkAsOf(asOf); err != nil {
+		return nil, err
+	}
 	var from, to time.Time
 	switch {
 	case !latest:
@@ -89,7 +93,8 @@ func (g *Grader) window(ctx context.Context, sym string, asOf time.Time) ([]siby
 		return nil, err
 	}
 	if len(c) == 0 {
-		return nil, sibyl.FieldErrorf(sibyl.Invalid, "as_of", "no %s price history up to %s", sym, asOf.Format(time.DateOnly))
+		return nil, sibyl.FieldErrorf(sibyl.Invalid, "as_of", "no %s price history in the %d days up to %s (its history starts later or ended earlier); use an as_of inside its history, which get_price_history shows",
+			sym, Lookback, asOf.Format(time.DateOnly))
 	}
 	end := c[len(c)-1].Time
 	if latest {
@@ -112,6 +117,20 @@ func (g *Grader) window(ctx context.Context, sym string, asOf time.Time) ([]siby
 			sym, len(c), end.Format(time.DateOnly), first.Format(time.DateOnly), MinHistory, first.Add((MinHistory-1)*feeds.Day).Format(time.DateOnly))
 	}
 	return c, nil
+}
+
+// checkAsOf refuses, when g.Now is set, an asOf after the latest complete UTC
+// day: no feed has its candle yet, whatever the symbol.
+func (g *Grader) checkAsOf(asOf time.Time) error {
+	if g.Now == nil || asOf.IsZero() {
+		return nil
+	}
+	latest := feeds.UTCDay(g.Now()).Add(-feeds.Day)
+	if feeds.UTCDay(asOf).After(latest) {
+		return sibyl.FieldErrorf(sibyl.Invalid, "as_of", "as_of %s is after the latest complete day %s; use %s or an earlier day, or omit as_of for the latest grade",
+			asOf.Format(time.DateOnly), latest.Format(time.DateOnly), latest.Format(time.DateOnly))
+	}
+	return nil
 }
 
 // GradeCandles grades symbol from candles: contiguous daily candles, oldest first,
@@ -211,13 +230,17 @@ type Skipped struct {
 // gappy) are listed in skipped, not failed. limit <= 0 means all.
 //
 // Errors: Invalid with Field "by" for an unknown ranking key (the message lists
-// the valid ones); the feed's error when listing symbols fails; Unavailable when
+// the valid ones); Invalid with Field "as_of" for a day after the latest
+// complete one (when g.Now is set); the feed's error when listing symbols fails; Unavailable when
 // every token failed for a feed reason.
 func (g *Grader) Rank(ctx context.Context, symbols []string, by string, asOf time.Time, limit int) (ranked []Ranking, skipped []Skipped, err error) {
 	by = strings.ToLower(strings.TrimSpace(by))
 	valid := RankKeys()
 	if !slices.Contains(valid, by) {
 		return nil, nil, sibyl.FieldErrorf(sibyl.Invalid, "by", "unknown ranking key %q; use one of: %s", by, strings.Join(valid, ", "))
+	}
+	if err := g.checkAsOf(asOf); err != nil {
+		return nil, nil, err // the same for every token: not a reason to skip each
 	}
 	if len(symbols) == 0 {
 		if symbols, err = g.Source.Symbols(ctx); err != nil {

@@ -224,7 +224,8 @@ type option struct {
 // the budget buys, with MeetsCap false and Shortfall set.
 //
 // Errors are *sibyl.Error: Invalid with Field for bad arguments (quantity,
-// protect_below, by, max_loss, budget, entry_price, floor) and for a cap no
+// protect_below, by, max_loss, budget, entry_price, and floor when Request.Floor
+// is set; a protect_below under the default floor is protect_below's fault) and for a cap no
 // listed ladder can meet (the message names the lowest reachable cap and its
 // cost); NotFound (Field "symbol" or "by") when no usable markets exist, with
 // the symbols or expiries that do.
@@ -258,6 +259,12 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 	floor := req.Floor
 	if floor == 0 {
 		floor = spot * (1 + DefaultFloorMove)
+		if floor >= req.ProtectBelow {
+			// The caller did not choose this floor: the protection level is at fault.
+			return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "protect_below",
+				"protect_below %s is not above %s, the lowest price the hedge covers (%.0f%% under spot %s); use a protect_below above %s and below spot",
+				usd(req.ProtectBelow), usd(math.Ceil(floor)), -DefaultFloorMove*100, usd(spot), usd(math.Ceil(floor)))
+		}
 	}
 	if floor < 0 || math.IsNaN(floor) || floor >= req.ProtectBelow {
 		return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "floor", "must be at least 0 and below protect_below %s, got %v", usd(req.ProtectBelow), floor)
@@ -319,7 +326,7 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 			cheapest := s.cheapestLeg()
 			return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "budget",
 				"%s buys no protection: the cheapest ladder that meets the %s cap costs %s, and the cheapest contract that helps costs %s; raise the budget or the cap",
-				usd(req.Budget), usd(capv), usd(cost), usd(cheapest))
+				usd2(req.Budget), usd(capv), usd(cost), usd2(cheapest))
 		}
 		counts = bcounts
 	}

@@ -244,11 +244,21 @@ func (d *Deps) getPriceHistory(ctx context.Context, c *Call, in historyIn) (hist
 	if err != nil {
 		return historyOut{}, err
 	}
+	g, err := d.grader(in.Source)
+	if err != nil {
+		return historyOut{}, err
+	}
+	latest := feeds.UTCDay(d.now()).Add(-feeds.Day)
 	if to.IsZero() {
-		to = feeds.UTCDay(d.now()).Add(-feeds.Day)
+		to = latest
 	}
 	if from.IsZero() {
 		from = to.Add(-89 * feeds.Day)
+	}
+	if g.Now != nil && from.After(latest) {
+		// A live feed has no candle after the latest complete day; say so
+		// rather than answer an empty list.
+		return historyOut{}, sibyl.FieldErrorf(sibyl.Invalid, "from", "from %s is after the latest complete day %s; use a from on or before it", from.Format(time.DateOnly), latest.Format(time.DateOnly))
 	}
 	if from.After(to) {
 		return historyOut{}, sibyl.FieldErrorf(sibyl.Invalid, "from", "from %s is after to %s", from.Format(time.DateOnly), to.Format(time.DateOnly))
@@ -258,12 +268,11 @@ func (d *Deps) getPriceHistory(ctx context.Context, c *Call, in historyIn) (hist
 		interval = "1d"
 	}
 	days := int(to.Sub(from)/feeds.Day) + 1
-	if (interval == "1d" && days > maxCandles) || (interval == "1w" && days > 7*maxCandles) {
-		return historyOut{}, sibyl.FieldErrorf(sibyl.Invalid, "from", "the range holds more than %d %s candles; narrow from/to or use interval 1w", maxCandles, interval)
+	if interval == "1d" && days > maxCandles {
+		return historyOut{}, sibyl.FieldErrorf(sibyl.Invalid, "from", "the range holds more than %d 1d candles; narrow from/to or use interval 1w", maxCandles)
 	}
-	g, err := d.grader(in.Source)
-	if err != nil {
-		return historyOut{}, err
+	if interval == "1w" && days > 7*maxCandles {
+		return historyOut{}, sibyl.FieldErrorf(sibyl.Invalid, "from", "the range holds more than %d 1w candles; narrow from/to to at most %d days", maxCandles, 7*maxCandles)
 	}
 	cs, err := g.Source.Daily(ctx, in.Symbol, from, to)
 	if err != nil {

@@ -1,9 +1,11 @@
 package tools
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sibylmcp/sibyl"
@@ -44,14 +46,23 @@ func TestGradeToolErrors(t *testing.T) {
 		tool, args string
 		code       sibyl.Code
 		field      string
+		msg        string // a part of the message, when it matters
 	}{
-		{"get_token_grade", `{"symbol":"NOPE"}`, sibyl.NotFound, "symbol"},
-		{"get_token_grade", `{"symbol":"BTC","as_of":"2026-02-30"}`, sibyl.Invalid, "as_of"},
-		{"get_token_grade", `{"symbol":"BTC","as_of":"2019-01-01"}`, sibyl.Invalid, "as_of"},
-		{"get_token_grade", `{"symbol":"BTC","source":"nowhere"}`, sibyl.NotFound, "source"},
-		{"rank_tokens", `{"as_of":"2026-13-01"}`, sibyl.Invalid, "as_of"},
-		{"get_price_history", `{"symbol":"BTC","from":"2024-01-02","to":"2024-01-01"}`, sibyl.Invalid, "from"},
-		{"get_price_history", `{"symbol":"BTC","from":"2020-01-01","to":"2024-01-01"}`, sibyl.Invalid, "from"},
+		{"get_token_grade", `{"symbol":"NOPE"}`, sibyl.NotFound, "symbol", ""},
+		{"get_token_grade", `{"symbol":"BTC","as_of":"2026-02-30"}`, sibyl.Invalid, "as_of", ""},
+		{"get_token_grade", `{"symbol":"BTC","as_of":"2019-01-01"}`, sibyl.Invalid, "as_of", "use an as_of inside its history"},
+		// A day with no candle yet is in the future, not before the history.
+		{"get_token_grade", `{"symbol":"BTC","as_of":"2030-01-01"}`, sibyl.Invalid, "as_of", "after the latest complete day 2026-11-26"},
+		{"get_token_grade", `{"symbol":"BTC","source":"nowhere"}`, sibyl.NotFound, "source", ""},
+		{"rank_tokens", `{"as_of":"2026-13-01"}`, sibyl.Invalid, "as_of", ""},
+		// Not every token skipped for the same reason: the argument is at fault.
+		{"rank_tokens", `{"as_of":"2030-01-01"}`, sibyl.Invalid, "as_of", "after the latest complete day 2026-11-26"},
+		{"get_price_history", `{"symbol":"BTC","from":"2024-01-02","to":"2024-01-01"}`, sibyl.Invalid, "from", ""},
+		{"get_price_history", `{"symbol":"BTC","from":"2020-01-01","to":"2024-01-01"}`, sibyl.Invalid, "from", "use interval 1w"},
+		// Already weekly: the hint must not be "use interval 1w".
+		{"get_price_history", `{"symbol":"BTC","from":"2000-01-01","to":"2024-01-01","interval":"1w"}`, sibyl.Invalid, "from", "at most 7000 days"},
+		// A live feed has no candles after the latest complete day: an error, not an empty list.
+		{"get_price_history", `{"symbol":"BTC","from":"2030-01-01","to":"2030-02-01"}`, sibyl.Invalid, "from", "after the latest complete day 2026-11-26"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+tt.args, func(t *testing.T) {
@@ -60,8 +71,10 @@ func TestGradeToolErrors(t *testing.T) {
 			if !errors.As(err, &e) {
 				t.Fatalf("got %v, want a *sibyl.Error", err)
 			}
-			if e.Code != tt.code || e.Field != tt.field {
-				t.Errorf("got code %s field %q, want %s %q (%v)", e.Code, e.Field, tt.code, tt.field, e)
+			// The field as the agent sees it, named after the tool's arguments.
+			obj := errorObject(context.Background(), tt.tool, err, nil)
+			if e.Code != tt.code || obj.Field != tt.field || !strings.Contains(obj.Message, tt.msg) {
+				t.Errorf("got code %s field %q message %q, want %s %q containing %q", e.Code, obj.Field, obj.Message, tt.code, tt.field, tt.msg)
 			}
 		})
 	}

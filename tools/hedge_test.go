@@ -3,6 +3,7 @@ package tools
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/sibylmcp/sibyl"
@@ -76,20 +77,24 @@ func TestHedgeErrors(t *testing.T) {
 		name, args string
 		code       sibyl.Code
 		field      string
+		msg        string // a part of the message, when it matters
 	}{
-		{"unknown token", `{"symbol":"NOPE","quantity":1,"protect_below":1,"by":"` + by + `"}`, sibyl.NotFound, "symbol"},
-		{"protection above spot", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"%s"}`, spot*1.1, by), sibyl.Invalid, "protect_below"},
-		{"date in the past", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"2026-01-01"}`, spot*0.8), sibyl.Invalid, "by"},
-		{"no markets that late", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"2031-01-01"}`, spot*0.8), sibyl.NotFound, "by"},
-		{"execute without a key", hedgeArgs(t, d, `,"execute":true`), sibyl.Invalid, "idempotency_key"},
-		{"budget too small", hedgeArgs(t, d, `,"budget":0.01`), sibyl.Invalid, "budget"},
+		{"unknown token", `{"symbol":"NOPE","quantity":1,"protect_below":1,"by":"` + by + `"}`, sibyl.NotFound, "symbol", ""},
+		{"protection above spot", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"%s"}`, spot*1.1, by), sibyl.Invalid, "protect_below", ""},
+		// The floor (60% under spot) is not an argument: protect_below is at fault.
+		{"protection below the floor", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"%s"}`, spot*0.3, by), sibyl.Invalid, "protect_below", "use a protect_below above"},
+		{"date in the past", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"2026-01-01"}`, spot*0.8), sibyl.Invalid, "by", ""},
+		{"no markets that late", fmt.Sprintf(`{"symbol":"BTC","quantity":1,"protect_below":%.0f,"by":"2031-01-01"}`, spot*0.8), sibyl.NotFound, "by", ""},
+		{"execute without a key", hedgeArgs(t, d, `,"execute":true`), sibyl.Invalid, "idempotency_key", ""},
+		// Cents, not "$0 buys no protection".
+		{"budget too small", hedgeArgs(t, d, `,"budget":0.01`), sibyl.Invalid, "budget", "$0.01 buys no protection"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := call(t, tool, tt.args)
 			wantCode(t, err, tt.code, tt.field)
-			if msg := sibyl.ErrorMessage(err); len(msg) < 30 {
-				t.Errorf("message %q does not say what would work instead", msg)
+			if msg := sibyl.ErrorMessage(err); len(msg) < 30 || !strings.Contains(msg, tt.msg) {
+				t.Errorf("message %q does not say what would work instead (want it to contain %q)", msg, tt.msg)
 			}
 		})
 	}

@@ -142,7 +142,7 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	if in.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)
 		if err != nil || json.Unmarshal(raw, &start) != nil || !slices.Contains(names, start.Venue) {
-			return searchMarketsOut{}, sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
+			return searchMarketsOut{}, errBadSearchCursor()
 		}
 	}
 	out := searchMarketsOut{Markets: []MarketSummary{}}
@@ -158,6 +158,11 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 		}
 		page, err := v.SearchMarkets(ctx, q)
 		if err != nil {
+			if q.Cursor != "" && sibyl.ErrorField(err) == "cursor" {
+				// The venue's cursor is inside ours: its error would quote a
+				// string the agent never sent.
+				return searchMarketsOut{}, errBadSearchCursor()
+			}
 			return searchMarketsOut{}, err
 		}
 		simulated = simulated && v.Info().Simulated
@@ -179,6 +184,10 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	}
 	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: d.now(), Simulated: simulated}
 	return out, nil
+}
+
+func errBadSearchCursor() error {
+	return sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
 }
 
 func quotes(os []sibyl.Outcome) []OutcomeQuote {

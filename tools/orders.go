@@ -223,10 +223,11 @@ type listOrdersOut struct {
 func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOrdersOut, error) {
 	venueName, native := in.Venue, ""
 	if in.Market != "" {
-		vn, n, ok := sibyl.SplitMarketID(in.Market)
-		if !ok {
-			return listOrdersOut{}, sibyl.FieldErrorf(sibyl.Invalid, "market", "market id %q must look like venue:native_id", in.Market)
+		// An unknown venue inside market is the market argument's fault.
+		if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
+			return listOrdersOut{}, err
 		}
+		vn, n, _ := sibyl.SplitMarketID(in.Market)
 		if venueName != "" && venueName != vn {
 			return listOrdersOut{}, sibyl.FieldErrorf(sibyl.Invalid, "venue", "venue %q does not match the market's venue %q", venueName, vn)
 		}

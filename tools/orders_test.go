@@ -136,23 +136,34 @@ func TestOrderToolErrors(t *testing.T) {
 		name, args string
 		code       sibyl.Code
 		field      string
+		tool       string // default place_order
+		msg        string // a part of the message, when it matters
 	}{
-		{"off tick", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.505,"idempotency_key":"bad-00001"}`, sibyl.Invalid, "limit_price"},
-		{"unknown outcome", `{"market":"` + id + `","outcome":"Maybe","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00002"}`, sibyl.Invalid, "outcome"},
-		{"unknown market", `{"market":"paper:NOPE","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00003"}`, sibyl.NotFound, "market"},
-		{"market gtc", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"time_in_force":"gtc","idempotency_key":"bad-00004"}`, sibyl.Invalid, "time_in_force"},
-		{"sell without position", `{"market":"` + id + `","outcome":"Yes","side":"sell","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00005"}`, sibyl.Invalid, "quantity"},
-		{"too expensive", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":900000,"limit_price":0.5,"idempotency_key":"bad-00006"}`, sibyl.InsufficientFunds, ""},
-		{"get_order needs one id", ``, sibyl.Invalid, "order_id"},
+		{"off tick", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.505,"idempotency_key":"bad-00001"}`, sibyl.Invalid, "limit_price", "", ""},
+		{"unknown outcome", `{"market":"` + id + `","outcome":"Maybe","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00002"}`, sibyl.Invalid, "outcome", "", ""},
+		{"unknown market", `{"market":"paper:NOPE","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00003"}`, sibyl.NotFound, "market", "", ""},
+		{"market gtc", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"time_in_force":"gtc","idempotency_key":"bad-00004"}`, sibyl.Invalid, "time_in_force", "", ""},
+		{"sell without position", `{"market":"` + id + `","outcome":"Yes","side":"sell","quantity":1,"limit_price":0.5,"idempotency_key":"bad-00005"}`, sibyl.Invalid, "quantity", "", ""},
+		{"too expensive", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":900000,"limit_price":0.5,"idempotency_key":"bad-00006"}`, sibyl.InsufficientFunds, "", "", ""},
+		// Below the first tick there is no tick to round down to: the range is at fault.
+		{"below the first tick", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.005,"idempotency_key":"bad-00010"}`, sibyl.Invalid, "limit_price", "", "between 0.01 and 0.99"},
+		{"above the last tick", `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":1,"limit_price":0.995,"idempotency_key":"bad-00011"}`, sibyl.Invalid, "limit_price", "", "between 0.01 and 0.99"},
+		{"get_order needs one id", `{}`, sibyl.Invalid, "order_id", "get_order", ""},
+		// The venue of an unknown market is named by the market argument.
+		{"list_orders unknown venue in market", `{"market":"nowhere:X"}`, sibyl.NotFound, "market", "list_orders", ""},
+		{"list_orders malformed market", `{"market":"BTC-ABOVE"}`, sibyl.Invalid, "market", "list_orders", "search_markets lists ids"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tool, args := place, tt.args
-			if tt.args == "" {
-				tool, args = toolByName(t, ts, "get_order"), `{}`
+			tool := place
+			if tt.tool != "" {
+				tool = toolByName(t, ts, tt.tool)
 			}
-			_, err := call(t, tool, args)
+			_, err := call(t, tool, tt.args)
 			wantCode(t, err, tt.code, tt.field)
+			if msg := sibyl.ErrorMessage(err); !strings.Contains(msg, tt.msg) {
+				t.Errorf("message %q does not contain %q", msg, tt.msg)
+			}
 		})
 	}
 	// Schema-level: no key, a short key, a price of 1, a negative quantity.

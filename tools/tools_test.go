@@ -2,12 +2,14 @@ package tools
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,13 +236,17 @@ func TestMarketToolErrors(t *testing.T) {
 		tool, args string
 		code       sibyl.Code
 		field      string
+		msg        string // a part of the message, when it matters
 	}{
-		{"search_markets", `{"cursor":"not-a-cursor"}`, sibyl.Invalid, "cursor"},
-		{"search_markets", `{"venue":"nowhere"}`, sibyl.NotFound, "venue"},
-		{"get_market", `{"market":"BTC-ABOVE"}`, sibyl.Invalid, "market"},
-		{"get_market", `{"market":"nowhere:BTC"}`, sibyl.NotFound, "market"},
-		{"get_market", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, "market"},
-		{"get_orderbook", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, "market"},
+		{"search_markets", `{"cursor":"not-a-cursor"}`, sibyl.Invalid, "cursor", ""},
+		// Our cursor wraps the venue's: a bad inner one is reported as ours,
+		// not by quoting a string the agent never sent ("XXX").
+		{"search_markets", `{"cursor":"` + base64.RawURLEncoding.EncodeToString([]byte(`{"v":"paper","c":"XXX"}`)) + `"}`, sibyl.Invalid, "cursor", "cursor is not one this server issued"},
+		{"search_markets", `{"venue":"nowhere"}`, sibyl.NotFound, "venue", ""},
+		{"get_market", `{"market":"BTC-ABOVE"}`, sibyl.Invalid, "market", ""},
+		{"get_market", `{"market":"nowhere:BTC"}`, sibyl.NotFound, "market", ""},
+		{"get_market", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, "market", ""},
+		{"get_orderbook", `{"market":"paper:NO-SUCH-MARKET"}`, sibyl.NotFound, "market", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tool+tt.args, func(t *testing.T) {
@@ -250,9 +256,9 @@ func TestMarketToolErrors(t *testing.T) {
 				t.Fatalf("got %v, want a *sibyl.Error", err)
 			}
 			// The field as the agent sees it, named after the tool's arguments.
-			field := errorObject(context.Background(), tt.tool, err, nil).Field
-			if e.Code != tt.code || (tt.field != "" && field != tt.field) {
-				t.Errorf("got code %s field %q, want %s %q (%v)", e.Code, field, tt.code, tt.field, e)
+			obj := errorObject(context.Background(), tt.tool, err, nil)
+			if e.Code != tt.code || (tt.field != "" && obj.Field != tt.field) || !strings.Contains(obj.Message, tt.msg) {
+				t.Errorf("got code %s field %q message %q, want %s %q containing %q", e.Code, obj.Field, obj.Message, tt.code, tt.field, tt.msg)
 			}
 		})
 	}

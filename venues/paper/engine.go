@@ -392,7 +392,7 @@ func validate(req *sibyl.OrderRequest) (outcome string, yesBid bool, tick int, q
 	p := req.LimitPrice
 	opx := 0 // limit in outcome cents, 0 = none
 	if req.Type == sibyl.LimitOrder || p != 0 {
-		if math.IsNaN(p) || p <= 0 || p >= 1 {
+		if math.IsNaN(p) || p < 0.01-1e-9 || p > 0.99+1e-9 { // off the range, not merely off the tick (0.005 has no tick below it)
 			return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "limit_price", "limit_price must be between 0.01 and 0.99 dollars (got %v)", p)
 		}
 		c := math.Round(p * 100)

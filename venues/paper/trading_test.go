@@ -295,6 +295,7 @@ func TestRejections(t *testing.T) {
 		{"price zero", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 0 }), sibyl.Invalid, "limit_price", "between"},
 		{"price one", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 1 }), sibyl.Invalid, "limit_price", "between"},
 		{"price off tick", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 0.555 }), sibyl.Invalid, "limit_price", "0.55 or 0.56"},
+		{"price below the first tick", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 0.005 }), sibyl.Invalid, "limit_price", "between 0.01 and 0.99"},
 		{"quantity zero", with(func(r *sibyl.OrderRequest) { r.Quantity = 0 }), sibyl.Invalid, "quantity", "positive"},
 		{"quantity negative", with(func(r *sibyl.OrderRequest) { r.Quantity = -3 }), sibyl.Invalid, "quantity", "positive"},
 		{"quantity fractional", with(func(r *sibyl.OrderRequest) { r.Quantity = 1.5 }), sibyl.Invalid, "quantity", "whole"},
