@@ -119,7 +119,8 @@ type FingerprintUse struct {
 // pages, and so of the commit time, of an order (see BENCHMARKS.md). Which
 // version is a record's newest, the duplicate-detection index and the order
 // index are kept in memory (idemIndex), rebuilt from the log when the file is
-// opened; superseded versions are deleted by Sweep.
+// opened; superseded versions are deleted by the committer's next transaction
+// (Txn.collectGarbage), or by Sweep.
 
 // encodeVersion lays out one version: uvarint len(id) | id | uvarint len(json)
 // | record JSON | result bytes.
@@ -249,8 +250,9 @@ func (t *Txn) PutPrepared(p PreparedRecord) (version uint64, err error) {
 	}
 	id := string(rec.ID.bytes())
 	d := t.idemDelta()
-	if _, ok := t.recMeta(id); ok {
+	if old, ok := t.recMeta(id); ok {
 		d.superseded++
+		d.garbage = append(d.garbage, old.seq)
 	}
 	m := &recMeta{seq: seq, created: rec.Created.UnixNano(), keep: rec.keepsOrderOpen(), pending: rec.State == Pending}
 	d.recs[id] = m
@@ -357,9 +359,10 @@ func (s *Store) Record(id RecordID) (rec Record, ok bool, err error) {
 	}
 	key := string(id.bytes())
 	// The index is updated after each commit, so a read transaction begun after
-	// the lookup holds the version found, unless a sweep deleted it meanwhile
-	// (it had been superseded, or the record expired): look again.
-	for range 8 {
+	// the lookup holds the version found, unless a later transaction deleted it
+	// meanwhile (it had been superseded, or the record expired): look again.
+	// Each miss means a newer version was committed and applied meanwhile.
+	for range 64 {
 		m, found := s.idx.lookup(key)
 		if !found {
 			return Record{}, false, nil
@@ -385,7 +388,7 @@ func (s *Store) Record(id RecordID) (rec Record, ok bool, err error) {
 // IdemStats counts the idempotency records.
 type IdemStats struct {
 	Records  int // records (their newest versions)
-	Versions int // versions in the record log, superseded ones included (Sweep deletes those)
+	Versions int // versions in the record log, superseded ones not yet deleted included
 }
 
 // IdemStats returns the record counts.

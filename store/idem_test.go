@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -62,12 +63,13 @@ func TestRecordLogSurvivesReopen(t *testing.T) {
 	c := RecordID{"q", "cancel_order", "key-c"}
 	put(t, s, Record{ID: a, State: Pending, Fingerprint: "fp1", Created: t0, DupIndexed: true},
 		Record{ID: b, State: Pending, Fingerprint: "fp2", Created: t0.Add(time.Second), DupIndexed: true})
+	put(t, s, Record{ID: c, State: Done, Fingerprint: "fp3", Created: t0, OrderFinal: true})
 	put(t, s, Record{ID: a, State: Done, Fingerprint: "fp1", Created: t0, DupIndexed: true, OrderID: "o-1", Venue: "paper",
 		Result: json.RawMessage(`{"id":"o-1"}`)})
-	// b was refused: it leaves the duplicate index.
+	// b was refused: it leaves the duplicate index. This transaction deletes
+	// a's superseded version; b's stays in the file until the next one.
 	put(t, s, Record{ID: b, State: Done, Fingerprint: "fp2", Created: t0.Add(time.Second), Error: &RecordError{Code: "insufficient_funds", Message: "no"}})
-	put(t, s, Record{ID: c, State: Done, Fingerprint: "fp3", Created: t0, OrderFinal: true})
-	want := IdemStats{Records: 3, Versions: 5}
+	want := IdemStats{Records: 3, Versions: 4}
 	if got := s.IdemStats(); got != want {
 		t.Fatalf("IdemStats: %+v, want %+v", got, want)
 	}
@@ -108,20 +110,27 @@ func TestRecordLogSurvivesReopen(t *testing.T) {
 	if rec := mustRecord(t, s, a); !rec.OrderFinal || string(rec.Result) != `{"id":"o-1"}` {
 		t.Errorf("after MarkOrderFinal: %+v", rec)
 	}
-	// Every older version is still there until a sweep, and no write after
-	// reopening replaced one: the log holds exactly Versions entries.
+	// That transaction deleted b's superseded version, found when the file was
+	// opened, and superseded a's, which the next transaction deletes; no write
+	// after reopening replaced a version: the log holds exactly Versions
+	// entries.
+	if got := s.IdemStats(); got != want {
+		t.Errorf("IdemStats after MarkOrderFinal: %+v, want %+v", got, want)
+	}
 	if n := logEntries(t, s); n != s.IdemStats().Versions {
 		t.Errorf("log entries %d, IdemStats %+v", n, s.IdemStats())
 	}
-	res, err := s.Sweep(t0.Add(-time.Hour))
-	if err != nil {
+	if err := s.Commit(func(*Txn) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if res.Superseded != 3 || res.Deleted != 0 {
-		t.Errorf("Sweep: %+v, want the 3 superseded versions only", res)
+	if got := s.IdemStats(); got != (IdemStats{Records: 3, Versions: 3}) {
+		t.Errorf("IdemStats after one more commit: %+v, want 3 records in 3 versions", got)
 	}
 	if n := logEntries(t, s); n != 3 {
-		t.Errorf("log entries after sweep: %d, want 3", n)
+		t.Errorf("log entries after one more commit: %d, want 3", n)
+	}
+	if res, err := s.Sweep(t0.Add(-time.Hour)); err != nil || res != (SweepResult{}) {
+		t.Errorf("Sweep: %+v %v, want nothing left to do", res, err)
 	}
 }
 
@@ -133,6 +142,55 @@ func logEntries(tb testing.TB, s *Store) int {
 		return nil
 	})
 	return n
+}
+
+// Superseded versions leave the log with the committer's next transactions:
+// not with one that is rolled back, and a backlog (as a file may hold when
+// opened) a bounded number per transaction.
+func TestSupersededVersionsAreDeleted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sibyl.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = garbagePerTxn + 100
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{ID: RecordID{"p", "place_order", fmt.Sprintf("key-%05d", i)}, State: Pending, Fingerprint: "fp", Created: time.Now()}
+	}
+	put(t, s, recs...)
+	for i := range recs {
+		recs[i].State = Done
+	}
+	put(t, s, recs...)
+	if got := s.IdemStats(); got != (IdemStats{Records: n, Versions: 2 * n}) {
+		t.Fatalf("after rewriting every record: %+v", got)
+	}
+	// A rolled-back transaction deletes nothing, and forgets nothing.
+	if err := s.Commit(func(*Txn) error { return errors.New("refused") }); err == nil {
+		t.Fatal("a failing commit function committed")
+	}
+	if got, logged := s.IdemStats(), logEntries(t, s); got.Versions != 2*n || logged != 2*n {
+		t.Fatalf("after a rolled-back transaction: %+v, %d log entries; want %d versions", got, logged, 2*n)
+	}
+	// Closed and opened again: the index finds the superseded versions.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpenPath(t, path) // checked and closed at cleanup
+	for i, want := range []int{2*n - garbagePerTxn, n} {
+		if err := s.Commit(func(*Txn) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if got, logged := s.IdemStats(), logEntries(t, s); got.Versions != want || logged != want {
+			t.Errorf("after commit %d: %+v, %d log entries; want %d versions", i+1, got, logged, want)
+		}
+	}
+	for _, r := range recs[:3] {
+		if got := mustRecord(t, s, r.ID); got.State != Done {
+			t.Errorf("record %s: state %s, want done", r.ID.Key, got.State)
+		}
+	}
 }
 
 // A file written by the first layout (records rewritten in place, with

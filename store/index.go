@@ -26,6 +26,11 @@ type idemIndex struct {
 	orders     map[string]string  // principal NUL venue NUL order id -> record id bytes
 	superseded int                // versions in the log that are not a record's newest
 	nextSeq    uint64             // the next log sequence number
+	// garbage lists versions superseded by committed and applied
+	// transactions, oldest first, that are still in the log: the committer
+	// deletes them at the start of its next transactions (see collectGarbage).
+	// Only the committer's goroutine reads or changes it.
+	garbage []uint64
 }
 
 // recMeta is what the index keeps of a record's newest version.
@@ -60,6 +65,8 @@ type idemDelta struct {
 	orders     map[string]*string
 	superseded int
 	nextSeq    uint64
+	garbage    []uint64 // versions this transaction superseded
+	collected  int      // entries of idemIndex.garbage this transaction deleted
 }
 
 // apply makes a committed transaction's changes visible.
@@ -91,6 +98,44 @@ func (x *idemIndex) apply(d *idemDelta) {
 	if d.nextSeq > x.nextSeq {
 		x.nextSeq = d.nextSeq
 	}
+	x.garbage = append(x.garbage[d.collected:], d.garbage...)
+}
+
+// garbagePerTxn bounds the superseded versions one transaction deletes, so that
+// a backlog (a file opened with many) spreads over several commits.
+const garbagePerTxn = 512
+
+// collectGarbage deletes, at the start of a committer transaction, the record
+// versions that earlier committed and applied transactions superseded. Their
+// deletion could not go in the transaction that superseded them: a reader
+// outside commits may have looked the old version up in the index before that
+// transaction was applied, and must still find it when its read transaction
+// begins; once the index has moved on, a reader that misses a version looks it
+// up again (Store.Record). A version already gone (a sweep took it) is skipped.
+// So the log holds about one version per record instead of every version
+// until the next sweep.
+func (t *Txn) collectGarbage() error {
+	g := t.s.idx.garbage
+	if len(g) == 0 {
+		return nil
+	}
+	g = g[:min(len(g), garbagePerTxn)]
+	b := t.logBucket()
+	deleted := 0
+	for _, seq := range g {
+		k := seqKey(seq)
+		if b.Get(k) == nil {
+			continue
+		}
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("deleting superseded record version %d: %w", seq, err)
+		}
+		deleted++
+	}
+	d := t.idemDelta()
+	d.collected = len(g)
+	d.superseded -= deleted
+	return nil
 }
 
 // idemDelta returns the transaction's pending index changes, creating them.
@@ -191,6 +236,9 @@ func loadIndex(tx *bolt.Tx) (*idemIndex, error) {
 			return nil, fmt.Errorf("record log entry %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		seq := binary.BigEndian.Uint64(k)
+		if old, ok := newest[string(idb)]; ok {
+			x.garbage = append(x.garbage, old)
+		}
 		newest[string(idb)] = seq
 		total++
 		x.nextSeq = seq + 1

@@ -450,8 +450,10 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := s.Sweep(now.Add(-24 * time.Hour)); res.Deleted != 1 || res.Superseded != 1 || exists("done-open") {
-		t.Errorf("second sweep: got %+v, want the closed order's record and its older version deleted", res)
+	// The version MarkOrderFinal superseded goes with the next transaction
+	// (the sweep's own), before the sweep looks.
+	if res, _ := s.Sweep(now.Add(-24 * time.Hour)); res.Deleted != 1 || res.Superseded != 0 || exists("done-open") {
+		t.Errorf("second sweep: got %+v, want the closed order's record deleted", res)
 	}
 	fpUsed := func(fp string) bool {
 		var ok bool

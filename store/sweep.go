@@ -28,9 +28,9 @@ const (
 // may still be open (OrderID set and not OrderFinal) or their outcome is unknown
 // (Pending): those stay until a cancel, a reconcile or a status check marks them
 // final. A deleted record leaves the duplicate-detection and order indexes too.
-// It also deletes every superseded version in the record log, whatever its age.
-// It works through the group committer, a few thousand log entries per
-// transaction.
+// It also deletes any superseded version still in the record log, whatever its
+// age (the committer deletes them as it goes; see Txn.collectGarbage). It works
+// through the group committer, a few thousand log entries per transaction.
 func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
 	var total SweepResult
 	cut := cutoff.UnixNano()
