@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -197,6 +198,51 @@ func (t *Txn) orderRecord(ok string) (string, bool) {
 	id, found := t.s.idx.orders[ok]
 	t.s.idx.mu.RUnlock()
 	return id, found
+}
+
+// OpenOrder names an order whose idempotency record the retention sweep keeps
+// only because the order was open when last seen (see Store.OpenOrders).
+type OpenOrder struct {
+	Principal string
+	Venue     string
+	OrderID   string
+	Created   time.Time // when the record was created
+}
+
+// OpenOrders returns up to limit orders (all when limit <= 0) whose records
+// were created before createdBefore and are kept by the retention sweep only
+// because the order may still be open at its venue: the record is complete,
+// names an order and was not marked final. Oldest first. Nothing updates such
+// a record when the venue fills, expires or settles the order on its own; a
+// caller that finds the order final marks it so with Txn.MarkOrderFinal, and
+// the next sweep can delete it.
+func (s *Store) OpenOrders(createdBefore time.Time, limit int) []OpenOrder {
+	cut := createdBefore.UnixNano()
+	x := s.idx
+	x.mu.RLock()
+	var out []OpenOrder
+	for k, id := range x.orders {
+		m, ok := x.recs[id]
+		if !ok || !m.keep || m.pending || m.created >= cut {
+			continue
+		}
+		parts := strings.SplitN(k, "\x00", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		out = append(out, OpenOrder{Principal: parts[0], Venue: parts[1], OrderID: parts[2], Created: time.Unix(0, m.created).UTC()})
+	}
+	x.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].OrderID < out[j].OrderID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }
 
 // forgetRecord drops rec (being deleted from the log) from the indexes. It

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,6 +424,12 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Of the old records, only done-open names an order that may still be open
+	// (pending-old's outcome is unknown: that is for the next retry of its key).
+	want := []OpenOrder{{Principal: "p", Venue: "paper", OrderID: "o2", Created: old}}
+	if diff := cmp.Diff(want, s.OpenOrders(now.Add(-24*time.Hour), 0)); diff != "" {
+		t.Errorf("OpenOrders (-want +got):\n%s", diff)
+	}
 	res, err := s.Sweep(now.Add(-24 * time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -470,13 +477,25 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 
 func TestSweeperStops(t *testing.T) {
 	s := mustOpen(t, Options{})
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	swept := make(chan struct{}, 10)
-	sw := s.StartSweeper(SweeperOptions{Interval: time.Millisecond, OnSweep: func(SweepResult, error) {
-		select {
-		case swept <- struct{}{}:
-		default:
-		}
-	}})
+	var before atomic.Int64 // BeforeSweep calls not yet followed by their sweep
+	sw := s.StartSweeper(SweeperOptions{Interval: time.Millisecond, Retention: time.Hour, Now: func() time.Time { return now },
+		BeforeSweep: func(ctx context.Context, cutoff time.Time) {
+			if !cutoff.Equal(now.Add(-time.Hour)) {
+				t.Errorf("BeforeSweep cutoff %v, want now - Retention", cutoff)
+			}
+			before.Add(1)
+		},
+		OnSweep: func(SweepResult, error) {
+			if before.Add(-1) != 0 {
+				t.Error("a sweep ran without its BeforeSweep call")
+			}
+			select {
+			case swept <- struct{}{}:
+			default:
+			}
+		}})
 	<-swept
 	sw.Stop()
 	sw.Stop()

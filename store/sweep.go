@@ -117,6 +117,11 @@ type SweeperOptions struct {
 	Interval  time.Duration            // how often (default 10 minutes)
 	Now       func() time.Time         // default time.Now
 	OnSweep   func(SweepResult, error) // optional: called after each sweep, for logging
+	// BeforeSweep (optional) runs before each sweep with its cutoff, on the
+	// sweeper's goroutine; ctx ends when the sweeper is stopped. sibyl serve
+	// uses it to have the venues say which old open orders are now final
+	// (orders.Service.ReconcileOpen), so the sweep can delete their records.
+	BeforeSweep func(ctx context.Context, cutoff time.Time)
 }
 
 // Sweeper runs Sweep in the background. It owns its goroutine and its cancel;
@@ -150,7 +155,11 @@ func (s *Store) StartSweeper(opts SweeperOptions) *Sweeper {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				res, err := s.Sweep(opts.Now().Add(-opts.Retention))
+				cutoff := opts.Now().Add(-opts.Retention)
+				if opts.BeforeSweep != nil {
+					opts.BeforeSweep(ctx, cutoff)
+				}
+				res, err := s.Sweep(cutoff)
 				if opts.OnSweep != nil {
 					opts.OnSweep(res, err)
 				}

@@ -141,11 +141,6 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	m.store = st
-	m.sweeper = st.StartSweeper(store.SweeperOptions{OnSweep: func(r store.SweepResult, err error) {
-		if err != nil {
-			m.logger.Error("sweeping idempotency records", "err", err)
-		}
-	}})
 
 	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st, StartingCash: m.PaperCash})
 	if err != nil {
@@ -162,6 +157,26 @@ func (m *Main) Open() (*mcp.Server, error) {
 	}
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: true})
 	m.orders = svc
+	m.sweeper = st.StartSweeper(store.SweeperOptions{
+		// Orders that rested and then filled or expired at the venue keep their
+		// records until a venue says they are final.
+		BeforeSweep: func(ctx context.Context, cutoff time.Time) {
+			res, err := svc.ReconcileOpen(ctx, cutoff, reconcilePerSweep)
+			if err != nil && ctx.Err() == nil {
+				m.logger.Error("reconciling open orders", "err", err)
+			}
+			if res != (orders.ReconcileResult{}) {
+				m.logger.Info("reconciled open orders", "checked", res.Checked, "final", res.Final, "open", res.Open, "failed", res.Failed)
+			}
+		},
+		OnSweep: func(r store.SweepResult, err error) {
+			if err != nil {
+				m.logger.Error("sweeping idempotency records", "err", err)
+			} else if r != (store.SweepResult{}) {
+				m.logger.Info("swept idempotency records", "deleted", r.Deleted, "kept_open", r.KeptOpen, "kept_pending", r.KeptPending, "superseded", r.Superseded)
+			}
+		},
+	})
 	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
 		Spot: pv.Spot, VolFeed: "paper"}
 
@@ -172,6 +187,11 @@ func (m *Main) Open() (*mcp.Server, error) {
 	tools.Register(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.logger)
 	return srv, nil
 }
+
+// reconcilePerSweep bounds the venue lookups of one sweep's reconciliation
+// of open orders (one a time, each bounded by the orders service's send
+// timeout); the rest wait for the next sweep, ten minutes later.
+const reconcilePerSweep = 1000
 
 // gcPercent is the collector's target unless the GOGC environment variable
 // says otherwise. The server's live heap is small (tens of MiB), and at Go's
