@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // leanClient is the load generator of the HTTP benchmarks: one keep-alive
@@ -68,6 +69,16 @@ func (c *leanClient) callTool(name string, args []byte) (json.RawMessage, error)
 	if err != nil {
 		return nil, err
 	}
+	// The common case without decoding the whole answer (its text block
+	// repeats the structured content): inside a JSON string every quote is
+	// escaped, so these byte sequences can only be members of the response's
+	// own objects. Anything else is decoded in full below.
+	if i := bytes.Index(resp, structuredKey); i >= 0 && !bytes.Contains(resp, isErrorTrue) && !bytes.Contains(resp, rpcErrorKey) {
+		v := resp[i+len(structuredKey):]
+		if n := objectEnd(v); n > 0 {
+			return v[:n], nil
+		}
+	}
 	var a leanAnswer
 	if err := json.Unmarshal(resp, &a); err != nil {
 		return nil, fmt.Errorf("decoding %.200q: %w", resp, err)
@@ -81,6 +92,43 @@ func (c *leanClient) callTool(name string, args []byte) (json.RawMessage, error)
 		return nil, fmt.Errorf("tool error: %s", a.Result.Structured)
 	}
 	return a.Result.Structured, nil
+}
+
+var (
+	structuredKey = []byte(`"structuredContent":`)
+	isErrorTrue   = []byte(`"isError":true`)
+	rpcErrorKey   = []byte(`"error":{"code":-`) // a JSON-RPC error object (negative codes)
+)
+
+// objectEnd returns the length of the JSON object at the start of b, or 0 when
+// b does not start with a complete one. It matches braces outside strings
+// only; the caller's check reads what it needs from the object.
+func objectEnd(b []byte) int {
+	if len(b) == 0 || b[0] != '{' {
+		return 0
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // readResponse reads one HTTP/1.1 response with a JSON body (Content-Length
@@ -148,4 +196,21 @@ func (c *leanClient) readResponse() ([]byte, error) {
 		}
 	}
 	return nil, errors.New("response with neither Content-Length nor chunked encoding")
+}
+
+func TestObjectEnd(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int
+	}{
+		{`{"a":1},"b"`, 7},
+		{`{"a":"}{\"}","b":[{"c":"]"}]}}`, 29},
+		{`{"a":{"b":{}}`, 0}, // incomplete
+		{`[1]`, 0},
+		{``, 0},
+	} {
+		if got := objectEnd([]byte(tt.in)); got != tt.want {
+			t.Errorf("objectEnd(%s) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
 }
