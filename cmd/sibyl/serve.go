@@ -189,7 +189,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 }
 
 // reconcilePerSweep bounds the venue lookups of one sweep's reconciliation
-// of open orders (one a time, each bounded by the orders service's send
+// of open orders (one at a time, each bounded by the orders service's send
 // timeout); the rest wait for the next sweep, ten minutes later.
 const reconcilePerSweep = 1000
 
