@@ -231,6 +231,10 @@ type Action struct {
 
 	audit    store.AuditEntry // prepared audit template, set by Do
 	hasAudit bool
+	// background marks ReconcilePending's takeover: the claim only takes over
+	// an existing pending record whose lease is over, and writes nothing
+	// otherwise.
+	background bool
 }
 
 // Place places an order exactly once per (principal, place_order, key).

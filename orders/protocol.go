@@ -21,6 +21,7 @@ const (
 	claimReplay                       // done: return the stored outcome
 	claimRefuse                       // refused (key reused, possible duplicate): return err
 	claimWait                         // a live owner holds it: wait
+	claimSkip                         // background: nothing to take over; nothing written
 )
 
 type claim struct {
@@ -86,6 +87,8 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		case claimSend, claimRecover:
 			s.hook(s.opts.Hooks.AfterClaim, a.Key)
 			return s.execute(ctx, a, v, id, coid, c)
+		case claimSkip: // only background actions (ReconcilePending) are skipped
+			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("orders: claim skipped for a foreground call"), "internal error")
 		case claimWait:
 			if !time.Now().Before(deadline) {
 				return res, sibyl.Errorf(sibyl.InProgress,
@@ -154,6 +157,10 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		rec, ok, err := t.Record(id)
 		if err != nil {
 			return err
+		}
+		if a.background && (!ok || rec.State != store.Pending || rec.Fingerprint != fp || s.leaseLive(rec, now)) {
+			c = claim{kind: claimSkip} // done, gone or owned meanwhile: not ours to touch
+			return nil
 		}
 		if !ok {
 			if a.CheckDuplicate && !a.AllowDuplicate {

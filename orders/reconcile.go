@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -81,6 +82,97 @@ func (s *Service) ReconcileOpen(ctx context.Context, cutoff time.Time, limit int
 			return res, fmt.Errorf("marking reconciled orders final: %w", err)
 		}
 		res.Final += marked
+	}
+	return res, ctx.Err()
+}
+
+// PendingResult counts what ReconcilePending did.
+type PendingResult struct {
+	Checked    int // pending records whose venue was asked about the order
+	Completed  int // the venue had the order: the record is done with it (audit "reconciled")
+	NotAtVenue int // the venue has no such order: left pending for a retry of its key
+	Failed     int // no answer (a venue error, a venue no longer configured); asked again next time
+}
+
+// errNotSent is what a background reconciliation's Send answers: it never
+// sends an order, so a record the venue has nothing for stays pending.
+var errNotSent = sibyl.Errorf(sibyl.Unavailable, "not sent: the outcome is reconciled in the background only when the venue has the order")
+
+// ReconcilePending completes place_order records whose outcome is unknown (a
+// crash, a timeout or a lost answer, and no retry of the key since) from the
+// venue: when the venue has the order under the record's client order id, the
+// record takes it over as a retry would (audit "recover", then "reconciled"),
+// so the order is in the audit log and a later retry replays it. When the
+// venue has no such order, nothing is written and the record stays pending:
+// only a retry of its key may send the order. It never sends an order.
+//
+// It looks at records created before createdBefore whose lease is over, at
+// most limit of them (all when limit <= 0), oldest first, one venue call at a
+// time, each bounded by SendTimeout, and stops early when ctx ends. A record
+// that a caller takes over meanwhile is left to that caller. sibyl serve runs
+// it before each sweep.
+func (s *Service) ReconcilePending(ctx context.Context, createdBefore time.Time, limit int) (PendingResult, error) {
+	var res PendingResult
+	for _, id := range s.store.PendingRecords(createdBefore, limit) {
+		if ctx.Err() != nil {
+			break
+		}
+		if id.Tool != ToolPlaceOrder {
+			continue // a cancel's outcome is not found by client order id
+		}
+		rec, ok, err := s.store.Record(id)
+		if err != nil {
+			return res, err
+		}
+		if !ok || rec.State != store.Pending || s.leaseLive(rec, s.now()) {
+			continue
+		}
+		v, ok := s.venues[rec.Venue]
+		if !ok {
+			res.Failed++
+			s.opts.Logger.Warn("reconciling pending records: venue not configured", "venue", rec.Venue, "client_order_id", rec.ClientOrderID)
+			continue
+		}
+		res.Checked++
+		// Ask first, without writing: most abandoned records have nothing at
+		// the venue, and taking them over would only add audit entries.
+		vctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
+		_, err = v.OrderByClientID(vctx, id.Principal, rec.ClientOrderID)
+		cancel()
+		switch {
+		case sibyl.ErrorCode(err) == sibyl.NotFound:
+			res.NotAtVenue++
+			continue
+		case err != nil:
+			res.Failed++
+			s.opts.Logger.Warn("reconciling pending records: venue lookup failed", "venue", rec.Venue, "client_order_id", rec.ClientOrderID, "err", err)
+			continue
+		}
+		principal := id.Principal
+		a := Action{
+			Tool: id.Tool, Principal: principal, Transport: "background", Key: id.Key, Venue: rec.Venue,
+			OpensOrder: true, SuccessOutcome: store.OutcomePlaced, background: true,
+			Send: func(context.Context, sibyl.Venue, string) (sibyl.Order, error) { return sibyl.Order{}, errNotSent },
+			Reconcile: func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
+				o, err := v.OrderByClientID(ctx, principal, coid)
+				if sibyl.ErrorCode(err) == sibyl.NotFound {
+					return sibyl.Order{}, false, nil
+				}
+				return o, err == nil, err
+			},
+		}
+		c, err := s.claim(a, id, rec.Fingerprint, rec.ClientOrderID)
+		if err != nil {
+			return res, fmt.Errorf("taking over pending record %s: %w", id.Key, err)
+		}
+		if c.kind != claimRecover {
+			continue // done or taken over meanwhile
+		}
+		if _, err := s.execute(ctx, a, v, id, rec.ClientOrderID, c); err != nil {
+			res.Failed++ // the order vanished between the two lookups, or the lookup failed: released, still pending
+			continue
+		}
+		res.Completed++
 	}
 	return res, ctx.Err()
 }

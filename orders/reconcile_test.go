@@ -2,6 +2,9 @@ package orders
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,5 +86,153 @@ func TestReconcileOpenLetsTheSweepGo(t *testing.T) {
 	cancel()
 	if res, err := h.svc.ReconcileOpen(cctx, cutoff, 0); err == nil || res.Checked != 0 {
 		t.Errorf("ReconcileOpen with a cancelled context: %+v, %v", res, err)
+	}
+}
+
+// A place_order whose outcome was left unknown and whose key was never retried:
+// ReconcilePending completes the record when the venue has the order (and a
+// later retry replays it), and leaves it pending, writing nothing and sending
+// nothing, when the venue has none.
+func TestReconcilePending(t *testing.T) {
+	for _, tt := range []struct {
+		fault      faulty.Fault
+		atVenue    bool
+		wantPlaces int // PlaceOrder calls at the venue in all, the retry's included
+	}{
+		{faulty.LostResponse, true, 1},
+		{faulty.ErrorBeforeSend, false, 2},
+	} {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			h := newHarness(t, faulty.Options{Script: []faulty.Fault{tt.fault}}, nil)
+			ctx := context.Background()
+			req := placeReq("abandoned-01", 3)
+			if _, err := h.svc.Place(ctx, req); sibyl.ErrorCode(err) != sibyl.Unavailable {
+				t.Fatalf("first call: %v, want unavailable", err)
+			}
+			h.svc.Flush()
+			id := store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: req.Key}
+			auditBefore := auditCount(t, h)
+
+			// Too recent: not looked at.
+			if res, err := h.svc.ReconcilePending(ctx, h.clock.Now().Add(-10*time.Minute), 0); err != nil || res != (PendingResult{}) {
+				t.Fatalf("ReconcilePending of a recent record: %+v, %v", res, err)
+			}
+			h.clock.Add(11 * time.Minute)
+			res, err := h.svc.ReconcilePending(ctx, h.clock.Now().Add(-10*time.Minute), 0)
+			h.svc.Flush()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, _, _ := h.store.Record(id)
+			if tt.atVenue {
+				if res != (PendingResult{Checked: 1, Completed: 1}) {
+					t.Errorf("ReconcilePending: %+v, want 1 completed", res)
+				}
+				if rec.State != store.Done || rec.OrderID != "o-1" {
+					t.Errorf("record after reconciling: %+v, want done with o-1", rec)
+				}
+				if got := auditOutcomes(t, h, auditBefore); !equalStrings(got, []string{store.OutcomeRecover, store.OutcomeReconciled}) {
+					t.Errorf("audit entries written: %v, want recover, reconciled", got)
+				}
+			} else {
+				if res != (PendingResult{Checked: 1, NotAtVenue: 1}) {
+					t.Errorf("ReconcilePending: %+v, want 1 not at the venue", res)
+				}
+				if rec.State != store.Pending {
+					t.Errorf("record after reconciling: %+v, want still pending", rec)
+				}
+				if got := auditOutcomes(t, h, auditBefore); len(got) != 0 {
+					t.Errorf("audit entries written: %v, want none", got)
+				}
+			}
+			// The agent's retry, whenever it comes: one order in all.
+			got, err := h.svc.Place(ctx, req)
+			if err != nil || got.Order.ID != "o-1" || got.Replayed != tt.atVenue {
+				t.Errorf("retry: %+v, %v; want o-1, replayed=%v", got, err, tt.atVenue)
+			}
+			if n := h.venue.Calls("PlaceOrder"); n != tt.wantPlaces {
+				t.Errorf("PlaceOrder calls: %d, want %d", n, tt.wantPlaces)
+			}
+			if n := h.x.count(); n != 1 {
+				t.Errorf("orders at the venue: %d, want 1", n)
+			}
+			h.svc.Flush()
+			if res, err := h.svc.ReconcilePending(ctx, h.clock.Now(), 0); err != nil || res != (PendingResult{}) {
+				t.Errorf("ReconcilePending after the retry: %+v, %v; want nothing pending", res, err)
+			}
+		})
+	}
+}
+
+func auditCount(t *testing.T, h *harness) int {
+	t.Helper()
+	return len(auditOutcomes(t, h, 0))
+}
+
+// auditOutcomes returns the outcomes of the audit entries after the first skip.
+func auditOutcomes(t *testing.T, h *harness, skip int) []string {
+	t.Helper()
+	if err := h.store.FlushAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	entries, err := h.store.ReadAudit(0, 100000, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entries {
+		if i >= skip {
+			out = append(out, e.Outcome)
+		}
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool { return slices.Equal(a, b) }
+
+// ReconcilePending racing the agent's own retry of the same key: one order,
+// one completion, whichever takes the record first.
+func TestReconcilePendingRacesRetry(t *testing.T) {
+	for i := range 20 {
+		h := newHarness(t, faulty.Options{Script: []faulty.Fault{faulty.LostResponse}}, nil)
+		ctx := context.Background()
+		req := placeReq(fmt.Sprintf("race-key-%03d", i), 3)
+		if _, err := h.svc.Place(ctx, req); sibyl.ErrorCode(err) != sibyl.Unavailable {
+			t.Fatalf("first call: %v, want unavailable", err)
+		}
+		h.svc.Flush()
+		h.clock.Add(11 * time.Minute)
+		var wg sync.WaitGroup
+		var retry PlaceResult
+		var retryErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); retry, retryErr, _ = retryUntilDone(ctx, h.svc, req) }()
+		go func() {
+			defer wg.Done()
+			if _, err := h.svc.ReconcilePending(ctx, h.clock.Now().Add(-10*time.Minute), 0); err != nil {
+				t.Error(err)
+			}
+		}()
+		wg.Wait()
+		h.svc.Flush()
+		if retryErr != nil || retry.Order.ID != "o-1" || !retry.Replayed {
+			t.Fatalf("retry: %+v, %v; want a replay of o-1", retry, retryErr)
+		}
+		rec, _, _ := h.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: req.Key})
+		if rec.State != store.Done || rec.OrderID != "o-1" {
+			t.Fatalf("record: %+v, want done with o-1", rec)
+		}
+		if n := h.x.count(); n != 1 || h.venue.Calls("PlaceOrder") != 1 {
+			t.Fatalf("venue: %d orders, %d PlaceOrder calls; want 1 and 1", n, h.venue.Calls("PlaceOrder"))
+		}
+		reconciled := 0
+		for _, o := range auditOutcomes(t, h, 0) {
+			if o == store.OutcomeReconciled {
+				reconciled++
+			}
+		}
+		if reconciled != 1 {
+			t.Fatalf("audit: %d reconciled entries, want 1", reconciled)
+		}
 	}
 }

@@ -245,6 +245,43 @@ func (s *Store) OpenOrders(createdBefore time.Time, limit int) []OpenOrder {
 	return out
 }
 
+// PendingRecords returns up to limit ids (all when limit <= 0) of records
+// created before createdBefore whose outcome is still unknown (state pending),
+// oldest first.
+func (s *Store) PendingRecords(createdBefore time.Time, limit int) []RecordID {
+	cut := createdBefore.UnixNano()
+	type found struct {
+		id      RecordID
+		created int64
+	}
+	var fs []found
+	x := s.idx
+	x.mu.RLock()
+	for k, m := range x.recs {
+		if !m.pending || m.created >= cut {
+			continue
+		}
+		if id, err := parseRecordID([]byte(k)); err == nil {
+			fs = append(fs, found{id, m.created})
+		}
+	}
+	x.mu.RUnlock()
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].created != fs[j].created {
+			return fs[i].created < fs[j].created
+		}
+		return fs[i].id.Key < fs[j].id.Key
+	})
+	if limit > 0 && len(fs) > limit {
+		fs = fs[:limit]
+	}
+	ids := make([]RecordID, len(fs))
+	for i, f := range fs {
+		ids[i] = f.id
+	}
+	return ids
+}
+
 // forgetRecord drops rec (being deleted from the log) from the indexes. It
 // reports whether a duplicate-detection entry went with it.
 func (t *Txn) forgetRecord(rec Record) (droppedFP bool) {

@@ -319,7 +319,7 @@ type AuditEntryOut struct {
 	Tool           string    `json:"tool" jsonschema_description:"The tool called."`
 	Outcome        string    `json:"outcome" jsonschema_description:"ok, intent, placed, cancelled, rejected, replay, unknown, recover, reconciled, key_reused, possible_duplicate, invalid, or an error code."`
 	Principal      string    `json:"principal" jsonschema_description:"Who called."`
-	Transport      string    `json:"transport,omitempty" jsonschema_description:"stdio or http."`
+	Transport      string    `json:"transport,omitempty" jsonschema_description:"stdio or http; background for the server's own reconciliation of an order whose outcome was unknown."`
 	IdempotencyKey string    `json:"idempotency_key,omitempty" jsonschema_description:"The call's idempotency key, for state-changing tools."`
 	OrderIDs       []string  `json:"order_ids,omitempty" jsonschema_description:"Orders the entry concerns."`
 	Error          string    `json:"error,omitempty" jsonschema_description:"Error code when the call failed."`

@@ -168,6 +168,15 @@ func (m *Main) Open() (*mcp.Server, error) {
 			if res != (orders.ReconcileResult{}) {
 				m.logger.Info("reconciled open orders", "checked", res.Checked, "final", res.Final, "open", res.Open, "failed", res.Failed)
 			}
+			// Orders whose outcome was left unknown and whose key nobody
+			// retried: completed from the venue when it has them.
+			pres, err := svc.ReconcilePending(ctx, time.Now().Add(-pendingGrace), reconcilePerSweep)
+			if err != nil && ctx.Err() == nil {
+				m.logger.Error("reconciling pending records", "err", err)
+			}
+			if pres != (orders.PendingResult{}) {
+				m.logger.Info("reconciled pending records", "checked", pres.Checked, "completed", pres.Completed, "not_at_venue", pres.NotAtVenue, "failed", pres.Failed)
+			}
 		},
 		OnSweep: func(r store.SweepResult, err error) {
 			if err != nil {
@@ -188,10 +197,15 @@ func (m *Main) Open() (*mcp.Server, error) {
 	return srv, nil
 }
 
-// reconcilePerSweep bounds the venue lookups of one sweep's reconciliation
-// of open orders (one at a time, each bounded by the orders service's send
-// timeout); the rest wait for the next sweep, ten minutes later.
+// reconcilePerSweep bounds the venue lookups of each reconciliation before a
+// sweep, of open orders and of pending records (one at a time, each bounded by
+// the orders service's send timeout); the rest wait for the next sweep, ten
+// minutes later.
 const reconcilePerSweep = 1000
+
+// pendingGrace is how long a record whose outcome is unknown is left to its
+// agent's retry before the background reconciliation asks the venue.
+const pendingGrace = 10 * time.Minute
 
 // gcPercent is the collector's target unless the GOGC environment variable
 // says otherwise. The server's live heap is small (tens of MiB), and at Go's
