@@ -108,6 +108,9 @@ type Service struct {
 	mu       sync.Mutex
 	waiters  map[string]chan struct{} // record id -> closed when the record changes hands
 	inflight counter                  // asynchronous completions not yet on disk
+
+	askedMu sync.Mutex
+	asked   map[string]time.Time // background reconciliation: what was asked about lately, and when
 }
 
 // New returns a Service. It panics when Store is nil (a wiring bug).
@@ -145,6 +148,7 @@ func New(opts Options) *Service {
 		venues:  opts.Venues,
 		now:     opts.Now,
 		waiters: map[string]chan struct{}{},
+		asked:   map[string]time.Time{},
 	}
 }
 

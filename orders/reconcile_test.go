@@ -77,9 +77,17 @@ func TestReconcileOpenLetsTheSweepGo(t *testing.T) {
 			t.Errorf("record %s exists: %v, want %v", key, got, want)
 		}
 	}
-	// Asked again: only what is still open or unanswered.
-	if res, err := h.svc.ReconcileOpen(ctx, cutoff, 0); err != nil || res != (ReconcileResult{Checked: 2, Open: 1, Failed: 1}) {
-		t.Errorf("second ReconcileOpen: %+v, %v", res, err)
+	// Within the hour nothing is asked about again; after it, only what is
+	// still open or unanswered, one per call with limit 1: the second call
+	// moves on to the order the first did not ask about.
+	if res, err := h.svc.ReconcileOpen(ctx, cutoff, 0); err != nil || res != (ReconcileResult{}) {
+		t.Errorf("ReconcileOpen again at once: %+v, %v; want nothing asked", res, err)
+	}
+	h.clock.Add(time.Hour)
+	first, err1 := h.svc.ReconcileOpen(ctx, cutoff, 1)
+	second, err2 := h.svc.ReconcileOpen(ctx, cutoff, 1)
+	if err1 != nil || err2 != nil || first.Checked != 1 || second.Checked != 1 || first == second {
+		t.Errorf("two ReconcileOpen calls with limit 1: %+v %v, %+v %v; want one order each, not the same", first, err1, second, err2)
 	}
 	// A cancelled context stops it before any venue call.
 	cctx, cancel := context.WithCancel(ctx)
@@ -234,5 +242,59 @@ func TestReconcilePendingRacesRetry(t *testing.T) {
 		if reconciled != 1 {
 			t.Fatalf("audit: %d reconciled entries, want 1", reconciled)
 		}
+	}
+}
+
+// Records that stay pending (the venue has nothing for them, and their keys
+// are never retried) do not take every round: with a limit of one, each call
+// asks about the next record, and the abandoned order behind them is reached.
+// A venue that keeps failing ends the pass after a few errors.
+func TestReconcilePendingMovesOn(t *testing.T) {
+	script := []faulty.Fault{faulty.ErrorBeforeSend, faulty.ErrorBeforeSend, faulty.ErrorBeforeSend, faulty.LostResponse}
+	h := newHarness(t, faulty.Options{Script: script}, nil)
+	ctx := context.Background()
+	for i := range script {
+		if _, err := h.svc.Place(ctx, placeReq(fmt.Sprintf("stays-pending-%d", i), float64(i+1))); sibyl.ErrorCode(err) != sibyl.Unavailable {
+			t.Fatalf("call %d: %v, want unavailable", i, err)
+		}
+		h.clock.Add(time.Second)
+	}
+	h.svc.Flush()
+	h.clock.Add(11 * time.Minute)
+	cutoff := h.clock.Now().Add(-10 * time.Minute)
+	var all PendingResult
+	for call := range 4 {
+		res, err := h.svc.ReconcilePending(ctx, cutoff, 1)
+		if err != nil || res.Checked != 1 {
+			t.Fatalf("call %d: %+v, %v; want one record asked about", call, res, err)
+		}
+		all.NotAtVenue += res.NotAtVenue
+		all.Completed += res.Completed
+	}
+	h.svc.Flush()
+	if all.NotAtVenue != 3 || all.Completed != 1 {
+		t.Errorf("four calls with limit 1: %+v; want 3 not at the venue, then the abandoned order completed", all)
+	}
+	rec, _, _ := h.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: "stays-pending-3"})
+	if rec.State != store.Done || rec.OrderID != "o-1" {
+		t.Errorf("abandoned record: %+v, want done with o-1", rec)
+	}
+
+	// A venue that fails every lookup: the pass stops after maxVenueFailures.
+	script = make([]faulty.Fault, 2*maxVenueFailures)
+	for i := range script {
+		script[i] = faulty.ErrorBeforeSend
+	}
+	h = newHarness(t, faulty.Options{Script: script, ReadErrorRate: 1}, nil)
+	for i := range script {
+		if _, err := h.svc.Place(ctx, placeReq(fmt.Sprintf("venue-down-%02d", i), float64(i+1))); sibyl.ErrorCode(err) != sibyl.Unavailable {
+			t.Fatalf("call %d: %v, want unavailable", i, err)
+		}
+	}
+	h.svc.Flush()
+	h.clock.Add(11 * time.Minute)
+	res, err := h.svc.ReconcilePending(ctx, h.clock.Now().Add(-10*time.Minute), 0)
+	if err != nil || res != (PendingResult{Checked: maxVenueFailures, Failed: maxVenueFailures}) {
+		t.Errorf("with the venue down: %+v, %v; want the pass ended after %d failures", res, err, maxVenueFailures)
 	}
 }

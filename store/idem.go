@@ -382,7 +382,7 @@ func (s *Store) Record(id RecordID) (rec Record, ok bool, err error) {
 			return rec, true, nil
 		}
 	}
-	return Record{}, false, fmt.Errorf("store: record %s/%s: its version kept moving under concurrent sweeps", id.Tool, id.Key)
+	return Record{}, false, fmt.Errorf("store: record %s/%s: its version kept moving under concurrent writes", id.Tool, id.Key)
 }
 
 // IdemStats counts the idempotency records.

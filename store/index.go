@@ -19,7 +19,8 @@ import (
 // the file is opened (loadIndex) and changed only by the group committer's
 // goroutine, after a transaction has committed (apply), so a reader that looks
 // a version up and then opens a read transaction finds it on disk (unless a
-// sweep deleted it meanwhile; see Store.Record).
+// later transaction deleted it meanwhile, superseded or expired; see
+// Store.Record).
 type idemIndex struct {
 	mu         sync.RWMutex
 	recs       map[string]recMeta // record id bytes -> its newest version
@@ -115,10 +116,10 @@ const garbagePerTxn = 512
 // up again (Store.Record). A version already gone (a sweep took it) is skipped.
 // So the log holds about one version per record instead of every version
 // until the next sweep.
-func (t *Txn) collectGarbage() error {
+func (t *Txn) collectGarbage() {
 	g := t.s.idx.garbage
 	if len(g) == 0 {
-		return nil
+		return
 	}
 	g = g[:min(len(g), garbagePerTxn)]
 	b := t.logBucket()
@@ -128,15 +129,16 @@ func (t *Txn) collectGarbage() error {
 		if b.Get(k) == nil {
 			continue
 		}
-		if err := b.Delete(k); err != nil {
-			return fmt.Errorf("deleting superseded record version %d: %w", seq, err)
+		if b.Delete(k) != nil {
+			// Not worth failing every commit for: the version stays in the
+			// file (Sweep tries it again), and the list moves on.
+			continue
 		}
 		deleted++
 	}
 	d := t.idemDelta()
 	d.collected = len(g)
 	d.superseded -= deleted
-	return nil
 }
 
 // idemDelta returns the transaction's pending index changes, creating them.
@@ -245,10 +247,10 @@ func (s *Store) OpenOrders(createdBefore time.Time, limit int) []OpenOrder {
 	return out
 }
 
-// PendingRecords returns up to limit ids (all when limit <= 0) of records
-// created before createdBefore whose outcome is still unknown (state pending),
-// oldest first.
-func (s *Store) PendingRecords(createdBefore time.Time, limit int) []RecordID {
+// PendingRecords returns up to limit ids (all when limit <= 0) of tool's
+// records created before createdBefore whose outcome is still unknown (state
+// pending), oldest first.
+func (s *Store) PendingRecords(tool string, createdBefore time.Time, limit int) []RecordID {
 	cut := createdBefore.UnixNano()
 	type found struct {
 		id      RecordID
@@ -261,7 +263,7 @@ func (s *Store) PendingRecords(createdBefore time.Time, limit int) []RecordID {
 		if !m.pending || m.created >= cut {
 			continue
 		}
-		if id, err := parseRecordID([]byte(k)); err == nil {
+		if id, err := parseRecordID([]byte(k)); err == nil && id.Tool == tool {
 			fs = append(fs, found{id, m.created})
 		}
 	}

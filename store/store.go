@@ -465,9 +465,7 @@ func (s *Store) update(fn func(t *Txn) error) error {
 	var t *Txn
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t = &Txn{tx: tx, s: s}
-		if err := t.collectGarbage(); err != nil {
-			return err
-		}
+		t.collectGarbage()
 		return fn(t)
 	})
 	if err == nil && t != nil && t.idem != nil {
