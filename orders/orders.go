@@ -293,17 +293,23 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 			o.ClientOrderID = coid
 			return v.PlaceOrder(ctx, o)
 		},
-		Reconcile: func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
-			o, err := v.OrderByClientID(ctx, req.Principal, coid)
-			if sibyl.ErrorCode(err) == sibyl.NotFound {
-				return sibyl.Order{}, false, nil
-			}
-			if err != nil {
-				return sibyl.Order{}, false, err
-			}
-			return o, true, nil
-		},
+		Reconcile: findByClientID(req.Principal),
 	})
+}
+
+// findByClientID is the Reconcile of an order-opening Action: the venue's
+// order of principal with the client order id, if it has one.
+func findByClientID(principal string) func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
+	return func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
+		o, err := v.OrderByClientID(ctx, principal, coid)
+		if sibyl.ErrorCode(err) == sibyl.NotFound {
+			return sibyl.Order{}, false, nil
+		}
+		if err != nil {
+			return sibyl.Order{}, false, err
+		}
+		return o, true, nil
+	}
 }
 
 // Cancel cancels an order exactly once per (principal, cancel_order, key): a

@@ -192,33 +192,26 @@ func (s *Service) ReconcilePending(ctx context.Context, createdBefore time.Time,
 		res.Checked++
 		// Ask first, without writing: most abandoned records have nothing at
 		// the venue, and taking them over would only add audit entries.
+		find := findByClientID(id.Principal)
 		vctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
-		_, err = v.OrderByClientID(vctx, id.Principal, coid)
+		_, found, err := find(vctx, v, coid)
 		cancel()
-		switch {
-		case sibyl.ErrorCode(err) == sibyl.NotFound:
-			res.NotAtVenue++
-			failures = 0
-			continue
-		case err != nil:
+		if err != nil {
 			res.Failed++
 			failures++
 			s.opts.Logger.Warn("reconciling pending records: venue lookup failed", "venue", rec.Venue, "client_order_id", coid, "err", err)
 			continue
 		}
 		failures = 0
-		principal := id.Principal
+		if !found {
+			res.NotAtVenue++
+			continue
+		}
 		a := Action{
-			Tool: id.Tool, Principal: principal, Transport: "background", Key: id.Key, Venue: rec.Venue,
+			Tool: id.Tool, Principal: id.Principal, Transport: "background", Key: id.Key, Venue: rec.Venue,
 			OpensOrder: true, SuccessOutcome: store.OutcomePlaced, background: true,
-			Send: func(context.Context, sibyl.Venue, string) (sibyl.Order, error) { return sibyl.Order{}, errNotSent },
-			Reconcile: func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
-				o, err := v.OrderByClientID(ctx, principal, coid)
-				if sibyl.ErrorCode(err) == sibyl.NotFound {
-					return sibyl.Order{}, false, nil
-				}
-				return o, err == nil, err
-			},
+			Send:      func(context.Context, sibyl.Venue, string) (sibyl.Order, error) { return sibyl.Order{}, errNotSent },
+			Reconcile: find,
 		}
 		c, err := s.claim(a, id, rec.Fingerprint, coid)
 		if err != nil {
