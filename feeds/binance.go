@@ -82,7 +82,7 @@ func (b *Binance) Daily(ctx context.Context, symbol string, from, to time.Time) 
 	if b.Now != nil {
 		now = b.Now
 	}
-	lastComplete := UTCDay(now()).Add(-Day)
+	lastComplete := LastCompleteDay(now())
 	if to.IsZero() || to.After(lastComplete) {
 		to = lastComplete
 	}

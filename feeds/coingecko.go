@@ -83,7 +83,7 @@ func (g *CoinGecko) Daily(ctx context.Context, symbol string, from, to time.Time
 	if g.Now != nil {
 		now = g.Now
 	}
-	lastComplete := UTCDay(now()).Add(-Day)
+	lastComplete := LastCompleteDay(now())
 	if to.IsZero() || to.After(lastComplete) {
 		to = lastComplete
 	}

@@ -61,6 +61,12 @@ func UTCDay(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
+// LastCompleteDay returns the latest UTC day whose daily candle is complete at
+// now: the day before now's.
+func LastCompleteDay(now time.Time) time.Time {
+	return UTCDay(now).Add(-Day)
+}
+
 // unknownSymbol returns the NotFound error for symbol, listing the known ones.
 func unknownSymbol(feed, symbol string, known []string) *sibyl.Error {
 	k := append([]string(nil), known...)

@@ -125,7 +125,7 @@ func (g *Grader) checkAsOf(asOf time.Time) error {
 	if g.Now == nil || asOf.IsZero() {
 		return nil
 	}
-	latest := feeds.UTCDay(g.Now()).Add(-feeds.Day)
+	latest := feeds.LastCompleteDay(g.Now())
 	if feeds.UTCDay(asOf).After(latest) {
 		return sibyl.FieldErrorf(sibyl.Invalid, "as_of", "as_of %s is after the latest complete day %s; use %s or an earlier day, or omit as_of for the latest grade",
 			asOf.Format(time.DateOnly), latest.Format(time.DateOnly), latest.Format(time.DateOnly))

@@ -248,7 +248,7 @@ func (d *Deps) getPriceHistory(ctx context.Context, c *Call, in historyIn) (hist
 	if err != nil {
 		return historyOut{}, err
 	}
-	latest := feeds.UTCDay(d.now()).Add(-feeds.Day)
+	latest := feeds.LastCompleteDay(d.now())
 	if to.IsZero() {
 		to = latest
 	}

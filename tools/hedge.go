@@ -169,7 +169,7 @@ func (d *Deps) planHedge(ctx context.Context, in hedgeIn, by time.Time) (hedge.P
 	if !ok {
 		return hedge.Plan{}, sibyl.Errorf(sibyl.Internal, "hedge volatility feed %q is not configured", feed)
 	}
-	to := feeds.UTCDay(d.now()).Add(-feeds.Day)
+	to := feeds.LastCompleteDay(d.now())
 	candles, err := src.Daily(ctx, sym, to.Add(-90*feeds.Day), to)
 	if err != nil {
 		return hedge.Plan{}, err
