@@ -32,14 +32,7 @@ func TestCancelCrashAtEachPoint(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			data := t.TempDir()
-			connect := func(url string) *sdk.ClientSession {
-				c := sdk.NewClient(&sdk.Implementation{Name: "cancel-crash", Version: "1"}, nil)
-				cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return cs
-			}
+			connect := func(url string) *sdk.ClientSession { return connectHTTP(ctx, t, url, "cancel-crash") }
 			call := func(cs *sdk.ClientSession, tool string, args map[string]any, out any) error {
 				res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: tool, Arguments: args})
 				if err != nil {

@@ -11,6 +11,18 @@ import (
 	"github.com/sibylmcp/sibyl/orders"
 )
 
+// connectHTTP connects the official SDK client, named name, to a sibyl serve
+// endpoint over streamable HTTP, failing t when it cannot.
+func connectHTTP(ctx context.Context, t *testing.T, url, name string) *sdk.ClientSession {
+	t.Helper()
+	c := sdk.NewClient(&sdk.Implementation{Name: name, Version: "1"}, nil)
+	cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 // hedgeServer starts `sibyl serve --http` on dataDir with a paper balance large
 // enough for a 2 BTC hedge and extra environment.
 func hedgeServer(t *testing.T, dataDir string, env ...string) (string, *exec.Cmd) {
@@ -39,14 +51,7 @@ func TestHedgeCrashBetweenLegs(t *testing.T) {
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	connect := func(url string) *sdk.ClientSession {
-		c := sdk.NewClient(&sdk.Implementation{Name: "hedge-crash", Version: "1"}, nil)
-		cs, err := c.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url, MaxRetries: -1}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cs
-	}
+	connect := func(url string) *sdk.ClientSession { return connectHTTP(ctx, t, url, "hedge-crash") }
 
 	url, proc := hedgeServer(t, data, "SIBYL_TEST_CRASH=after-complete:1")
 	cs := connect(url)
