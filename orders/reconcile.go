@@ -13,8 +13,8 @@ import (
 type ReconcileResult struct {
 	Checked int // orders a venue was asked about
 	Final   int // found final (filled, cancelled, expired, rejected) and marked so
-	Open    int // still open at the venue: their records stay
-	Failed  int // no answer (a venue error, a venue no longer configured): asked again next time
+	Open    int // still open at the venue: their records stay (asked again an hour or more later)
+	Failed  int // no answer (a venue error, a venue no longer configured): asked again in a round an hour or more later
 }
 
 // reconcileChunk bounds the records one transaction marks final.
@@ -135,7 +135,7 @@ type PendingResult struct {
 	Checked    int // pending records whose venue was asked about the order
 	Completed  int // the venue had the order: the record is done with it (audit "reconciled")
 	NotAtVenue int // the venue has no such order: left pending for a retry of its key
-	Failed     int // no answer (a venue error, a venue no longer configured); asked again next time
+	Failed     int // no answer (a venue error, a venue no longer configured): asked again in a round an hour or more later
 }
 
 // errNotSent is what a background reconciliation's Send answers: it never
