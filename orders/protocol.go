@@ -163,7 +163,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			return nil
 		}
 		if !ok && !a.background && a.OpensOrder {
-			if err := s.haltError(); err != nil {
+			if err := s.Halted(); err != nil {
 				c = claim{kind: claimRefuse, err: err}
 				audit.Outcome, audit.Error = OutcomeHalted, string(sibyl.RiskLimit)
 				_, err := t.AppendAudit(audit)
@@ -232,10 +232,10 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		case s.leaseLive(rec, now):
 			c = claim{kind: claimWait, rec: rec}
 			return nil // nothing to write
-		case !a.background && a.OpensOrder && s.haltError() != nil:
+		case !a.background && a.OpensOrder && s.Halted() != nil:
 			// An unknown outcome is not reconciled while halted: the takeover
 			// could send the order again.
-			c = claim{kind: claimRefuse, err: s.haltError()}
+			c = claim{kind: claimRefuse, err: s.Halted()}
 			audit.Outcome, audit.Error = OutcomeHalted, string(sibyl.RiskLimit)
 		default:
 			// The owner died or gave up (lease expired or released): take over.

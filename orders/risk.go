@@ -42,15 +42,17 @@ type reservation struct {
 	Day       string          `json:"d"`
 }
 
-// Halted refuses the call when trading is halted. The error is not stored: a
-// call refused while halted may be retried with the same key after resume.
-var errHaltedFmt = "trading is halted by the operator (sibyl halt, %s): no new order or hedge is sent until 'sibyl resume'. Nothing was recorded or sent; after the resume, retry with the same idempotency_key"
+// errHaltedFmt is the halt refusal. It is not stored: a call refused while
+// halted may be retried with the same key after resume.
+const errHaltedFmt = "trading is halted by the operator (sibyl halt, %s): no new order or hedge is sent until 'sibyl resume'. Nothing was recorded or sent; after the resume, retry with the same idempotency_key"
 
 // OutcomeHalted is the audit outcome of a call refused because trading is halted.
 const OutcomeHalted = "halted"
 
-// haltError returns the refusal for a halted server, or nil.
-func (s *Service) haltError() error {
+// Halted returns the refusal (a risk_limit *sibyl.Error, not to be stored)
+// while trading is halted by the kill switch, or nil. Tools that act before
+// an order reaches Place (a hedge) check it first.
+func (s *Service) Halted() error {
 	if s.opts.Halt == nil {
 		return nil
 	}
@@ -154,14 +156,14 @@ func (s *Service) checkAndReserve(t *store.Txn, a Action, id store.RecordID, now
 	ro := *a.risk
 	day := now.UTC().Format(time.DateOnly)
 	if !l.Counted() {
-		return l.Check(ro, risk.Usage{}, risk.Usage{}), nil
+		return storedNote(l.Check(ro, risk.Usage{}, risk.Usage{})), nil
 	}
 	b, err := t.Bucket(bucketRiskLedger)
 	if err != nil {
 		return nil, err
 	}
 	if refusal := l.Check(ro, usage(b, a.Principal, ro.Market, day), usage(b, "", ro.Market, day)); refusal != nil {
-		return refusal, nil
+		return storedNote(refusal), nil
 	}
 	r := reservation{Principal: a.Principal, Market: ro.Market, Side: ro.Side, Quantity: ro.Quantity, Price: ro.Price, Notional: ro.Notional(), Day: day}
 	raw, err := json.Marshal(r)
@@ -172,6 +174,15 @@ func (s *Service) checkAndReserve(t *store.Txn, a Action, id store.RecordID, now
 		return nil, err
 	}
 	return nil, apply(b, r, r.Notional, exposureOf(r), 1)
+}
+
+// storedNote tells the agent that the refusal is stored under its key.
+func storedNote(err error) error {
+	var e *sibyl.Error
+	if errors.As(err, &e) {
+		e.Message += " Nothing was sent to the venue; this refusal is stored, so a retry with the same idempotency_key gets it again (use a new key for a changed order)."
+	}
+	return err
 }
 
 // exposureOf is what an order adds to its market's exposure while it rests:
@@ -276,6 +287,10 @@ func takeReservation(t *store.Txn, k []byte) (*store.Bucket, reservation, bool, 
 
 // Leg is one order of a multi-order action (a hedge), for CheckRisk.
 type Leg struct {
+	// Key is the leg's idempotency key: a leg whose key has a record already
+	// (placed or refused by an earlier call) is counted by the ledger, not
+	// again here.
+	Key      string
 	MarketID string             // "venue:native_id"
 	Order    sibyl.OrderRequest // side, type, quantity and price
 }
@@ -288,7 +303,7 @@ type Leg struct {
 // *sibyl.Error whose message names the leg). Use it so that a hedge the
 // limits would cut in half is refused whole.
 func (s *Service) CheckRisk(ctx context.Context, principal string, legs []Leg) error {
-	if err := s.haltError(); err != nil {
+	if err := s.Halted(); err != nil {
 		return err
 	}
 	day := s.now().UTC().Format(time.DateOnly)
@@ -300,7 +315,15 @@ func (s *Service) CheckRisk(ctx context.Context, principal string, legs []Leg) e
 		}
 		added := map[string]decimal.Decimal{} // exposure the earlier legs add, by market
 		var addedDaily decimal.Decimal
-		for i, leg := range legs {
+		n := 0 // legs counted before this one
+		for _, leg := range legs {
+			if leg.Key != "" {
+				if _, used, err := s.store.Record(store.RecordID{Principal: principal, Tool: ToolPlaceOrder, Key: leg.Key}); err == nil && used {
+					continue
+				}
+			}
+			i := n
+			n++
 			venue, native, ok := sibyl.SplitMarketID(leg.MarketID)
 			if !ok {
 				return sibyl.FieldErrorf(sibyl.Invalid, "market_id", "market id %q is not of the form venue:native_id", leg.MarketID)
@@ -324,7 +347,7 @@ func (s *Service) CheckRisk(ctx context.Context, principal string, legs []Leg) e
 			if err := l.Check(ro, mine, all); err != nil {
 				var e *sibyl.Error
 				if errors.As(err, &e) {
-					e.Message = fmt.Sprintf("leg %d (%s): %s", i+1, leg.MarketID, e.Message)
+					e.Message = fmt.Sprintf("leg %d (%s): %s No leg of this call was sent.", i+1, leg.MarketID, e.Message)
 				}
 				refusal = err
 				return nil

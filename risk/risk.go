@@ -111,12 +111,12 @@ func (l Limits) Check(o Order, mine, all Usage) error {
 			field = "worst_price"
 		}
 		if !o.Mid.IsPositive() {
-			return refuse(field, "risk-price-collar", "the outcome has no mid price to check the price collar of $%s against; headroom none until the market is quoted", l.Collar)
+			return refuse(field, "risk-price-collar", "the outcome has no mid price to check the price collar of %s against; headroom none until the market is quoted", usd(l.Collar))
 		}
 		lo, hi := o.Mid.Sub(l.Collar), o.Mid.Add(l.Collar)
 		if o.Price.LessThan(lo) || o.Price.GreaterThan(hi) {
-			return refuse(field, "risk-price-collar", "price $%s is %s from the mid $%s, more than the collar of $%s; headroom: prices from $%s to $%s",
-				o.Price, o.Price.Sub(o.Mid).Abs(), o.Mid, l.Collar, decimal.Max(lo, decimal.Zero), decimal.Min(hi, one))
+			return refuse(field, "risk-price-collar", "price %s is %s from the mid %s, more than the collar of %s; headroom: prices from %s to %s",
+				usd(o.Price), usd(o.Price.Sub(o.Mid).Abs()), usd(o.Mid), usd(l.Collar), usd(decimal.Max(lo, decimal.Zero)), usd(decimal.Min(hi, one)))
 		}
 	}
 	n := o.Notional()
@@ -157,9 +157,9 @@ func capCheck(name, what string, limit, used, n decimal.Decimal) error {
 	return nil
 }
 
-// refuse builds the risk_limit error: "risk limit NAME: ...".
+// refuse builds the risk_limit error: "risk limit NAME: ... headroom ...".
 func refuse(field, name, format string, args ...any) error {
-	msg := fmt.Sprintf("risk limit %s: %s. Nothing was sent to the venue; this refusal is stored, so a retry with the same idempotency_key gets it again.", name, fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf("risk limit %s: %s.", name, fmt.Sprintf(format, args...))
 	return &sibyl.Error{Code: sibyl.RiskLimit, Field: field, Message: msg}
 }
 

@@ -119,6 +119,11 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 			return hedgeOut{}, err
 		}
 	}
+	if in.Execute && d.Orders != nil {
+		if err := d.Orders.Halted(); err != nil {
+			return hedgeOut{}, err // the kill switch: no hedge is executed
+		}
+	}
 	by, err := parseDay(in.By, "by")
 	if err != nil {
 		return hedgeOut{}, err
@@ -148,6 +153,12 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 		if plan, err = d.commitHedge(k, fp, plan); err != nil {
 			return hedgeOut{}, err
 		}
+	}
+	// The risk limits of every leg together, before any leg is sent, so that
+	// a hedge the limits would cut short is refused whole. Each leg is checked
+	// (and its refusal stored) again when it is placed.
+	if err := d.Orders.CheckRisk(ctx, c.Principal, hedgeLegs(in.IdempotencyKey, plan)); err != nil {
+		return hedgeOut{}, err
 	}
 	out := hedgeResult(plan, d.now())
 	d.executeHedge(ctx, c, in.IdempotencyKey, plan, &out)
@@ -258,6 +269,17 @@ func storedPlanFor(raw []byte, fp string) (hedge.Plan, error) {
 		return hedge.Plan{}, sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key", "this idempotency_key was used for a different hedge; use a new key for a new hedge")
 	}
 	return sp.Plan, nil
+}
+
+// hedgeLegs describes the plan's legs for the risk check, as executeHedge
+// places them.
+func hedgeLegs(key string, plan hedge.Plan) []orders.Leg {
+	legs := make([]orders.Leg, len(plan.Legs))
+	for i, l := range plan.Legs {
+		legs[i] = orders.Leg{Key: orders.LegKey(key, i+1), MarketID: l.MarketID, Order: sibyl.OrderRequest{Outcome: l.Outcome,
+			Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts, LimitPrice: l.Price, TimeInForce: sibyl.GTC}}
+	}
+	return legs
 }
 
 func hedgeKey(principal, key string) []byte { return []byte(principal + "\x00" + key) }

@@ -56,6 +56,7 @@ type placeOrderIn struct {
 	Side           string   `json:"side" jsonschema:"enum=buy,enum=sell" jsonschema_description:"buy contracts of the outcome, or sell contracts you hold."`
 	Quantity       float64  `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000" jsonschema_description:"Number of contracts (the paper venue trades whole contracts)."`
 	LimitPrice     *float64 `json:"limit_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"Limit price in dollars per contract, strictly between 0 and 1, on the market's tick (0.01). Omit for a market order."`
+	WorstPrice     *float64 `json:"worst_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"For a market order (no limit_price): the worst price per contract you accept, strictly between 0 and 1; the order is sent as an immediate-or-cancel (or fok) limit at this price, so it never fills beyond it. Required when the server has a price collar (live venues by default)."`
 	TimeInForce    string   `json:"time_in_force,omitempty" jsonschema:"enum=gtc,enum=ioc,enum=fok" jsonschema_description:"gtc: rest until filled or cancelled (default for limit orders); ioc: fill what is possible now and cancel the rest (default for market orders); fok: fill everything now or nothing."`
 	IdempotencyKey string   `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this one intended order, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same order; use a new one for a new order."`
 	AllowDuplicate bool     `json:"allow_duplicate,omitempty" jsonschema_description:"Set true only to place a second, identical order on purpose within 60 seconds under a new key; otherwise such an order is refused as possible_duplicate (a safeguard against retries that made up a new key)."`
@@ -124,6 +125,13 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	}
 	if req.Type == sibyl.MarketOrder && req.TimeInForce == sibyl.GTC {
 		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "time_in_force", "a market order cannot rest: use ioc or fok, or give a limit_price for a gtc order")
+	}
+	if in.WorstPrice != nil {
+		if req.Type != sibyl.MarketOrder {
+			return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "worst_price", "give worst_price only for a market order (without limit_price); a limit order's limit_price is its worst price")
+		}
+		// A market order with a worst price is an immediate limit order at it.
+		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.WorstPrice
 	}
 	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
 		return orderAnswer{}, err
