@@ -73,7 +73,11 @@ func TestRiskLimitsRefuseBeforeSending(t *testing.T) {
 		{"max daily", risk.Limits{MaxDaily: usd("50")}, []PlaceRequest{placeAt("k-d1-00001", mkt, sibyl.Buy, 60, 0.5), placeAt("k-d2-00001", "paper:ETH", sibyl.Sell, 40, 0.5)},
 			placeAt("k-d3-00001", "paper:SOL", sibyl.Buy, 1, 0.01), "risk-max-daily"},
 		{"total daily", risk.Limits{TotalDaily: usd("10")}, []PlaceRequest{placeAt("k-t1-00001", mkt, sibyl.Buy, 20, 0.5)},
-			func() PlaceRequest { r := placeAt("k-t2-00001", mkt, sibyl.Buy, 1, 0.5); r.Principal = "other"; return r }(), "risk-total-max-daily"},
+			func() PlaceRequest {
+				r := placeAt("k-t2-00001", mkt, sibyl.Buy, 1, 0.5)
+				r.Principal = "other"
+				return r
+			}(), "risk-total-max-daily"},
 		{"max market", risk.Limits{MaxMarket: usd("30")}, []PlaceRequest{placeAt("k-m1-00001", mkt, sibyl.Buy, 50, 0.5), placeAt("k-m2-00001", "paper:ETH", sibyl.Buy, 50, 0.5), placeAt("k-m3-00001", mkt, sibyl.Sell, 100, 0.5)},
 			placeAt("k-m4-00001", mkt, sibyl.Buy, 11, 0.5), "risk-max-market"},
 		{"max open", risk.Limits{MaxOpen: 2}, []PlaceRequest{placeAt("k-o1-00001", mkt, sibyl.Buy, 1, 0.5), placeAt("k-o2-00001", mkt, sibyl.Buy, 1, 0.5)},

@@ -122,9 +122,9 @@ func exerciseRiskLimits(ctx context.Context, t *testing.T, cs *sdk.ClientSession
 		t.Errorf("market order without worst_price: %+v, want risk_limit on worst_price", e)
 	}
 
-	nA := mustPlace(order(m1.ID, math.Floor(4/p1), p1))                 // about $4 in market 1
+	nA := mustPlace(order(m1.ID, math.Floor(4/p1), p1))                   // about $4 in market 1
 	refused(order(m1.ID, math.Floor((6-nA)/p1)+1, p1), "risk-max-market") // market 1 over $6
-	nC := mustPlace(order(m2.ID, math.Floor((7.9-nA)/p2), p2))           // $7.3-7.9 placed today
+	nC := mustPlace(order(m2.ID, math.Floor((7.9-nA)/p2), p2))            // $7.3-7.9 placed today
 	refused(order(m2.ID, math.Floor((8-nA-nC)/p2)+1, p2), "risk-max-daily")
 	mustPlace(order(m2.ID, 1, 0.01)) // the third resting order
 	refused(order(m2.ID, 2, 0.01), "risk-max-open")
