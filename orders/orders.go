@@ -185,6 +185,9 @@ type PlaceRequest struct {
 	AllowDuplicate bool
 	MarketID       string             // "venue:native_id"
 	Order          sibyl.OrderRequest // Principal, MarketID and ClientOrderID are filled in by Place
+	// Confirmation is the person's answer when the tool asked for one (the
+	// order is over the confirmation threshold); nil when none was asked.
+	Confirmation *Confirmation
 	// Args are the tool arguments as the agent sent them: the fingerprint is the
 	// SHA-256 of their canonical JSON without idempotency_key and
 	// allow_duplicate (control flags, not part of the order), and the audit log
@@ -245,6 +248,8 @@ type Action struct {
 	// risk describes a new order for the risk limits (nil: not an order, or
 	// no limits on its venue); set by Place.
 	risk *risk.Order
+	// confirm is the person's answer to the tool's question, if one was asked.
+	confirm *Confirmation
 
 	audit    store.AuditEntry // prepared audit template, set by Do
 	hasAudit bool
@@ -315,7 +320,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 		ro = &r
 	}
 	return s.Do(ctx, Action{
-		risk: ro,
+		risk: ro, confirm: req.Confirmation,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
 		Key: req.Key, Args: args, Venue: venueName,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,

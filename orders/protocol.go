@@ -185,6 +185,18 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 					return err
 				}
 			}
+			if a.confirm != nil {
+				declined, err := s.confirmAudit(t, a, fresh, audit)
+				if err != nil {
+					return err
+				}
+				if declined != nil {
+					c = claim{kind: claimRefuse, err: declined}
+					audit.Outcome, audit.Error = store.OutcomeRejected, string(sibyl.RiskLimit)
+					_, err := t.AppendAudit(audit)
+					return err
+				}
+			}
 			if a.risk != nil {
 				refusal, err := s.checkAndReserve(t, a, id, now)
 				if err != nil {

@@ -160,8 +160,20 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 	if err := d.Orders.CheckRisk(ctx, c.Principal, hedgeLegs(in.IdempotencyKey, plan)); err != nil {
 		return hedgeOut{}, err
 	}
+	// Over the confirmation threshold, the person confirms the legs not
+	// placed yet, once for the whole hedge; a decline is stored on each leg.
+	var fresh []orders.Leg
+	for _, l := range hedgeLegs(in.IdempotencyKey, plan) {
+		if _, used, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, l.Key); err == nil && !used {
+			fresh = append(fresh, l)
+		}
+	}
+	conf, err := d.confirm(ctx, c, "hedge", fresh)
+	if err != nil {
+		return hedgeOut{}, err
+	}
 	out := hedgeResult(plan, d.now())
-	d.executeHedge(ctx, c, in.IdempotencyKey, plan, &out)
+	d.executeHedge(ctx, c, in.IdempotencyKey, plan, conf, &out)
 	return out, nil
 }
 
@@ -286,7 +298,7 @@ func hedgeKey(principal, key string) []byte { return []byte(principal + "\x00" +
 
 // executeHedge places every leg exactly once under its leg key and fills in
 // out's legs with what happened. A failed leg does not stop the others.
-func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge.Plan, out *hedgeOut) {
+func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge.Plan, conf *orders.Confirmation, out *hedgeOut) {
 	out.Executed, out.Complete = true, true
 	for i, l := range plan.Legs {
 		args, _ := json.Marshal(map[string]any{"market": l.MarketID, "outcome": l.Outcome, "side": "buy", "quantity": l.Contracts,
@@ -298,7 +310,8 @@ func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge
 			MarketID:       l.MarketID,
 			Order: sibyl.OrderRequest{Outcome: l.Outcome, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts,
 				LimitPrice: l.Price, TimeInForce: sibyl.GTC},
-			Args: args,
+			Args:         args,
+			Confirmation: conf,
 		})
 		leg := &out.Legs[i]
 		if err != nil {

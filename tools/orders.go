@@ -136,11 +136,19 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
 		return orderAnswer{}, err
 	}
+	// Over the confirmation threshold, the person confirms first; a retry of
+	// a key already used gets its stored outcome without a question.
+	var conf *orders.Confirmation
+	if _, used, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, in.IdempotencyKey); err == nil && !used {
+		if conf, err = d.confirm(ctx, c, "order", []orders.Leg{{Key: in.IdempotencyKey, MarketID: in.Market, Order: req}}); err != nil {
+			return orderAnswer{}, err
+		}
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
-		MarketID: in.Market, Order: req, Args: c.Args,
+		MarketID: in.Market, Order: req, Args: c.Args, Confirmation: conf,
 	})
 	if err != nil {
 		return orderAnswer{}, err

@@ -130,6 +130,19 @@ func (r *riskFlags) limitsFor(venues map[string]sibyl.Venue) (map[string]risk.Li
 	return out, nil
 }
 
+// confirmFor returns every venue's --confirm-above threshold, by name.
+func (r *riskFlags) confirmFor(venues map[string]sibyl.Venue) (map[string]decimal.Decimal, error) {
+	out := make(map[string]decimal.Decimal, len(venues))
+	for name, v := range venues {
+		t, err := r.confirmAboveFor(v.Info().Mode)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
 // check parses every flag once for each mode, so a bad value fails at start.
 func (r *riskFlags) check() error {
 	for _, mode := range []string{sibyl.ModePaper, sibyl.ModeLive} {

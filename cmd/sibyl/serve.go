@@ -203,8 +203,12 @@ func (m *Main) Open() (*mcp.Server, error) {
 			}
 		},
 	})
+	confirmAbove, err := m.risk.confirmFor(venues)
+	if err != nil {
+		return nil, err
+	}
 	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
-		Spot: pv.Spot, VolFeed: "paper"}
+		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
