@@ -237,3 +237,65 @@ func describeChoice(best ComparedMarket, others []ComparedMarket) string {
 	}
 	return fmt.Sprintf("%s %s chosen at $%.4f all-in per contract over %s", best.Market, best.Outcome, best.AllIn, strings.Join(alt, ", "))
 }
+
+// cheapestEquivalents keeps, of each set of equivalent price markets that
+// spans several venues (compare_markets' rule: same token, strike and expiry,
+// either direction), only the one where the contract paying below the strike
+// (No on "above", Yes on "below": what a hedge of a long position buys) costs
+// least all-in, its ask plus the venue's fee per contract at 100 contracts.
+// It returns the markets to plan with and one sentence per choice made.
+func cheapestEquivalents(markets []sibyl.Market) ([]sibyl.Market, []string) {
+	type group struct{ members []int }
+	var groups []*group
+	for i, m := range markets {
+		if m.Underlying == nil {
+			groups = append(groups, &group{[]int{i}})
+			continue
+		}
+		placed := false
+		for _, g := range groups {
+			if _, ok := match.Equivalent(markets[g.members[0]], m); ok && markets[g.members[0]].Underlying != nil {
+				g.members = append(g.members, i)
+				placed = true
+				break
+			}
+		}
+		if !placed {
+			groups = append(groups, &group{[]int{i}})
+		}
+	}
+	hundred := decimal.NewFromInt(100)
+	var out []sibyl.Market
+	var notes []string
+	for _, g := range groups {
+		venues := map[string]bool{}
+		for _, i := range g.members {
+			venues[markets[i].Venue] = true
+		}
+		if len(venues) < 2 {
+			for _, i := range g.members {
+				out = append(out, markets[i])
+			}
+			continue
+		}
+		rows := make([]ComparedMarket, 0, len(g.members))
+		byID := map[string]sibyl.Market{}
+		for _, i := range g.members {
+			m := markets[i]
+			outcome := "No"
+			if strings.EqualFold(m.Underlying.Direction, "below") {
+				outcome = "Yes"
+			}
+			rows = append(rows, priceRow(m, outcome, "buy", hundred, match.Match{Kind: match.KindPrice, Score: 1}))
+			byID[m.ID] = m
+		}
+		rankRows(rows, "buy")
+		out = append(out, byID[rows[0].Market])
+		if rows[0].Quoted {
+			if note := describeChoice(rows[0], rows[1:]); note != "" {
+				notes = append(notes, "Venue choice (compare_markets, fees included): "+note+".")
+			}
+		}
+	}
+	return out, notes
+}

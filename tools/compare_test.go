@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +149,45 @@ func TestCompareMarketsFindsEquivalentsAndRanksAllIn(t *testing.T) {
 	// Polymarket's No at yes-0.02 with no fee beats Kalshi's yes-0.03 plus about 2 cents of fee.
 	if out.Best != "polymarket:0xabc" || out.Markets[0].Market != "polymarket:0xabc" {
 		t.Errorf("best %s (%+v), want polymarket:0xabc first", out.Best, out.Markets)
+	}
+}
+
+// With a second venue listing the same strikes cheaper, hedge_position buys
+// each leg where it costs least all-in and says so.
+func TestHedgePicksCheaperVenue(t *testing.T) {
+	d := MustDeps(t)
+	tool := toolByName(t, All(d), "hedge_position")
+	preview := decode[hedgeOut](t, must(call(t, tool, hedgeArgs(t, d, ""))))
+	if len(preview.Legs) == 0 {
+		t.Fatal("no legs on paper alone")
+	}
+	// Kalshi lists each leg's strike as "below K" with Yes 5 cents under paper's price.
+	var ks []sibyl.Market
+	for i, l := range preview.Legs {
+		m, err := d.Venues["paper"].Market(context.Background(), strings.TrimPrefix(l.Market, "paper:"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := m.Underlying
+		ks = append(ks, priceMarket("kalshi", fmt.Sprintf("KXBTC-%d", i), "BTC", u.Strike, "below", u.Expiry, l.Price-0.05, 1-l.Price+0.07))
+	}
+	d.Venues["kalshi"] = &listVenue{name: "kalshi", markets: ks}
+	both := decode[hedgeOut](t, must(call(t, tool, hedgeArgs(t, d, ""))))
+	onKalshi, said := 0, 0
+	for _, l := range both.Legs {
+		if strings.HasPrefix(l.Market, "kalshi:") {
+			onKalshi++
+		}
+	}
+	for _, r := range both.Risks {
+		if strings.HasPrefix(r, "Venue choice") && strings.Contains(r, "kalshi:") {
+			said++
+		}
+	}
+	if onKalshi == 0 || said != onKalshi {
+		t.Errorf("legs %+v; risks %q: want the legs on kalshi, each choice said", both.Legs, both.Risks)
+	}
+	if !(both.TotalCost < preview.TotalCost) {
+		t.Errorf("total cost %v with kalshi, %v on paper alone: want lower", both.TotalCost, preview.TotalCost)
 	}
 }

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -224,9 +225,27 @@ func (d *Deps) planHedge(ctx context.Context, in hedgeIn, by time.Time) (hedge.P
 			q.Cursor = res.NextCursor
 		}
 	}
+	// With several venues, each strike is bought where it costs least all-in.
+	var choices []string
+	if len(names) > 1 {
+		markets, choices = cheapestEquivalents(markets)
+	}
 	req := hedge.Request{Symbol: sym, Quantity: in.Quantity, EntryPrice: in.EntryPrice, ProtectBelow: in.ProtectBelow,
 		By: by, MaxLoss: in.MaxLoss, Budget: in.Budget, Venues: in.Venues}
-	return hedge.Planner{Fee: hedge.ProportionalFee(0.07)}.Plan(req, markets, spot, vol, d.now())
+	plan, err := hedge.Planner{Fee: hedge.ProportionalFee(0.07)}.Plan(req, markets, spot, vol, d.now())
+	if err != nil {
+		return plan, err
+	}
+	// Say so for the strikes the plan uses.
+	for _, c := range choices {
+		for _, l := range plan.Legs {
+			if strings.Contains(c, l.MarketID+" ") {
+				plan.Risks = append(plan.Risks, c)
+				break
+			}
+		}
+	}
+	return plan, nil
 }
 
 // storedHedge returns the plan an earlier call with the same key committed to.
