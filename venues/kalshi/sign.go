@@ -62,7 +62,9 @@ func NewSigner(keyID string, key *rsa.PrivateKey, now func() time.Time) (*Signer
 func (s *Signer) KeyID() string { return s.keyID }
 
 // String describes the Signer without its key.
-func (s *Signer) String() string { return "kalshi.Signer{key_id: " + s.keyID + ", private key redacted}" }
+func (s *Signer) String() string {
+	return "kalshi.Signer{key_id: " + s.keyID + ", private key redacted}"
+}
 
 // GoString describes the Signer without its key.
 func (s *Signer) GoString() string { return s.String() }

@@ -135,7 +135,6 @@ func TestSignerNeverPrintsKey(t *testing.T) {
 	}
 }
 
-
 func mustKey(t testing.TB) *rsa.PrivateKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
