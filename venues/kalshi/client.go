@@ -35,7 +35,7 @@ type Config struct {
 	Signer *Signer
 	// HTTPClient sends the requests; nil means one with a 15 s timeout.
 	HTTPClient *http.Client
-	// Now is the clock (nil: time.Now).
+	// Now is the clock for signature timestamps (nil: time.Now).
 	Now func() time.Time
 	// Limiter paces requests; nil means a basic-tier limiter.
 	Limiter *Limiter
@@ -77,7 +77,9 @@ func NewClient(cfg Config) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.limiter == nil {
-		c.limiter = NewLimiter(c.now)
+		// Pacing runs on the real clock even when Now is a test clock: the
+		// limiter sleeps for real.
+		c.limiter = NewLimiter(nil)
 	}
 	if c.retries == 0 {
 		c.retries = 2
