@@ -302,7 +302,7 @@ func TestClientFaults(t *testing.T) {
 		{kalshitest.Fault{Kind: kalshitest.HangAfter}, sibyl.Unavailable, 1, 1},
 		{kalshitest.Fault{Kind: kalshitest.HangBefore}, sibyl.Unavailable, 0, 1},
 		{kalshitest.Fault{Kind: kalshitest.UnavailableBefore}, sibyl.Unavailable, 0, 1},
-		{kalshitest.Fault{Kind: kalshitest.RateLimit}, "", 1, 2},                       // one 429, then the retry succeeds
+		{kalshitest.Fault{Kind: kalshitest.RateLimit}, "", 1, 2},                          // one 429, then the retry succeeds
 		{kalshitest.Fault{Kind: kalshitest.RateLimit, Times: 3}, sibyl.RateLimited, 0, 3}, // retries exhausted
 		{kalshitest.Fault{Kind: kalshitest.Slow, Delay: 50 * time.Millisecond}, "", 1, 1},
 	}

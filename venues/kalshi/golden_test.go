@@ -136,16 +136,16 @@ func TestGoldenOrderbookFP(t *testing.T) {
 	yes := ConvertBook("KXNFLGAME-26OCT08TBDAL-DAL", b, true, 0, d("0.01"), stamp)
 	want := sibyl.OrderBook{
 		MarketID: "kalshi:KXNFLGAME-26OCT08TBDAL-DAL", Outcome: "Yes",
-		Bids:     []sibyl.PriceLevel{{0.80, 16529.55}, {0.79, 33328.87}, {0.78, 45938.68}},
-		Asks:     []sibyl.PriceLevel{{0.81, 375864.43}, {0.82, 2630402.87}, {0.83, 2897298.68}},
+		Bids:     []sibyl.PriceLevel{pl(0.80, 16529.55), pl(0.79, 33328.87), pl(0.78, 45938.68)},
+		Asks:     []sibyl.PriceLevel{pl(0.81, 375864.43), pl(0.82, 2630402.87), pl(0.83, 2897298.68)},
 		TickSize: 0.01, Time: stamp,
 	}
 	if diff := cmp.Diff(want, yes); diff != "" {
 		t.Errorf("yes book (-want +got):\n%s", diff)
 	}
 	no := ConvertBook("KXNFLGAME-26OCT08TBDAL-DAL", b, false, 2, d("0.01"), stamp)
-	wantNo := []sibyl.PriceLevel{{0.19, 375864.43}, {0.18, 2630402.87}}
-	wantNoAsks := []sibyl.PriceLevel{{0.20, 16529.55}, {0.21, 33328.87}}
+	wantNo := []sibyl.PriceLevel{pl(0.19, 375864.43), pl(0.18, 2630402.87)}
+	wantNoAsks := []sibyl.PriceLevel{pl(0.20, 16529.55), pl(0.21, 33328.87)}
 	if diff := cmp.Diff(wantNo, no.Bids); diff != "" {
 		t.Errorf("no bids (-want +got):\n%s", diff)
 	}
@@ -266,3 +266,5 @@ func TestUnderlyingPriceMarkets(t *testing.T) {
 		})
 	}
 }
+
+func pl(price, size float64) sibyl.PriceLevel { return sibyl.PriceLevel{Price: price, Size: size} }

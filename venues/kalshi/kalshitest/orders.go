@@ -245,8 +245,8 @@ func (s *Server) orderJSON(o *order) map[string]any {
 		"fill_count_fp": c2(o.filled), "remaining_count_fp": c2(o.remaining()), "initial_count_fp": c2(o.initial),
 		"taker_fill_cost_dollars": o.cost.StringFixed(4), "maker_fill_cost_dollars": "0.0000",
 		"taker_fees_dollars": o.fees.StringFixed(4), "maker_fees_dollars": "0.0000",
-		"created_time":     o.created.Format(time.RFC3339Nano),
-		"last_update_time": o.updated.Format(time.RFC3339Nano),
+		"created_time":               o.created.Format(time.RFC3339Nano),
+		"last_update_time":           o.updated.Format(time.RFC3339Nano),
 		"self_trade_prevention_type": "taker_at_cross", "exchange_index": o.exchangeIndex,
 	}
 }
@@ -381,4 +381,3 @@ func (s *Server) getPositions(w http.ResponseWriter) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"market_positions": ps, "event_positions": []any{}, "cursor": ""})
 }
-
