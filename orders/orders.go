@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	sibyl "github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/risk"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -89,6 +90,14 @@ type Options struct {
 	// that died, and is recovered at once instead of after its lease runs out.
 	// Leave it false when several Services share a Store.
 	SoleOwner bool
+	// Limits are the risk limits by venue name (none for a venue not in the
+	// map). Every order (place_order and each hedge leg) is checked against
+	// them in its claim transaction, before anything is sent; a refusal is
+	// stored under the key and replayed (code risk_limit).
+	Limits map[string]risk.Limits
+	// Halt is the kill switch: while it is on, every new order is refused
+	// (risk_limit, not stored). Nil: never halted.
+	Halt *Halt
 	// Hooks are test hook points; leave zero in production.
 	Hooks Hooks
 	// Logger receives internal failures that have no caller to go to (a
@@ -176,6 +185,9 @@ type PlaceRequest struct {
 	AllowDuplicate bool
 	MarketID       string             // "venue:native_id"
 	Order          sibyl.OrderRequest // Principal, MarketID and ClientOrderID are filled in by Place
+	// Confirmation is the person's answer when the tool asked for one (the
+	// order is over the confirmation threshold); nil when none was asked.
+	Confirmation *Confirmation
 	// Args are the tool arguments as the agent sent them: the fingerprint is the
 	// SHA-256 of their canonical JSON without idempotency_key and
 	// allow_duplicate (control flags, not part of the order), and the audit log
@@ -233,6 +245,12 @@ type Action struct {
 	// answers Conflict to a client order id it already has.
 	ReconcileOnConflict bool
 
+	// risk describes a new order for the risk limits (nil: not an order, or
+	// no limits on its venue); set by Place.
+	risk *risk.Order
+	// confirm is the person's answer to the tool's question, if one was asked.
+	confirm *Confirmation
+
 	audit    store.AuditEntry // prepared audit template, set by Do
 	hasAudit bool
 	// background marks ReconcilePending's takeover: the claim only takes over
@@ -282,7 +300,27 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 	order := req.Order
 	order.Principal = req.Principal
 	order.MarketID = native
+	var ro *risk.Order
+	if l := s.limits(venueName); l.Active() {
+		r := riskOrder(req.MarketID, req.Order)
+		if l.Collar.IsPositive() && !r.Price.IsZero() {
+			// The collar needs the mid, read before the claim (no I/O inside
+			// the transaction), and only for a key not used before: a retry
+			// gets the stored decision.
+			if v, ok := s.venues[venueName]; ok && ValidateKey(req.Key) == nil {
+				if _, used, err := s.store.Record(store.RecordID{Principal: req.Principal, Tool: ToolPlaceOrder, Key: req.Key}); err == nil && !used {
+					m, err := mid(ctx, v, native, req.Order.Outcome)
+					if err != nil {
+						return refused(err)
+					}
+					r.Mid = m
+				}
+			}
+		}
+		ro = &r
+	}
 	return s.Do(ctx, Action{
+		risk: ro, confirm: req.Confirmation,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
 		Key: req.Key, Args: args, Venue: venueName,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,

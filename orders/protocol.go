@@ -150,6 +150,10 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		return claim{}, err
 	}
 	auditTmpl := s.auditEntry(a, fp, now)
+	rp, err := s.prepareRisk(a, now)
+	if err != nil {
+		return claim{}, err
+	}
 	var c claim
 	err = s.store.Commit(func(t *store.Txn) error {
 		c = claim{} // Commit may run this more than once
@@ -162,6 +166,14 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			c = claim{kind: claimSkip} // done, gone or owned meanwhile: not ours to touch
 			return nil
 		}
+		if !ok && !a.background && a.OpensOrder {
+			if err := s.Halted(); err != nil {
+				c = claim{kind: claimRefuse, err: err}
+				audit.Outcome, audit.Error = OutcomeHalted, string(sibyl.RiskLimit)
+				_, err := t.AppendAudit(audit)
+				return err
+			}
+		}
 		if !ok {
 			if a.CheckDuplicate && !a.AllowDuplicate {
 				u, found, err := t.FingerprintUse(a.Principal, a.Tool, fp)
@@ -173,6 +185,37 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 						"an identical order was placed %s ago under another idempotency_key; to retry that order, reuse its original idempotency_key; to really place a second identical order, set allow_duplicate to true",
 						now.Sub(u.Time).Round(time.Second))}
 					audit.Outcome, audit.Error = store.OutcomeDuplicate, string(sibyl.PossibleDuplicate)
+					_, err := t.AppendAudit(audit)
+					return err
+				}
+			}
+			if a.confirm != nil {
+				declined, err := s.confirmAudit(t, a, fresh, audit)
+				if err != nil {
+					return err
+				}
+				if declined != nil {
+					c = claim{kind: claimRefuse, err: declined}
+					audit.Outcome, audit.Error = store.OutcomeRejected, string(sibyl.RiskLimit)
+					_, err := t.AppendAudit(audit)
+					return err
+				}
+			}
+			if rp != nil {
+				refusal, err := s.checkAndReserve(t, rp, id)
+				if err != nil {
+					return err
+				}
+				if refusal != nil {
+					// Stored as done with the refusal, so every retry replays it.
+					rec := fresh.Record()
+					rec.State, rec.LeaseUntil, rec.DupIndexed, rec.OrderFinal = store.Done, now, false, true
+					rec.Error = &store.RecordError{Code: sibyl.ErrorCode(refusal), Message: sibyl.ErrorMessage(refusal), Field: sibyl.ErrorField(refusal)}
+					if err := t.PutRecord(rec); err != nil {
+						return err
+					}
+					c = claim{kind: claimRefuse, err: refusal}
+					audit.Outcome, audit.Error = store.OutcomeRejected, string(sibyl.RiskLimit)
 					_, err := t.AppendAudit(audit)
 					return err
 				}
@@ -205,6 +248,11 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		case s.leaseLive(rec, now):
 			c = claim{kind: claimWait, rec: rec}
 			return nil // nothing to write
+		case !a.background && a.OpensOrder && s.Halted() != nil:
+			// An unknown outcome is not reconciled while halted: the takeover
+			// could send the order again.
+			c = claim{kind: claimRefuse, err: s.Halted()}
+			audit.Outcome, audit.Error = OutcomeHalted, string(sibyl.RiskLimit)
 		default:
 			// The owner died or gave up (lease expired or released): take over.
 			rec.Owner = s.opts.Owner
@@ -331,6 +379,14 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 		stored, already = store.Record{}, false
 		if a.ClosesOrder && o.ID != "" && o.Status.Final() {
 			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.ID, now); err != nil {
+				return err
+			}
+			if err := settleOrder(t, a.Principal, a.Venue, o); err != nil {
+				return err
+			}
+		}
+		if a.OpensOrder {
+			if err := s.settleClaim(t, id, a.Venue, o, refusal); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
@@ -33,6 +34,10 @@ type Deps struct {
 	// VolFeed names the feed whose daily history gives hedge_position its
 	// volatility (default: DefaultFeed).
 	VolFeed string
+	// ConfirmAbove is, by venue name, the notional in dollars above which
+	// place_order and an executed hedge ask the person (MCP elicitation)
+	// before anything is sent; a venue not in the map (or zero) never asks.
+	ConfirmAbove map[string]decimal.Decimal
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

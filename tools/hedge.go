@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -119,6 +120,11 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 			return hedgeOut{}, err
 		}
 	}
+	if in.Execute && d.Orders != nil {
+		if err := d.Orders.Halted(); err != nil {
+			return hedgeOut{}, err // the kill switch: no hedge is executed
+		}
+	}
 	by, err := parseDay(in.By, "by")
 	if err != nil {
 		return hedgeOut{}, err
@@ -149,8 +155,26 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 			return hedgeOut{}, err
 		}
 	}
+	// The risk limits of every leg together, before any leg is sent, so that
+	// a hedge the limits would cut short is refused whole. Each leg is checked
+	// (and its refusal stored) again when it is placed.
+	if err := d.Orders.CheckRisk(ctx, c.Principal, hedgeLegs(in.IdempotencyKey, plan)); err != nil {
+		return hedgeOut{}, err
+	}
+	// Over the confirmation threshold, the person confirms the legs not
+	// placed yet, once for the whole hedge; a decline is stored on each leg.
+	var fresh []orders.Leg
+	for _, l := range hedgeLegs(in.IdempotencyKey, plan) {
+		if _, used, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, l.Key); err == nil && !used {
+			fresh = append(fresh, l)
+		}
+	}
+	conf, err := d.confirm(ctx, c, "hedge", fresh)
+	if err != nil {
+		return hedgeOut{}, err
+	}
 	out := hedgeResult(plan, d.now())
-	d.executeHedge(ctx, c, in.IdempotencyKey, plan, &out)
+	d.executeHedge(ctx, c, in.IdempotencyKey, plan, conf, &out)
 	return out, nil
 }
 
@@ -201,9 +225,27 @@ func (d *Deps) planHedge(ctx context.Context, in hedgeIn, by time.Time) (hedge.P
 			q.Cursor = res.NextCursor
 		}
 	}
+	// With several venues, each strike is bought where it costs least all-in.
+	var choices []string
+	if len(names) > 1 {
+		markets, choices = cheapestEquivalents(markets)
+	}
 	req := hedge.Request{Symbol: sym, Quantity: in.Quantity, EntryPrice: in.EntryPrice, ProtectBelow: in.ProtectBelow,
 		By: by, MaxLoss: in.MaxLoss, Budget: in.Budget, Venues: in.Venues}
-	return hedge.Planner{Fee: hedge.ProportionalFee(0.07)}.Plan(req, markets, spot, vol, d.now())
+	plan, err := hedge.Planner{Fee: hedge.ProportionalFee(0.07)}.Plan(req, markets, spot, vol, d.now())
+	if err != nil {
+		return plan, err
+	}
+	// Say so for the strikes the plan uses.
+	for _, c := range choices {
+		for _, l := range plan.Legs {
+			if strings.Contains(c, l.MarketID+" ") {
+				plan.Risks = append(plan.Risks, c)
+				break
+			}
+		}
+	}
+	return plan, nil
 }
 
 // storedHedge returns the plan an earlier call with the same key committed to.
@@ -260,11 +302,22 @@ func storedPlanFor(raw []byte, fp string) (hedge.Plan, error) {
 	return sp.Plan, nil
 }
 
+// hedgeLegs describes the plan's legs for the risk check, as executeHedge
+// places them.
+func hedgeLegs(key string, plan hedge.Plan) []orders.Leg {
+	legs := make([]orders.Leg, len(plan.Legs))
+	for i, l := range plan.Legs {
+		legs[i] = orders.Leg{Key: orders.LegKey(key, i+1), MarketID: l.MarketID, Order: sibyl.OrderRequest{Outcome: l.Outcome,
+			Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts, LimitPrice: l.Price, TimeInForce: sibyl.GTC}}
+	}
+	return legs
+}
+
 func hedgeKey(principal, key string) []byte { return []byte(principal + "\x00" + key) }
 
 // executeHedge places every leg exactly once under its leg key and fills in
 // out's legs with what happened. A failed leg does not stop the others.
-func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge.Plan, out *hedgeOut) {
+func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge.Plan, conf *orders.Confirmation, out *hedgeOut) {
 	out.Executed, out.Complete = true, true
 	for i, l := range plan.Legs {
 		args, _ := json.Marshal(map[string]any{"market": l.MarketID, "outcome": l.Outcome, "side": "buy", "quantity": l.Contracts,
@@ -276,7 +329,8 @@ func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge
 			MarketID:       l.MarketID,
 			Order: sibyl.OrderRequest{Outcome: l.Outcome, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts,
 				LimitPrice: l.Price, TimeInForce: sibyl.GTC},
-			Args: args,
+			Args:         args,
+			Confirmation: conf,
 		})
 		leg := &out.Legs[i]
 		if err != nil {

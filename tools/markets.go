@@ -15,7 +15,7 @@ import (
 func MarketTools(d *Deps) []Tool {
 	return []Tool{
 		New("list_venues", "List venues",
-			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support. Call this first to learn which venue names search_markets and get_market accept.",
+			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support, plus the venues that exist but cannot be traded here, with the reason. Call this first to learn which venue names search_markets and get_market accept.",
 			readOnly, ScopeRead, d.listVenues),
 		New("search_markets", "Search prediction markets",
 			"Search prediction markets by words in the question, by status and by category, across one venue or all. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
@@ -56,13 +56,14 @@ type FeedOut struct {
 }
 
 type listVenuesOut struct {
-	Venues    []VenueOut `json:"venues" jsonschema_description:"The configured venues, paper first."`
-	Feeds     []FeedOut  `json:"feeds" jsonschema_description:"The price-history feeds the grade tools accept as source; the default one first."`
-	Timestamp time.Time  `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Venues      []VenueOut            `json:"venues" jsonschema_description:"The configured venues, paper first."`
+	Feeds       []FeedOut             `json:"feeds" jsonschema_description:"The price-history feeds the grade tools accept as source; the default one first."`
+	Unavailable []UnavailableVenueOut `json:"unavailable" jsonschema_description:"Prediction-market venues that exist but cannot be used through this server, each with the reason; do not try their names."`
+	Timestamp   time.Time             `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
 func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVenuesOut, error) {
-	out := listVenuesOut{Venues: []VenueOut{}, Feeds: []FeedOut{}, Timestamp: d.now()}
+	out := listVenuesOut{Venues: []VenueOut{}, Feeds: []FeedOut{}, Unavailable: append([]UnavailableVenueOut{}, unavailableVenues...), Timestamp: d.now()}
 	for _, n := range d.feedNames() {
 		out.Feeds = append(out.Feeds, FeedOut{Name: n, Simulated: d.Feeds[n].Simulated()})
 	}

@@ -173,13 +173,16 @@ func handler(t Tool, audit Auditor, log *slog.Logger) mcp.ToolHandler {
 		} else {
 			out, err = t.handle(ctx, c, req.Arguments)
 		}
-		if audit != nil && !c.delegated {
+		if audit != nil && !c.delegated && !errors.Is(err, mcp.ErrInputRequired) {
 			outcome := "ok"
 			if err != nil {
 				outcome = string(sibyl.ErrorCode(err))
 			}
 			audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: c.Principal, SessionID: c.SessionID,
 				Transport: c.Transport, Tool: t.Name, Args: req.Arguments, Outcome: outcome})
+		}
+		if errors.Is(err, mcp.ErrInputRequired) {
+			return nil, err // a stateless request: the client answers the question and calls again
 		}
 		if err != nil {
 			return errorResult(ctx, t.Name, err, log), nil

@@ -55,6 +55,7 @@ func sampleArgs(marketID, restingOrderID string, btcSpot float64) map[string]map
 		"search_markets":    {"query": "BTC above", "status": "open", "limit": 3},
 		"get_market":        {"market": marketID, "depth": 2},
 		"get_orderbook":     {"market": marketID, "outcome": "No", "depth": 5},
+		"compare_markets":   {"market": marketID, "outcome": "No", "quantity": 10},
 		"get_token_grade":   {"symbol": "ETH"},
 		"rank_tokens":       {"by": "trader", "limit": 3},
 		"get_price_history": {"symbol": "BTC", "interval": "1w"},

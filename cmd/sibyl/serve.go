@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -58,6 +59,11 @@ type Main struct {
 	// commit: every transaction its own fsync.
 	storeMaxBatch int
 
+	risk        riskFlags      // risk limits and --confirm-above (risk.go)
+	halt        *orders.Halt   // the kill switch's state
+	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
+	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
+
 	store   *store.Store
 	sweeper *store.Sweeper
 	orders  *orders.Service
@@ -94,8 +100,12 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Float64Var(&m.PaperCash, "paper-cash", cash, "opening paper balance of each principal, in dollars [SIBYL_PAPER_CASH]")
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
+	m.risk.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := m.risk.check(); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -155,8 +165,17 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: true})
+	limits, err := m.risk.limitsFor(venues)
+	if err != nil {
+		return nil, err
+	}
+	m.halt = &orders.Halt{}
+	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: true,
+		Limits: limits, Halt: m.halt})
 	m.orders = svc
+	// The kill switch: applied before the first call is served, then watched.
+	m.control = &control{dir: m.DataDir, store: st, orders: svc, halt: m.halt, log: m.logger}
+	m.control.start()
 	m.sweeper = st.StartSweeper(store.SweeperOptions{
 		// Orders that rested and then filled or expired at the venue keep their
 		// records until a venue says they are final.
@@ -186,14 +205,19 @@ func (m *Main) Open() (*mcp.Server, error) {
 			}
 		},
 	})
+	confirmAbove, err := m.risk.confirmFor(venues)
+	if err != nil {
+		return nil, err
+	}
 	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
-		Spot: pv.Spot, VolFeed: "paper"}
+		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
 	})
 	tools.Register(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.logger)
+	m.watchDisconnects(srv, svc)
 	return srv, nil
 }
 
@@ -320,6 +344,10 @@ func (m *Main) banner(where, dbPath string) {
 // Close releases what Run opened: it waits for queued order completions and
 // audit entries to reach the disk, then closes the file.
 func (m *Main) Close() error {
+	if m.control != nil {
+		m.control.stop()
+	}
+	m.disconnects.Wait() // cancels of ended sessions still running
 	if m.sweeper != nil {
 		m.sweeper.Stop()
 	}
