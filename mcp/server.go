@@ -91,6 +91,7 @@ type Server struct {
 	promptOrder []*promptEntry
 	completion  CompletionHandler
 	invalidArgs InvalidArgumentsHook
+	sessionEnd  func(*Session)
 
 	sessMu    sync.Mutex
 	sessions  map[*Session]struct{}
@@ -332,9 +333,27 @@ func (s *Server) addSession(sess *Session) {
 
 func (s *Server) removeSession(sess *Session) {
 	s.sessMu.Lock()
+	_, known := s.sessions[sess]
 	delete(s.sessions, sess)
 	s.sessMu.Unlock()
 	sess.close()
+	s.mu.Lock()
+	h := s.sessionEnd
+	s.mu.Unlock()
+	if known && h != nil {
+		h(sess)
+	}
+}
+
+// OnSessionEnd sets a hook called once for every session that ends: stdio's
+// input closed, an HTTP DELETE, or an HTTP session reaped as idle. It runs on
+// the goroutine ending the session, after the session's handlers were
+// cancelled; it must not block for long (start background work instead).
+// Sessions still open when the process exits are not reported.
+func (s *Server) OnSessionEnd(h func(sess *Session)) {
+	s.mu.Lock()
+	s.sessionEnd = h
+	s.mu.Unlock()
 }
 
 // templateRegexp turns a URI template into a regexp matching its expansions.

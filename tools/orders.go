@@ -51,15 +51,16 @@ func OrderTools(d *Deps) []Tool {
 var writeTool = mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: ptr(true)}
 
 type placeOrderIn struct {
-	Market         string   `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
-	Outcome        string   `json:"outcome" jsonschema:"minLength=1,maxLength=100" jsonschema_description:"Outcome to trade, as get_market lists it (such as Yes or No)."`
-	Side           string   `json:"side" jsonschema:"enum=buy,enum=sell" jsonschema_description:"buy contracts of the outcome, or sell contracts you hold."`
-	Quantity       float64  `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000" jsonschema_description:"Number of contracts (the paper venue trades whole contracts)."`
-	LimitPrice     *float64 `json:"limit_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"Limit price in dollars per contract, strictly between 0 and 1, on the market's tick (0.01). Omit for a market order."`
-	WorstPrice     *float64 `json:"worst_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"For a market order (no limit_price): the worst price per contract you accept, strictly between 0 and 1; the order is sent as an immediate-or-cancel (or fok) limit at this price, so it never fills beyond it. Required when the server has a price collar (live venues by default)."`
-	TimeInForce    string   `json:"time_in_force,omitempty" jsonschema:"enum=gtc,enum=ioc,enum=fok" jsonschema_description:"gtc: rest until filled or cancelled (default for limit orders); ioc: fill what is possible now and cancel the rest (default for market orders); fok: fill everything now or nothing."`
-	IdempotencyKey string   `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this one intended order, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same order; use a new one for a new order."`
-	AllowDuplicate bool     `json:"allow_duplicate,omitempty" jsonschema_description:"Set true only to place a second, identical order on purpose within 60 seconds under a new key; otherwise such an order is refused as possible_duplicate (a safeguard against retries that made up a new key)."`
+	Market             string   `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
+	Outcome            string   `json:"outcome" jsonschema:"minLength=1,maxLength=100" jsonschema_description:"Outcome to trade, as get_market lists it (such as Yes or No)."`
+	Side               string   `json:"side" jsonschema:"enum=buy,enum=sell" jsonschema_description:"buy contracts of the outcome, or sell contracts you hold."`
+	Quantity           float64  `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000" jsonschema_description:"Number of contracts (the paper venue trades whole contracts)."`
+	LimitPrice         *float64 `json:"limit_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"Limit price in dollars per contract, strictly between 0 and 1, on the market's tick (0.01). Omit for a market order."`
+	WorstPrice         *float64 `json:"worst_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"For a market order (no limit_price): the worst price per contract you accept, strictly between 0 and 1; the order is sent as an immediate-or-cancel (or fok) limit at this price, so it never fills beyond it. Required when the server has a price collar (live venues by default)."`
+	TimeInForce        string   `json:"time_in_force,omitempty" jsonschema:"enum=gtc,enum=ioc,enum=fok" jsonschema_description:"gtc: rest until filled or cancelled (default for limit orders); ioc: fill what is possible now and cancel the rest (default for market orders); fok: fill everything now or nothing."`
+	IdempotencyKey     string   `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this one intended order, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same order; use a new one for a new order."`
+	CancelOnDisconnect bool     `json:"cancel_on_disconnect,omitempty" jsonschema_description:"Set true to have sibyl cancel this order, if it still rests, when this MCP session ends (stdio closed, HTTP DELETE, or the HTTP session expiring idle) or when the server restarts without it: for an agent that must not leave orders resting unattended. Not available on stateless HTTP requests."`
+	AllowDuplicate     bool     `json:"allow_duplicate,omitempty" jsonschema_description:"Set true only to place a second, identical order on purpose within 60 seconds under a new key; otherwise such an order is refused as possible_duplicate (a safeguard against retries that made up a new key)."`
 }
 
 // FillOut is one execution.
@@ -190,6 +191,9 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 			return orderAnswer{}, err
 		}
 	}
+	if in.CancelOnDisconnect && c.Transport == "http" && c.SessionID == "" {
+		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "cancel_on_disconnect", "cancel_on_disconnect needs a session; a stateless HTTP request has none")
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
@@ -198,6 +202,12 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	})
 	if err != nil {
 		return orderAnswer{}, err
+	}
+	if in.CancelOnDisconnect && !res.Order.Status.Final() && res.Order.ID != "" {
+		venueName, _, _ := sibyl.SplitMarketID(in.Market)
+		if err := d.Orders.CancelOnDisconnect(c.SessionID, c.Principal, venueName, res.Order.ID); err != nil {
+			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
+		}
 	}
 	return d.answer(ctx, c, res), nil
 }

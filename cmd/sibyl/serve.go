@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -58,9 +59,10 @@ type Main struct {
 	// commit: every transaction its own fsync.
 	storeMaxBatch int
 
-	risk    riskFlags    // risk limits and --confirm-above (risk.go)
-	halt    *orders.Halt // the kill switch's state
-	control *control     // applies 'sibyl halt' / 'sibyl resume' (halt.go)
+	risk        riskFlags      // risk limits and --confirm-above (risk.go)
+	halt        *orders.Halt   // the kill switch's state
+	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
+	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
 
 	store   *store.Store
 	sweeper *store.Sweeper
@@ -208,13 +210,14 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
-		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove}
+		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove, Limits: limits}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
 	})
 	tools.Register(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.logger)
+	m.watchDisconnects(srv, svc)
 	return srv, nil
 }
 
@@ -344,6 +347,7 @@ func (m *Main) Close() error {
 	if m.control != nil {
 		m.control.stop()
 	}
+	m.disconnects.Wait() // cancels of ended sessions still running
 	if m.sweeper != nil {
 		m.sweeper.Stop()
 	}
