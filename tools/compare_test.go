@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 )
 
@@ -189,5 +190,27 @@ func TestHedgePicksCheaperVenue(t *testing.T) {
 	}
 	if !(both.TotalCost < preview.TotalCost) {
 		t.Errorf("total cost %v with kalshi, %v on paper alone: want lower", both.TotalCost, preview.TotalCost)
+	}
+}
+
+// Over --confirm-above, an executed hedge needs the person's answer: a caller
+// whose client cannot be asked is refused before any leg is recorded or sent,
+// with a message telling the operator how to raise the threshold.
+func TestHedgeOverConfirmThresholdNeedsElicitation(t *testing.T) {
+	d := MustDeps(t)
+	d.ConfirmAbove = map[string]decimal.Decimal{"paper": decimal.NewFromInt(1)}
+	ts := All(d)
+	_, err := call(t, toolByName(t, ts, "hedge_position"), hedgeArgs(t, d, `,"execute":true,"idempotency_key":"hedge-confirm-1"`))
+	if sibyl.ErrorCode(err) != sibyl.RiskLimit || !strings.Contains(sibyl.ErrorMessage(err), "--confirm-above") {
+		t.Fatalf("got %v, want risk_limit naming --confirm-above", err)
+	}
+	list := decode[listOrdersOut](t, must(call(t, toolByName(t, ts, "list_orders"), `{"limit":200}`)))
+	if len(list.Orders) != 0 {
+		t.Errorf("%d orders at the venue, want none", len(list.Orders))
+	}
+	// Under the threshold nothing is asked.
+	d.ConfirmAbove["paper"] = decimal.NewFromInt(1_000_000)
+	if _, err := call(t, toolByName(t, ts, "hedge_position"), hedgeArgs(t, d, `,"execute":true,"idempotency_key":"hedge-confirm-1"`)); err != nil {
+		t.Errorf("under the threshold: %v", err)
 	}
 }

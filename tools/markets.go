@@ -40,13 +40,14 @@ type listVenuesIn struct{}
 
 // VenueOut describes one venue.
 type VenueOut struct {
-	Name         string   `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
-	Title        string   `json:"title" jsonschema_description:"Human-readable venue name."`
-	Mode         string   `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
-	Simulated    bool     `json:"simulated" jsonschema_description:"True when no real money moves."`
-	Available    bool     `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
-	Reason       string   `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
-	Capabilities []string `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+	Name         string          `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
+	Title        string          `json:"title" jsonschema_description:"Human-readable venue name."`
+	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
+	Simulated    bool            `json:"simulated" jsonschema_description:"True when no real money moves."`
+	Available    bool            `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
+	Reason       string          `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
+	Capabilities []string        `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+	RiskLimits   *VenueLimitsOut `json:"risk_limits,omitempty" jsonschema_description:"The risk limits orders on this venue must fit (a refusal has code risk_limit); absent when none apply."`
 }
 
 // FeedOut describes one price-history feed.
@@ -74,7 +75,8 @@ func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVe
 			caps = []string{}
 		}
 		out.Venues = append(out.Venues, VenueOut{Name: info.Name, Title: info.Title, Mode: info.Mode,
-			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps})
+			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps,
+			RiskLimits: limitsOut(d.Limits[n], d.ConfirmAbove[n])})
 	}
 	return out, nil
 }
