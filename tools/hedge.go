@@ -163,7 +163,7 @@ func (d *Deps) planHedgeTool(ctx context.Context, c *Call, in planHedgeIn) (hedg
 	if err != nil {
 		return hedgeOut{}, err
 	}
-	plan, cash, sized, err := d.planToCash(ctx, c.Principal, in.hedgeParams, by, false)
+	plan, cash, sized, err := d.planToCash(ctx, c.Principal, in.hedgeParams, by, nil)
 	if err != nil {
 		return hedgeOut{}, err
 	}
@@ -212,7 +212,9 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 		// The whole hedge against the cash before anything is stored or sent:
 		// refused whole (nothing recorded, so the same key works once the
 		// cash is there), or sized to the cash when asked.
-		plan, _, sized, err := d.planToCash(ctx, c.Principal, in.hedgeParams, by, true)
+		plan, _, sized, err := d.planToCash(ctx, c.Principal, in.hedgeParams, by, func(p hedge.Plan) error {
+			return d.Orders.CheckRisk(ctx, c.Principal, hedgeLegs(in.IdempotencyKey, p, nil))
+		})
 		if err != nil {
 			return hedgeOut{}, err
 		}
@@ -268,14 +270,22 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 }
 
 // planToCash plans the hedge and checks it against the principal's available
-// cash at the legs' venues. When the cash is short, execute without
-// SizeToCash refuses it whole (insufficient_funds naming the shortfall);
-// with SizeToCash the plan is made again with the cash as its budget. A
-// preview is never refused for cash: it says what the cash is.
-func (d *Deps) planToCash(ctx context.Context, principal string, in hedgeParams, by time.Time, execute bool) (hedge.Plan, *float64, bool, error) {
+// cash at the legs' venues. risk is nil for a preview; for an execution it
+// checks the risk limits of a plan's legs together and runs first (a hedge
+// over the limits is refused as such). When the cash is short, an execution
+// without SizeToCash is refused whole (insufficient_funds naming the
+// shortfall); with SizeToCash the plan is made again with the cash as its
+// budget. A preview is never refused for cash: it says what the cash is.
+func (d *Deps) planToCash(ctx context.Context, principal string, in hedgeParams, by time.Time, risk func(hedge.Plan) error) (hedge.Plan, *float64, bool, error) {
+	execute := risk != nil
 	plan, err := d.planHedge(ctx, in, by)
 	if err != nil {
 		return plan, nil, false, err
+	}
+	if execute {
+		if err := risk(plan); err != nil {
+			return plan, nil, false, err
+		}
 	}
 	avail, ok := d.cashAt(ctx, principal, plan.Legs)
 	if !ok {
