@@ -548,44 +548,30 @@ func writeSSE(w io.Writer, msg []byte) error {
 	return err
 }
 
-// isServerRequest reports whether msg is a request built by Session.request,
-// which ends with `,"id":"s<digits>"}`.
-func isServerRequest(msg []byte) bool {
-	i := bytes.LastIndex(msg, []byte(`,"id":"s`))
-	if i < 0 {
-		return false
-	}
-	rest := msg[i+len(`,"id":"s`):]
-	if len(rest) < 3 || string(rest[len(rest)-2:]) != `"}` {
-		return false
-	}
-	for _, c := range rest[:len(rest)-2] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isResponse(msg []byte) bool {
-	// Responses are built by appendResponse/appendError: {"jsonrpc":"2.0","id":...,"result"|"error"
-	return bytes.HasPrefix(msg, []byte(`{"jsonrpc":"2.0","id":`))
-}
-
+// write sends a notification on the POST's stream.
 func (p *postStream) write(msg []byte) error {
+	return p.writeTyped(msg, kindNotification, nil)
+}
+
+// writeTyped sends msg, a message of the given kind (e is the JSON-RPC error of
+// a response, nil for a result). The answer is JSON when the first message is
+// the response and the client takes JSON (preferred, or an error); anything
+// sent before it turns the answer into an SSE stream. The decision reads only
+// kind and e, never msg: a result's text is data.
+func (p *postStream) writeTyped(msg []byte, kind msgKind, e *Error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
 		return ErrNoClientStream
 	}
-	resp := isResponse(msg)
+	resp := kind == kindResponse
 	if p.mode == 0 {
-		if resp && p.jsonOK && (p.preferJSON || bytes.Contains(msg, []byte(`,"error":{"code":`))) {
+		if resp && p.jsonOK && (p.preferJSON || e != nil) {
 			hd := p.header()
 			hd["Content-Type"] = hdrJSON // net/http adds Content-Length itself
 			status := http.StatusOK
 			if p.stateless {
-				status = statelessStatus(msg)
+				status = statelessStatus(e)
 			}
 			p.w.WriteHeader(status)
 			_, err := p.w.Write(msg)
@@ -596,7 +582,7 @@ func (p *postStream) write(msg []byte) error {
 			if resp {
 				return errors.New("mcp: unreachable")
 			}
-			if !isServerRequest(msg) {
+			if kind != kindRequest {
 				return nil // a JSON-only client opted out of notifications: drop them
 			}
 			return ErrNoClientStream // it cannot receive a server request either
@@ -626,26 +612,22 @@ func (p *postStream) finish() {
 	p.done = true
 }
 
-// statelessStatus maps 2026-07-28 error codes to their HTTP statuses.
-func statelessStatus(msg []byte) int {
-	i := bytes.Index(msg, []byte(`,"error":{"code":`))
-	if i < 0 {
+// statelessStatus maps a 2026-07-28 response to its HTTP status: 200 for a
+// result (e nil) and for errors of a method's own work, 4xx for faults of the
+// request itself.
+func statelessStatus(e *Error) int {
+	if e == nil {
 		return http.StatusOK
 	}
-	rest := msg[i+len(`,"error":{"code":`):]
-	j := bytes.IndexByte(rest, ',')
-	if j < 0 {
-		return http.StatusOK
-	}
-	code, _ := strconv.Atoi(string(rest[:j]))
-	switch code {
+	switch e.Code {
 	case CodeMethodNotFound:
 		return http.StatusNotFound
-	case CodeInvalidParams, CodeHeaderMismatch, CodeMissingClientCapability, CodeUnsupportedProtocolVersion, CodeInvalidRequest:
-		if code == CodeInvalidParams && !bytes.Contains(msg, []byte("_meta")) {
-			return http.StatusOK
-		}
+	case CodeHeaderMismatch, CodeMissingClientCapability, CodeUnsupportedProtocolVersion, CodeInvalidRequest:
 		return http.StatusBadRequest
+	case CodeInvalidParams:
+		if e.badMeta {
+			return http.StatusBadRequest
+		}
 	}
 	return http.StatusOK
 }
