@@ -118,8 +118,8 @@ func roundHalfUp(d decimal.Decimal, places int32) decimal.Decimal {
 func units(x *big.Rat, amountDecimals int32) (uint64, error) {
 	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(amountDecimals)+4), nil)
 	scaled := new(big.Rat).Mul(x, new(big.Rat).SetInt(scale))
-	c := ceilRat(scaled)                                          // ceil(x * 10^(a+4))
-	c.Quo(c, big.NewInt(10000))                                   // floor(. / 10^4): x at a decimals, rounded
+	c := ceilRat(scaled)        // ceil(x * 10^(a+4))
+	c.Quo(c, big.NewInt(10000)) // floor(. / 10^4): x at a decimals, rounded
 	c.Mul(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(tokenDecimals-amountDecimals)), nil))
 	if !c.IsUint64() {
 		return 0, fmt.Errorf("amount %s is too large", x.FloatString(6))
