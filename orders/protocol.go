@@ -77,7 +77,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	for {
 		c, err := s.claim(a, id, fp, coid)
 		if err != nil {
-			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("claiming idempotency key: %w", err), "internal error")
+			return res, s.storeError("claiming idempotency key", err)
 		}
 		switch c.kind {
 		case claimRefuse:
@@ -150,6 +150,10 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		return claim{}, err
 	}
 	auditTmpl := s.auditEntry(a, fp, now)
+	rp, err := s.prepareRisk(a, now)
+	if err != nil {
+		return claim{}, err
+	}
 	var c claim
 	err = s.store.Commit(func(t *store.Txn) error {
 		c = claim{} // Commit may run this more than once
@@ -197,8 +201,8 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 					return err
 				}
 			}
-			if a.risk != nil {
-				refusal, err := s.checkAndReserve(t, a, id, now)
+			if rp != nil {
+				refusal, err := s.checkAndReserve(t, rp, id)
 				if err != nil {
 					return err
 				}

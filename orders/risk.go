@@ -85,9 +85,13 @@ func mid(ctx context.Context, v sibyl.Venue, native, outcome string) (decimal.De
 	if err != nil {
 		return decimal.Zero, err
 	}
+	// The reference price is the outcome's implied probability by the one
+	// rule every venue answers by: the midpoint when both sides are quoted,
+	// else the last trade or the lone side (zero when there is none).
+	sibyl.ApplyPriceRule(&m)
 	for _, o := range m.Outcomes {
 		if strings.EqualFold(o.Name, outcome) {
-			return dec(o.Mid), nil
+			return dec(o.ImpliedProbability), nil
 		}
 	}
 	return decimal.Zero, nil // the venue refuses the unknown outcome when it is sent
@@ -147,33 +151,53 @@ func usage(b *store.Bucket, principal, market, day string) risk.Usage {
 	}
 }
 
+// prepared is a new order's risk check made ready outside the claim
+// transaction (the committer's goroutine is the one every order waits for).
+type prepared struct {
+	limits risk.Limits
+	order  risk.Order
+	day    string
+	res    reservation
+	raw    []byte // res as JSON; nil when the limits count nothing
+}
+
+// prepareRisk readies a's risk check for a claim at now.
+func (s *Service) prepareRisk(a Action, now time.Time) (*prepared, error) {
+	if a.risk == nil {
+		return nil, nil
+	}
+	p := &prepared{limits: s.limits(a.Venue), order: *a.risk, day: now.UTC().Format(time.DateOnly)}
+	if p.limits.Counted() {
+		ro := p.order
+		p.res = reservation{Principal: a.Principal, Market: ro.Market, Side: ro.Side, Quantity: ro.Quantity, Price: ro.Price, Notional: ro.Notional(), Day: p.day}
+		raw, err := json.Marshal(p.res)
+		if err != nil {
+			return nil, err
+		}
+		p.raw = raw
+	}
+	return p, nil
+}
+
 // checkAndReserve is run inside the claim transaction of a new order: it
 // checks the order against the venue's limits and, when it passes and the
 // limits count usage, adds it to the counters and keeps its reservation under
 // the record id. It returns the risk refusal (nil when the order may go).
-func (s *Service) checkAndReserve(t *store.Txn, a Action, id store.RecordID, now time.Time) (refusal error, err error) {
-	l := s.limits(a.Venue)
-	ro := *a.risk
-	day := now.UTC().Format(time.DateOnly)
-	if !l.Counted() {
-		return storedNote(l.Check(ro, risk.Usage{}, risk.Usage{})), nil
+func (s *Service) checkAndReserve(t *store.Txn, p *prepared, id store.RecordID) (refusal error, err error) {
+	if p.raw == nil {
+		return storedNote(p.limits.Check(p.order, risk.Usage{}, risk.Usage{})), nil
 	}
 	b, err := t.Bucket(bucketRiskLedger)
 	if err != nil {
 		return nil, err
 	}
-	if refusal := l.Check(ro, usage(b, a.Principal, ro.Market, day), usage(b, "", ro.Market, day)); refusal != nil {
+	if refusal := p.limits.Check(p.order, usage(b, p.res.Principal, p.order.Market, p.day), usage(b, "", p.order.Market, p.day)); refusal != nil {
 		return storedNote(refusal), nil
 	}
-	r := reservation{Principal: a.Principal, Market: ro.Market, Side: ro.Side, Quantity: ro.Quantity, Price: ro.Price, Notional: ro.Notional(), Day: day}
-	raw, err := json.Marshal(r)
-	if err != nil {
+	if err := b.Put(resKey(id), p.raw); err != nil {
 		return nil, err
 	}
-	if err := b.Put(resKey(id), raw); err != nil {
-		return nil, err
-	}
-	return nil, apply(b, r, r.Notional, exposureOf(r), 1)
+	return nil, apply(b, p.res, p.res.Notional, exposureOf(p.res), 1)
 }
 
 // storedNote tells the agent that the refusal is stored under its key.

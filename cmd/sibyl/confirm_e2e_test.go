@@ -31,7 +31,15 @@ func TestConfirmAboveWithOfficialClient(t *testing.T) {
 				return &sdk.CommandTransport{Command: cmd}
 			}
 		},
+		// The SDK's default revision over HTTP is the stateless 2026-07-28: the
+		// question travels as an input_required round trip.
 		"http": func(t *testing.T) func() sdk.Transport {
+			url, _ := startServer(t, t.TempDir(), nil, flags...)
+			return func() sdk.Transport { return &sdk.StreamableClientTransport{Endpoint: url, MaxRetries: -1} }
+		},
+		// A handshake revision: the question is a server-to-client request on
+		// the POST's SSE stream.
+		"http-2025-11-25": func(t *testing.T) func() sdk.Transport {
 			url, _ := startServer(t, t.TempDir(), nil, flags...)
 			return func() sdk.Transport { return &sdk.StreamableClientTransport{Endpoint: url, MaxRetries: -1} }
 		},
@@ -55,7 +63,11 @@ func TestConfirmAboveWithOfficialClient(t *testing.T) {
 						return &sdk.ElicitResult{Action: "decline"}, nil
 					}}
 				}
-				cs, err := sdk.NewClient(&sdk.Implementation{Name: "confirm-" + answer, Version: "1"}, opts).Connect(ctx, transport(), nil)
+				var sopts *sdk.ClientSessionOptions
+				if strings.HasSuffix(name, "2025-11-25") {
+					sopts = &sdk.ClientSessionOptions{ProtocolVersion: "2025-11-25"}
+				}
+				cs, err := sdk.NewClient(&sdk.Implementation{Name: "confirm-" + answer, Version: "1"}, opts).Connect(ctx, transport(), sopts)
 				if err != nil {
 					t.Fatal(err)
 				}

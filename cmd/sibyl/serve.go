@@ -219,7 +219,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
-		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove}
+		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove, Limits: limits}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
