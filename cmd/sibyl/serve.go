@@ -53,6 +53,9 @@ type Main struct {
 	PaperCash float64 // each principal's opening paper balance, dollars
 	// InsecureNoAuth allows serving HTTP beyond loopback without API keys.
 	InsecureNoAuth bool
+	// AuditAnchor is the file that receives checkpoints of the audit chain's
+	// head (see anchor.go); empty: none.
+	AuditAnchor string
 
 	// storeMaxBatch caps the functions per group-commit transaction (0: the
 	// store's default). Benchmarks set 1 to measure the server without group
@@ -65,6 +68,7 @@ type Main struct {
 	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
 
 	store   *store.Store
+	anchor  *anchorLoop
 	sweeper *store.Sweeper
 	orders  *orders.Service
 	logger  *slog.Logger
@@ -100,6 +104,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Float64Var(&m.PaperCash, "paper-cash", cash, "opening paper balance of each principal, in dollars [SIBYL_PAPER_CASH]")
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
+	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
 	m.risk.register(fs)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
@@ -151,6 +156,13 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	m.store = st
+	if m.AuditAnchor != "" {
+		a, err := startAnchor(m.AuditAnchor, st, auditKey(), m.logger)
+		if err != nil {
+			return nil, err
+		}
+		m.anchor = a
+	}
 
 	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st, StartingCash: m.PaperCash})
 	if err != nil {
@@ -354,10 +366,21 @@ func (m *Main) Close() error {
 	if m.orders != nil {
 		m.orders.Flush()
 	}
-	if m.store != nil {
-		return m.store.Close()
+	var anchorErr error
+	if m.anchor != nil {
+		// The last checkpoint covers every entry: queued ones first.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = m.store.FlushAudit(ctx)
+		cancel()
+		anchorErr = m.anchor.stop()
+		m.anchor = nil
 	}
-	return nil
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			return err
+		}
+	}
+	return anchorErr
 }
 
 // auditKey returns the HMAC key for the audit chain from SIBYL_AUDIT_KEY, or nil.
