@@ -98,7 +98,8 @@ func (x *exchange) venue() *fakeVenue {
 			if x.mid == 0 {
 				return sibyl.Market{}, errNotImplemented
 			}
-			return sibyl.Market{ID: "paper:" + id, Outcomes: []sibyl.Outcome{{Name: "Yes", Mid: x.mid}, {Name: "No", Mid: 1 - x.mid}}}, nil
+			// Quoted a cent either side, so the midpoint is x.mid.
+			return sibyl.Market{ID: "paper:" + id, Outcomes: []sibyl.Outcome{{Name: "Yes", Bid: x.mid - 0.01, Ask: x.mid + 0.01}, {Name: "No", Bid: 1 - x.mid - 0.01, Ask: 1 - x.mid + 0.01}}}, nil
 		},
 		placeOrder: func(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
 			if x.latency > 0 {

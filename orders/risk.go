@@ -85,9 +85,13 @@ func mid(ctx context.Context, v sibyl.Venue, native, outcome string) (decimal.De
 	if err != nil {
 		return decimal.Zero, err
 	}
+	// The reference price is the outcome's implied probability by the one
+	// rule every venue answers by: the midpoint when both sides are quoted,
+	// else the last trade or the lone side (zero when there is none).
+	sibyl.ApplyPriceRule(&m)
 	for _, o := range m.Outcomes {
 		if strings.EqualFold(o.Name, outcome) {
-			return dec(o.Mid), nil
+			return dec(o.ImpliedProbability), nil
 		}
 	}
 	return decimal.Zero, nil // the venue refuses the unknown outcome when it is sent

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
@@ -229,5 +230,37 @@ func TestHaltRefusesNewOrdersNotCancels(t *testing.T) {
 	halt.Set(HaltState{})
 	if _, err := h.svc.Place(ctx, placeReq("k-h-000002", 2)); err != nil {
 		t.Errorf("same key after resume: %v (the halt refusal must not be stored)", err)
+	}
+}
+
+// An order that fills at the venue on its own frees its open slot when the
+// background reconciliation sees it final; its filled exposure stays.
+func TestRiskReconcileOpenSettles(t *testing.T) {
+	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxOpen: 2, MaxMarket: usd("2")}))
+	ctx := context.Background()
+	first, err := h.svc.Place(ctx, placeAt("k-ro-00001", "paper:BTC", sibyl.Buy, 2, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Place(ctx, placeAt("k-ro-00002", "paper:ETH", sibyl.Buy, 2, 0.5)); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Flush()
+	h.x.mu.Lock()
+	o := h.x.orders[first.Order.ID]
+	o.Status, o.FilledQuantity = sibyl.OrderFilled, 2
+	h.x.orders[o.ID] = o
+	h.x.mu.Unlock()
+	if res, err := h.svc.ReconcileOpen(ctx, h.clock.Now().Add(time.Hour), 0); err != nil || res.Final != 1 {
+		t.Fatalf("ReconcileOpen: %+v %v, want one order final", res, err)
+	}
+	if _, err := h.svc.Place(ctx, placeAt("k-ro-00003", "paper:SOL", sibyl.Buy, 1, 0.5)); err != nil {
+		t.Errorf("after the fill was reconciled, an open slot: %v", err)
+	}
+	// BTC's $1 of exposure is filled, not released: a buy of $1.50 more passes $2.
+	_, err = h.svc.Place(ctx, placeAt("k-ro-00004", "paper:BTC", sibyl.Buy, 3, 0.5))
+	wantCode(t, err, sibyl.RiskLimit)
+	if !strings.HasPrefix(sibyl.ErrorMessage(err), "risk limit risk-max-market:") {
+		t.Errorf("got %q, want the market limit", sibyl.ErrorMessage(err))
 	}
 }

@@ -134,39 +134,86 @@ func (s *Store) CommitStats() CommitStats {
 // process holds the file.
 func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
 
-// OpenOptions is Open with options.
+// OpenOptions is Open with options. It refuses, with an error wrapping
+// ErrDamaged that names the file and what to do, a file that is empty,
+// truncated or not a bbolt file, instead of starting a new store over it or
+// crashing on it.
 func OpenOptions(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         2 * time.Second,
-		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  true,
-		InitialMmapSize: 64 << 20,
-	})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock)", path)
-		}
+	return open(path, opts, false)
+}
+
+// OpenReadOnly opens an existing data file for reading only (the audit
+// commands): it takes a shared lock, writes nothing, and works on a file and
+// directory the process may not write (a read-only copy). Writes through the
+// returned Store fail. It fails like OpenOptions on a damaged file, and when the
+// file does not exist.
+func OpenReadOnly(path string, opts Options) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	return open(path, opts, true)
+}
+
+func open(path string, opts Options, readOnly bool) (*Store, error) {
+	if !readOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("creating data dir: %w", err)
+		}
+	}
+	if err := checkDataFile(path); err != nil {
+		return nil, err
+	}
+	var db *bolt.DB
 	var idx *idemIndex
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-				return fmt.Errorf("creating bucket %s: %w", name, err)
+	err := guardFaults(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:         2 * time.Second,
+			FreelistType:    bolt.FreelistMapType,
+			NoFreelistSync:  true,
+			InitialMmapSize: 64 << 20,
+			ReadOnly:        readOnly,
+		})
+		if err != nil {
+			if errors.Is(err, bolt.ErrTimeout) {
+				return fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock)", path)
 			}
+			return fmt.Errorf("opening %s: %w", path, err)
 		}
-		if _, err := migrateRecordsV1(tx); err != nil {
-			return err
+		if readOnly {
+			err = db.View(func(tx *bolt.Tx) error {
+				for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
+					if tx.Bucket([]byte(name)) == nil {
+						return fmt.Errorf("%w: %s has no %s bucket: it is not a sibyl data file", ErrDamaged, path, name)
+					}
+				}
+				idx, err = loadIndex(tx)
+				return err
+			})
+		} else {
+			err = db.Update(func(tx *bolt.Tx) error {
+				for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
+					if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+						return fmt.Errorf("creating bucket %s: %w", name, err)
+					}
+				}
+				if _, err := migrateRecordsV1(tx); err != nil {
+					return err
+				}
+				idx, err = loadIndex(tx)
+				return err
+			})
 		}
-		idx, err = loadIndex(tx)
-		return err
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", path, err)
+		}
+		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		if db != nil {
+			db.Close()
+		}
+		return nil, err
 	}
 	s := &Store{
 		db:       db,

@@ -9,6 +9,7 @@ import (
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
+	"github.com/sibylmcp/sibyl/risk"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -34,6 +35,9 @@ type Deps struct {
 	// VolFeed names the feed whose daily history gives hedge_position its
 	// volatility (default: DefaultFeed).
 	VolFeed string
+	// Limits are the risk limits by venue name, for list_venues to show (the
+	// orders service enforces them).
+	Limits map[string]risk.Limits
 	// ConfirmAbove is, by venue name, the notional in dollars above which
 	// place_order and an executed hedge ask the person (MCP elicitation)
 	// before anything is sent; a venue not in the map (or zero) never asks.

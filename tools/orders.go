@@ -82,11 +82,11 @@ type OrderOut struct {
 	Type           string    `json:"type" jsonschema:"enum=limit,enum=market" jsonschema_description:"limit or market."`
 	TimeInForce    string    `json:"time_in_force" jsonschema_description:"gtc, ioc or fok."`
 	Quantity       float64   `json:"quantity" jsonschema_description:"Contracts ordered."`
-	LimitPrice     float64   `json:"limit_price" jsonschema_description:"Limit price in dollars; 0 for a market order."`
+	LimitPrice     *float64  `json:"limit_price,omitempty" jsonschema_description:"Limit price in dollars; absent for a market order."`
 	Status         string    `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"open and partially_filled orders still rest on the book; the others are final."`
 	FilledQuantity float64   `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
-	AveragePrice   float64   `json:"average_price" jsonschema_description:"Average fill price in dollars (0 when nothing filled)."`
-	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	AveragePrice   *float64  `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars, 4 decimals; absent until something fills."`
+	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars (to the cent)."`
 	RejectReason   string    `json:"reject_reason,omitempty" jsonschema_description:"Why the venue refused or cancelled the rest of the order, when it did."`
 	Fills          []FillOut `json:"fills" jsonschema_description:"Executions, oldest first."`
 	CreatedAt      time.Time `json:"created_at" jsonschema_description:"When the venue accepted the order (RFC 3339, UTC)."`
@@ -97,20 +97,66 @@ type OrderOut struct {
 
 func orderOut(o sibyl.Order) OrderOut {
 	out := OrderOut{OrderID: o.ID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
-		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity, LimitPrice: o.LimitPrice,
-		Status: string(o.Status), FilledQuantity: o.FilledQuantity, AveragePrice: o.AveragePrice, Fees: o.Fees,
+		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity,
+		Status: string(o.Status), FilledQuantity: o.FilledQuantity, Fees: sibyl.RoundMoney(o.Fees),
 		RejectReason: o.RejectReason, Fills: make([]FillOut, len(o.Fills)), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 		Venue: o.Venue, Simulated: o.Simulated}
+	if o.LimitPrice > 0 {
+		out.LimitPrice = ptr(sibyl.RoundProbability(o.LimitPrice))
+	}
+	if o.FilledQuantity > 0 && o.AveragePrice > 0 {
+		out.AveragePrice = ptr(sibyl.RoundProbability(o.AveragePrice))
+	}
 	for i, f := range o.Fills {
-		out.Fills[i] = FillOut{Price: f.Price, Quantity: f.Quantity, Fee: f.Fee, Maker: f.Maker, Time: f.Time.UTC()}
+		out.Fills[i] = FillOut{Price: sibyl.RoundProbability(f.Price), Quantity: f.Quantity, Fee: sibyl.RoundMoney(f.Fee), Maker: f.Maker, Time: f.Time.UTC()}
 	}
 	return out
 }
 
 type orderAnswer struct {
 	OrderOut
-	Replayed  bool      `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order comes from an earlier call with the same idempotency_key (even one whose answer never reached you). False: this call placed it."`
-	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Replayed bool `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order fields above are the ORIGINAL answer of an earlier call with the same idempotency_key (even one whose answer never reached you), as it was then; current_state says what is true now. False: this call placed it."`
+	// CurrentState is what is true of the order now, on a replay.
+	CurrentState *OrderStateOut `json:"current_state,omitempty" jsonschema_description:"With replayed=true: the order as the venue has it now (it may have filled or been cancelled since the original answer). Absent on a first answer, whose fields are already current."`
+	Timestamp    time.Time      `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
+}
+
+// OrderStateOut is an order's state at one moment.
+type OrderStateOut struct {
+	Status         string     `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
+	FilledQuantity float64    `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
+	AveragePrice   *float64   `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars; absent until something fills."`
+	Fees           float64    `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty" jsonschema_description:"When the order last changed (RFC 3339, UTC); absent when unknown."`
+	AsOf           time.Time  `json:"as_of" jsonschema_description:"When the venue was asked (RFC 3339, UTC)."`
+	Note           string     `json:"note,omitempty" jsonschema_description:"Why the status is unknown, when it is; get_order may be tried later."`
+}
+
+// currentState asks the venue for the order's state now, for a replayed answer.
+func (d *Deps) currentState(ctx context.Context, principal string, o sibyl.Order) *OrderStateOut {
+	cur := &OrderStateOut{Status: "unknown", AsOf: d.now()}
+	v, ok := d.Venues[o.Venue]
+	if !ok || o.ID == "" {
+		cur.Note = "the order's venue is not configured now"
+		return cur
+	}
+	now, err := v.GetOrder(ctx, principal, o.ID)
+	if err != nil {
+		cur.Note = "the venue could not be asked now (" + string(sibyl.ErrorCode(err)) + "); get_order with this order_id tells the current state later"
+		return cur
+	}
+	st := orderOut(now)
+	cur.Status, cur.FilledQuantity, cur.AveragePrice, cur.Fees, cur.UpdatedAt = st.Status, st.FilledQuantity, st.AveragePrice, st.Fees, &st.UpdatedAt
+	return cur
+}
+
+// answer builds a place or cancel answer; a replay also says what is true now.
+func (d *Deps) answer(ctx context.Context, c *Call, res orders.Result) orderAnswer {
+	out := orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}
+	if res.Replayed {
+		out.CurrentState = d.currentState(ctx, c.Principal, res.Order)
+	}
+	return out
 }
 
 func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderAnswer, error) {
@@ -163,7 +209,7 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
 		}
 	}
-	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+	return d.answer(ctx, c, res), nil
 }
 
 type cancelOrderIn struct {
@@ -184,7 +230,7 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 	if err != nil {
 		return orderAnswer{}, err
 	}
-	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+	return d.answer(ctx, c, res), nil
 }
 
 type getOrderIn struct {
@@ -319,14 +365,15 @@ func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (ge
 	if err != nil {
 		return getPositionsOut{}, err
 	}
-	out := getPositionsOut{Cash: p.Cash, Reserved: p.Reserved, Equity: p.Equity, Positions: make([]PositionOut, len(p.Positions)),
+	out := getPositionsOut{Cash: sibyl.RoundMoney(p.Cash), Reserved: sibyl.RoundMoney(p.Reserved), Equity: sibyl.RoundMoney(p.Equity), Positions: make([]PositionOut, len(p.Positions)),
 		Answer: Answer{Venue: name, Timestamp: p.Time.UTC(), Simulated: p.Simulated}}
 	if out.Timestamp.IsZero() {
 		out.Timestamp = d.now()
 	}
 	for i, x := range p.Positions {
-		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: x.AveragePrice,
-			MarkPrice: x.MarkPrice, MarketValue: x.MarketValue, UnrealizedPnL: x.UnrealizedPnL, RealizedPnL: x.RealizedPnL}
+		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: sibyl.RoundProbability(x.AveragePrice),
+			MarkPrice: sibyl.RoundProbability(x.MarkPrice), MarketValue: sibyl.RoundMoney(x.MarketValue), UnrealizedPnL: sibyl.RoundMoney(x.UnrealizedPnL),
+			RealizedPnL: sibyl.RoundMoney(x.RealizedPnL)}
 	}
 	return out, nil
 }

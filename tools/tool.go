@@ -144,11 +144,17 @@ func RegisterObserved(s *mcp.Server, tools []Tool, audit Auditor, obs CallObserv
 		log = slog.New(slog.DiscardHandler)
 	}
 	if audit != nil || obs != nil {
-		// Calls refused by their input schema never reach a handler.
+		// Calls refused by their input schema never reach a handler. Their
+		// arguments may be anything: only the declared ones are audited.
+		declared := make(map[string]map[string]bool, len(tools))
+		for _, t := range tools {
+			declared[t.Name] = declaredArgNames(t.InputSchema)
+		}
 		s.OnInvalidArguments(func(ctx context.Context, req *mcp.CallToolRequest, field, message string) {
 			if audit != nil {
 				audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: req.Session.Principal(), SessionID: req.Session.ID(),
-					Transport: req.Session.Transport(), Tool: req.Name, Args: req.Arguments, Outcome: string(sibyl.Invalid)})
+					Transport: req.Session.Transport(), Tool: req.Name, Args: declaredArgs(req.Arguments, declared[req.Name]),
+					Outcome: string(sibyl.Invalid)})
 			}
 			if obs != nil {
 				obs(req.Name, string(sibyl.Invalid), 0)

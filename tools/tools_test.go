@@ -322,8 +322,8 @@ func TestGetMarketAndOrderbook(t *testing.T) {
 			t.Errorf("bids not best first: %v", ob.Bids)
 		}
 	}
-	if ob.Spread <= 0 || ob.Mid <= 0 || ob.Mid >= 1 {
-		t.Errorf("spread %v mid %v, want a positive spread and a mid in (0,1)", ob.Spread, ob.Mid)
+	if ob.Spread == nil || ob.Mid == nil || *ob.Spread <= 0 || *ob.Mid <= 0 || *ob.Mid >= 1 || ob.ProbabilitySource != "midpoint" {
+		t.Errorf("spread %v mid %v source %q, want a positive spread and a midpoint in (0,1)", ob.Spread, ob.Mid, ob.ProbabilitySource)
 	}
 }
 

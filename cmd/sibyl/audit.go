@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/sibylmcp/sibyl/store"
@@ -18,7 +19,8 @@ const auditHelp = `Usage:
   sibyl audit export --jsonl [--data-dir DIR] [--after SEQ]
                                                  write every entry as canonical JSON lines
 
-The server holds the data file while it runs: stop it first. With SIBYL_AUDIT_KEY
+The server holds the data file while it runs: stop it first, or work on a copy
+(the audit commands only read, so a read-only copy will do). With SIBYL_AUDIT_KEY
 set, verify also checks every entry's HMAC.
 
 Flags:
@@ -53,7 +55,12 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	case sub == "export" && !*jsonl:
 		return fmt.Errorf("export needs --jsonl (the only format)")
 	}
-	st, err := openExisting(filepath.Join(*dataDir, "sibyl.db"), store.Options{AuditKey: auditKey()})
+	path := filepath.Join(*dataDir, "sibyl.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no data file at %s: pass the --data-dir 'sibyl serve' uses (or set SIBYL_DATA_DIR)", path)
+	}
+	// Read only: the audit commands work on a read-only copy of the file.
+	st, err := store.OpenReadOnly(path, store.Options{AuditKey: auditKey()})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-	"github.com/sibylmcp/sibyl/store"
+	"github.com/sibylmcp/sibyl/redact"
 )
 
 // The config file (--config FILE, TOML) mirrors the flags of sibyl serve with no
@@ -24,7 +24,7 @@ import (
 // So a flag added to sibyl serve (fs.StringVar(&x, "name", envString("SIBYL_NAME",
 // def), "usage `PLACEHOLDER` [SIBYL_NAME]")) is at once a config key, shown by
 // --print-config, with no other change. Two rules keep secrets out of the file:
-// a key whose name looks secret (store.SecretName: key, token, secret, password,
+// a key whose name looks secret (redact.Name: key, token, secret, password,
 // ...) is refused unless its flag takes a path (its usage placeholder is FILE,
 // DIR or PATH, as for --tls-key FILE), and a value holding a PEM block is refused.
 // Secrets come from the environment only (envSecrets lists them for
@@ -58,7 +58,7 @@ func takesPath(f *flag.Flag) bool {
 // secretFlag reports whether a flag (or config key) called name would hold a
 // secret itself.
 func secretFlag(name string, f *flag.Flag) bool {
-	return store.SecretName(name) && (f == nil || !takesPath(f))
+	return redact.Name(name) && (f == nil || !takesPath(f))
 }
 
 // configPath returns the --config value in args (the flag package has not parsed
