@@ -168,7 +168,11 @@ func readHead(tx *bolt.Tx) (AuditHead, error) {
 // transaction), fills in Seq, Prev, Hash and HMAC (and Time when zero), and
 // returns the stored entry.
 func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
-	return t.s.appendAudit(t.tx, e, &t.head)
+	e, err := t.s.appendAudit(t.tx, e, &t.head)
+	if err == nil && t.s.onCommit != nil {
+		t.audited = append(t.audited, AuditOutcome{Tool: e.Tool, Outcome: e.Outcome, Error: e.Error})
+	}
+	return e, err
 }
 
 // appendAudit appends e; cache holds the chain head across the appends of one
