@@ -214,3 +214,51 @@ func TestHedgeOverConfirmThresholdNeedsElicitation(t *testing.T) {
 		t.Errorf("under the threshold: %v", err)
 	}
 }
+
+// Without a venue, search_markets searches every venue at once, merges and
+// ranks the results, and pages through all of them once.
+func TestSearchMarketsMergesVenues(t *testing.T) {
+	d := MustDeps(t)
+	exp := testNow.Add(72 * time.Hour)
+	d.Venues["kalshi"] = &listVenue{name: "kalshi", markets: []sibyl.Market{
+		priceMarket("kalshi", "KXBTC-A", "BTC", 120000, "above", exp, 0.4, 0.6),
+		priceMarket("kalshi", "KXBTC-B", "BTC", 130000, "above", exp, 0.3, 0.7),
+	}}
+	ts := All(d)
+	seen := map[string]int{}
+	venues := map[string]int{}
+	cursor := ""
+	for page := 0; page < 100; page++ {
+		args := `{"query":"BTC","status":"open","limit":50}`
+		if cursor != "" {
+			args = `{"query":"BTC","status":"open","limit":50,"cursor":"` + cursor + `"}`
+		}
+		out := decode[searchMarketsOut](t, must(call(t, toolByName(t, ts, "search_markets"), args)))
+		if page == 0 && out.Venue != "paper,kalshi" {
+			t.Errorf("answer venue %q, want paper,kalshi", out.Venue)
+		}
+		for _, m := range out.Markets {
+			seen[m.ID]++
+			venues[m.Venue]++
+		}
+		if cursor = out.NextCursor; cursor == "" {
+			break
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s listed %d times", id, n)
+		}
+	}
+	if venues["kalshi"] != 2 || venues["paper"] == 0 {
+		t.Errorf("results by venue %v: want both kalshi markets and paper's", venues)
+	}
+	// The kalshi markets close sooner than most paper ones, but ranking is
+	// by the query first: every result names BTC, so open, nearest close wins.
+	first := decode[searchMarketsOut](t, must(call(t, toolByName(t, ts, "search_markets"), `{"query":"BTC","status":"open","limit":100}`)))
+	for i := 1; i < len(first.Markets); i++ {
+		if first.Markets[i].CloseTime.Before(first.Markets[i-1].CloseTime) {
+			t.Fatalf("not ranked by nearest close: %s (%v) after %s (%v)", first.Markets[i].ID, first.Markets[i].CloseTime, first.Markets[i-1].ID, first.Markets[i-1].CloseTime)
+		}
+	}
+}

@@ -18,7 +18,7 @@ func MarketTools(d *Deps) []Tool {
 			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support, plus the venues that exist but cannot be traded here, with the reason. Call this first to learn which venue names search_markets and get_market accept.",
 			readOnly, ScopeRead, d.listVenues),
 		New("search_markets", "Search prediction markets",
-			"Search prediction markets by words in the question, by status and by category, across one venue or all. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
+			"Search prediction markets by words in the question, by status and by category, across one venue or all. Without venue, every configured venue is searched at once and the results are merged and ranked (more of your words in the question first, then open markets, then the nearest close), each naming its venue. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
 			readOnly, ScopeRead, d.searchMarkets),
 		New("get_market", "Get a market",
 			"Get one prediction market by id (venue:native_id): the question, the resolution rules, each outcome's bid/ask/last/mid and implied probability, volume, open interest, close time, status, and the top levels of each outcome's order book. Prices are dollars per contract (0-1); a contract pays $1 if its outcome wins.",
@@ -145,6 +145,9 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	limit := in.Limit
 	if limit == 0 {
 		limit = 20
+	}
+	if len(names) > 1 {
+		return d.searchMerged(ctx, in, names, limit)
 	}
 	start := searchCursor{Venue: names[0]}
 	if in.Cursor != "" {
