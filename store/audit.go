@@ -656,3 +656,28 @@ func RedactArgs(args json.RawMessage) json.RawMessage {
 }
 
 func redactValue(v any) any { return redact.Value(v) }
+
+// AuditEntryHashes returns the stored hash of the entry at each seq, in one
+// read transaction, with "" for a seq that has no entry. `sibyl audit verify
+// --anchor` compares them with the anchor's checkpoints.
+func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
+	out := make([]string, len(seqs))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketAudit))
+		for i, seq := range seqs {
+			v := b.Get(seqKey(seq))
+			if v == nil {
+				continue
+			}
+			var e struct {
+				Hash string `json:"hash"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decoding audit entry %d: %w", seq, err)
+			}
+			out[i] = e.Hash
+		}
+		return nil
+	})
+	return out, err
+}
