@@ -125,6 +125,8 @@ type Service struct {
 
 	askedMu sync.Mutex
 	asked   map[string]time.Time // background reconciliation: what was asked about lately, and when
+
+	noSpace noSpaceLog // a full disk, logged once per interval
 }
 
 // New returns a Service. It panics when Store is nil (a wiring bug).

@@ -77,7 +77,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	for {
 		c, err := s.claim(a, id, fp, coid)
 		if err != nil {
-			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("claiming idempotency key: %w", err), "internal error")
+			return res, s.storeError("claiming idempotency key", err)
 		}
 		switch c.kind {
 		case claimRefuse:

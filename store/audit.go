@@ -168,7 +168,11 @@ func readHead(tx *bolt.Tx) (AuditHead, error) {
 // transaction), fills in Seq, Prev, Hash and HMAC (and Time when zero), and
 // returns the stored entry.
 func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
-	return t.s.appendAudit(t.tx, e, &t.head)
+	e, err := t.s.appendAudit(t.tx, e, &t.head)
+	if err == nil && t.s.onCommit != nil {
+		t.audited = append(t.audited, AuditOutcome{Tool: e.Tool, Outcome: e.Outcome, Error: e.Error})
+	}
+	return e, err
 }
 
 // appendAudit appends e; cache holds the chain head across the appends of one
@@ -652,3 +656,28 @@ func RedactArgs(args json.RawMessage) json.RawMessage {
 }
 
 func redactValue(v any) any { return redact.Value(v) }
+
+// AuditEntryHashes returns the stored hash of the entry at each seq, in one
+// read transaction, with "" for a seq that has no entry. `sibyl audit verify
+// --anchor` compares them with the anchor's checkpoints.
+func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
+	out := make([]string, len(seqs))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketAudit))
+		for i, seq := range seqs {
+			v := b.Get(seqKey(seq))
+			if v == nil {
+				continue
+			}
+			var e struct {
+				Hash string `json:"hash"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decoding audit entry %d: %w", seq, err)
+			}
+			out[i] = e.Hash
+		}
+		return nil
+	})
+	return out, err
+}

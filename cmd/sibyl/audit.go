@@ -12,8 +12,10 @@ import (
 )
 
 const auditHelp = `Usage:
-  sibyl audit verify [--data-dir DIR]           walk the hash chain; exit 0 when intact,
-                                                 1 naming the first bad entry otherwise
+  sibyl audit verify [--data-dir DIR] [--anchor FILE]
+                                                 walk the hash chain (and check it against the
+                                                 anchor's checkpoints); exit 0 when intact, 1
+                                                 naming the first bad entry or checkpoint
   sibyl audit tail [--data-dir DIR] [-n N] [--tool NAME]
                                                  print the last N entries as JSON lines
   sibyl audit export --jsonl [--data-dir DIR] [--after SEQ]
@@ -41,6 +43,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	tool := fs.String("tool", "", "tail: only entries of this tool")
 	jsonl := fs.Bool("jsonl", false, "export: write JSON lines (the only format)")
 	after := fs.Uint64("after", 0, "export: only entries after this sequence number")
+	anchorFile := fs.String("anchor", "", "verify: also check the chain against the checkpoints in `FILE` (written by 'sibyl serve --audit-anchor FILE'); fails naming the first checkpoint whose entry is missing or different")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -78,7 +81,15 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 		if v.HMACChecked {
 			hmac = "HMACs checked"
 		}
-		fmt.Fprintf(stdout, "audit chain intact: %d entries, head %s (%s)\n", v.Entries, v.Head.Hash, hmac)
+		anchored := ""
+		if *anchorFile != "" {
+			n, last, err := verifyAnchor(st, *anchorFile, auditKey(), v.Head)
+			if err != nil {
+				return err
+			}
+			anchored = fmt.Sprintf("; %d anchor checkpoints match, the latest at seq %d", n, last.Seq)
+		}
+		fmt.Fprintf(stdout, "audit chain intact: %d entries, head %s (%s)%s\n", v.Entries, v.Head.Hash, hmac, anchored)
 		return nil
 	case "tail":
 		es, err := st.TailAudit(*n, *tool)
