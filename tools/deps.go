@@ -43,6 +43,10 @@ type Deps struct {
 	// place_order and an executed hedge ask the person (MCP elicitation)
 	// before anything is sent; a venue not in the map (or zero) never asks.
 	ConfirmAbove map[string]decimal.Decimal
+	// SecondOpinion, when the call asks for it, gives another grader's grades
+	// (Token Metrics') to show beside sibyl's; nil answers that none is
+	// configured.
+	SecondOpinion SecondOpinionFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
