@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/hedge"
@@ -274,8 +275,8 @@ func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge
 			Key:            orders.LegKey(key, i+1),
 			AllowDuplicate: true, // the hedge's own key guards against a doubled hedge
 			MarketID:       l.MarketID,
-			Order: sibyl.OrderRequest{Outcome: l.Outcome, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts,
-				LimitPrice: l.Price, TimeInForce: sibyl.GTC},
+			Order: sibyl.OrderRequest{Outcome: l.Outcome, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(l.Contracts),
+				LimitPrice: decimal.NewFromFloat(l.Price), TimeInForce: sibyl.GTC},
 			Args: args,
 		})
 		leg := &out.Legs[i]
@@ -286,8 +287,9 @@ func (d *Deps) executeHedge(ctx context.Context, c *Call, key string, plan hedge
 			out.Unhedged += l.Contracts
 			continue
 		}
-		leg.OrderID, leg.Status, leg.Filled, leg.Replayed = res.Order.ID, string(res.Order.Status), res.Order.FilledQuantity, res.Replayed
-		out.Unhedged += l.Contracts - res.Order.FilledQuantity
+		filled := res.Order.FilledQuantity.InexactFloat64()
+		leg.OrderID, leg.Status, leg.Filled, leg.Replayed = res.Order.NativeID, string(res.Order.Status), filled, res.Replayed
+		out.Unhedged += l.Contracts - filled
 	}
 	if !out.Complete {
 		out.Risks = append(out.Risks, "Some legs failed (see their error): call hedge_position again with the same idempotency_key and arguments to place only the missing legs.")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
 	"github.com/sibylmcp/sibyl/orders"
@@ -81,7 +82,7 @@ type OrderOut struct {
 	TimeInForce    string    `json:"time_in_force" jsonschema_description:"gtc, ioc or fok."`
 	Quantity       float64   `json:"quantity" jsonschema_description:"Contracts ordered."`
 	LimitPrice     float64   `json:"limit_price" jsonschema_description:"Limit price in dollars; 0 for a market order."`
-	Status         string    `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"open and partially_filled orders still rest on the book; the others are final."`
+	Status         string    `json:"status" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"accepted (the venue took the order; its state is not known yet: get_order asks again), open and partially_filled orders may still trade; the others are final."`
 	FilledQuantity float64   `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
 	AveragePrice   float64   `json:"average_price" jsonschema_description:"Average fill price in dollars (0 when nothing filled)."`
 	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
@@ -94,13 +95,15 @@ type OrderOut struct {
 }
 
 func orderOut(o sibyl.Order) OrderOut {
-	out := OrderOut{OrderID: o.ID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
-		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity, LimitPrice: o.LimitPrice,
-		Status: string(o.Status), FilledQuantity: o.FilledQuantity, AveragePrice: o.AveragePrice, Fees: o.Fees,
+	// The decimals become JSON numbers in their shortest form: exact for the
+	// 2-6 decimal places venues use.
+	out := OrderOut{OrderID: o.NativeID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
+		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity.InexactFloat64(), LimitPrice: o.LimitPrice.InexactFloat64(),
+		Status: string(o.Status), FilledQuantity: o.FilledQuantity.InexactFloat64(), AveragePrice: o.AveragePrice.InexactFloat64(), Fees: o.Fees.InexactFloat64(),
 		RejectReason: o.RejectReason, Fills: make([]FillOut, len(o.Fills)), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 		Venue: o.Venue, Simulated: o.Simulated}
 	for i, f := range o.Fills {
-		out.Fills[i] = FillOut{Price: f.Price, Quantity: f.Quantity, Fee: f.Fee, Maker: f.Maker, Time: f.Time.UTC()}
+		out.Fills[i] = FillOut{Price: f.Price.InexactFloat64(), Quantity: f.Quantity.InexactFloat64(), Fee: f.Fee.InexactFloat64(), Maker: f.Maker, Time: f.Time.UTC()}
 	}
 	return out
 }
@@ -112,9 +115,12 @@ type orderAnswer struct {
 }
 
 func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderAnswer, error) {
-	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: in.Quantity, Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
+	// JSON numbers become exact decimals in their shortest form (0.56 is
+	// 0.56); a number that is not on the market's steps is refused, never
+	// rounded.
+	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: decimal.NewFromFloat(in.Quantity), Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
 	if in.LimitPrice != nil {
-		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.LimitPrice
+		req.Type, req.LimitPrice = sibyl.LimitOrder, decimal.NewFromFloat(*in.LimitPrice)
 	}
 	if req.TimeInForce == "" {
 		req.TimeInForce = sibyl.GTC
@@ -164,7 +170,7 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 type getOrderIn struct {
 	OrderID        string `json:"order_id,omitempty" jsonschema:"maxLength=200" jsonschema_description:"The venue's order id. Give this or idempotency_key."`
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"maxLength=128" jsonschema_description:"The idempotency_key the order was placed with. Give this or order_id."`
-	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default paper."`
+	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default: the server's default venue (see list_venues)."`
 }
 
 type getOrderOut struct {
@@ -193,7 +199,7 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 		venueName, orderID = rec.Venue, rec.OrderID
 	}
 	if venueName == "" {
-		venueName = "paper"
+		venueName = d.defaultVenue()
 	}
 	v, err := d.venue(venueName, "venue")
 	if err != nil {
@@ -208,8 +214,8 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 
 type listOrdersIn struct {
 	Market string `json:"market,omitempty" jsonschema:"maxLength=300" jsonschema_description:"Only orders in this market (venue:native_id); its venue is the one listed. Omit for all markets of the venue."`
-	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default paper, or the market's venue)."`
-	Status string `json:"status,omitempty" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
+	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default: the market's venue, else the server's default venue; see list_venues)."`
+	Status string `json:"status,omitempty" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
 	Limit  int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=200" jsonschema_description:"Most orders to return (1-200, default 50)."`
 	Cursor string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer, for the next page."`
 }
@@ -234,7 +240,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 		venueName, native = vn, n
 	}
 	if venueName == "" {
-		venueName = "paper"
+		venueName = d.defaultVenue()
 	}
 	v, err := d.venue(venueName, "venue")
 	if err != nil {
@@ -244,7 +250,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 	if limit == 0 {
 		limit = 50
 	}
-	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{MarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
+	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{NativeMarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
 	if err != nil {
 		return listOrdersOut{}, err
 	}
@@ -257,7 +263,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 }
 
 type getPositionsIn struct {
-	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default paper)."`
+	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default: the server's default venue; see list_venues)."`
 }
 
 // PositionOut is one holding.
@@ -283,7 +289,7 @@ type getPositionsOut struct {
 func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (getPositionsOut, error) {
 	name := in.Venue
 	if name == "" {
-		name = "paper"
+		name = d.defaultVenue()
 	}
 	v, err := d.venue(name, "venue")
 	if err != nil {

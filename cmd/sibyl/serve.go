@@ -186,7 +186,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 			}
 		},
 	})
-	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
+	deps := &tools.Deps{Venues: venues, DefaultVenue: pv.Info().Name, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
 		Spot: pv.Spot, VolFeed: "paper"}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
