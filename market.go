@@ -50,18 +50,21 @@ type PriceCondition struct {
 	Expiry    time.Time // when the price is observed
 }
 
-// Outcome is one side of a market with its top of book. A zero Bid or Ask means
-// there is none.
+// Outcome is one side of a market with its top of book. A zero Bid, Ask or Last
+// means there is none (prices live strictly between 0 and 1 while a market
+// trades): never show such a zero as a price. Mid, ImpliedProbability and
+// ProbabilitySource follow PriceRule; ApplyPriceRule sets them.
 type Outcome struct {
-	Name               string  // such as "Yes" or "No"
-	TokenID            string  // the venue's id for this outcome's contract, when it has one
-	Bid                float64 // best bid, dollars
-	BidSize            float64 // contracts at the best bid
-	Ask                float64 // best ask, dollars
-	AskSize            float64 // contracts at the best ask
-	Last               float64 // last traded price, dollars
-	Mid                float64 // (Bid+Ask)/2 when both exist, else Last
-	ImpliedProbability float64 // the market's probability for this outcome, 0-1
+	Name               string      // such as "Yes" or "No"
+	TokenID            string      // the venue's id for this outcome's contract, when it has one
+	Bid                float64     // best bid, dollars; 0 when there is none
+	BidSize            float64     // contracts at the best bid
+	Ask                float64     // best ask, dollars; 0 when there is none
+	AskSize            float64     // contracts at the best ask
+	Last               float64     // the market's last traded price, dollars; 0 when none (settled: the payout)
+	Mid                float64     // (Bid+Ask)/2 when both exist, else 0 (see PriceRule)
+	ImpliedProbability float64     // the market's probability for this outcome, 0-1 (see PriceRule)
+	ProbabilitySource  PriceSource // where ImpliedProbability came from; "" until ApplyPriceRule ran
 }
 
 // PriceLevel is one price of an order book side with the size resting there.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/sibylmcp/sibyl"
+	"golang.org/x/time/rate"
 )
 
 // Binance is a live Source reading daily klines from Binance's public spot API
@@ -22,15 +23,22 @@ import (
 type Binance struct {
 	BaseURL  string           // default "https://api.binance.com"
 	Quote    string           // quote asset, default "USDT"
-	Universe []string         // symbols Symbols reports and Daily accepts; nil means DefaultUniverse
+	Universe []string         // symbols Symbols reports and Daily accepts; nil means DefaultUniverse()
 	Client   *http.Client     // nil means a client with a 20 s timeout
 	Now      func() time.Time // nil means time.Now
+	// Limit, when not nil, paces requests to stay within Binance's request
+	// weight limits (BinanceRate); a call that would wait past its context's
+	// deadline fails with Unavailable at once.
+	Limit *rate.Limiter
 }
 
 var _ Source = (*Binance)(nil)
 
-// DefaultUniverse is the token list of the live feeds when none is configured.
-var DefaultUniverse = []string{"ADA", "ATOM", "AVAX", "BNB", "BTC", "DOGE", "DOT", "ETH", "LINK", "LTC", "PAXG", "SHIB", "SOL", "UNI", "XRP"}
+// DefaultUniverse returns the token list of the live feeds when none is
+// configured: a new slice each time, so that no caller can change the default.
+func DefaultUniverse() []string {
+	return []string{"ADA", "ATOM", "AVAX", "BNB", "BTC", "DOGE", "DOT", "ETH", "LINK", "LTC", "PAXG", "SHIB", "SOL", "UNI", "XRP"}
+}
 
 // binanceLimit is the most klines Binance returns per request.
 const binanceLimit = 1000
@@ -46,7 +54,7 @@ func (b *Binance) Symbols(ctx context.Context) ([]string, error) { return univer
 
 func universe(u []string) []string {
 	if u == nil {
-		u = DefaultUniverse
+		u = DefaultUniverse()
 	}
 	out := make([]string, len(u))
 	for i, s := range u {
@@ -112,6 +120,9 @@ func (b *Binance) Daily(ctx context.Context, symbol string, from, to time.Time) 
 		q.Set("endTime", strconv.FormatInt(to.Add(Day-time.Millisecond).UnixMilli(), 10))
 		q.Set("limit", strconv.Itoa(binanceLimit))
 		var rows [][]json.RawMessage
+		if err := pace(ctx, b.Limit, "binance"); err != nil {
+			return nil, err
+		}
 		err := getJSON(ctx, client, "binance", base+"/api/v3/klines?"+q.Encode(), nil, &rows)
 		var se *httpStatusError
 		if errors.As(err, &se) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"golang.org/x/time/rate"
 )
 
 // CoinGecko is a live Source reading daily prices from CoinGecko's
@@ -27,18 +28,25 @@ type CoinGecko struct {
 	BaseURL string            // default "https://api.coingecko.com"; the pro API is "https://pro-api.coingecko.com"
 	APIKey  string            // optional; sent in a header, never logged or returned
 	KeyHdr  string            // header for APIKey, default "x-cg-demo-api-key" ("x-cg-pro-api-key" for pro)
-	IDs     map[string]string // symbol -> CoinGecko coin id; nil means DefaultCoinGeckoIDs
+	IDs     map[string]string // symbol -> CoinGecko coin id; nil means DefaultCoinGeckoIDs()
 	Client  *http.Client      // nil means a client with a 20 s timeout
 	Now     func() time.Time  // nil means time.Now
+	// Limit, when not nil, paces requests to stay within CoinGecko's per-minute
+	// call limit (CoinGeckoRate); a call that would wait past its context's
+	// deadline fails with Unavailable at once.
+	Limit *rate.Limiter
 }
 
 var _ Source = (*CoinGecko)(nil)
 
-// DefaultCoinGeckoIDs maps the default universe to CoinGecko coin ids.
-var DefaultCoinGeckoIDs = map[string]string{
-	"ADA": "cardano", "ATOM": "cosmos", "AVAX": "avalanche-2", "BNB": "binancecoin", "BTC": "bitcoin",
-	"DOGE": "dogecoin", "DOT": "polkadot", "ETH": "ethereum", "LINK": "chainlink", "LTC": "litecoin",
-	"PAXG": "pax-gold", "SHIB": "shiba-inu", "SOL": "solana", "UNI": "uniswap", "XRP": "ripple",
+// DefaultCoinGeckoIDs returns the CoinGecko coin ids of the default universe,
+// by symbol: a new map each time, so that no caller can change the default.
+func DefaultCoinGeckoIDs() map[string]string {
+	return map[string]string{
+		"ADA": "cardano", "ATOM": "cosmos", "AVAX": "avalanche-2", "BNB": "binancecoin", "BTC": "bitcoin",
+		"DOGE": "dogecoin", "DOT": "polkadot", "ETH": "ethereum", "LINK": "chainlink", "LTC": "litecoin",
+		"PAXG": "pax-gold", "SHIB": "shiba-inu", "SOL": "solana", "UNI": "uniswap", "XRP": "ripple",
+	}
 }
 
 // Name returns "coingecko".
@@ -49,7 +57,7 @@ func (g *CoinGecko) Simulated() bool { return false }
 
 func (g *CoinGecko) ids() map[string]string {
 	if g.IDs == nil {
-		return DefaultCoinGeckoIDs
+		return DefaultCoinGeckoIDs()
 	}
 	return g.IDs
 }
@@ -122,6 +130,9 @@ func (g *CoinGecko) Daily(ctx context.Context, symbol string, from, to time.Time
 	var body struct {
 		Prices       [][2]float64 `json:"prices"`
 		TotalVolumes [][2]float64 `json:"total_volumes"`
+	}
+	if err := pace(ctx, g.Limit, "coingecko"); err != nil {
+		return nil, err
 	}
 	err = getJSON(ctx, client, "coingecko", base+"/api/v3/coins/"+url.PathEscape(id)+"/market_chart/range?"+q.Encode(), headers, &body)
 	var se *httpStatusError

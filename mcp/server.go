@@ -91,6 +91,7 @@ type Server struct {
 	promptOrder []*promptEntry
 	completion  CompletionHandler
 	invalidArgs InvalidArgumentsHook
+	sessionEnd  func(*Session)
 
 	sessMu    sync.Mutex
 	sessions  map[*Session]struct{}
@@ -332,9 +333,27 @@ func (s *Server) addSession(sess *Session) {
 
 func (s *Server) removeSession(sess *Session) {
 	s.sessMu.Lock()
+	_, known := s.sessions[sess]
 	delete(s.sessions, sess)
 	s.sessMu.Unlock()
 	sess.close()
+	s.mu.Lock()
+	h := s.sessionEnd
+	s.mu.Unlock()
+	if known && h != nil {
+		h(sess)
+	}
+}
+
+// OnSessionEnd sets a hook called once for every session that ends: stdio's
+// input closed, an HTTP DELETE, or an HTTP session reaped as idle. It runs on
+// the goroutine ending the session, after the session's handlers were
+// cancelled; it must not block for long (start background work instead).
+// Sessions still open when the process exits are not reported.
+func (s *Server) OnSessionEnd(h func(sess *Session)) {
+	s.mu.Lock()
+	s.sessionEnd = h
+	s.mu.Unlock()
 }
 
 // templateRegexp turns a URI template into a regexp matching its expansions.
@@ -451,6 +470,13 @@ func invalidParams(format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidParams, Message: "invalid params: " + fmt.Sprintf(format, args...)}
 }
 
+// metaError marks e as a fault of the request's _meta: on the stateless
+// revision it is answered with HTTP 400, unlike a tool's invalid params.
+func metaError(e *Error) *Error {
+	e.badMeta = true
+	return e
+}
+
 // stateless reports whether the request uses the 2026-07-28 revision, and
 // returns the error to answer when its _meta is unusable. HTTP status hints
 // are carried by the code.
@@ -463,7 +489,7 @@ func statelessMeta(p *reqParams) (bool, *Error) {
 		return true, unsupportedVersion(v)
 	}
 	if len(p.Meta.ClientCaps) == 0 || p.Meta.ClientCaps[0] != '{' {
-		return true, invalidParams("_meta is missing %s", metaClientCaps)
+		return true, metaError(invalidParams("_meta is missing %s", metaClientCaps))
 	}
 	return true, nil
 }
@@ -527,7 +553,7 @@ func (s *Server) call(ctx context.Context, sess *Session, id json.RawMessage, me
 		rc.sess = ss
 	} else if method == "server/discover" {
 		// server/discover belongs to the stateless revision: it needs _meta.
-		return nil, invalidParams("server/discover needs _meta with %s and %s", metaProtocolVersion, metaClientCaps)
+		return nil, metaError(invalidParams("server/discover needs _meta with %s and %s", metaProtocolVersion, metaClientCaps))
 	} else {
 		sess.mu.Lock()
 		inited := sess.initialized
@@ -696,8 +722,9 @@ func (s *Server) handleRequest(ctx, link context.Context, sess *Session, id json
 	}
 	if !sess.track(key, cancel) {
 		buf := getBuf()
-		appendError(buf, id, &Error{Code: CodeInvalidRequest, Message: "invalid request: id " + string(id) + " is already in use by a request in flight"})
-		_ = reply.write(buf.Bytes())
+		e := &Error{Code: CodeInvalidRequest, Message: "invalid request: id " + string(id) + " is already in use by a request in flight"}
+		appendError(buf, id, e)
+		_ = send(reply, buf.Bytes(), kindResponse, e)
 		putBuf(buf)
 		return
 	}
@@ -709,13 +736,16 @@ func (s *Server) handleRequest(ctx, link context.Context, sess *Session, id json
 		return
 	}
 	buf := getBuf()
+	var rpcErr *Error // nil: a result
 	if err != nil {
-		appendError(buf, id, toRPCError(err))
+		rpcErr = toRPCError(err)
+		appendError(buf, id, rpcErr)
 	} else if e := appendResponse(buf, id, res); e != nil {
 		buf.Reset()
-		appendError(buf, id, &Error{Code: CodeInternalError, Message: "internal error: encoding the result: " + e.Error()})
+		rpcErr = &Error{Code: CodeInternalError, Message: "internal error: encoding the result: " + e.Error()}
+		appendError(buf, id, rpcErr)
 	}
-	if werr := reply.write(buf.Bytes()); werr != nil {
+	if werr := send(reply, buf.Bytes(), kindResponse, rpcErr); werr != nil {
 		s.log.Debug("mcp: writing response", "err", werr)
 	}
 	putBuf(buf)

@@ -18,6 +18,7 @@ type fakeVenue struct {
 	cancelOrder     func(ctx context.Context, principal, orderID string) (sibyl.Order, error)
 	getOrder        func(ctx context.Context, principal, orderID string) (sibyl.Order, error)
 	orderByClientID func(ctx context.Context, principal, clientOrderID string, hint sibyl.LookupHint) (sibyl.Order, error)
+	market          func(ctx context.Context, nativeID string) (sibyl.Market, error)
 }
 
 var _ sibyl.Venue = (*fakeVenue)(nil)
@@ -30,8 +31,11 @@ func (f *fakeVenue) Info() sibyl.VenueInfo {
 func (f *fakeVenue) SearchMarkets(context.Context, sibyl.MarketQuery) (sibyl.MarketPage, error) {
 	return sibyl.MarketPage{}, errNotImplemented
 }
-func (f *fakeVenue) Market(context.Context, string) (sibyl.Market, error) {
-	return sibyl.Market{}, errNotImplemented
+func (f *fakeVenue) Market(ctx context.Context, nativeID string) (sibyl.Market, error) {
+	if f.market == nil {
+		return sibyl.Market{}, errNotImplemented
+	}
+	return f.market(ctx, nativeID)
 }
 func (f *fakeVenue) OrderBook(context.Context, string, string, int) (sibyl.OrderBook, error) {
 	return sibyl.OrderBook{}, errNotImplemented
@@ -74,6 +78,7 @@ type exchange struct {
 	latency time.Duration
 	status  sibyl.OrderStatus           // status of new orders (default open)
 	refuse  atomic.Pointer[sibyl.Error] // when set, PlaceOrder refuses with it
+	mid     float64                     // when set, Market quotes every outcome at this mid
 
 	mu       sync.Mutex
 	orders   map[string]sibyl.Order // by order id
@@ -89,6 +94,13 @@ func newExchange() *exchange {
 func (x *exchange) venue() *fakeVenue {
 	return &fakeVenue{
 		name: "paper",
+		market: func(_ context.Context, id string) (sibyl.Market, error) {
+			if x.mid == 0 {
+				return sibyl.Market{}, errNotImplemented
+			}
+			// Quoted a cent either side, so the midpoint is x.mid.
+			return sibyl.Market{ID: "paper:" + id, Outcomes: []sibyl.Outcome{{Name: "Yes", Bid: x.mid - 0.01, Ask: x.mid + 0.01}, {Name: "No", Bid: 1 - x.mid - 0.01, Ask: 1 - x.mid + 0.01}}}, nil
+		},
 		placeOrder: func(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
 			if x.latency > 0 {
 				select {

@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/risk"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -35,14 +36,19 @@ const (
 )
 
 // ClientOrderIDNamespace is the UUID namespace of client order ids. It must never
-// change: a changed namespace would give a retried order a new client id.
-var ClientOrderIDNamespace = uuid.MustParse("6c1b6f0e-3f57-5c8e-9d36-2a1d8f0b7c4e")
+// change: a changed namespace would give a retried order a new client id. It is
+// a constant (a string; the parsed form is unexported) so that no code can
+// reassign it.
+const ClientOrderIDNamespace = "6c1b6f0e-3f57-5c8e-9d36-2a1d8f0b7c4e"
+
+// clientOrderIDNamespace is ClientOrderIDNamespace parsed once.
+var clientOrderIDNamespace = uuid.MustParse(ClientOrderIDNamespace)
 
 // ClientOrderID returns the client order id that every attempt of the action
 // (principal, tool, key) sends to the venue: UUIDv5(ClientOrderIDNamespace,
 // principal + NUL + tool + NUL + key).
 func ClientOrderID(principal, tool, key string) string {
-	return uuid.NewSHA1(ClientOrderIDNamespace, []byte(principal+"\x00"+tool+"\x00"+key)).String()
+	return uuid.NewSHA1(clientOrderIDNamespace, []byte(principal+"\x00"+tool+"\x00"+key)).String()
 }
 
 // LegKey returns the idempotency key of leg n of a multi-order action such as an
@@ -90,6 +96,14 @@ type Options struct {
 	// that died, and is recovered at once instead of after its lease runs out.
 	// Leave it false when several Services share a Store.
 	SoleOwner bool
+	// Limits are the risk limits by venue name (none for a venue not in the
+	// map). Every order (place_order and each hedge leg) is checked against
+	// them in its claim transaction, before anything is sent; a refusal is
+	// stored under the key and replayed (code risk_limit).
+	Limits map[string]risk.Limits
+	// Halt is the kill switch: while it is on, every new order is refused
+	// (risk_limit, not stored). Nil: never halted.
+	Halt *Halt
 	// Hooks are test hook points; leave zero in production.
 	Hooks Hooks
 	// Logger receives internal failures that have no caller to go to (a
@@ -112,6 +126,8 @@ type Service struct {
 
 	askedMu sync.Mutex
 	asked   map[string]time.Time // background reconciliation: what was asked about lately, and when
+
+	noSpace noSpaceLog // a full disk, logged once per interval
 }
 
 // New returns a Service. It panics when Store is nil (a wiring bug).
@@ -177,11 +193,18 @@ type PlaceRequest struct {
 	AllowDuplicate bool
 	MarketID       string             // "venue:native_id"
 	Order          sibyl.OrderRequest // Principal, MarketID and ClientOrderID are filled in by Place
+	// Confirmation is the person's answer when the tool asked for one (the
+	// order is over the confirmation threshold); nil when none was asked.
+	Confirmation *Confirmation
 	// Args are the tool arguments as the agent sent them: the fingerprint is the
 	// SHA-256 of their canonical JSON without idempotency_key and
 	// allow_duplicate (control flags, not part of the order), and the audit log
 	// keeps them redacted. When empty, the order fields stand in.
 	Args json.RawMessage
+	// FingerprintArgs, when set, are what the fingerprint covers instead of
+	// Args: the arguments with the tool's defaults applied, so that a retry
+	// that spells out a default is the same request (see Action).
+	FingerprintArgs json.RawMessage
 }
 
 // CancelRequest is one cancel_order call.
@@ -193,6 +216,8 @@ type CancelRequest struct {
 	Venue     string // venue name; may be empty when exactly one venue is configured
 	OrderID   string // the venue's order id
 	Args      json.RawMessage
+	// FingerprintArgs as in PlaceRequest.
+	FingerprintArgs json.RawMessage
 }
 
 // Action is one state-changing venue call made exactly once per (Principal,
@@ -206,6 +231,12 @@ type Action struct {
 	Key       string
 	Args      json.RawMessage
 	Venue     string // venue name; must be configured
+	// FingerprintArgs, when set, are fingerprinted instead of Args: the
+	// arguments with the tool's defaults applied. A record whose fingerprint
+	// is that of Args as sent (the rule before defaults were applied, still
+	// in records written by earlier versions) matches too: raw arguments
+	// equal to another call's are the same request under either rule.
+	FingerprintArgs json.RawMessage
 
 	// CheckDuplicate refuses the same fingerprint under a different key within
 	// DuplicateWindow (possible_duplicate) unless AllowDuplicate.
@@ -242,6 +273,16 @@ type Action struct {
 	// ReconcileOnConflict makes a Conflict from Send run Reconcile once: a venue
 	// answers Conflict to a client order id it already has.
 	ReconcileOnConflict bool
+
+	// risk describes a new order for the risk limits (nil: not an order, or
+	// no limits on its venue); set by Place.
+	// legacyFP is the fingerprint of Args as sent when FingerprintArgs is
+	// set (set by Do): a record carrying it is the same request.
+	legacyFP string
+
+	risk *risk.Order
+	// confirm is the person's answer to the tool's question, if one was asked.
+	confirm *Confirmation
 
 	audit    store.AuditEntry // prepared audit template, set by Do
 	hasAudit bool
@@ -293,9 +334,29 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 	order.Principal = req.Principal
 	order.NativeMarketID = native
 	order.Prepared = nil
+	var ro *risk.Order
+	if l := s.limits(venueName); l.Active() {
+		r := riskOrder(req.MarketID, req.Order)
+		if l.Collar.IsPositive() && !r.Price.IsZero() {
+			// The collar needs the mid, read before the claim (no I/O inside
+			// the transaction), and only for a key not used before: a retry
+			// gets the stored decision.
+			if v, ok := s.venues[venueName]; ok && ValidateKey(req.Key) == nil {
+				if _, used, err := s.store.Record(store.RecordID{Principal: req.Principal, Tool: ToolPlaceOrder, Key: req.Key}); err == nil && !used {
+					m, err := mid(ctx, v, native, req.Order.Outcome)
+					if err != nil {
+						return refused(err)
+					}
+					r.Mid = m
+				}
+			}
+		}
+		ro = &r
+	}
 	a := Action{
+		risk: ro, confirm: req.Confirmation,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, Venue: venueName, NativeMarketID: native,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName, NativeMarketID: native,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,
 		SuccessOutcome:      store.OutcomePlaced,
 		ReconcileOnConflict: true,
@@ -379,7 +440,7 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	}
 	return s.Do(ctx, Action{
 		Tool: ToolCancelOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, Venue: venueName,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName,
 		ClosesOrder:    true,
 		SuccessOutcome: store.OutcomeCancelled,
 		Send: func(ctx context.Context, v sibyl.Venue, _ string, _ *sibyl.PreparedOrder) (sibyl.Order, error) {

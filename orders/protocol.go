@@ -58,13 +58,23 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	// Fingerprint, redact and canonicalize the arguments once, outside the
 	// shared transactions.
 	tmpl, err := store.PrepareFingerprinted(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
-		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, "idempotency_key", "allow_duplicate")
+		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, fingerprintOmit...)
 	if err != nil {
 		err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
 	fp := tmpl.Fingerprint
+	if len(a.FingerprintArgs) > 0 {
+		nfp, err := store.Fingerprint(a.FingerprintArgs, fingerprintOmit...)
+		if err != nil {
+			err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			s.auditInvalid(ctx, a, err)
+			return Result{}, err
+		}
+		a.legacyFP, fp = fp, nfp
+		tmpl.Fingerprint = fp
+	}
 	a.audit, a.hasAudit = tmpl, true
 	id := store.RecordID{Principal: a.Principal, Tool: a.Tool, Key: a.Key}
 	coid := ClientOrderID(a.Principal, a.Tool, a.Key)
@@ -99,7 +109,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	for {
 		c, err := s.claim(a, id, fp, coid, prepared)
 		if err != nil {
-			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("claiming idempotency key: %w", err), "internal error")
+			return res, s.storeError("claiming idempotency key", err)
 		}
 		switch c.kind {
 		case claimRefuse:
@@ -131,6 +141,18 @@ func (s *Service) hook(h func(string), key string) {
 	}
 }
 
+// fingerprintOmit are the control arguments a fingerprint leaves out: they
+// are not part of the order.
+var fingerprintOmit = []string{"idempotency_key", "allow_duplicate"}
+
+// sameRequest reports whether a record with fingerprint recFP was made by the
+// same request as this call, whose fingerprint is fp: equal, or equal to the
+// fingerprint of the arguments as sent (records written before defaults were
+// applied to fingerprints).
+func (a *Action) sameRequest(recFP, fp string) bool {
+	return recFP == fp || (a.legacyFP != "" && recFP == a.legacyFP)
+}
+
 // replay turns a done record into the caller's answer.
 func replay(rec store.Record, coid string) (Result, error) {
 	res := Result{Replayed: true, ClientOrderID: coid}
@@ -156,7 +178,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 	if err != nil {
 		return claim{}, err
 	}
-	if ok && rec.State == store.Pending && rec.Fingerprint == fp && s.leaseLive(rec, s.now()) {
+	if ok && rec.State == store.Pending && a.sameRequest(rec.Fingerprint, fp) && s.leaseLive(rec, s.now()) {
 		return claim{kind: claimWait, rec: rec}, nil
 	}
 
@@ -172,6 +194,10 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 		return claim{}, err
 	}
 	auditTmpl := s.auditEntry(a, fp, now)
+	rp, err := s.prepareRisk(a, now)
+	if err != nil {
+		return claim{}, err
+	}
 	var c claim
 	err = s.store.Commit(func(t *store.Txn) error {
 		c = claim{} // Commit may run this more than once
@@ -180,9 +206,17 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 		if err != nil {
 			return err
 		}
-		if a.background && (!ok || rec.State != store.Pending || rec.Fingerprint != fp || s.leaseLive(rec, now)) {
+		if a.background && (!ok || rec.State != store.Pending || !a.sameRequest(rec.Fingerprint, fp) || s.leaseLive(rec, now)) {
 			c = claim{kind: claimSkip} // done, gone or owned meanwhile: not ours to touch
 			return nil
+		}
+		if !ok && !a.background && a.OpensOrder {
+			if err := s.Halted(); err != nil {
+				c = claim{kind: claimRefuse, err: err}
+				audit.Outcome, audit.Error = OutcomeHalted, string(sibyl.RiskLimit)
+				_, err := t.AppendAudit(audit)
+				return err
+			}
 		}
 		if !ok {
 			if a.CheckDuplicate && !a.AllowDuplicate {
@@ -199,6 +233,37 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 					return err
 				}
 			}
+			if a.confirm != nil {
+				declined, err := s.confirmAudit(t, a, fresh, audit)
+				if err != nil {
+					return err
+				}
+				if declined != nil {
+					c = claim{kind: claimRefuse, err: declined}
+					audit.Outcome, audit.Error = store.OutcomeRejected, string(sibyl.RiskLimit)
+					_, err := t.AppendAudit(audit)
+					return err
+				}
+			}
+			if rp != nil {
+				refusal, err := s.checkAndReserve(t, rp, id)
+				if err != nil {
+					return err
+				}
+				if refusal != nil {
+					// Stored as done with the refusal, so every retry replays it.
+					rec := fresh.Record()
+					rec.State, rec.LeaseUntil, rec.DupIndexed, rec.OrderFinal = store.Done, now, false, true
+					rec.Error = &store.RecordError{Code: sibyl.ErrorCode(refusal), Message: sibyl.ErrorMessage(refusal), Field: sibyl.ErrorField(refusal)}
+					if err := t.PutRecord(rec); err != nil {
+						return err
+					}
+					c = claim{kind: claimRefuse, err: refusal}
+					audit.Outcome, audit.Error = store.OutcomeRejected, string(sibyl.RiskLimit)
+					_, err := t.AppendAudit(audit)
+					return err
+				}
+			}
 			version, err := t.PutPrepared(fresh)
 			if err != nil {
 				return err
@@ -211,7 +276,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 			return nil
 		}
 		switch {
-		case rec.Fingerprint != fp:
+		case !a.sameRequest(rec.Fingerprint, fp):
 			c = claim{kind: claimRefuse, err: sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key",
 				"this idempotency_key was already used for a different %s request; nothing was sent. Use a new idempotency_key for a different order, or resend the original arguments unchanged to retry it", a.Tool)}
 			audit.Outcome, audit.Error = store.OutcomeKeyReused, string(sibyl.IdempotencyKeyReused)
@@ -227,6 +292,11 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 		case s.leaseLive(rec, now):
 			c = claim{kind: claimWait, rec: rec}
 			return nil // nothing to write
+		case !a.background && a.OpensOrder && s.Halted() != nil:
+			// An unknown outcome is not reconciled while halted: the takeover
+			// could send the order again.
+			c = claim{kind: claimRefuse, err: s.Halted()}
+			audit.Outcome, audit.Error = OutcomeHalted, string(sibyl.RiskLimit)
 		default:
 			// The owner died or gave up (lease expired or released): take over.
 			rec.Owner = s.opts.Owner
@@ -353,6 +423,14 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 		stored, already = store.Record{}, false
 		if a.ClosesOrder && o.NativeID != "" && o.Status.Final() {
 			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.NativeID, now); err != nil {
+				return err
+			}
+			if err := settleOrder(t, a.Principal, a.Venue, o); err != nil {
+				return err
+			}
+		}
+		if a.OpensOrder {
+			if err := s.settleClaim(t, id, a.Venue, o, refusal); err != nil {
 				return err
 			}
 		}

@@ -71,7 +71,11 @@ func (s *Service) forgetAsked(now time.Time) {
 // entry. sibyl serve runs it before each sweep.
 func (s *Service) ReconcileOpen(ctx context.Context, cutoff time.Time, limit int) (ReconcileResult, error) {
 	var res ReconcileResult
-	var final []store.OpenOrder
+	type finalOrder struct {
+		store.OpenOrder
+		got sibyl.Order
+	}
+	var final []finalOrder
 	now := s.now()
 	s.forgetAsked(now)
 	failures := 0
@@ -99,7 +103,7 @@ func (s *Service) ReconcileOpen(ctx context.Context, cutoff time.Time, limit int
 			s.opts.Logger.Warn("reconciling open orders: venue lookup failed", "venue", o.Venue, "order_id", o.OrderID, "err", err)
 			continue
 		case got.Status.Final():
-			final = append(final, o)
+			final = append(final, finalOrder{o, got})
 		default:
 			res.Open++
 		}
@@ -114,6 +118,9 @@ func (s *Service) ReconcileOpen(ctx context.Context, cutoff time.Time, limit int
 			for _, o := range chunk {
 				ok, err := t.MarkOrderFinal(o.Principal, o.Venue, o.OrderID, now)
 				if err != nil {
+					return err
+				}
+				if err := settleOrder(t, o.Principal, o.Venue, o.got); err != nil {
 					return err
 				}
 				if ok {

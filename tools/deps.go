@@ -5,9 +5,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
+	"github.com/sibylmcp/sibyl/risk"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -37,6 +39,17 @@ type Deps struct {
 	// VolFeed names the feed whose daily history gives hedge_position its
 	// volatility (default: DefaultFeed).
 	VolFeed string
+	// Limits are the risk limits by venue name, for list_venues to show (the
+	// orders service enforces them).
+	Limits map[string]risk.Limits
+	// ConfirmAbove is, by venue name, the notional in dollars above which
+	// place_order and an executed hedge ask the person (MCP elicitation)
+	// before anything is sent; a venue not in the map (or zero) never asks.
+	ConfirmAbove map[string]decimal.Decimal
+	// SecondOpinion, when the call asks for it, gives another grader's grades
+	// (Token Metrics') to show beside sibyl's; nil answers that none is
+	// configured.
+	SecondOpinion SecondOpinionFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -15,10 +15,10 @@ import (
 func MarketTools(d *Deps) []Tool {
 	return []Tool{
 		New("list_venues", "List venues",
-			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support. Call this first to learn which venue names search_markets and get_market accept.",
+			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support, plus the venues that exist but cannot be traded here, with the reason. Call this first to learn which venue names search_markets and get_market accept.",
 			readOnly, ScopeRead, d.listVenues),
 		New("search_markets", "Search prediction markets",
-			"Search prediction markets by words in the question, by status and by category, across one venue or all. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
+			"Search prediction markets by words in the question, by status and by category, across one venue or all. Without venue, every configured venue is searched at once and the results are merged and ranked (more of your words in the question first, then open markets, then the nearest close), each naming its venue. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
 			readOnly, ScopeRead, d.searchMarkets),
 		New("get_market", "Get a market",
 			"Get one prediction market by id (venue:native_id): the question, the resolution rules, each outcome's bid/ask/last/mid and implied probability, volume, open interest, close time, status, and the top levels of each outcome's order book. Prices are dollars per contract (0-1); a contract pays $1 if its outcome wins.",
@@ -40,13 +40,14 @@ type listVenuesIn struct{}
 
 // VenueOut describes one venue.
 type VenueOut struct {
-	Name         string   `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
-	Title        string   `json:"title" jsonschema_description:"Human-readable venue name."`
-	Mode         string   `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
-	Simulated    bool     `json:"simulated" jsonschema_description:"True when no real money moves."`
-	Available    bool     `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
-	Reason       string   `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
-	Capabilities []string `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+	Name         string          `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
+	Title        string          `json:"title" jsonschema_description:"Human-readable venue name."`
+	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
+	Simulated    bool            `json:"simulated" jsonschema_description:"True when no real money moves."`
+	Available    bool            `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
+	Reason       string          `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
+	Capabilities []string        `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+	RiskLimits   *VenueLimitsOut `json:"risk_limits,omitempty" jsonschema_description:"The risk limits orders on this venue must fit (a refusal has code risk_limit); absent when none apply."`
 }
 
 // FeedOut describes one price-history feed.
@@ -56,13 +57,14 @@ type FeedOut struct {
 }
 
 type listVenuesOut struct {
-	Venues    []VenueOut `json:"venues" jsonschema_description:"The configured venues, paper first."`
-	Feeds     []FeedOut  `json:"feeds" jsonschema_description:"The price-history feeds the grade tools accept as source; the default one first."`
-	Timestamp time.Time  `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Venues      []VenueOut            `json:"venues" jsonschema_description:"The configured venues, paper first."`
+	Feeds       []FeedOut             `json:"feeds" jsonschema_description:"The price-history feeds the grade tools accept as source; the default one first."`
+	Unavailable []UnavailableVenueOut `json:"unavailable" jsonschema_description:"Prediction-market venues that exist but cannot be used through this server, each with the reason; do not try their names."`
+	Timestamp   time.Time             `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
 func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVenuesOut, error) {
-	out := listVenuesOut{Venues: []VenueOut{}, Feeds: []FeedOut{}, Timestamp: d.now()}
+	out := listVenuesOut{Venues: []VenueOut{}, Feeds: []FeedOut{}, Unavailable: append([]UnavailableVenueOut{}, unavailableVenues...), Timestamp: d.now()}
 	for _, n := range d.feedNames() {
 		out.Feeds = append(out.Feeds, FeedOut{Name: n, Simulated: d.Feeds[n].Simulated()})
 	}
@@ -73,7 +75,8 @@ func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVe
 			caps = []string{}
 		}
 		out.Venues = append(out.Venues, VenueOut{Name: info.Name, Title: info.Title, Mode: info.Mode,
-			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps})
+			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps,
+			RiskLimits: limitsOut(d.Limits[n], d.ConfirmAbove[n])})
 	}
 	return out, nil
 }
@@ -87,14 +90,19 @@ type searchMarketsIn struct {
 	Cursor   string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer with the same filters, to get the next page."`
 }
 
-// OutcomeQuote is one outcome's prices.
+// OutcomeQuote is one outcome's prices. A price that does not exist (no bid, no
+// ask, no trade) is absent, never 0; mid and implied_probability follow
+// sibyl.PriceRule, and probability_source says which case applied.
 type OutcomeQuote struct {
-	Name               string  `json:"name" jsonschema_description:"Outcome name, such as Yes or No; use it as 'outcome' in get_orderbook and place_order."`
-	Bid                float64 `json:"bid" jsonschema_description:"Best bid in dollars per contract (0 when there is none)."`
-	Ask                float64 `json:"ask" jsonschema_description:"Best ask in dollars per contract (0 when there is none)."`
-	Last               float64 `json:"last" jsonschema_description:"Last traded price in dollars (0 when none)."`
-	Mid                float64 `json:"mid" jsonschema_description:"Midpoint of bid and ask, or the last price when one side is empty."`
-	ImpliedProbability float64 `json:"implied_probability" jsonschema_description:"The market's probability for this outcome, 0-1."`
+	Name               string   `json:"name" jsonschema_description:"Outcome name, such as Yes or No; use it as 'outcome' in get_orderbook and place_order."`
+	Bid                *float64 `json:"bid,omitempty" jsonschema_description:"Best bid in dollars per contract; absent when no one bids."`
+	BidSize            *float64 `json:"bid_size,omitempty" jsonschema_description:"Contracts at the best bid; absent with bid."`
+	Ask                *float64 `json:"ask,omitempty" jsonschema_description:"Best ask in dollars per contract; absent when no one offers."`
+	AskSize            *float64 `json:"ask_size,omitempty" jsonschema_description:"Contracts at the best ask; absent with ask."`
+	Last               *float64 `json:"last,omitempty" jsonschema_description:"The market's last traded price in dollars (your own fills do not count); absent when there is none. On a settled market: what a contract paid (1 or 0)."`
+	Mid                *float64 `json:"mid,omitempty" jsonschema_description:"Midpoint of bid and ask, 4 decimals; absent unless both sides are quoted."`
+	ImpliedProbability *float64 `json:"implied_probability,omitempty" jsonschema:"minimum=0,maximum=1" jsonschema_description:"The market's probability for this outcome, 0-1, 4 decimals, by one rule on every venue: settled -> 1 or 0; both sides quoted -> the midpoint; else the last trade (kept within the quoted side); else the lone bid (a lower bound) or ask (an upper bound); else absent. probability_source says which."`
+	ProbabilitySource  string   `json:"probability_source" jsonschema:"enum=settlement,enum=midpoint,enum=last_trade,enum=best_bid,enum=best_ask,enum=none" jsonschema_description:"Where implied_probability came from: settlement, midpoint (both sides quoted), last_trade (one side or none quoted), best_bid or best_ask (only that side and no trade: a bound, not an estimate), none (no probability)."`
 }
 
 // MarketSummary is a market as search_markets lists it.
@@ -137,6 +145,9 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	limit := in.Limit
 	if limit == 0 {
 		limit = 20
+	}
+	if len(names) > 1 {
+		return d.searchMerged(ctx, in, names, limit)
 	}
 	start := searchCursor{Venue: names[0]}
 	if in.Cursor != "" {
@@ -190,17 +201,35 @@ func errBadSearchCursor() error {
 	return sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
 }
 
-func quotes(os []sibyl.Outcome) []OutcomeQuote {
-	out := make([]OutcomeQuote, len(os))
-	for i, o := range os {
-		out[i] = OutcomeQuote{Name: o.Name, Bid: o.Bid, Ask: o.Ask, Last: o.Last, Mid: o.Mid, ImpliedProbability: o.ImpliedProbability}
+// quotes shows m's outcomes by sibyl.PriceRule, whatever the venue filled in.
+func quotes(m sibyl.Market) []OutcomeQuote {
+	sibyl.ApplyPriceRule(&m)
+	out := make([]OutcomeQuote, len(m.Outcomes))
+	for i, o := range m.Outcomes {
+		q := OutcomeQuote{Name: o.Name, ProbabilitySource: string(o.ProbabilitySource)}
+		if o.Bid > 0 {
+			q.Bid, q.BidSize = ptr(o.Bid), ptr(o.BidSize)
+		}
+		if o.Ask > 0 {
+			q.Ask, q.AskSize = ptr(o.Ask), ptr(o.AskSize)
+		}
+		if o.Last > 0 || (m.Status == sibyl.StatusSettled && m.Result != "") {
+			q.Last = ptr(o.Last)
+		}
+		if o.Mid > 0 {
+			q.Mid = ptr(o.Mid)
+		}
+		if o.ProbabilitySource != sibyl.SourceNone {
+			q.ImpliedProbability = ptr(o.ImpliedProbability)
+		}
+		out[i] = q
 	}
 	return out
 }
 
 func summarize(m sibyl.Market) MarketSummary {
 	return MarketSummary{ID: m.ID, Venue: m.Venue, Question: m.Question, Status: string(m.Status), Category: m.Category,
-		CloseTime: m.CloseTime.UTC(), Outcomes: quotes(m.Outcomes), Volume: m.Volume, Volume24h: m.Volume24h,
+		CloseTime: m.CloseTime.UTC(), Outcomes: quotes(m), Volume: m.Volume, Volume24h: m.Volume24h,
 		OpenInterest: m.OpenInterest, Result: m.Result, Simulated: m.Simulated}
 }
 
@@ -273,7 +302,7 @@ func (d *Deps) getMarket(ctx context.Context, c *Call, in getMarketIn) (getMarke
 func levels(ls []sibyl.PriceLevel) []Level {
 	out := make([]Level, len(ls))
 	for i, l := range ls {
-		out[i] = Level{Price: l.Price, Size: l.Size}
+		out[i] = Level{Price: sibyl.RoundProbability(l.Price), Size: l.Size}
 	}
 	return out
 }
@@ -285,13 +314,16 @@ type getOrderbookIn struct {
 }
 
 type getOrderbookOut struct {
-	Market   string  `json:"market" jsonschema_description:"Market id."`
-	Outcome  string  `json:"outcome" jsonschema_description:"Outcome name."`
-	Bids     []Level `json:"bids" jsonschema_description:"Bids, best (highest) first."`
-	Asks     []Level `json:"asks" jsonschema_description:"Asks, best (lowest) first."`
-	TickSize float64 `json:"tick_size" jsonschema_description:"Smallest price step in dollars."`
-	Spread   float64 `json:"spread" jsonschema_description:"Best ask minus best bid in dollars (0 when a side is empty)."`
-	Mid      float64 `json:"mid" jsonschema_description:"Midpoint of best bid and ask in dollars (0 when a side is empty)."`
+	Market             string   `json:"market" jsonschema_description:"Market id."`
+	Outcome            string   `json:"outcome" jsonschema_description:"Outcome name."`
+	Bids               []Level  `json:"bids" jsonschema_description:"Bids, best (highest) first; empty when no one bids."`
+	Asks               []Level  `json:"asks" jsonschema_description:"Asks, best (lowest) first; empty when no one offers."`
+	TickSize           float64  `json:"tick_size" jsonschema_description:"Smallest price step in dollars."`
+	Spread             *float64 `json:"spread,omitempty" jsonschema_description:"Best ask minus best bid in dollars; absent unless both sides are quoted."`
+	Mid                *float64 `json:"mid,omitempty" jsonschema_description:"Midpoint of best bid and ask in dollars, 4 decimals; absent unless both sides are quoted."`
+	Last               *float64 `json:"last,omitempty" jsonschema_description:"The market's last traded price for this outcome (your own fills do not count); absent when there is none."`
+	ImpliedProbability *float64 `json:"implied_probability,omitempty" jsonschema:"minimum=0,maximum=1" jsonschema_description:"The market's probability for this outcome, by the same rule as get_market (the two always agree): settled -> 1 or 0; both sides quoted -> the midpoint; else the last trade; else the lone bid or ask as a bound; else absent."`
+	ProbabilitySource  string   `json:"probability_source" jsonschema:"enum=settlement,enum=midpoint,enum=last_trade,enum=best_bid,enum=best_ask,enum=none" jsonschema_description:"Where implied_probability came from (see get_market)."`
 	Answer
 }
 
@@ -311,19 +343,31 @@ func (d *Deps) getOrderbook(ctx context.Context, c *Call, in getOrderbookIn) (ge
 	if err != nil {
 		return getOrderbookOut{}, err
 	}
+	// The market's status and last trade complete the rule get_market uses.
+	m, err := v.Market(ctx, native)
+	if err != nil {
+		return getOrderbookOut{}, err
+	}
+	sibyl.ApplyPriceRule(&m)
+	last := 0.0
+	for _, o := range m.Outcomes {
+		if strings.EqualFold(o.Name, b.Outcome) {
+			last = o.Last
+		}
+	}
 	out := getOrderbookOut{Market: b.MarketID, Outcome: b.Outcome, Bids: levels(b.Bids), Asks: levels(b.Asks), TickSize: b.TickSize,
 		Answer: Answer{Venue: v.Info().Name, Timestamp: b.Time.UTC(), Simulated: b.Simulated}}
-	if len(b.Bids) > 0 && len(b.Asks) > 0 {
-		out.Spread = round6(b.Asks[0].Price - b.Bids[0].Price)
-		out.Mid = round6((b.Asks[0].Price + b.Bids[0].Price) / 2)
+	q := sibyl.BookQuote(m.Status, m.Result, b, last)
+	out.ProbabilitySource = string(q.Source)
+	if q.Source != sibyl.SourceNone {
+		out.ImpliedProbability = ptr(q.Probability)
+	}
+	if q.Mid > 0 {
+		out.Mid = ptr(q.Mid)
+		out.Spread = ptr(sibyl.RoundProbability(b.Asks[0].Price - b.Bids[0].Price))
+	}
+	if last > 0 || (m.Status == sibyl.StatusSettled && m.Result != "") {
+		out.Last = ptr(last)
 	}
 	return out, nil
-}
-
-func round6(x float64) float64 {
-	const k = 1e6
-	if x < 0 {
-		return -float64(int64(-x*k+0.5)) / k
-	}
-	return float64(int64(x*k+0.5)) / k
 }

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -52,14 +53,16 @@ func OrderTools(d *Deps) []Tool {
 var writeTool = mcp.ToolAnnotations{ReadOnlyHint: false, DestructiveHint: ptr(true), IdempotentHint: true, OpenWorldHint: ptr(true)}
 
 type placeOrderIn struct {
-	Market         string   `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
-	Outcome        string   `json:"outcome" jsonschema:"minLength=1,maxLength=100" jsonschema_description:"Outcome to trade, as get_market lists it (such as Yes or No)."`
-	Side           string   `json:"side" jsonschema:"enum=buy,enum=sell" jsonschema_description:"buy contracts of the outcome, or sell contracts you hold."`
-	Quantity       float64  `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000" jsonschema_description:"Number of contracts (the paper venue trades whole contracts)."`
-	LimitPrice     *float64 `json:"limit_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"Limit price in dollars per contract, strictly between 0 and 1, on the market's tick (0.01). Omit for a market order."`
-	TimeInForce    string   `json:"time_in_force,omitempty" jsonschema:"enum=gtc,enum=ioc,enum=fok" jsonschema_description:"gtc: rest until filled or cancelled (default for limit orders); ioc: fill what is possible now and cancel the rest (default for market orders); fok: fill everything now or nothing."`
-	IdempotencyKey string   `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this one intended order, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same order; use a new one for a new order."`
-	AllowDuplicate bool     `json:"allow_duplicate,omitempty" jsonschema_description:"Set true only to place a second, identical order on purpose within 60 seconds under a new key; otherwise such an order is refused as possible_duplicate (a safeguard against retries that made up a new key)."`
+	Market             string   `json:"market" jsonschema:"minLength=3,maxLength=300" jsonschema_description:"Market id as venue:native_id (search_markets returns ids)."`
+	Outcome            string   `json:"outcome" jsonschema:"minLength=1,maxLength=100" jsonschema_description:"Outcome to trade, as get_market lists it (such as Yes or No)."`
+	Side               string   `json:"side" jsonschema:"enum=buy,enum=sell" jsonschema_description:"buy contracts of the outcome, or sell contracts you hold."`
+	Quantity           float64  `json:"quantity" jsonschema:"exclusiveMinimum=0,maximum=1000000" jsonschema_description:"Number of contracts (the paper venue trades whole contracts)."`
+	LimitPrice         *float64 `json:"limit_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"Limit price in dollars per contract, strictly between 0 and 1, on the market's tick (0.01). Omit for a market order."`
+	WorstPrice         *float64 `json:"worst_price,omitempty" jsonschema:"exclusiveMinimum=0,exclusiveMaximum=1" jsonschema_description:"For a market order (no limit_price): the worst price per contract you accept, strictly between 0 and 1; the order is sent as an immediate-or-cancel (or fok) limit at this price, so it never fills beyond it. Required when the server has a price collar (live venues by default)."`
+	TimeInForce        string   `json:"time_in_force,omitempty" jsonschema:"enum=gtc,enum=ioc,enum=fok" jsonschema_description:"gtc: rest until filled or cancelled (default for limit orders); ioc: fill what is possible now and cancel the rest (default for market orders); fok: fill everything now or nothing."`
+	IdempotencyKey     string   `json:"idempotency_key" jsonschema:"minLength=8,maxLength=128,pattern=^[A-Za-z0-9_.:/-]{8\\,128}$" jsonschema_description:"Your unique id for this one intended order, 8-128 characters of A-Z a-z 0-9 _ . : / - (a UUID is fine). Reuse it verbatim on every retry of the same order; use a new one for a new order."`
+	CancelOnDisconnect bool     `json:"cancel_on_disconnect,omitempty" jsonschema_description:"Set true to have sibyl cancel this order, if it still rests, when this MCP session ends (stdio closed, HTTP DELETE, or the HTTP session expiring idle) or when the server restarts without it: for an agent that must not leave orders resting unattended. Not available on stateless HTTP requests."`
+	AllowDuplicate     bool     `json:"allow_duplicate,omitempty" jsonschema_description:"Set true only to place a second, identical order on purpose within 60 seconds under a new key; otherwise such an order is refused as possible_duplicate (a safeguard against retries that made up a new key)."`
 }
 
 // FillOut is one execution.
@@ -81,11 +84,11 @@ type OrderOut struct {
 	Type           string    `json:"type" jsonschema:"enum=limit,enum=market" jsonschema_description:"limit or market."`
 	TimeInForce    string    `json:"time_in_force" jsonschema_description:"gtc, ioc or fok."`
 	Quantity       float64   `json:"quantity" jsonschema_description:"Contracts ordered."`
-	LimitPrice     float64   `json:"limit_price" jsonschema_description:"Limit price in dollars; 0 for a market order."`
+	LimitPrice     *float64  `json:"limit_price,omitempty" jsonschema_description:"Limit price in dollars; absent for a market order."`
 	Status         string    `json:"status" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"accepted (the venue took the order; its state is not known yet: get_order asks again), open and partially_filled orders may still trade; the others are final."`
 	FilledQuantity float64   `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
-	AveragePrice   float64   `json:"average_price" jsonschema_description:"Average fill price in dollars (0 when nothing filled)."`
-	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	AveragePrice   *float64  `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars, 4 decimals; absent until something fills."`
+	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars (to the cent)."`
 	RejectReason   string    `json:"reject_reason,omitempty" jsonschema_description:"Why the venue refused or cancelled the rest of the order, when it did."`
 	Fills          []FillOut `json:"fills" jsonschema_description:"Executions, oldest first."`
 	CreatedAt      time.Time `json:"created_at" jsonschema_description:"When the venue accepted the order (RFC 3339, UTC)."`
@@ -95,23 +98,69 @@ type OrderOut struct {
 }
 
 func orderOut(o sibyl.Order) OrderOut {
-	// The decimals become JSON numbers in their shortest form: exact for the
-	// 2-6 decimal places venues use.
+	// The exact decimals become JSON numbers in their shortest form: exact
+	// for the 2-6 decimal places venues use.
 	out := OrderOut{OrderID: o.NativeID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
-		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity.InexactFloat64(), LimitPrice: o.LimitPrice.InexactFloat64(),
-		Status: string(o.Status), FilledQuantity: o.FilledQuantity.InexactFloat64(), AveragePrice: o.AveragePrice.InexactFloat64(), Fees: o.Fees.InexactFloat64(),
+		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity.InexactFloat64(),
+		Status: string(o.Status), FilledQuantity: o.FilledQuantity.InexactFloat64(), Fees: sibyl.RoundMoney(o.Fees.InexactFloat64()),
 		RejectReason: o.RejectReason, Fills: make([]FillOut, len(o.Fills)), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 		Venue: o.Venue, Simulated: o.Simulated}
+	if o.LimitPrice.IsPositive() {
+		out.LimitPrice = ptr(o.LimitPrice.InexactFloat64())
+	}
+	if o.FilledQuantity.IsPositive() && o.AveragePrice.IsPositive() {
+		out.AveragePrice = ptr(sibyl.RoundProbability(o.AveragePrice.InexactFloat64()))
+	}
 	for i, f := range o.Fills {
-		out.Fills[i] = FillOut{Price: f.Price.InexactFloat64(), Quantity: f.Quantity.InexactFloat64(), Fee: f.Fee.InexactFloat64(), Maker: f.Maker, Time: f.Time.UTC()}
+		out.Fills[i] = FillOut{Price: f.Price.InexactFloat64(), Quantity: f.Quantity.InexactFloat64(), Fee: sibyl.RoundMoney(f.Fee.InexactFloat64()), Maker: f.Maker, Time: f.Time.UTC()}
 	}
 	return out
 }
 
 type orderAnswer struct {
 	OrderOut
-	Replayed  bool      `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order comes from an earlier call with the same idempotency_key (even one whose answer never reached you). False: this call placed it."`
-	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Replayed bool `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order fields above are the ORIGINAL answer of an earlier call with the same idempotency_key (even one whose answer never reached you), as it was then; current_state says what is true now. False: this call placed it."`
+	// CurrentState is what is true of the order now, on a replay.
+	CurrentState *OrderStateOut `json:"current_state,omitempty" jsonschema_description:"With replayed=true: the order as the venue has it now (it may have filled or been cancelled since the original answer). Absent on a first answer, whose fields are already current."`
+	Timestamp    time.Time      `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
+}
+
+// OrderStateOut is an order's state at one moment.
+type OrderStateOut struct {
+	Status         string     `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
+	FilledQuantity float64    `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
+	AveragePrice   *float64   `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars; absent until something fills."`
+	Fees           float64    `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty" jsonschema_description:"When the order last changed (RFC 3339, UTC); absent when unknown."`
+	AsOf           time.Time  `json:"as_of" jsonschema_description:"When the venue was asked (RFC 3339, UTC)."`
+	Note           string     `json:"note,omitempty" jsonschema_description:"Why the status is unknown, when it is; get_order may be tried later."`
+}
+
+// currentState asks the venue for the order's state now, for a replayed answer.
+func (d *Deps) currentState(ctx context.Context, principal string, o sibyl.Order) *OrderStateOut {
+	cur := &OrderStateOut{Status: "unknown", AsOf: d.now()}
+	v, ok := d.Venues[o.Venue]
+	if !ok || o.NativeID == "" {
+		cur.Note = "the order's venue is not configured now"
+		return cur
+	}
+	now, err := v.GetOrder(ctx, principal, o.NativeID)
+	if err != nil {
+		cur.Note = "the venue could not be asked now (" + string(sibyl.ErrorCode(err)) + "); get_order with this order_id tells the current state later"
+		return cur
+	}
+	st := orderOut(now)
+	cur.Status, cur.FilledQuantity, cur.AveragePrice, cur.Fees, cur.UpdatedAt = st.Status, st.FilledQuantity, st.AveragePrice, st.Fees, &st.UpdatedAt
+	return cur
+}
+
+// answer builds a place or cancel answer; a replay also says what is true now.
+func (d *Deps) answer(ctx context.Context, c *Call, res orders.Result) orderAnswer {
+	out := orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}
+	if res.Replayed {
+		out.CurrentState = d.currentState(ctx, c.Principal, res.Order)
+	}
+	return out
 }
 
 func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderAnswer, error) {
@@ -131,19 +180,50 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	if req.Type == sibyl.MarketOrder && req.TimeInForce == sibyl.GTC {
 		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "time_in_force", "a market order cannot rest: use ioc or fok, or give a limit_price for a gtc order")
 	}
+	if in.WorstPrice != nil {
+		if req.Type != sibyl.MarketOrder {
+			return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "worst_price", "give worst_price only for a market order (without limit_price); a limit order's limit_price is its worst price")
+		}
+		// A market order with a worst price is an immediate limit order at it.
+		req.Type, req.LimitPrice = sibyl.LimitOrder, decimal.NewFromFloat(*in.WorstPrice)
+	}
 	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
 		return orderAnswer{}, err
+	}
+	// Over the confirmation threshold, the person confirms first; a retry of
+	// a key already used gets its stored outcome without a question.
+	var conf *orders.Confirmation
+	if _, used, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, in.IdempotencyKey); err == nil && !used {
+		if conf, err = d.confirm(ctx, c, "order", []orders.Leg{{Key: in.IdempotencyKey, MarketID: in.Market, Order: req}}); err != nil {
+			return orderAnswer{}, err
+		}
+	}
+	if in.CancelOnDisconnect && c.Transport == "http" && c.SessionID == "" {
+		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "cancel_on_disconnect", "cancel_on_disconnect needs a session; a stateless HTTP request has none")
+	}
+	// The fingerprint covers the order with its defaults applied: a retry
+	// that spells out time_in_force or cancel_on_disconnect=false is the
+	// same request as the call that left them out.
+	fpArgs, err := withDefaults(c.Args, map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false})
+	if err != nil {
+		return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
 	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
-		MarketID: in.Market, Order: req, Args: c.Args,
+		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, Confirmation: conf,
 	})
 	if err != nil {
 		return orderAnswer{}, err
 	}
-	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+	if in.CancelOnDisconnect && !res.Order.Status.Final() && res.Order.NativeID != "" {
+		venueName, _, _ := sibyl.SplitMarketID(in.Market)
+		if err := d.Orders.CancelOnDisconnect(c.SessionID, c.Principal, venueName, res.Order.NativeID); err != nil {
+			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
+		}
+	}
+	return d.answer(ctx, c, res), nil
 }
 
 type cancelOrderIn struct {
@@ -158,13 +238,23 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 			return orderAnswer{}, err
 		}
 	}
+	// With one venue configured, naming it is the same request as not.
+	var fpArgs json.RawMessage
+	if len(d.Venues) == 1 {
+		for name := range d.Venues {
+			var err error
+			if fpArgs, err = withDefaults(c.Args, map[string]any{"venue": name}); err != nil {
+				return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			}
+		}
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
-		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args})
+		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs})
 	if err != nil {
 		return orderAnswer{}, err
 	}
-	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+	return d.answer(ctx, c, res), nil
 }
 
 type getOrderIn struct {
@@ -299,14 +389,15 @@ func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (ge
 	if err != nil {
 		return getPositionsOut{}, err
 	}
-	out := getPositionsOut{Cash: p.Cash, Reserved: p.Reserved, Equity: p.Equity, Positions: make([]PositionOut, len(p.Positions)),
+	out := getPositionsOut{Cash: sibyl.RoundMoney(p.Cash), Reserved: sibyl.RoundMoney(p.Reserved), Equity: sibyl.RoundMoney(p.Equity), Positions: make([]PositionOut, len(p.Positions)),
 		Answer: Answer{Venue: name, Timestamp: p.Time.UTC(), Simulated: p.Simulated}}
 	if out.Timestamp.IsZero() {
 		out.Timestamp = d.now()
 	}
 	for i, x := range p.Positions {
-		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: x.AveragePrice,
-			MarkPrice: x.MarkPrice, MarketValue: x.MarketValue, UnrealizedPnL: x.UnrealizedPnL, RealizedPnL: x.RealizedPnL}
+		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: sibyl.RoundProbability(x.AveragePrice),
+			MarkPrice: sibyl.RoundProbability(x.MarkPrice), MarketValue: sibyl.RoundMoney(x.MarketValue), UnrealizedPnL: sibyl.RoundMoney(x.UnrealizedPnL),
+			RealizedPnL: sibyl.RoundMoney(x.RealizedPnL)}
 	}
 	return out, nil
 }

@@ -29,6 +29,8 @@ Usage:
                              check or read the tamper-evident audit log
   sibyl keys create|list|revoke
                              manage HTTP API keys
+  sibyl halt [--cancel-open] stop all trading on the running server within a second
+  sibyl resume               allow trading again
   sibyl version              print the version
 
 Run 'sibyl serve --help' for the server's flags and environment variables.
@@ -91,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = auditCmd(args, stdout, stderr)
 	case "grade":
 		err = gradeCmd(ctx, args, stdout, stderr)
+	case "halt", "resume":
+		err = haltCmd(ctx, args, cmd == "halt", stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "sibyl %s\n", version)
 	case "help", "-h", "--help", "-help":
@@ -102,7 +106,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp), errors.Is(err, errPrinted):
 		return 0
 	case errors.Is(err, errUsage):
 		return 2

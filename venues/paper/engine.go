@@ -234,7 +234,6 @@ func (v *Venue) execute(o *order, tk int, n int64, maker bool, at time.Time, t *
 	}
 	if ms := v.st.markets[o.Native]; ms != nil {
 		ms.holders[o.Principal] = struct{}{}
-		ms.lastTick, ms.lastBucket = tk, v.bucketIndex(at)
 	}
 	v.st.fillSeq++
 	t.meta = true
@@ -851,7 +850,7 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 			m := v.view(def, v.st.markets[def.id], now)
 			for _, oc := range m.Outcomes {
 				if oc.Name == p.Outcome {
-					pos.MarkPrice = oc.Mid
+					pos.MarkPrice = oc.ImpliedProbability
 				}
 			}
 			if def.status(now) != sibyl.StatusOpen {

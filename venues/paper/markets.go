@@ -588,16 +588,8 @@ func (v *Venue) marketView(m *marketDef, now time.Time, bb, bs, ba, as, last int
 		yes.Ask, yes.AskSize = tickPrice(ba), float64(as)
 		no.Bid, no.BidSize = tickPrice(100-ba), float64(as)
 	}
-	for _, o := range []*sibyl.Outcome{&yes, &no} {
-		if o.Bid > 0 && o.Ask > 0 {
-			o.Mid = (o.Bid + o.Ask) / 2
-		} else {
-			o.Mid = o.Last
-		}
-		o.Mid = math.Round(o.Mid*1000) / 1000
-		o.ImpliedProbability = o.Mid
-	}
 	out.Outcomes = []sibyl.Outcome{yes, no}
+	sibyl.ApplyPriceRule(&out)
 	return out
 }
 

@@ -72,9 +72,6 @@ type mstate struct {
 
 	syncBucket int64 // bucket in which resting orders were last matched against the MMs
 	synced     bool
-
-	lastTick   int   // Yes price of the latest principal trade, cents
-	lastBucket int64 // its bucket; Market shows it as Last during that bucket
 }
 
 type eventKind int
