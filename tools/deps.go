@@ -10,6 +10,7 @@ import (
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/risk"
+	"github.com/sibylmcp/sibyl/search"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -52,6 +53,9 @@ type Deps struct {
 	SecondOpinion SecondOpinionFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// searchIndex keeps the words of markets search_markets has read.
+	searchIndex search.Index
 }
 
 func (d *Deps) now() time.Time {
