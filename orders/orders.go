@@ -200,6 +200,10 @@ type PlaceRequest struct {
 	// allow_duplicate (control flags, not part of the order), and the audit log
 	// keeps them redacted. When empty, the order fields stand in.
 	Args json.RawMessage
+	// FingerprintArgs, when set, are what the fingerprint covers instead of
+	// Args: the arguments with the tool's defaults applied, so that a retry
+	// that spells out a default is the same request (see Action).
+	FingerprintArgs json.RawMessage
 }
 
 // CancelRequest is one cancel_order call.
@@ -211,6 +215,8 @@ type CancelRequest struct {
 	Venue     string // venue name; may be empty when exactly one venue is configured
 	OrderID   string // the venue's order id
 	Args      json.RawMessage
+	// FingerprintArgs as in PlaceRequest.
+	FingerprintArgs json.RawMessage
 }
 
 // Action is one state-changing venue call made exactly once per (Principal,
@@ -224,6 +230,12 @@ type Action struct {
 	Key       string
 	Args      json.RawMessage
 	Venue     string // venue name; must be configured
+	// FingerprintArgs, when set, are fingerprinted instead of Args: the
+	// arguments with the tool's defaults applied. A record whose fingerprint
+	// is that of Args as sent (the rule before defaults were applied, still
+	// in records written by earlier versions) matches too: raw arguments
+	// equal to another call's are the same request under either rule.
+	FingerprintArgs json.RawMessage
 
 	// CheckDuplicate refuses the same fingerprint under a different key within
 	// DuplicateWindow (possible_duplicate) unless AllowDuplicate.
@@ -254,6 +266,10 @@ type Action struct {
 
 	// risk describes a new order for the risk limits (nil: not an order, or
 	// no limits on its venue); set by Place.
+	// legacyFP is the fingerprint of Args as sent when FingerprintArgs is
+	// set (set by Do): a record carrying it is the same request.
+	legacyFP string
+
 	risk *risk.Order
 	// confirm is the person's answer to the tool's question, if one was asked.
 	confirm *Confirmation
@@ -329,7 +345,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 	return s.Do(ctx, Action{
 		risk: ro, confirm: req.Confirmation,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, Venue: venueName,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,
 		SuccessOutcome:      store.OutcomePlaced,
 		ReconcileOnConflict: true,
@@ -388,7 +404,7 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	}
 	return s.Do(ctx, Action{
 		Tool: ToolCancelOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, Venue: venueName,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName,
 		ClosesOrder:    true,
 		SuccessOutcome: store.OutcomeCancelled,
 		Send: func(ctx context.Context, v sibyl.Venue, _ string) (sibyl.Order, error) {

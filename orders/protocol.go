@@ -58,13 +58,23 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	// Fingerprint, redact and canonicalize the arguments once, outside the
 	// shared transactions.
 	tmpl, err := store.PrepareFingerprinted(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
-		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, "idempotency_key", "allow_duplicate")
+		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, fingerprintOmit...)
 	if err != nil {
 		err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
 	fp := tmpl.Fingerprint
+	if len(a.FingerprintArgs) > 0 {
+		nfp, err := store.Fingerprint(a.FingerprintArgs, fingerprintOmit...)
+		if err != nil {
+			err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			s.auditInvalid(ctx, a, err)
+			return Result{}, err
+		}
+		a.legacyFP, fp = fp, nfp
+		tmpl.Fingerprint = fp
+	}
 	a.audit, a.hasAudit = tmpl, true
 	id := store.RecordID{Principal: a.Principal, Tool: a.Tool, Key: a.Key}
 	coid := ClientOrderID(a.Principal, a.Tool, a.Key)
@@ -109,6 +119,18 @@ func (s *Service) hook(h func(string), key string) {
 	}
 }
 
+// fingerprintOmit are the control arguments a fingerprint leaves out: they
+// are not part of the order.
+var fingerprintOmit = []string{"idempotency_key", "allow_duplicate"}
+
+// sameRequest reports whether a record with fingerprint recFP was made by the
+// same request as this call, whose fingerprint is fp: equal, or equal to the
+// fingerprint of the arguments as sent (records written before defaults were
+// applied to fingerprints).
+func (a *Action) sameRequest(recFP, fp string) bool {
+	return recFP == fp || (a.legacyFP != "" && recFP == a.legacyFP)
+}
+
 // replay turns a done record into the caller's answer.
 func replay(rec store.Record, coid string) (Result, error) {
 	res := Result{Replayed: true, ClientOrderID: coid}
@@ -134,7 +156,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 	if err != nil {
 		return claim{}, err
 	}
-	if ok && rec.State == store.Pending && rec.Fingerprint == fp && s.leaseLive(rec, s.now()) {
+	if ok && rec.State == store.Pending && a.sameRequest(rec.Fingerprint, fp) && s.leaseLive(rec, s.now()) {
 		return claim{kind: claimWait, rec: rec}, nil
 	}
 
@@ -162,7 +184,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		if err != nil {
 			return err
 		}
-		if a.background && (!ok || rec.State != store.Pending || rec.Fingerprint != fp || s.leaseLive(rec, now)) {
+		if a.background && (!ok || rec.State != store.Pending || !a.sameRequest(rec.Fingerprint, fp) || s.leaseLive(rec, now)) {
 			c = claim{kind: claimSkip} // done, gone or owned meanwhile: not ours to touch
 			return nil
 		}
@@ -232,7 +254,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			return nil
 		}
 		switch {
-		case rec.Fingerprint != fp:
+		case !a.sameRequest(rec.Fingerprint, fp):
 			c = claim{kind: claimRefuse, err: sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key",
 				"this idempotency_key was already used for a different %s request; nothing was sent. Use a new idempotency_key for a different order, or resend the original arguments unchanged to retry it", a.Tool)}
 			audit.Outcome, audit.Error = store.OutcomeKeyReused, string(sibyl.IdempotencyKeyReused)

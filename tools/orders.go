@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -194,11 +195,18 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	if in.CancelOnDisconnect && c.Transport == "http" && c.SessionID == "" {
 		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "cancel_on_disconnect", "cancel_on_disconnect needs a session; a stateless HTTP request has none")
 	}
+	// The fingerprint covers the order with its defaults applied: a retry
+	// that spells out time_in_force or cancel_on_disconnect=false is the
+	// same request as the call that left them out.
+	fpArgs, err := withDefaults(c.Args, map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false})
+	if err != nil {
+		return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
-		MarketID: in.Market, Order: req, Args: c.Args, Confirmation: conf,
+		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, Confirmation: conf,
 	})
 	if err != nil {
 		return orderAnswer{}, err
@@ -224,9 +232,19 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 			return orderAnswer{}, err
 		}
 	}
+	// With one venue configured, naming it is the same request as not.
+	var fpArgs json.RawMessage
+	if len(d.Venues) == 1 {
+		for name := range d.Venues {
+			var err error
+			if fpArgs, err = withDefaults(c.Args, map[string]any{"venue": name}); err != nil {
+				return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			}
+		}
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
-		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args})
+		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs})
 	if err != nil {
 		return orderAnswer{}, err
 	}

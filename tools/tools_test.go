@@ -29,6 +29,13 @@ var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // MustDeps returns Deps with an in-memory paper venue on a fixed clock.
 func MustDeps(tb testing.TB) *Deps {
 	tb.Helper()
+	return mustDepsWith(tb, paper.Options{}, nil)
+}
+
+// mustDepsWith is MustDeps with paper options (Seed, Now and Store are set
+// here) and, when wrap is not nil, the paper venue wrapped by it.
+func mustDepsWith(tb testing.TB, opts paper.Options, wrap func(sibyl.Venue) sibyl.Venue) *Deps {
+	tb.Helper()
 	st, err := store.Open(filepath.Join(tb.TempDir(), "sibyl.db"))
 	if err != nil {
 		tb.Fatal(err)
@@ -40,11 +47,15 @@ func MustDeps(tb testing.TB) *Deps {
 		st.Close()
 	})
 	clock := func() time.Time { return testNow }
-	pv, err := paper.New(paper.Options{Seed: 1, Now: clock, Store: st})
+	opts.Seed, opts.Now, opts.Store = 1, clock, st
+	pv, err := paper.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	venues := map[string]sibyl.Venue{"paper": pv}
+	if wrap != nil {
+		venues["paper"] = wrap(pv)
+	}
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Now: clock})
 	tb.Cleanup(svc.Flush)
 	return &Deps{

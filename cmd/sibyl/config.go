@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -26,7 +27,8 @@ import (
 // --print-config, with no other change. Two rules keep secrets out of the file:
 // a key whose name looks secret (redact.Name: key, token, secret, password,
 // ...) is refused unless its flag takes a path (its usage placeholder is FILE,
-// DIR or PATH, as for --tls-key FILE), and a value holding a PEM block is refused.
+// DIR, PATH, URL or ADDR, as for --tls-key FILE) or a number or switch, and a value holding
+// a PEM block is refused.
 // Secrets come from the environment only (envSecrets lists them for
 // --print-config).
 
@@ -48,17 +50,35 @@ func envOf(f *flag.Flag) string {
 	return ""
 }
 
-// takesPath reports whether f's value is a path (its usage placeholder is FILE,
-// DIR or PATH), which may name a secret without being one.
+// takesPath reports whether f's value says where something is (its usage
+// placeholder is FILE, DIR, PATH, URL or ADDR): it may name a secret's place
+// without being one.
 func takesPath(f *flag.Flag) bool {
 	name, _ := flag.UnquoteUsage(f)
-	return name == "FILE" || name == "DIR" || name == "PATH"
+	switch name {
+	case "FILE", "DIR", "PATH", "URL", "ADDR":
+		return true
+	}
+	return false
 }
 
 // secretFlag reports whether a flag (or config key) called name would hold a
-// secret itself.
+// secret itself: its name looks secret (redact.Name) and its value is text that
+// is not a path. A number or a switch (such as --seed, the paper world's public
+// seed) is never a secret.
 func secretFlag(name string, f *flag.Flag) bool {
-	return redact.Name(name) && (f == nil || !takesPath(f))
+	if f != nil {
+		if takesPath(f) {
+			return false
+		}
+		if g, ok := f.Value.(flag.Getter); ok {
+			switch g.Get().(type) {
+			case bool, int, int64, uint, uint64, float64:
+				return false
+			}
+		}
+	}
+	return redact.Name(name)
 }
 
 // configPath returns the --config value in args (the flag package has not parsed
@@ -117,6 +137,9 @@ func (o *opsFlags) loadConfig(fs *flag.FlagSet, args []string) error {
 		}
 		if strings.Contains(val, "-----BEGIN") {
 			return fmt.Errorf("--config %s: %s holds a PEM block; the config file holds no secrets: give the path of the file instead", path, k)
+		}
+		if u, err := url.Parse(val); err == nil && u.User != nil && u.Host != "" {
+			return fmt.Errorf("--config %s: %s holds a URL with credentials; the config file holds no secrets", path, k)
 		}
 		if env := envOf(f); env != "" && os.Getenv(env) != "" {
 			continue // the environment wins

@@ -52,8 +52,10 @@ type Main struct {
 	OHLCVDir  string  // CSV price history for the grade tools; empty: the paper world's
 	RateLimit float64 // HTTP requests per second per API key
 	PaperCash float64 // each principal's opening paper balance, dollars
-	// InsecureNoAuth allows serving HTTP beyond loopback without API keys.
+	// InsecureNoAuth allows serving HTTP beyond loopback without API keys,
+	// and without authentication when every key of the data file is revoked.
 	InsecureNoAuth bool
+	hadKeys        bool // the data file has held an API key (revoked ones count)
 	// AuditAnchor is the file that receives checkpoints of the audit chain's
 	// head (see anchor.go); empty: none.
 	AuditAnchor string
@@ -65,6 +67,7 @@ type Main struct {
 
 	ops         opsFlags       // --metrics-addr, --tls-*, --feed, --config (opsflags.go)
 	risk        riskFlags      // risk limits and --confirm-above (risk.go)
+	limits      httpLimits     // HTTP timeouts and caps (httplimits.go)
 	halt        *orders.Halt   // the kill switch's state
 	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
 	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
@@ -109,10 +112,13 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("SIBYL_PAPER_CASH: want a positive number of dollars")
 	}
 	fs.Float64Var(&m.PaperCash, "paper-cash", cash, "opening paper balance of each principal, in dollars [SIBYL_PAPER_CASH]")
-	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
+	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys, or without authentication once every key is revoked (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
 	m.risk.register(fs)
+	if err := m.limits.register(fs); err != nil {
+		return err
+	}
 	m.ops.register(fs)
 	// The config file fills in what neither a flag nor its environment
 	// variable sets: it must come after every flag is defined (config.go).
@@ -127,6 +133,9 @@ func (m *Main) ParseFlags(args []string) error {
 		return err
 	}
 	if err := m.risk.check(); err != nil {
+		return err
+	}
+	if err := m.limits.check(); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -246,7 +255,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	deps := &tools.Deps{Venues: venues, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
-		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits}
+		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
@@ -297,7 +306,8 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)}
+	hs := m.limits.server(mux)
+	hs.ErrorLog = slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)
 	// TLS (tls.go): the certificate is read now and again on each SIGHUP.
 	certs, err := m.ops.startTLS(ctx, m.logger)
 	if err != nil {
@@ -316,9 +326,14 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return err
 	}
 	defer stopMetrics()
-	if auth == nil {
+	switch {
+	case auth == nil && m.InsecureNoAuth && m.hadKeys:
+		fmt.Fprintf(m.Stderr, "  every API key is revoked and --insecure-no-auth is set: anyone who reaches this address may trade without a key\n")
+	case auth == nil:
 		fmt.Fprintf(m.Stderr, "  no API keys: every local caller may trade (paper money); 'sibyl keys create' turns on bearer-token auth\n")
-	} else {
+	case auth.live == 0:
+		fmt.Fprintf(m.Stderr, "  every API key is revoked: every request is refused until 'sibyl keys create' makes one (--insecure-no-auth serves without keys)\n")
+	default:
 		limit := "no rate limit"
 		if m.RateLimit > 0 {
 			limit = fmt.Sprintf("%g requests/s per key", m.RateLimit)
@@ -353,7 +368,8 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 // has live API keys. It refuses a non-loopback address without keys unless
 // InsecureNoAuth is set. Benchmarks serve the same handler.
 func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *keyAuth, error) {
-	opts := &mcp.HTTPOptions{JSONResponse: true, SessionIdleTimeout: time.Hour}
+	opts := &mcp.HTTPOptions{JSONResponse: true}
+	m.limits.apply(opts)
 	keys, err := m.store.APIKeys()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading API keys: %w", err)
@@ -364,11 +380,16 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 			live++
 		}
 	}
+	// Once the data file has had a key, HTTP stays authenticated: revoking
+	// the last key locks the server, it does not open it.
+	m.hadKeys = len(keys) > 0
 	var auth *keyAuth
 	switch {
-	case live > 0:
-		auth = &keyAuth{store: m.store, log: m.logger, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live}
+	case live > 0 || (m.hadKeys && !m.InsecureNoAuth):
+		auth = &keyAuth{store: m.store, log: m.logger, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live,
+			fails: newFailLimiter(authFailRate, authFailBurst)}
 		opts.Authenticate = auth.authenticate
+		opts.AdmitBatch = auth.admitBatch
 	case m.HTTPAddr != "" && !isLoopback(m.HTTPAddr) && !m.InsecureNoAuth:
 		return nil, nil, nil, fmt.Errorf("--http %s listens beyond this machine and the data file has no API key: anyone who can reach it could trade. Create one with 'sibyl keys create --name NAME --scopes read,trade', or pass --insecure-no-auth", m.HTTPAddr)
 	}
