@@ -85,6 +85,7 @@ type Server struct {
 	posts     [][]byte
 	badAuth   int
 	positions map[string][]map[string]any
+	balances  map[clob.Address]decimal.Decimal // pUSD per maker wallet; absent: unlimited
 	trade     int
 	now       func() time.Time
 }
@@ -101,7 +102,7 @@ func New(creds clob.Credentials) *Server {
 	s := &Server{
 		creds: creds, owners: map[clob.Address]clob.Address{}, books: map[string]*book{},
 		orders: map[string]*Order{}, version: 2, faults: map[string][]FaultKind{}, counts: map[string]int{},
-		positions: map[string][]map[string]any{}, now: time.Now,
+		positions: map[string][]map[string]any{}, balances: map[clob.Address]decimal.Decimal{}, now: time.Now,
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -164,6 +165,15 @@ func (s *Server) SetVersion(v int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.version = v
+}
+
+// SetBalance sets a maker wallet's pUSD balance: buys beyond it are refused
+// ("not enough balance / allowance") and each accepted buy holds its maker
+// amount. Wallets without a balance are unlimited.
+func (s *Server) SetBalance(maker clob.Address, dollars string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.balances[maker] = decimal.RequireFromString(dollars)
 }
 
 // SetPositions sets the Data API's open positions of a wallet (raw v2 rows).
@@ -324,6 +334,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		if s.l2(w, r, body) {
 			s.cancel(w, body)
 		}
+	case r.Method == http.MethodGet && p == "/balance-allowance":
+		if s.l2(w, r, body) {
+			s.balance(w, r)
+		}
 	case r.Method == http.MethodGet && p == "/v2/positions":
 		s.getPositions(w, r)
 	default:
@@ -469,6 +483,13 @@ func (s *Server) postOrder(w http.ResponseWriter, body []byte) {
 	if pb.PostOnly && crosses(b, side, price) {
 		s.refuse(w, 400, "INVALID_POST_ONLY_ORDER: post-only order would cross the book")
 		return
+	}
+	if bal, ok := s.balances[o.Maker]; ok && side == "BUY" {
+		if bal.LessThan(dollars) {
+			s.refuse(w, 400, "not enough balance / allowance")
+			return
+		}
+		s.balances[o.Maker] = bal.Sub(dollars)
 	}
 	ord := &Order{Hash: hash, Body: append([]byte(nil), body...), Parsed: pb, Market: m.ConditionID, TokenID: o.TokenID.String(),
 		Side: side, Price: price, Size: shares, Status: "LIVE", OrderType: pb.OrderType, CreatedAt: s.now()}
@@ -665,6 +686,28 @@ func (s *Server) cancel(w http.ResponseWriter, body []byte) {
 		o.Status = "CANCELED"
 		writeJSON(w, 200, map[string]any{"canceled": []string{p.OrderID}, "not_canceled": map[string]string{}})
 	}
+}
+
+// balance answers GET /balance-allowance?asset_type=COLLATERAL for the wallet
+// of the order signer's key (the fake knows one wallet per EOA through Own; the
+// EOA's own balance otherwise), in 10^-6 units.
+func (s *Server) balance(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eoa, _ := clob.ParseAddress(r.Header.Get(clob.HeaderAddress))
+	who := eoa
+	if r.URL.Query().Get("signature_type") != "0" {
+		for wallet, owner := range s.owners {
+			if owner == eoa {
+				who = wallet
+			}
+		}
+	}
+	bal, ok := s.balances[who]
+	if !ok {
+		bal = decimal.NewFromInt(1_000_000)
+	}
+	writeJSON(w, 200, map[string]any{"balance": bal.Shift(6).Truncate(0).String(), "allowances": map[string]string{}})
 }
 
 func (s *Server) getPositions(w http.ResponseWriter, r *http.Request) {
