@@ -230,8 +230,12 @@ func TestTraderMarketOrders(t *testing.T) {
 		t.Fatalf("FAK: %+v %v", a, err)
 	}
 	o, _ := tr.Order(ctx, p.Hash)
-	if o.Status != "CANCELED" || !o.SizeMatched.Equal(decimal.NewFromInt(100)) {
+	if o.Status != "CANCELED" || !o.SizeMatched.Equal(decimal.NewFromInt(100)) || len(o.AssociateTrades) != 1 {
 		t.Errorf("FAK order: %+v", o)
+	}
+	fills, err := tr.Fills(ctx, p.Hash, o.AssociateTrades)
+	if err != nil || len(fills) != 1 || !fills[0].Size.Equal(decimal.NewFromInt(100)) || !fills[0].Price.Equal(decimal.RequireFromString("0.4")) || fills[0].Maker {
+		t.Errorf("fills %+v %v", fills, err)
 	}
 }
 

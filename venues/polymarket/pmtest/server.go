@@ -87,6 +87,7 @@ type Server struct {
 	positions map[string][]map[string]any
 	balances  map[clob.Address]decimal.Decimal // pUSD per maker wallet; absent: unlimited
 	trade     int
+	trades    map[string]map[string]any // trade id -> the official Trade shape
 	now       func() time.Time
 }
 
@@ -102,7 +103,7 @@ func New(creds clob.Credentials) *Server {
 	s := &Server{
 		creds: creds, owners: map[clob.Address]clob.Address{}, books: map[string]*book{},
 		orders: map[string]*Order{}, version: 2, faults: map[string][]FaultKind{}, counts: map[string]int{},
-		positions: map[string][]map[string]any{}, balances: map[clob.Address]decimal.Decimal{}, now: time.Now,
+		positions: map[string][]map[string]any{}, balances: map[clob.Address]decimal.Decimal{}, trades: map[string]map[string]any{}, now: time.Now,
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -334,6 +335,16 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 		if s.l2(w, r, body) {
 			s.cancel(w, body)
 		}
+	case r.Method == http.MethodGet && p == "/data/trades":
+		if s.l2(w, r, body) {
+			s.mu.Lock()
+			data := []map[string]any{}
+			if tr, ok := s.trades[r.URL.Query().Get("id")]; ok {
+				data = append(data, tr)
+			}
+			s.mu.Unlock()
+			writeJSON(w, 200, map[string]any{"data": data, "next_cursor": "LTE=", "limit": 100, "count": len(data)})
+		}
 	case r.Method == http.MethodGet && p == "/balance-allowance":
 		if s.l2(w, r, body) {
 			s.balance(w, r)
@@ -500,7 +511,12 @@ func (s *Server) postOrder(w http.ResponseWriter, body []byte) {
 	}
 	for _, f := range fills {
 		s.trade++
-		ord.AssocTrades = append(ord.AssocTrades, fmt.Sprintf("trade-%d", s.trade))
+		id := fmt.Sprintf("trade-%d", s.trade)
+		ord.AssocTrades = append(ord.AssocTrades, id)
+		s.trades[id] = map[string]any{"id": id, "taker_order_id": hash, "market": m.ConditionID, "asset_id": o.TokenID.String(),
+			"side": side, "size": f.size.String(), "fee_rate_bps": "0", "price": f.price.String(), "status": "MATCHED",
+			"match_time": strconv.FormatInt(s.now().Unix(), 10), "last_update": strconv.FormatInt(s.now().Unix(), 10),
+			"outcome": "", "owner": pb.Owner, "maker_address": o.Maker.Hex(), "maker_orders": []any{}, "trader_side": "TAKER", "bucket_index": 0}
 		ord.Matched = ord.Matched.Add(f.size)
 		cost := f.size.Mul(f.price)
 		if side == "BUY" {
