@@ -81,6 +81,7 @@ type Server struct {
 	order     []string // hashes in arrival order
 	version   int
 	faults    map[string][]FaultKind // "METHOD /path" -> queue
+	faultFn   func(route string) FaultKind
 	counts    map[string]int
 	posts     [][]byte
 	badAuth   int
@@ -192,6 +193,15 @@ func (s *Server) Fault(route string, kinds ...FaultKind) {
 	s.faults[route] = append(s.faults[route], kinds...)
 }
 
+// SetFaultFunc sets a function asked for a fault on every request whose route
+// has no queued fault (0 for none); nil turns it off. It must be safe for
+// concurrent use.
+func (s *Server) SetFaultFunc(f func(route string) FaultKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultFn = f
+}
+
 // Count returns how many requests reached "METHOD /path" (faulted ones too).
 // "*" counts every request.
 func (s *Server) Count(route string) int {
@@ -243,7 +253,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if q := s.faults[route]; len(q) > 0 {
 		fault, s.faults[route] = q[0], q[1:]
 	}
+	fn := s.faultFn
 	s.mu.Unlock()
+	if fault == 0 && fn != nil {
+		fault = fn(route)
+	}
 
 	switch fault {
 	case Fail5xxBefore:
