@@ -25,6 +25,7 @@ type Market struct {
 	Question     string          // the question in plain words
 	Rules        string          // how the market resolves
 	Category     string          // crypto, macro, sports, politics, ...
+	Tags         []string        // words people search this market by that its question may lack (a token's name, a league, a person), when the venue has them
 	Status       MarketStatus    // open, closed or settled
 	Outcomes     []Outcome       // usually Yes and No
 	Volume       float64         // contracts traded since the market opened

@@ -96,9 +96,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// Registry returns the registry, for tests and for callers adding collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // ToolCall counts one finished tool call; it has the tools.CallObserver shape.
 func (m *Metrics) ToolCall(tool, outcome string, elapsed time.Duration) {
 	if m == nil {

@@ -262,3 +262,57 @@ func TestSearchMarketsMergesVenues(t *testing.T) {
 		}
 	}
 }
+
+// A venue that states the condition only in words ("Will Bitcoin be above
+// $X on ...?", no structured strike) is searched by the token's name and
+// matched from its question, with a lower score.
+func TestCompareMarketsReadsQuestions(t *testing.T) {
+	d := MustDeps(t)
+	page, err := d.Venues["paper"].SearchMarkets(context.Background(), sibyl.MarketQuery{Text: "BTC", Status: sibyl.StatusOpen, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref sibyl.Market
+	for _, m := range page.Markets {
+		if m.Underlying != nil && m.Underlying.Direction == "above" && m.Outcomes[0].Ask > 0 {
+			ref = m
+			break
+		}
+	}
+	u := ref.Underlying
+	q := fmt.Sprintf("Will Bitcoin be above $%s on %s?", humanize(u.Strike), u.Expiry.Format("January 2, 2006"))
+	d.Venues["polymarket"] = &listVenue{name: "polymarket", markets: []sibyl.Market{{
+		ID: "polymarket:0xbtc", Venue: "polymarket", NativeID: "0xbtc", Question: q, Status: sibyl.StatusOpen, CloseTime: u.Expiry.Add(-2 * time.Hour),
+		Outcomes: []sibyl.Outcome{{Name: "Yes", Ask: 0.5, Bid: 0.48}, {Name: "No", Ask: 0.52, Bid: 0.5}}}}}
+	raw, err := call(t, toolByName(t, All(d), "compare_markets"), `{"market":"`+ref.ID+`"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Markets []struct {
+			Market, Outcome, Match string
+			Score                  float64
+		} `json:"markets"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range out.Markets {
+		if m.Market == "polymarket:0xbtc" {
+			if m.Match != "price" || m.Score != 0.8 || m.Outcome != "Yes" {
+				t.Errorf("got %+v, want a price match read from the question (score 0.8, Yes)", m)
+			}
+			return
+		}
+	}
+	t.Errorf("%q not found among %+v", q, out.Markets)
+}
+
+// humanize writes 120000 as 120,000.
+func humanize(x float64) string {
+	s := fmt.Sprintf("%.0f", x)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/risk"
+	"github.com/sibylmcp/sibyl/search"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -42,8 +43,15 @@ type Deps struct {
 	// place_order and an executed hedge ask the person (MCP elicitation)
 	// before anything is sent; a venue not in the map (or zero) never asks.
 	ConfirmAbove map[string]decimal.Decimal
+	// SecondOpinion, when the call asks for it, gives another grader's grades
+	// (Token Metrics') to show beside sibyl's; nil answers that none is
+	// configured.
+	SecondOpinion SecondOpinionFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// searchIndex keeps the words of markets search_markets has read.
+	searchIndex search.Index
 }
 
 func (d *Deps) now() time.Time {

@@ -2,13 +2,17 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/search"
 )
 
 // MarketTools returns list_venues, search_markets, get_market and get_orderbook.
@@ -82,12 +86,12 @@ func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVe
 }
 
 type searchMarketsIn struct {
-	Query    string `json:"query,omitempty" jsonschema:"maxLength=200" jsonschema_description:"Words that must all appear in the market's question, rules or id (case-insensitive), such as 'BTC above' or 'fed rates'. Omit to list everything."`
+	Query    string `json:"query,omitempty" jsonschema:"maxLength=200" jsonschema_description:"What you are looking for, in your own words, in any order: names or tickers (bitcoin or BTC, ether or ETH, fed, super bowl), amounts (150k, $150,000, 3%), months and dates (december, dec 31, 2026-12-31, q4, next month, end of year). Matched against each market's question, rules, category and tags; words no market uses are ignored (and listed). Omit to list everything."`
 	Venue    string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Only this venue (see list_venues). Omit to search all venues."`
-	Status   string `json:"status,omitempty" jsonschema:"enum=open,enum=closed,enum=settled" jsonschema_description:"Only markets in this status. Omit for all."`
+	Status   string `json:"status,omitempty" jsonschema:"enum=open,enum=closed,enum=settled,enum=any" jsonschema_description:"Only markets in this status (default open: the ones you can trade); any for every status."`
 	Category string `json:"category,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Only this category, such as crypto, macro, sports or politics. Omit for all."`
 	Limit    int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100" jsonschema_description:"Most markets to return (1-100, default 20)."`
-	Cursor   string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer with the same filters, to get the next page."`
+	Cursor   string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer with the same query and filters, to get the next page."`
 }
 
 // OutcomeQuote is one outcome's prices. A price that does not exist (no bid, no
@@ -112,6 +116,7 @@ type MarketSummary struct {
 	Question     string         `json:"question" jsonschema_description:"The question the market resolves."`
 	Status       string         `json:"status" jsonschema:"enum=open,enum=closed,enum=settled" jsonschema_description:"open: trading; closed: trading ended, result pending; settled: result known."`
 	Category     string         `json:"category" jsonschema_description:"Category, such as crypto, macro, sports, politics."`
+	Tags         []string       `json:"tags,omitempty" jsonschema_description:"Words the market is also known by (a token's name, a league, a person), when the venue has them."`
 	CloseTime    time.Time      `json:"close_time" jsonschema_description:"When trading stops (RFC 3339, UTC)."`
 	Outcomes     []OutcomeQuote `json:"outcomes" jsonschema_description:"Each outcome with its prices."`
 	Volume       float64        `json:"volume" jsonschema_description:"Contracts traded since the market opened."`
@@ -121,18 +126,40 @@ type MarketSummary struct {
 	Simulated    bool           `json:"simulated" jsonschema_description:"True for simulated (paper) markets."`
 }
 
+// SearchSuggestion is a query that would find markets.
+type SearchSuggestion struct {
+	Query string `json:"query" jsonschema_description:"A query to try (with the same filters)."`
+	Count int    `json:"count" jsonschema_description:"How many markets it finds."`
+	Why   string `json:"why" jsonschema_description:"How it differs from your query."`
+}
+
+// CategoryCount is one category with the markets in it.
+type CategoryCount struct {
+	Category string `json:"category" jsonschema_description:"Category name, for the category filter."`
+	Count    int    `json:"count" jsonschema_description:"Markets in it with the status asked for."`
+}
+
 type searchMarketsOut struct {
-	Markets    []MarketSummary `json:"markets" jsonschema_description:"The markets on this page."`
-	NextCursor string          `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
+	Markets     []MarketSummary    `json:"markets" jsonschema_description:"The markets on this page, best match first (relevance, then the nearest close, then volume)."`
+	NextCursor  string             `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
+	Total       int                `json:"total" jsonschema_description:"Markets matching, over all pages."`
+	Interpreted string             `json:"interpreted,omitempty" jsonschema_description:"How the query was read: words with the synonyms they match (bitcoin (btc, xbt)), amounts, date ranges."`
+	Ignored     []string           `json:"ignored_terms,omitempty" jsonschema_description:"Words of the query that appear in no market and were left out."`
+	Suggestions []SearchSuggestion `json:"suggestions,omitempty" jsonschema_description:"When nothing (or little) matches: queries that would find markets."`
+	Categories  []CategoryCount    `json:"categories,omitempty" jsonschema_description:"When nothing matches: the categories there are, with how many markets each has."`
+	Note        string             `json:"note,omitempty" jsonschema_description:"Anything else to know about this answer, such as matches in another status."`
 	Answer
 }
 
-// searchCursor is the opaque cursor of search_markets across venues: the venue
-// being paged and that venue's own cursor.
+// searchCursor is search_markets' opaque cursor: the offset into the ranked
+// results and a hash of the query and filters it belongs to.
 type searchCursor struct {
-	Venue  string `json:"v"`
-	Cursor string `json:"c,omitempty"`
+	Offset int    `json:"o"`
+	Hash   string `json:"h"`
 }
+
+// maxSearchScan bounds the markets read from one venue for one search.
+const maxSearchScan = 5000
 
 func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (searchMarketsOut, error) {
 	names := d.venueNames()
@@ -146,59 +173,146 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	if limit == 0 {
 		limit = 20
 	}
-	if len(names) > 1 {
-		return d.searchMerged(ctx, in, names, limit)
+	status := in.Status
+	if status == "" {
+		status = string(sibyl.StatusOpen)
 	}
-	start := searchCursor{Venue: names[0]}
+	sum := sha256.Sum256([]byte(strings.Join([]string{in.Query, in.Venue, status, strings.ToLower(in.Category)}, "\x00")))
+	hash := base64.RawURLEncoding.EncodeToString(sum[:9])
+	offset := 0
 	if in.Cursor != "" {
+		var cur searchCursor
 		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)
-		if err != nil || json.Unmarshal(raw, &start) != nil || !slices.Contains(names, start.Venue) {
+		if err != nil || json.Unmarshal(raw, &cur) != nil || cur.Hash != hash || cur.Offset < 0 {
 			return searchMarketsOut{}, errBadSearchCursor()
 		}
+		offset = cur.Offset
 	}
-	out := searchMarketsOut{Markets: []MarketSummary{}}
-	simulated := true // every venue paged is simulated (at least one always is paged)
-	var next searchCursor
-	q := sibyl.MarketQuery{Text: in.Query, Status: sibyl.MarketStatus(in.Status), Category: in.Category}
-	for i := slices.Index(names, start.Venue); i < len(names) && len(out.Markets) < limit; i++ {
-		v := d.Venues[names[i]]
-		q.Limit = limit - len(out.Markets)
-		q.Cursor = ""
-		if names[i] == start.Venue {
-			q.Cursor = start.Cursor
-		}
-		page, err := v.SearchMarkets(ctx, q)
-		if err != nil {
-			if q.Cursor != "" && sibyl.ErrorField(err) == "cursor" {
-				// The venue's cursor is inside ours: its error would quote a
-				// string the agent never sent.
-				return searchMarketsOut{}, errBadSearchCursor()
+	now := d.now()
+	q := search.Parse(in.Query, now)
+	cands, simulated, truncated, err := d.searchCandidates(ctx, names, status, q)
+	if err != nil {
+		return searchMarketsOut{}, err
+	}
+	inCategory := cands
+	if in.Category != "" {
+		inCategory = nil
+		for _, m := range cands {
+			if strings.EqualFold(m.Category, strings.TrimSpace(in.Category)) {
+				inCategory = append(inCategory, m)
 			}
-			return searchMarketsOut{}, err
-		}
-		simulated = simulated && v.Info().Simulated
-		for _, m := range page.Markets {
-			out.Markets = append(out.Markets, summarize(m))
-		}
-		switch {
-		case page.NextCursor != "":
-			next = searchCursor{Venue: names[i], Cursor: page.NextCursor}
-		case i+1 < len(names):
-			next = searchCursor{Venue: names[i+1]}
-		default:
-			next = searchCursor{}
 		}
 	}
-	if next.Venue != "" {
-		raw, _ := json.Marshal(next)
+	res := d.searchIndex.Rank(inCategory, q)
+	out := searchMarketsOut{Markets: []MarketSummary{}, Total: len(res.Markets)}
+	if !q.Empty() {
+		out.Interpreted = search.Query{Terms: res.Used}.Describe()
+	}
+	for _, t := range res.Ignored {
+		out.Ignored = append(out.Ignored, t.Raw)
+	}
+	for i := offset; i < len(res.Markets) && len(out.Markets) < limit; i++ {
+		out.Markets = append(out.Markets, summarize(res.Markets[i]))
+	}
+	if next := offset + len(out.Markets); next < len(res.Markets) {
+		raw, _ := json.Marshal(searchCursor{Offset: next, Hash: hash})
 		out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: d.now(), Simulated: simulated}
+	if len(res.Markets) == 0 {
+		d.whatWouldMatch(ctx, names, status, in.Category, q, cands, inCategory, &out)
+	}
+	if truncated {
+		out.Note = strings.TrimSpace(out.Note + fmt.Sprintf(" A venue lists more than %d markets; only those and the ones its own search finds for your words were ranked: add words or a category to narrow it.", maxSearchScan))
+	}
+	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: now, Simulated: simulated}
 	return out, nil
 }
 
-func errBadSearchCursor() error {
-	return sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
+// searchCandidates reads every market of the venues in status ("any": all),
+// up to maxSearchScan a venue; a venue with more is also asked, with its own
+// text search, for each word of q, so its relevant markets are not missed.
+func (d *Deps) searchCandidates(ctx context.Context, names []string, status string, q search.Query) ([]sibyl.Market, bool, bool, error) {
+	st := sibyl.MarketStatus(status)
+	if status == "any" {
+		st = ""
+	}
+	var out []sibyl.Market
+	seen := map[string]bool{}
+	simulated, truncated := true, false
+	scan := func(v sibyl.Venue, text string, max int) (bool, error) {
+		mq := sibyl.MarketQuery{Text: text, Status: st, Limit: 100}
+		for n := 0; n < max; {
+			page, err := v.SearchMarkets(ctx, mq)
+			if err != nil {
+				return false, err
+			}
+			for _, m := range page.Markets {
+				if !seen[m.ID] {
+					seen[m.ID] = true
+					out = append(out, m)
+				}
+			}
+			n += len(page.Markets)
+			if page.NextCursor == "" || len(page.Markets) == 0 {
+				return false, nil
+			}
+			mq.Cursor = page.NextCursor
+		}
+		return true, nil
+	}
+	for _, n := range names {
+		v := d.Venues[n]
+		simulated = simulated && v.Info().Simulated
+		more, err := scan(v, "", maxSearchScan)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if !more {
+			continue
+		}
+		truncated = true
+		for _, t := range q.Terms {
+			for _, w := range t.Words {
+				if _, err := scan(v, w, 500); err != nil {
+					return nil, false, false, err
+				}
+			}
+		}
+	}
+	return out, simulated, truncated, nil
+}
+
+// whatWouldMatch fills in, for a search that found nothing, what would find
+// something: nearby queries, the categories there are, and matches in other
+// statuses.
+func (d *Deps) whatWouldMatch(ctx context.Context, names []string, status, category string, q search.Query, cands, inCategory []sibyl.Market, out *searchMarketsOut) {
+	counts := map[string]int{}
+	for _, m := range cands {
+		counts[m.Category]++
+	}
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		out.Categories = append(out.Categories, CategoryCount{Category: name, Count: counts[name]})
+	}
+	for _, s := range d.searchIndex.Suggest(inCategory, q, d.now(), 5) {
+		out.Suggestions = append(out.Suggestions, SearchSuggestion{Query: s.Query, Count: s.Count, Why: s.Why})
+	}
+	var notes []string
+	if category != "" && len(inCategory) < len(cands) {
+		if n := len(d.searchIndex.Rank(cands, q).Markets); n > 0 {
+			notes = append(notes, fmt.Sprintf("%d markets in other categories match; omit category to see them.", n))
+		}
+	}
+	if status != "any" {
+		if all, _, _, err := d.searchCandidates(ctx, names, "any", q); err == nil {
+			if n := len(d.searchIndex.Rank(all, q).Markets); n > 0 {
+				notes = append(notes, fmt.Sprintf("%d markets in other statuses (closed or settled) match; pass status any to see them.", n))
+			}
+		}
+	}
+	if len(q.Terms) > 0 && len(out.Suggestions) == 0 && len(notes) == 0 {
+		notes = append(notes, "No market mentions these words; try a token (bitcoin, ETH), an event (fed, inflation, election, super bowl) or a category below.")
+	}
+	out.Note = strings.Join(notes, " ")
 }
 
 // quotes shows m's outcomes by sibyl.PriceRule, whatever the venue filled in.
@@ -228,7 +342,7 @@ func quotes(m sibyl.Market) []OutcomeQuote {
 }
 
 func summarize(m sibyl.Market) MarketSummary {
-	return MarketSummary{ID: m.ID, Venue: m.Venue, Question: m.Question, Status: string(m.Status), Category: m.Category,
+	return MarketSummary{ID: m.ID, Venue: m.Venue, Question: m.Question, Status: string(m.Status), Category: m.Category, Tags: m.Tags,
 		CloseTime: m.CloseTime.UTC(), Outcomes: quotes(m), Volume: m.Volume, Volume24h: m.Volume24h,
 		OpenInterest: m.OpenInterest, Result: m.Result, Simulated: m.Simulated}
 }
@@ -370,4 +484,8 @@ func (d *Deps) getOrderbook(ctx context.Context, c *Call, in getOrderbookIn) (ge
 		out.Last = ptr(last)
 	}
 	return out, nil
+}
+
+func errBadSearchCursor() error {
+	return sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for this query and these filters; start again without a cursor")
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
+	"github.com/sibylmcp/sibyl/tokenmetrics"
+	"github.com/sibylmcp/sibyl/tools"
 	"github.com/sibylmcp/sibyl/venues/paper"
 	"golang.org/x/time/rate"
 )
@@ -98,5 +100,26 @@ func feedSpot(src feeds.Source, now func() time.Time) func(symbol string) (float
 		}
 		last := cs[len(cs)-1]
 		return last.Close, last.Time.Add(feeds.Day), nil
+	}
+}
+
+// secondOpinion gives get_token_grade and rank_tokens Token Metrics' grades
+// when a call asks for them: with TOKEN_METRICS_API_KEY from the environment
+// (never a flag or the config file), at --token-metrics-url. Without the key
+// every ask answers why, and sibyl's own grades are unaffected.
+func (m *Main) secondOpinion() tools.SecondOpinionFunc {
+	c := &tokenmetrics.Client{BaseURL: m.ops.tokenMetricsURL, APIKey: os.Getenv("TOKEN_METRICS_API_KEY"),
+		HTTP: &http.Client{Timeout: feedTimeout, Transport: m.metrics.Transport("token_metrics", nil, nil)}}
+	return func(ctx context.Context, symbols []string) (map[string]tools.OtherGrades, error) {
+		got, err := c.Grades(ctx, symbols)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]tools.OtherGrades, len(got))
+		for s, g := range got {
+			out[s] = tools.OtherGrades{Source: tokenmetrics.Source, TraderGrade: g.TraderGrade, InvestorGrade: g.InvestorGrade,
+				Grade: g.TMGrade, Signal: g.Signal, AsOf: g.Date}
+		}
+		return out, nil
 	}
 }

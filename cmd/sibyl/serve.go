@@ -255,7 +255,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	deps := &tools.Deps{Venues: venues, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
-		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits}
+		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{

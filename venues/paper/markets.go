@@ -3,6 +3,7 @@ package paper
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type marketDef struct {
 	liq     float64 // market-maker base size, contracts
 	volRate float64 // simulated contracts traded per day
 	hay     string  // " word word ... id ", for text search (see searchText)
+	tags    []string
 }
 
 // status returns the market's status at now.
@@ -305,6 +307,7 @@ func (v *Venue) cryptoDef(p *tokenPath, k float64, above bool, e, open time.Time
 			"Trading closes at 23:59:59 UTC on %s; the market settles %s later and winning contracts pay $1.",
 			sym, date, cmp, fmtUSD(k), date, v.opts.SettleDelay),
 		category: "crypto",
+		tags:     []string{p.spec.Name, "crypto price"},
 		open:     open,
 		close:    closeT,
 		tok:      p,
@@ -322,6 +325,7 @@ func (v *Venue) eventDef(t *eventTemplate, in eventInst) *marketDef {
 		question: t.question(in),
 		rules:    t.rules + eventPaperNote,
 		category: t.category,
+		tags:     eventTags[t.key],
 		open:     in.close.Add(-t.horizon).Truncate(day),
 		close:    in.close,
 		ev:       t,
@@ -536,6 +540,7 @@ func (v *Venue) marketView(m *marketDef, now time.Time, bb, bs, ba, as, last int
 		Question:  m.question,
 		Rules:     m.rules,
 		Category:  m.category,
+		Tags:      slices.Clone(m.tags),
 		Status:    st,
 		OpenTime:  m.open,
 		CloseTime: m.close,
