@@ -122,3 +122,27 @@ func readMsgsRaw(tb testing.TB, resp *http.Response) string {
 	}
 	return b.String()
 }
+
+// TestHTTPListenCountsAsStream: stateless subscriptions/listen requests are
+// held open like GET streams, and count against MaxStreamsPerPrincipal.
+func TestHTTPListenCountsAsStream(t *testing.T) {
+	ts, _ := startHTTP(t, testServer(t), &HTTPOptions{JSONResponse: true, MaxStreamsPerPrincipal: 1})
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+	body := `{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"toolsListChanged":true},` + meta + `}}`
+	hdr := map[string]string{"Mcp-Method": "subscriptions/listen"}
+	c := &httpClient{tb: t, url: ts.URL, hv: "2026-07-28"}
+	first := c.do("POST", body, hdr)
+	defer first.Body.Close()
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("first listen: got %d", first.StatusCode)
+	}
+	// Read the acknowledgement: the stream is open and counted.
+	if _, err := bufio.NewReader(first.Body).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	second := c.do("POST", body, hdr)
+	second.Body.Close()
+	if second.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("second listen: got %d, want 429", second.StatusCode)
+	}
+}

@@ -255,7 +255,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := &tools.Deps{Venues: venues, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
+	deps := &tools.Deps{Venues: venues, DefaultVenue: pv.Info().Name, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
 		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
