@@ -681,3 +681,42 @@ func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
 	})
 	return out, err
 }
+
+// ReadAuditOf is ReadAudit for one principal: up to limit entries of principal
+// (and of tool when not empty) with seq greater than afterSeq, oldest first,
+// reading at most scanLimit entries. It returns the entries and the last seq
+// read, to continue after. Entries of other principals are skipped without
+// being decoded (their stored bytes are searched for the canonical
+// "principal" member first), so a key reading its own entries in a long log
+// of others' costs a scan, not a decode of every entry.
+func (s *Store) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit int, tool string) ([]AuditEntry, uint64, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	member := append([]byte(`"principal":`), appendJSONString(nil, principal)...)
+	var out []AuditEntry
+	last := afterSeq
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketAudit)).Cursor()
+		scanned := 0
+		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit && scanned < scanLimit; k, v = c.Next() {
+			scanned++
+			if len(k) == 8 {
+				last = binary.BigEndian.Uint64(k)
+			}
+			if !bytes.Contains(v, member) {
+				continue
+			}
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decoding audit entry %x: %w", k, err)
+			}
+			if e.Principal == principal && (tool == "" || e.Tool == tool) {
+				out = append(out, e)
+			}
+		}
+		return nil
+	})
+	return out, last, err
+}
