@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
-
 	"github.com/sibylmcp/sibyl"
 )
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/polymarket/clob"
 )
