@@ -33,7 +33,8 @@ type Market struct {
 	OpenInterest float64         // contracts outstanding
 	OpenTime     time.Time       // when trading started
 	CloseTime    time.Time       // when trading stops
-	TickSize     float64         // smallest price increment, in dollars
+	TickSize     float64         // smallest price step, in dollars, for display (OrderRules holds the exact rules)
+	OrderRules   OrderRules      // the prices and quantities the market accepts, exactly
 	Result       string          // the winning outcome's name once settled, else ""
 	Underlying   *PriceCondition // set for markets on a token's price, else nil
 	Simulated    bool            // true for the paper venue
@@ -105,17 +106,29 @@ const (
 	ModePaper = "paper" // simulated, no money
 	ModeDemo  = "demo"  // the venue's own test environment
 	ModeLive  = "live"  // real money
+	// ModeReadOnly: market data only (no credentials, or trading not built).
+	ModeReadOnly = "read-only"
 )
 
 // VenueInfo describes a configured venue for list_venues.
 type VenueInfo struct {
 	Name         string   // such as "paper", "kalshi"
 	Title        string   // human-readable name
-	Mode         string   // ModePaper, ModeDemo or ModeLive
+	Mode         string   // ModePaper, ModeDemo, ModeLive or ModeReadOnly
 	Simulated    bool     // true when no real money moves
 	Available    bool     // false when configured but unusable
 	Reason       string   // why it is unavailable, when it is
 	Capabilities []string // such as "markets", "orderbook", "trading"
+	// SharedAccount is true when every principal trades one real account at
+	// the venue (Kalshi, Polymarket with one set of credentials): sibyl then
+	// records which principal placed which order and shows and touches only
+	// the caller's, and balances and positions are the account's. False for
+	// the paper venue, which keeps an account per principal.
+	SharedAccount bool
+	// RealMoney is true when orders move real money (Kalshi prod, Polymarket):
+	// place_order and cancel_order are refused unless sibyl serve runs with
+	// --live.
+	RealMoney bool
 }
 
 // SplitMarketID splits "venue:native_id" at the first colon. ok is false when

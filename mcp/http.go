@@ -51,8 +51,9 @@ type HTTPOptions struct {
 	// MaxSessions bounds the open sessions of all principals together
 	// (default 10000; negative: no bound); initialize beyond it gets 503.
 	MaxSessions int
-	// MaxStreamsPerPrincipal bounds the open GET streams of one principal
-	// (default 100; negative: no bound); a GET beyond it gets 429.
+	// MaxStreamsPerPrincipal bounds the open GET streams and stateless
+	// subscriptions/listen requests of one principal (default 100; negative:
+	// no bound); one beyond it gets 429.
 	MaxStreamsPerPrincipal int
 	// AdmitBatch, when set, is asked before a batch runs, with the number of
 	// its entries: a rate limit that counts messages charges them here (the
@@ -180,6 +181,32 @@ func (h *HTTPHandler) reap() {
 				h.srv.removeSession(hs.Session)
 			}
 		}
+	}
+}
+
+// openStream counts a long-lived stream of principal (a GET stream, or a
+// subscriptions/listen POST) against MaxStreamsPerPrincipal. Beyond it, it
+// answers 429 and reports false; else the caller must closeStream.
+func (h *HTTPHandler) openStream(w http.ResponseWriter, principal string, id json.RawMessage) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.opts.MaxStreamsPerPrincipal > 0 && h.streams[principal] >= h.opts.MaxStreamsPerPrincipal {
+		w.Header().Set("Retry-After", "60")
+		httpError(w, http.StatusTooManyRequests, id, CodeInvalidRequest, "too many streams: this principal has "+strconv.Itoa(h.opts.MaxStreamsPerPrincipal)+
+			" streams open (GET streams and subscriptions/listen), the most allowed; close one and retry")
+		return false
+	}
+	h.streams[principal]++
+	return true
+}
+
+func (h *HTTPHandler) closeStream(principal string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.streams[principal] - 1; n > 0 {
+		h.streams[principal] = n
+	} else {
+		delete(h.streams, principal)
 	}
 }
 
@@ -567,6 +594,12 @@ func (h *HTTPHandler) postStateless(w http.ResponseWriter, r *http.Request, m *i
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if method == "subscriptions/listen" { // held open until the client leaves
+		if !h.openStream(w, principal, id) {
+			return
+		}
+		defer h.closeStream(principal)
+	}
 	sess := newSession(r.Context(), h.srv, "", principal, scopes, "http")
 	defer sess.close()
 	sess.initialized, sess.stateless, sess.version = true, true, Version20260728
@@ -741,25 +774,10 @@ func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal stri
 		return
 	}
 	defer hs.getOpen.Store(false)
-	h.mu.Lock()
-	if h.opts.MaxStreamsPerPrincipal > 0 && h.streams[principal] >= h.opts.MaxStreamsPerPrincipal {
-		h.mu.Unlock()
-		w.Header().Set("Retry-After", "60")
-		httpError(w, http.StatusTooManyRequests, nil, CodeInvalidRequest, "too many streams: this principal has "+strconv.Itoa(h.opts.MaxStreamsPerPrincipal)+
-			" GET streams open, the most allowed; close one and retry")
+	if !h.openStream(w, principal, nil) {
 		return
 	}
-	h.streams[principal]++
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		if n := h.streams[principal] - 1; n > 0 {
-			h.streams[principal] = n
-		} else {
-			delete(h.streams, principal)
-		}
-		h.mu.Unlock()
-	}()
+	defer h.closeStream(principal)
 	hs.busy.Add(1)
 	defer hs.busy.Add(-1)
 
@@ -843,10 +861,18 @@ func (h *HTTPHandler) endSession(sid string) {
 }
 
 // dropStream discards what it is given: notifications of batched requests,
-// which have no stream to travel on.
+// which have no stream to travel on. A server-to-client request fails at
+// once (it could never be answered) instead of waiting for the session's end.
 type dropStream struct{}
 
 func (dropStream) write([]byte) error { return nil }
+
+func (dropStream) writeTyped(_ []byte, kind msgKind, _ *Error) error {
+	if kind == kindRequest {
+		return ErrNoClientStream
+	}
+	return nil
+}
 
 // postBatch serves a JSON-RPC batch, which only 2025-03-26 sessions may send.
 // A batch has at most MaxBatch entries, each admitted by AdmitBatch; they run

@@ -91,13 +91,14 @@ func New(sessions func() int) *Metrics {
 	return m
 }
 
-// Handler serves the registry in the Prometheus exposition format.
+// Handler serves the registry in the Prometheus exposition format (a nil
+// *Metrics answers 404).
 func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
-
-// Registry returns the registry, for tests and for callers adding collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // ToolCall counts one finished tool call; it has the tools.CallObserver shape.
 func (m *Metrics) ToolCall(tool, outcome string, elapsed time.Duration) {

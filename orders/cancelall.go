@@ -45,14 +45,14 @@ func (s *Service) CancelAllOpen(ctx context.Context, tag, transport string) Canc
 			continue
 		}
 		vctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
-		o, found, err := findByClientID(id.Principal)(vctx, v, ClientOrderID(id.Principal, id.Tool, id.Key))
+		o, found, err := findByClientID(id.Principal)(vctx, v, ClientOrderID(id.Principal, id.Tool, id.Key), rec.LookupHint())
 		cancel()
 		switch {
 		case err != nil:
 			res.Failed++
 			s.opts.Logger.Error("cancel all: looking up an order whose outcome is unknown", "venue", rec.Venue, "key", id.Key, "err", err)
 		case found && !o.Status.Final():
-			targets = append(targets, target{id.Principal, rec.Venue, o.ID})
+			targets = append(targets, target{id.Principal, rec.Venue, o.NativeID})
 		}
 	}
 	for _, t := range targets {

@@ -17,7 +17,7 @@ func TestCancelOnDisconnectBySession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, res.Order.ID)
+		ids = append(ids, res.Order.NativeID)
 	}
 	h.svc.Flush()
 	for i, sess := range []string{"s1", "s1", "s2"} {

@@ -36,8 +36,8 @@ func TestFingerprintWithDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := h.svc.Place(ctx, req("fp-defaults-01", f(spelled, "fp-defaults-01"), applied))
-		if err != nil || !res.Replayed || res.Order.ID != first.Order.ID {
-			t.Errorf("got %+v, %v; want a replay of %s", res, err, first.Order.ID)
+		if err != nil || !res.Replayed || res.Order.NativeID != first.Order.NativeID {
+			t.Errorf("got %+v, %v; want a replay of %s", res, err, first.Order.NativeID)
 		}
 	})
 	t.Run("other value still refused", func(t *testing.T) {
@@ -53,8 +53,8 @@ func TestFingerprintWithDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := h.svc.Place(ctx, req("fp-legacy-0001", f(omitted, "fp-legacy-0001"), applied))
-		if err != nil || !res.Replayed || res.Order.ID != first.Order.ID {
-			t.Errorf("verbatim retry of an old record: got %+v, %v; want a replay of %s", res, err, first.Order.ID)
+		if err != nil || !res.Replayed || res.Order.NativeID != first.Order.NativeID {
+			t.Errorf("verbatim retry of an old record: got %+v, %v; want a replay of %s", res, err, first.Order.NativeID)
 		}
 	})
 	if got := h.venue.Calls("PlaceOrder"); got != 2 {

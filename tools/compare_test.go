@@ -53,7 +53,7 @@ func (v *listVenue) CancelOrder(context.Context, string, string) (sibyl.Order, e
 func (v *listVenue) GetOrder(context.Context, string, string) (sibyl.Order, error) {
 	return sibyl.Order{}, sibyl.Errorf(sibyl.NotFound, "none")
 }
-func (v *listVenue) OrderByClientID(context.Context, string, string) (sibyl.Order, error) {
+func (v *listVenue) OrderByClientID(context.Context, string, string, sibyl.LookupHint) (sibyl.Order, error) {
 	return sibyl.Order{}, sibyl.Errorf(sibyl.NotFound, "none")
 }
 func (v *listVenue) ListOrders(context.Context, string, sibyl.OrderQuery) (sibyl.OrderPage, error) {

@@ -18,6 +18,10 @@ import (
 type Deps struct {
 	// Venues by name. The paper venue is always there in the default set-up.
 	Venues map[string]sibyl.Venue
+	// DefaultVenue names the venue used when a call names none (get_order,
+	// list_orders, get_positions); cmd chooses it. Empty means the first
+	// configured venue by name (the only one, in tests).
+	DefaultVenue string
 	// Feeds are the price-history sources for the grade tools, by name; the
 	// grade tools are left out when there are none.
 	Feeds map[string]feeds.Source
@@ -61,9 +65,21 @@ func (d *Deps) now() time.Time {
 	return time.Now().UTC()
 }
 
-// venueNames returns the configured venue names in a stable order: paper first,
-// then alphabetical.
-func (d *Deps) venueNames() []string { return namesFirst(d.Venues, "paper") }
+// venueNames returns the configured venue names in a stable order: the
+// default venue first, then alphabetical.
+func (d *Deps) venueNames() []string { return namesFirst(d.Venues, d.defaultVenue()) }
+
+// defaultVenue returns the venue a call that names none uses (see DefaultVenue).
+func (d *Deps) defaultVenue() string {
+	if d.DefaultVenue != "" {
+		return d.DefaultVenue
+	}
+	names := slices.Sorted(maps.Keys(d.Venues))
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
 
 // venue returns the named venue or a NotFound error listing the configured ones.
 func (d *Deps) venue(name, field string) (sibyl.Venue, error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/hedge"
@@ -635,7 +636,7 @@ func hedgeLegs(key string, plan hedge.Plan, attempts []int) []orders.Leg {
 			a = attempts[i]
 		}
 		legs[i] = orders.Leg{Key: legKey(key, i, a), MarketID: l.MarketID, Order: sibyl.OrderRequest{Outcome: l.Outcome,
-			Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: l.Contracts, LimitPrice: l.Price, TimeInForce: sibyl.GTC}}
+			Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(l.Contracts), LimitPrice: decimal.NewFromFloat(l.Price), TimeInForce: sibyl.GTC}}
 	}
 	return legs
 }
@@ -672,16 +673,17 @@ func (d *Deps) executeHedge(ctx context.Context, c *Call, legs []orders.Leg, pla
 		o := res.Order
 		if res.Replayed {
 			// The stored answer is as of the first call; say what is true now.
-			if v, ok := d.Venues[o.Venue]; ok && o.ID != "" {
-				if now, err := v.GetOrder(ctx, c.Principal, o.ID); err == nil {
+			if v, ok := d.Venues[o.Venue]; ok && o.NativeID != "" {
+				if now, err := v.GetOrder(ctx, c.Principal, o.NativeID); err == nil {
 					o = now
 				}
 			}
 		}
-		leg.OrderID, leg.Status, leg.Filled, leg.Replayed = o.ID, string(o.Status), o.FilledQuantity, res.Replayed
-		out.Unhedged += l.Contracts - o.FilledQuantity
+		filled := o.FilledQuantity.InexactFloat64()
+		leg.OrderID, leg.Status, leg.Filled, leg.Replayed = o.NativeID, string(o.Status), filled, res.Replayed
+		out.Unhedged += l.Contracts - filled
 		if !o.Status.Final() {
-			resting += l.Contracts - o.FilledQuantity
+			resting += l.Contracts - filled
 		}
 	}
 	out.Unhedged = math.Round(out.Unhedged*1e6) / 1e6

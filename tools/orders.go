@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
 	"github.com/sibylmcp/sibyl/orders"
@@ -84,7 +85,7 @@ type OrderOut struct {
 	TimeInForce    string    `json:"time_in_force" jsonschema_description:"gtc, ioc or fok."`
 	Quantity       float64   `json:"quantity" jsonschema_description:"Contracts ordered."`
 	LimitPrice     *float64  `json:"limit_price,omitempty" jsonschema_description:"Limit price in dollars; absent for a market order."`
-	Status         string    `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"open and partially_filled orders still rest on the book; the others are final."`
+	Status         string    `json:"status" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"accepted (the venue took the order; its state is not known yet: get_order asks again), open and partially_filled orders may still trade; the others are final."`
 	FilledQuantity float64   `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
 	AveragePrice   *float64  `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars, 4 decimals; absent until something fills."`
 	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars (to the cent)."`
@@ -97,19 +98,21 @@ type OrderOut struct {
 }
 
 func orderOut(o sibyl.Order) OrderOut {
-	out := OrderOut{OrderID: o.ID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
-		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity,
-		Status: string(o.Status), FilledQuantity: o.FilledQuantity, Fees: sibyl.RoundMoney(o.Fees),
+	// The exact decimals become JSON numbers in their shortest form: exact
+	// for the 2-6 decimal places venues use.
+	out := OrderOut{OrderID: o.NativeID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
+		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity.InexactFloat64(),
+		Status: string(o.Status), FilledQuantity: o.FilledQuantity.InexactFloat64(), Fees: sibyl.RoundMoney(o.Fees.InexactFloat64()),
 		RejectReason: o.RejectReason, Fills: make([]FillOut, len(o.Fills)), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 		Venue: o.Venue, Simulated: o.Simulated}
-	if o.LimitPrice > 0 {
-		out.LimitPrice = ptr(sibyl.RoundProbability(o.LimitPrice))
+	if o.LimitPrice.IsPositive() {
+		out.LimitPrice = ptr(o.LimitPrice.InexactFloat64())
 	}
-	if o.FilledQuantity > 0 && o.AveragePrice > 0 {
-		out.AveragePrice = ptr(sibyl.RoundProbability(o.AveragePrice))
+	if o.FilledQuantity.IsPositive() && o.AveragePrice.IsPositive() {
+		out.AveragePrice = ptr(sibyl.RoundProbability(o.AveragePrice.InexactFloat64()))
 	}
 	for i, f := range o.Fills {
-		out.Fills[i] = FillOut{Price: sibyl.RoundProbability(f.Price), Quantity: f.Quantity, Fee: sibyl.RoundMoney(f.Fee), Maker: f.Maker, Time: f.Time.UTC()}
+		out.Fills[i] = FillOut{Price: f.Price.InexactFloat64(), Quantity: f.Quantity.InexactFloat64(), Fee: sibyl.RoundMoney(f.Fee.InexactFloat64()), Maker: f.Maker, Time: f.Time.UTC()}
 	}
 	return out
 }
@@ -137,11 +140,11 @@ type OrderStateOut struct {
 func (d *Deps) currentState(ctx context.Context, principal string, o sibyl.Order) *OrderStateOut {
 	cur := &OrderStateOut{Status: "unknown", AsOf: d.now()}
 	v, ok := d.Venues[o.Venue]
-	if !ok || o.ID == "" {
+	if !ok || o.NativeID == "" {
 		cur.Note = "the order's venue is not configured now"
 		return cur
 	}
-	now, err := v.GetOrder(ctx, principal, o.ID)
+	now, err := v.GetOrder(ctx, principal, o.NativeID)
 	if err != nil {
 		cur.Note = "the venue could not be asked now (" + string(sibyl.ErrorCode(err)) + "); get_order with this order_id tells the current state later"
 		return cur
@@ -161,9 +164,12 @@ func (d *Deps) answer(ctx context.Context, c *Call, res orders.Result) orderAnsw
 }
 
 func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderAnswer, error) {
-	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: in.Quantity, Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
+	// JSON numbers become exact decimals in their shortest form (0.56 is
+	// 0.56); a number that is not on the market's steps is refused, never
+	// rounded.
+	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: decimal.NewFromFloat(in.Quantity), Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
 	if in.LimitPrice != nil {
-		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.LimitPrice
+		req.Type, req.LimitPrice = sibyl.LimitOrder, decimal.NewFromFloat(*in.LimitPrice)
 	}
 	if req.TimeInForce == "" {
 		req.TimeInForce = sibyl.GTC
@@ -179,7 +185,7 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 			return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "worst_price", "give worst_price only for a market order (without limit_price); a limit order's limit_price is its worst price")
 		}
 		// A market order with a worst price is an immediate limit order at it.
-		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.WorstPrice
+		req.Type, req.LimitPrice = sibyl.LimitOrder, decimal.NewFromFloat(*in.WorstPrice)
 	}
 	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
 		return orderAnswer{}, err
@@ -211,9 +217,9 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	if err != nil {
 		return orderAnswer{}, err
 	}
-	if in.CancelOnDisconnect && !res.Order.Status.Final() && res.Order.ID != "" {
+	if in.CancelOnDisconnect && !res.Order.Status.Final() && res.Order.NativeID != "" {
 		venueName, _, _ := sibyl.SplitMarketID(in.Market)
-		if err := d.Orders.CancelOnDisconnect(c.SessionID, c.Principal, venueName, res.Order.ID); err != nil {
+		if err := d.Orders.CancelOnDisconnect(c.SessionID, c.Principal, venueName, res.Order.NativeID); err != nil {
 			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
 		}
 	}
@@ -254,7 +260,7 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 type getOrderIn struct {
 	OrderID        string `json:"order_id,omitempty" jsonschema:"maxLength=200" jsonschema_description:"The venue's order id. Give this or idempotency_key."`
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"maxLength=128" jsonschema_description:"The idempotency_key the order was placed with. Give this or order_id."`
-	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default paper."`
+	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default: the server's default venue (see list_venues)."`
 }
 
 type getOrderOut struct {
@@ -283,7 +289,7 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 		venueName, orderID = rec.Venue, rec.OrderID
 	}
 	if venueName == "" {
-		venueName = "paper"
+		venueName = d.defaultVenue()
 	}
 	v, err := d.venue(venueName, "venue")
 	if err != nil {
@@ -298,8 +304,8 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 
 type listOrdersIn struct {
 	Market string `json:"market,omitempty" jsonschema:"maxLength=300" jsonschema_description:"Only orders in this market (venue:native_id); its venue is the one listed. Omit for all markets of the venue."`
-	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default paper, or the market's venue)."`
-	Status string `json:"status,omitempty" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
+	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default: the market's venue, else the server's default venue; see list_venues)."`
+	Status string `json:"status,omitempty" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
 	Limit  int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=200" jsonschema_description:"Most orders to return (1-200, default 50)."`
 	Cursor string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer, for the next page."`
 }
@@ -324,7 +330,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 		venueName, native = vn, n
 	}
 	if venueName == "" {
-		venueName = "paper"
+		venueName = d.defaultVenue()
 	}
 	v, err := d.venue(venueName, "venue")
 	if err != nil {
@@ -334,7 +340,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 	if limit == 0 {
 		limit = 50
 	}
-	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{MarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
+	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{NativeMarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
 	if err != nil {
 		return listOrdersOut{}, err
 	}
@@ -347,7 +353,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 }
 
 type getPositionsIn struct {
-	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default paper)."`
+	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default: the server's default venue; see list_venues)."`
 }
 
 // PositionOut is one holding.
@@ -373,7 +379,7 @@ type getPositionsOut struct {
 func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (getPositionsOut, error) {
 	name := in.Venue
 	if name == "" {
-		name = "paper"
+		name = d.defaultVenue()
 	}
 	v, err := d.venue(name, "venue")
 	if err != nil {
@@ -400,7 +406,7 @@ type auditLogIn struct {
 	AfterSeq int    `json:"after_seq,omitempty" jsonschema:"minimum=0" jsonschema_description:"Return entries with a sequence number above this (0 = from the start); pass the last seq you saw to page."`
 	Limit    int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=500" jsonschema_description:"Most entries to return (1-500, default 50)."`
 	Tool     string `json:"tool,omitempty" jsonschema:"maxLength=48" jsonschema_description:"Only entries of this tool, such as place_order."`
-	Verify   bool   `json:"verify,omitempty" jsonschema_description:"Also walk the whole hash chain and report whether it is intact (takes longer on a large log)."`
+	Verify   bool   `json:"verify,omitempty" jsonschema_description:"Also verify the hash chain and report whether it is intact. Verification is incremental: each call checks at most 2,000 entries not verified before, so on a large log call again until verified_through reaches chain_length."`
 }
 
 // AuditEntryOut is one audit entry.
@@ -419,13 +425,14 @@ type AuditEntryOut struct {
 }
 
 type auditLogOut struct {
-	Entries      []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
-	NextAfterSeq int             `json:"next_after_seq" jsonschema_description:"Pass as after_seq to read on (the last entry read, which may be past the last one returned)."`
-	ChainLength  int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
-	Verified     bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was walked."`
-	ChainOK      bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry's hash and link check out."`
-	Problem      string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
-	Timestamp    time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Entries         []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
+	NextAfterSeq    int             `json:"next_after_seq" jsonschema_description:"Pass as after_seq to read on (the last entry read, which may be past the last one returned)."`
+	ChainLength     int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
+	Verified        bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was checked."`
+	ChainOK         bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry up to the head has been verified and each hash and link checks out. False with no problem means verification is still under way: see verified_through."`
+	VerifiedThrough int             `json:"verified_through,omitempty" jsonschema_description:"With verify: entries 1 to this sequence number are verified (by this call and earlier ones); call again with verify while it is below chain_length."`
+	Problem         string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
+	Timestamp       time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
 // auditScanLimit bounds how many entries one get_audit_log call reads while
@@ -444,24 +451,7 @@ func (d *Deps) auditEntriesFor(c *Call, afterSeq uint64, limit int, tool string)
 		}
 		return es, afterSeq, err
 	}
-	var out []store.AuditEntry
-	for scanned := 0; len(out) < limit && scanned < auditScanLimit; {
-		page, err := d.Store.ReadAudit(afterSeq, 1000, tool)
-		if err != nil || len(page) == 0 {
-			return out, afterSeq, err
-		}
-		for _, e := range page {
-			if len(out) == limit {
-				break
-			}
-			afterSeq = e.Seq
-			if e.Principal == c.Principal {
-				out = append(out, e)
-			}
-		}
-		scanned += len(page)
-	}
-	return out, afterSeq, nil
+	return d.Store.ReadAuditOf(c.Principal, afterSeq, limit, auditScanLimit, tool)
 }
 
 func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLogOut, error) {
@@ -481,11 +471,13 @@ func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLo
 	}
 	out := auditLogOut{Entries: make([]AuditEntryOut, 0, len(es)), NextAfterSeq: int(next), ChainLength: int(head.Seq), Timestamp: d.now()}
 	if in.Verify {
-		ver, err := d.Store.VerifyAudit()
+		// Incremental and bounded: a caller looping on verify costs each call
+		// only the entries appended since, never a walk of the whole chain.
+		ver, err := d.Store.VerifyAuditIncremental(0)
 		if err != nil {
 			return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "verifying the audit log")
 		}
-		out.Verified, out.ChainOK = true, ver.OK
+		out.Verified, out.ChainOK, out.VerifiedThrough = true, ver.OK && ver.Complete, int(ver.VerifiedThrough)
 		if !ver.OK {
 			out.Problem = fmt.Sprintf("entry %d: %s: %s", ver.BadSeq, ver.Problem, ver.Detail)
 		}

@@ -59,14 +59,15 @@ func mustDepsWith(tb testing.TB, opts paper.Options, wrap func(sibyl.Venue) siby
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Now: clock})
 	tb.Cleanup(svc.Flush)
 	return &Deps{
-		Venues:      venues,
-		Orders:      svc,
-		Store:       st,
-		Spot:        pv.Spot,
-		Feeds:       map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
-		DefaultFeed: "paper",
-		LiveFeeds:   map[string]bool{"paper": true},
-		Now:         func() time.Time { return testNow },
+		Venues:       venues,
+		DefaultVenue: "paper", // as cmd/sibyl chooses by default
+		Orders:       svc,
+		Store:        st,
+		Spot:         pv.Spot,
+		Feeds:        map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
+		DefaultFeed:  "paper",
+		LiveFeeds:    map[string]bool{"paper": true},
+		Now:          func() time.Time { return testNow },
 	}
 }
 

@@ -76,10 +76,11 @@ type Main struct {
 	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
 	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
 
-	metrics *metrics.Metrics // /metrics (health.go)
-	ready   *readiness       // /readyz (health.go)
-	srvMu   sync.Mutex
-	srv     *mcp.Server // for the sessions gauge
+	metrics   *metrics.Metrics // /metrics (health.go)
+	noMetrics bool             // benchmarks: serve without metrics, to measure what they cost
+	ready     *readiness       // /readyz (health.go)
+	srvMu     sync.Mutex
+	srv       *mcp.Server // for the sessions gauge
 
 	store *store.Store
 	paper *paper.Venue // the paper venue, for 'sibyl paper' through the local socket
@@ -218,7 +219,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
 	tuneGC()
-	if m.metrics == nil {
+	if m.metrics == nil && !m.noMetrics {
 		m.metrics = m.newMetrics()
 	}
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
@@ -293,7 +294,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := &tools.Deps{Venues: venues, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
+	deps := &tools.Deps{Venues: venues, DefaultVenue: pv.Info().Name, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
 		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 

@@ -534,19 +534,20 @@ func (m *marketDef) volumeAt(t time.Time) float64 {
 func (v *Venue) marketView(m *marketDef, now time.Time, bb, bs, ba, as, last int) sibyl.Market {
 	st := m.status(now)
 	out := sibyl.Market{
-		ID:        v.opts.Name + ":" + m.id,
-		Venue:     v.opts.Name,
-		NativeID:  m.id,
-		Question:  m.question,
-		Rules:     m.rules,
-		Category:  m.category,
-		Tags:      slices.Clone(m.tags),
-		Status:    st,
-		OpenTime:  m.open,
-		CloseTime: m.close,
-		TickSize:  0.01,
-		Simulated: true,
-		UpdatedAt: now,
+		ID:         v.opts.Name + ":" + m.id,
+		Venue:      v.opts.Name,
+		NativeID:   m.id,
+		Question:   m.question,
+		Rules:      m.rules,
+		Category:   m.category,
+		Tags:       slices.Clone(m.tags),
+		Status:     st,
+		OpenTime:   m.open,
+		CloseTime:  m.close,
+		TickSize:   0.01,
+		OrderRules: Rules(),
+		Simulated:  true,
+		UpdatedAt:  now,
 	}
 	if m.tok != nil {
 		out.Underlying = &sibyl.PriceCondition{Symbol: m.tok.spec.Symbol, Strike: m.strike, Direction: "below", Expiry: m.close}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
-
 	"github.com/sibylmcp/sibyl/venues/polymarket/clob"
 )
 
