@@ -3,6 +3,7 @@ package paper
 import (
 	"testing"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 )
 
@@ -17,7 +18,8 @@ func TestFundAndReset(t *testing.T) {
 	}
 	// A resting buy reserves cash; reset cancels it and sets the cash.
 	id := openMarket(t, v, 0.45).id
-	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "r1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 10, LimitPrice: 0.02, TimeInForce: sibyl.GTC})
+	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "r1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy,
+		Quantity: decimal.NewFromInt(10), LimitPrice: decimal.RequireFromString("0.02"), TimeInForce: sibyl.GTC})
 	if o.Status != sibyl.OrderOpen {
 		t.Fatalf("order %s, want open", o.Status)
 	}
@@ -25,7 +27,7 @@ func TestFundAndReset(t *testing.T) {
 	if err != nil || a.Cash != 500 || a.Reserved != 0 || a.OpenOrders != 0 {
 		t.Fatalf("reset: %+v %v", a, err)
 	}
-	got, err := v.GetOrder(ctx, "alice", o.ID)
+	got, err := v.GetOrder(ctx, "alice", o.NativeID)
 	if err != nil || got.Status != sibyl.OrderCancelled {
 		t.Fatalf("the resting order after a reset: %s %v, want cancelled", got.Status, err)
 	}
