@@ -22,15 +22,18 @@ import (
 type Binance struct {
 	BaseURL  string           // default "https://api.binance.com"
 	Quote    string           // quote asset, default "USDT"
-	Universe []string         // symbols Symbols reports and Daily accepts; nil means DefaultUniverse
+	Universe []string         // symbols Symbols reports and Daily accepts; nil means DefaultUniverse()
 	Client   *http.Client     // nil means a client with a 20 s timeout
 	Now      func() time.Time // nil means time.Now
 }
 
 var _ Source = (*Binance)(nil)
 
-// DefaultUniverse is the token list of the live feeds when none is configured.
-var DefaultUniverse = []string{"ADA", "ATOM", "AVAX", "BNB", "BTC", "DOGE", "DOT", "ETH", "LINK", "LTC", "PAXG", "SHIB", "SOL", "UNI", "XRP"}
+// DefaultUniverse returns the token list of the live feeds when none is
+// configured: a new slice each time, so that no caller can change the default.
+func DefaultUniverse() []string {
+	return []string{"ADA", "ATOM", "AVAX", "BNB", "BTC", "DOGE", "DOT", "ETH", "LINK", "LTC", "PAXG", "SHIB", "SOL", "UNI", "XRP"}
+}
 
 // binanceLimit is the most klines Binance returns per request.
 const binanceLimit = 1000
@@ -46,7 +49,7 @@ func (b *Binance) Symbols(ctx context.Context) ([]string, error) { return univer
 
 func universe(u []string) []string {
 	if u == nil {
-		u = DefaultUniverse
+		u = DefaultUniverse()
 	}
 	out := make([]string, len(u))
 	for i, s := range u {

@@ -27,18 +27,21 @@ type CoinGecko struct {
 	BaseURL string            // default "https://api.coingecko.com"; the pro API is "https://pro-api.coingecko.com"
 	APIKey  string            // optional; sent in a header, never logged or returned
 	KeyHdr  string            // header for APIKey, default "x-cg-demo-api-key" ("x-cg-pro-api-key" for pro)
-	IDs     map[string]string // symbol -> CoinGecko coin id; nil means DefaultCoinGeckoIDs
+	IDs     map[string]string // symbol -> CoinGecko coin id; nil means DefaultCoinGeckoIDs()
 	Client  *http.Client      // nil means a client with a 20 s timeout
 	Now     func() time.Time  // nil means time.Now
 }
 
 var _ Source = (*CoinGecko)(nil)
 
-// DefaultCoinGeckoIDs maps the default universe to CoinGecko coin ids.
-var DefaultCoinGeckoIDs = map[string]string{
-	"ADA": "cardano", "ATOM": "cosmos", "AVAX": "avalanche-2", "BNB": "binancecoin", "BTC": "bitcoin",
-	"DOGE": "dogecoin", "DOT": "polkadot", "ETH": "ethereum", "LINK": "chainlink", "LTC": "litecoin",
-	"PAXG": "pax-gold", "SHIB": "shiba-inu", "SOL": "solana", "UNI": "uniswap", "XRP": "ripple",
+// DefaultCoinGeckoIDs returns the CoinGecko coin ids of the default universe,
+// by symbol: a new map each time, so that no caller can change the default.
+func DefaultCoinGeckoIDs() map[string]string {
+	return map[string]string{
+		"ADA": "cardano", "ATOM": "cosmos", "AVAX": "avalanche-2", "BNB": "binancecoin", "BTC": "bitcoin",
+		"DOGE": "dogecoin", "DOT": "polkadot", "ETH": "ethereum", "LINK": "chainlink", "LTC": "litecoin",
+		"PAXG": "pax-gold", "SHIB": "shiba-inu", "SOL": "solana", "UNI": "uniswap", "XRP": "ripple",
+	}
 }
 
 // Name returns "coingecko".
@@ -49,7 +52,7 @@ func (g *CoinGecko) Simulated() bool { return false }
 
 func (g *CoinGecko) ids() map[string]string {
 	if g.IDs == nil {
-		return DefaultCoinGeckoIDs
+		return DefaultCoinGeckoIDs()
 	}
 	return g.IDs
 }

@@ -29,7 +29,7 @@ func (o BacktestOptions) withDefaults() BacktestOptions {
 		o.Horizons = []int{7, 30}
 	}
 	if o.Split.IsZero() {
-		o.Split = DefaultSplit
+		o.Split = DefaultSplit()
 	}
 	if o.MinTokens <= 0 {
 		o.MinTokens = 5
@@ -37,9 +37,10 @@ func (o BacktestOptions) withDefaults() BacktestOptions {
 	return o
 }
 
-// DefaultSplit is the last in-sample day: every weight and threshold was chosen on
-// data up to it, and everything after it is out-of-sample.
-var DefaultSplit = time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC)
+// DefaultSplit returns the last in-sample day, 2022-12-31: every weight and
+// threshold was chosen on data up to it, and everything after it is
+// out-of-sample. A function, not a variable, so that no caller can move it.
+func DefaultSplit() time.Time { return time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC) }
 
 // anchor fixes the weekly rebalance grid (a Monday), so every run uses the same days.
 var anchor = time.Date(2017, 1, 2, 0, 0, 0, 0, time.UTC)

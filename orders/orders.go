@@ -35,14 +35,19 @@ const (
 )
 
 // ClientOrderIDNamespace is the UUID namespace of client order ids. It must never
-// change: a changed namespace would give a retried order a new client id.
-var ClientOrderIDNamespace = uuid.MustParse("6c1b6f0e-3f57-5c8e-9d36-2a1d8f0b7c4e")
+// change: a changed namespace would give a retried order a new client id. It is
+// a constant (a string; the parsed form is unexported) so that no code can
+// reassign it.
+const ClientOrderIDNamespace = "6c1b6f0e-3f57-5c8e-9d36-2a1d8f0b7c4e"
+
+// clientOrderIDNamespace is ClientOrderIDNamespace parsed once.
+var clientOrderIDNamespace = uuid.MustParse(ClientOrderIDNamespace)
 
 // ClientOrderID returns the client order id that every attempt of the action
 // (principal, tool, key) sends to the venue: UUIDv5(ClientOrderIDNamespace,
 // principal + NUL + tool + NUL + key).
 func ClientOrderID(principal, tool, key string) string {
-	return uuid.NewSHA1(ClientOrderIDNamespace, []byte(principal+"\x00"+tool+"\x00"+key)).String()
+	return uuid.NewSHA1(clientOrderIDNamespace, []byte(principal+"\x00"+tool+"\x00"+key)).String()
 }
 
 // LegKey returns the idempotency key of leg n of a multi-order action such as an
