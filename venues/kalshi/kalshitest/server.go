@@ -123,7 +123,8 @@ type order struct {
 	id, clientID, ticker, side, tif, status string
 	price                                   decimal.Decimal // YES price
 	initial, filled                         decimal.Decimal
-	cost, fees                              decimal.Decimal // taker fill cost, taker fees (dollars)
+	cost, fees                              decimal.Decimal // taker fill cost (outcome_side terms), taker fees (dollars)
+	yesCost                                 decimal.Decimal // sum of YES price x count over fills
 	created, updated                        time.Time
 	exchangeIndex                           int
 }
