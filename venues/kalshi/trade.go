@@ -137,6 +137,10 @@ func (v *Venue) plan(ctx context.Context, req sibyl.OrderRequest, qty, limit dec
 	return p, nil
 }
 
+// duplicateLookback is how far back the order list is searched when Kalshi
+// says a client_order_id is already in use.
+const duplicateLookback = 24 * time.Hour
+
 // place sends a planned order and translates Kalshi's create answer (which is
 // not a full order) into sibyl's: the fill and remaining counts settle the
 // status (all filled: filled; some remaining: open or partially filled;
@@ -145,6 +149,13 @@ func (v *Venue) place(ctx context.Context, p orderPlan, req sibyl.OrderRequest) 
 	v.attempts.put(req.ClientOrderID, attempt{ticker: req.MarketID, since: v.now(), yes: p.yes, buy: p.buy})
 	resp, err := v.c.CreateOrder(ctx, p.body)
 	v.noteHealth(err)
+	if sibyl.ErrorCode(err) == sibyl.Conflict && req.ClientOrderID != "" {
+		// Kalshi refuses a client_order_id it still has resting: that order
+		// is this one, sent earlier. Return it rather than a refusal.
+		if o, ferr := v.FindOrder(ctx, req.ClientOrderID, req.MarketID, v.now().Add(-duplicateLookback)); ferr == nil {
+			return o, nil
+		}
+	}
 	if err != nil {
 		return sibyl.Order{}, err
 	}

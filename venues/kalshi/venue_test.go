@@ -253,3 +253,22 @@ func TestVenueLostAnswerReconciles(t *testing.T) {
 	_, err := v.FindOrder(ctx, "never", btcTicker, since)
 	wantCode(t, err, sibyl.NotFound)
 }
+
+// Kalshi's 409 for a client_order_id still resting means the order was sent
+// before: the adapter returns that order instead of a refusal.
+func TestVenueDuplicateClientIDReturnsExisting(t *testing.T) {
+	f := newFixture(t, kalshitest.Options{}, Config{})
+	v := newVenue(t, f, EnvDemo, false)
+	ctx := context.Background()
+	first, err := v.PlaceOrder(ctx, req("same", btcTicker, "Yes", sibyl.Buy, 2, 0.30, sibyl.GTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := v.PlaceOrder(ctx, req("same", btcTicker, "Yes", sibyl.Buy, 2, 0.30, sibyl.GTC))
+	if err != nil || again.ID != first.ID {
+		t.Fatalf("resend: got %+v %v, want order %s", again, err, first.ID)
+	}
+	if n := len(f.srv.Orders()); n != 1 {
+		t.Errorf("orders at the venue: %d, want 1", n)
+	}
+}
