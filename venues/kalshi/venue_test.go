@@ -272,3 +272,46 @@ func TestVenueDuplicateClientIDReturnsExisting(t *testing.T) {
 		t.Errorf("orders at the venue: %d, want 1", n)
 	}
 }
+
+func TestVenueSearchAndHealth(t *testing.T) {
+	f := newFixture(t, kalshitest.Options{}, Config{RateLimitRetries: -1})
+	v := newVenue(t, f, EnvDemo, false)
+	ctx := context.Background()
+	page, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "bitcoin 120,000"})
+	if err != nil || len(page.Markets) != 1 || page.Markets[0].NativeID != btcTicker {
+		t.Fatalf("text search: %+v %v", page, err)
+	}
+	if page.Markets[0].Question != "Bitcoin price on Dec 31, 2026? — $120,000 or above" {
+		t.Errorf("question: %q", page.Markets[0].Question)
+	}
+	page, err = v.SearchMarkets(ctx, sibyl.MarketQuery{Category: "crypto"})
+	if err != nil || len(page.Markets) != 1 {
+		t.Errorf("category: %+v %v", page, err)
+	}
+	page, err = v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "KXNFLGAME"})
+	if err != nil || len(page.Markets) != 1 || page.Markets[0].NativeID != "KXNFLGAME-26DEC27DALPHI-DAL" {
+		t.Errorf("series ticker: %+v %v", page, err)
+	}
+	page, err = v.SearchMarkets(ctx, sibyl.MarketQuery{Limit: 2})
+	if err != nil || len(page.Markets) != 2 || page.NextCursor == "" {
+		t.Fatalf("first page: %+v %v", page, err)
+	}
+	rest, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Limit: 2, Cursor: page.NextCursor})
+	if err != nil || len(rest.Markets) != 1 || rest.NextCursor != "" {
+		t.Errorf("second page: %+v %v", rest, err)
+	}
+	// An outage shows in Info with its reason until a call succeeds again.
+	f.srv.Inject(kalshitest.Fault{Kind: kalshitest.UnavailableBefore})
+	if err := v.Probe(ctx); sibyl.ErrorCode(err) != sibyl.Unavailable {
+		t.Fatalf("probe: %v", err)
+	}
+	if info := v.Info(); info.Available || !strings.Contains(info.Reason, "HTTP 503") {
+		t.Errorf("info after outage: %+v", info)
+	}
+	if err := v.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info := v.Info(); !info.Available || info.Reason != "" {
+		t.Errorf("info after recovery: %+v", info)
+	}
+}
