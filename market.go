@@ -25,6 +25,7 @@ type Market struct {
 	Question     string          // the question in plain words
 	Rules        string          // how the market resolves
 	Category     string          // crypto, macro, sports, politics, ...
+	Tags         []string        // words people search this market by that its question may lack (a token's name, a league, a person), when the venue has them
 	Status       MarketStatus    // open, closed or settled
 	Outcomes     []Outcome       // usually Yes and No
 	Volume       float64         // contracts traded since the market opened
@@ -32,7 +33,8 @@ type Market struct {
 	OpenInterest float64         // contracts outstanding
 	OpenTime     time.Time       // when trading started
 	CloseTime    time.Time       // when trading stops
-	TickSize     float64         // smallest price increment, in dollars
+	TickSize     float64         // smallest price step, in dollars, for display (OrderRules holds the exact rules)
+	OrderRules   OrderRules      // the prices and quantities the market accepts, exactly
 	Result       string          // the winning outcome's name once settled, else ""
 	Underlying   *PriceCondition // set for markets on a token's price, else nil
 	Simulated    bool            // true for the paper venue
@@ -49,18 +51,21 @@ type PriceCondition struct {
 	Expiry    time.Time // when the price is observed
 }
 
-// Outcome is one side of a market with its top of book. A zero Bid or Ask means
-// there is none.
+// Outcome is one side of a market with its top of book. A zero Bid, Ask or Last
+// means there is none (prices live strictly between 0 and 1 while a market
+// trades): never show such a zero as a price. Mid, ImpliedProbability and
+// ProbabilitySource follow PriceRule; ApplyPriceRule sets them.
 type Outcome struct {
-	Name               string  // such as "Yes" or "No"
-	TokenID            string  // the venue's id for this outcome's contract, when it has one
-	Bid                float64 // best bid, dollars
-	BidSize            float64 // contracts at the best bid
-	Ask                float64 // best ask, dollars
-	AskSize            float64 // contracts at the best ask
-	Last               float64 // last traded price, dollars
-	Mid                float64 // (Bid+Ask)/2 when both exist, else Last
-	ImpliedProbability float64 // the market's probability for this outcome, 0-1
+	Name               string      // such as "Yes" or "No"
+	TokenID            string      // the venue's id for this outcome's contract, when it has one
+	Bid                float64     // best bid, dollars; 0 when there is none
+	BidSize            float64     // contracts at the best bid
+	Ask                float64     // best ask, dollars; 0 when there is none
+	AskSize            float64     // contracts at the best ask
+	Last               float64     // the market's last traded price, dollars; 0 when none (settled: the payout)
+	Mid                float64     // (Bid+Ask)/2 when both exist, else 0 (see PriceRule)
+	ImpliedProbability float64     // the market's probability for this outcome, 0-1 (see PriceRule)
+	ProbabilitySource  PriceSource // where ImpliedProbability came from; "" until ApplyPriceRule ran
 }
 
 // PriceLevel is one price of an order book side with the size resting there.
@@ -101,17 +106,29 @@ const (
 	ModePaper = "paper" // simulated, no money
 	ModeDemo  = "demo"  // the venue's own test environment
 	ModeLive  = "live"  // real money
+	// ModeReadOnly: market data only (no credentials, or trading not built).
+	ModeReadOnly = "read-only"
 )
 
 // VenueInfo describes a configured venue for list_venues.
 type VenueInfo struct {
 	Name         string   // such as "paper", "kalshi"
 	Title        string   // human-readable name
-	Mode         string   // ModePaper, ModeDemo or ModeLive
+	Mode         string   // ModePaper, ModeDemo, ModeLive or ModeReadOnly
 	Simulated    bool     // true when no real money moves
 	Available    bool     // false when configured but unusable
 	Reason       string   // why it is unavailable, when it is
 	Capabilities []string // such as "markets", "orderbook", "trading"
+	// SharedAccount is true when every principal trades one real account at
+	// the venue (Kalshi, Polymarket with one set of credentials): sibyl then
+	// records which principal placed which order and shows and touches only
+	// the caller's, and balances and positions are the account's. False for
+	// the paper venue, which keeps an account per principal.
+	SharedAccount bool
+	// RealMoney is true when orders move real money (Kalshi prod, Polymarket):
+	// place_order and cancel_order are refused unless sibyl serve runs with
+	// --live.
+	RealMoney bool
 }
 
 // SplitMarketID splits "venue:native_id" at the first colon. ok is false when

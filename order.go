@@ -1,6 +1,10 @@
 package sibyl
 
-import "time"
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
 
 // Side is buy or sell.
 type Side string
@@ -33,8 +37,13 @@ const (
 // OrderStatus is where an order is in its life.
 type OrderStatus string
 
-// Order statuses. Open and PartiallyFilled orders may still trade; the rest are final.
+// Order statuses. Accepted, Open and PartiallyFilled orders may still trade;
+// the rest are final.
 const (
+	// OrderAccepted: the venue acknowledged the order (it exists, with a native
+	// id) but did not say its state, as Kalshi's create answer does. Not final:
+	// GetOrder (or reconciliation) asks again.
+	OrderAccepted        OrderStatus = "accepted"
 	OrderOpen            OrderStatus = "open"             // resting, nothing filled
 	OrderPartiallyFilled OrderStatus = "partially_filled" // resting, some filled
 	OrderFilled          OrderStatus = "filled"           // completely filled
@@ -46,7 +55,7 @@ const (
 // Final reports whether no further fills or state changes can happen.
 func (s OrderStatus) Final() bool {
 	switch s {
-	case OrderOpen, OrderPartiallyFilled:
+	case OrderAccepted, OrderOpen, OrderPartiallyFilled:
 		return false
 	}
 	return true
@@ -55,57 +64,65 @@ func (s OrderStatus) Final() bool {
 // OrderRequest is an order as sibyl sends it to a venue. ClientOrderID is chosen by
 // sibyl (a UUIDv5 of the idempotency key) and is the same on every attempt, so the
 // venue can recognise a resend and sibyl can find the order after a lost response.
+// Quantity and LimitPrice are exact decimals on the market's steps (see
+// OrderRules); an adapter formats them onto its wire without a float64.
 type OrderRequest struct {
-	Principal     string      // who places it (API key id, or "local" on stdio)
-	ClientOrderID string      // sibyl's id for this order, stable across retries
-	MarketID      string      // the venue's native market id
-	Outcome       string      // outcome name, such as "Yes"
-	Side          Side        // buy or sell
-	Type          OrderType   // limit or market
-	Quantity      float64     // contracts, > 0
-	LimitPrice    float64     // dollars, in (0,1); 0 for market orders
-	TimeInForce   TimeInForce // gtc, ioc or fok
+	Principal      string          // who places it (API key id, or "local" on stdio)
+	ClientOrderID  string          // sibyl's id for this order, stable across retries
+	NativeMarketID string          // the venue's native market id (no "venue:" prefix)
+	Outcome        string          // outcome name, such as "Yes"
+	Side           Side            // buy or sell
+	Type           OrderType       // limit or market
+	Quantity       decimal.Decimal // contracts, > 0, on the market's quantity step
+	LimitPrice     decimal.Decimal // dollars, in (0,1) on a price step; zero for market orders
+	TimeInForce    TimeInForce     // gtc, ioc or fok
+	// Prepared is the stored prepared order (see Preparer), set by orders/ on
+	// every send to a Preparer venue; nil for other venues.
+	Prepared *PreparedOrder `json:",omitempty"`
 }
 
-// Order is the venue's view of an order.
+// Order is the venue's view of an order. Quantities, prices and fees are exact.
 type Order struct {
-	ID             string      // the venue's order id
-	ClientOrderID  string      // sibyl's id (see OrderRequest)
-	Venue          string      // venue name
-	MarketID       string      // "venue:native_id"
-	Outcome        string      // outcome name
-	Side           Side        // buy or sell
-	Type           OrderType   // limit or market
-	TimeInForce    TimeInForce // gtc, ioc or fok
-	Quantity       float64     // contracts ordered
-	LimitPrice     float64     // dollars; 0 for market orders
-	FilledQuantity float64     // contracts filled so far
-	AveragePrice   float64     // volume-weighted fill price, dollars; 0 when nothing filled
-	Fees           float64     // fees charged so far, dollars
-	Status         OrderStatus // see OrderStatus
-	RejectReason   string      // why the venue refused it, when Status is rejected
-	Fills          []Fill      // the fills, oldest first
-	CreatedAt      time.Time   // when the venue accepted it
-	UpdatedAt      time.Time   // when it last changed
-	Simulated      bool        // true for the paper venue
+	// NativeID is the venue's own order id (no "venue:" prefix): what
+	// GetOrder and CancelOrder take, together with Venue. It is stored as "ID"
+	// in JSON for the records written before it had this name.
+	NativeID       string          `json:"ID"`
+	ClientOrderID  string          // sibyl's id (see OrderRequest)
+	Venue          string          // venue name
+	MarketID       string          // "venue:native_id"
+	Outcome        string          // outcome name
+	Side           Side            // buy or sell
+	Type           OrderType       // limit or market
+	TimeInForce    TimeInForce     // gtc, ioc or fok
+	Quantity       decimal.Decimal // contracts ordered
+	LimitPrice     decimal.Decimal // dollars; zero for market orders
+	FilledQuantity decimal.Decimal // contracts filled so far
+	AveragePrice   decimal.Decimal // volume-weighted fill price, dollars; zero when nothing filled
+	Fees           decimal.Decimal // fees charged so far, dollars
+	Status         OrderStatus     // see OrderStatus
+	RejectReason   string          // why the venue refused it, when Status is rejected
+	Fills          []Fill          // the fills, oldest first
+	CreatedAt      time.Time       // when the venue accepted it
+	UpdatedAt      time.Time       // when it last changed
+	Simulated      bool            // true for the paper venue
 }
 
 // Fill is one execution of part of an order.
 type Fill struct {
-	ID       string    // the venue's fill or trade id
-	Price    float64   // dollars per contract
-	Quantity float64   // contracts
-	Fee      float64   // dollars
-	Maker    bool      // true when the order was resting (provided liquidity)
-	Time     time.Time // when it happened
+	ID       string          // the venue's fill or trade id
+	Price    decimal.Decimal // dollars per contract
+	Quantity decimal.Decimal // contracts
+	Fee      decimal.Decimal // dollars
+	Maker    bool            // true when the order was resting (provided liquidity)
+	Time     time.Time       // when it happened
 }
 
 // OrderQuery selects orders for ListOrders. Zero fields do not filter.
 type OrderQuery struct {
-	MarketID string      // the venue's native market id
-	Status   OrderStatus // only orders in this status
-	Limit    int         // page size; the venue applies its default when 0
-	Cursor   string      // opaque cursor from a previous page
+	NativeMarketID string      // the venue's native market id
+	Status         OrderStatus // only orders in this status
+	Limit          int         // page size; the venue applies its default when 0
+	Cursor         string      // opaque cursor from a previous page
 }
 
 // OrderPage is one page of orders, newest first. NextCursor is empty on the last page.
@@ -135,4 +152,8 @@ type Portfolio struct {
 	Equity    float64 // Cash + Reserved + the positions' market value
 	Time      time.Time
 	Simulated bool
+	// SharedAccount is true when these are the venue account's cash and
+	// positions, shared by every principal of this sibyl (see
+	// VenueInfo.SharedAccount), not the caller's own.
+	SharedAccount bool
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/sibylmcp/sibyl"
+	"golang.org/x/time/rate"
 )
 
 // Binance is a live Source reading daily klines from Binance's public spot API
@@ -25,6 +26,10 @@ type Binance struct {
 	Universe []string         // symbols Symbols reports and Daily accepts; nil means DefaultUniverse()
 	Client   *http.Client     // nil means a client with a 20 s timeout
 	Now      func() time.Time // nil means time.Now
+	// Limit, when not nil, paces requests to stay within Binance's request
+	// weight limits (BinanceRate); a call that would wait past its context's
+	// deadline fails with Unavailable at once.
+	Limit *rate.Limiter
 }
 
 var _ Source = (*Binance)(nil)
@@ -115,6 +120,9 @@ func (b *Binance) Daily(ctx context.Context, symbol string, from, to time.Time) 
 		q.Set("endTime", strconv.FormatInt(to.Add(Day-time.Millisecond).UnixMilli(), 10))
 		q.Set("limit", strconv.Itoa(binanceLimit))
 		var rows [][]json.RawMessage
+		if err := pace(ctx, b.Limit, "binance"); err != nil {
+			return nil, err
+		}
 		err := getJSON(ctx, client, "binance", base+"/api/v3/klines?"+q.Encode(), nil, &rows)
 		var se *httpStatusError
 		if errors.As(err, &se) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"golang.org/x/time/rate"
 )
 
 // CoinGecko is a live Source reading daily prices from CoinGecko's
@@ -30,6 +31,10 @@ type CoinGecko struct {
 	IDs     map[string]string // symbol -> CoinGecko coin id; nil means DefaultCoinGeckoIDs()
 	Client  *http.Client      // nil means a client with a 20 s timeout
 	Now     func() time.Time  // nil means time.Now
+	// Limit, when not nil, paces requests to stay within CoinGecko's per-minute
+	// call limit (CoinGeckoRate); a call that would wait past its context's
+	// deadline fails with Unavailable at once.
+	Limit *rate.Limiter
 }
 
 var _ Source = (*CoinGecko)(nil)
@@ -125,6 +130,9 @@ func (g *CoinGecko) Daily(ctx context.Context, symbol string, from, to time.Time
 	var body struct {
 		Prices       [][2]float64 `json:"prices"`
 		TotalVolumes [][2]float64 `json:"total_volumes"`
+	}
+	if err := pace(ctx, g.Limit, "coingecko"); err != nil {
+		return nil, err
 	}
 	err = getJSON(ctx, client, "coingecko", base+"/api/v3/coins/"+url.PathEscape(id)+"/market_chart/range?"+q.Encode(), headers, &body)
 	var se *httpStatusError

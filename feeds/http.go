@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"golang.org/x/time/rate"
 )
 
 // maxBody bounds an upstream response; a year of daily klines is about 60 kB.
@@ -90,3 +91,27 @@ func snippet(b []byte, headers map[string]string) string {
 // defaultClient is used when a live source is given no client: a 20 s overall
 // timeout keeps a stuck upstream from holding a tool call.
 func defaultClient() *http.Client { return &http.Client{Timeout: 20 * time.Second} }
+
+// Client-side rate limits of the live sources: well inside what each upstream
+// allows a client without a paid plan, so that sibyl is never the one to hit the
+// limit (a 429 is still handled). Binance allows 6,000 request weight a minute
+// per IP and a 1d klines request weighs 2; CoinGecko's public and demo plans
+// allow about 30 calls a minute.
+const (
+	BinanceRate    = rate.Limit(10) // requests a second
+	BinanceBurst   = 20
+	CoinGeckoRate  = rate.Limit(0.5) // 30 a minute
+	CoinGeckoBurst = 5
+)
+
+// pace waits for l (nil: no limit). When the wait would outlast ctx it returns
+// Unavailable at once, saying the feed's client-side rate limit is reached.
+func pace(ctx context.Context, l *rate.Limiter, feed string) error {
+	if l == nil {
+		return nil
+	}
+	if err := l.Wait(ctx); err != nil {
+		return sibyl.WrapError(sibyl.Unavailable, err, feed+" request rate limit reached (sibyl paces its requests to stay within the upstream's limits); try again in a minute")
+	}
+	return nil
+}

@@ -41,9 +41,13 @@
 // Request.MaxLoss is given; without it the ladder protects at ProtectBelow
 // like a put and the premium comes on top.
 //
-// Not modelled: depth beyond the best ask (every contract is priced at the
-// top of book and orders may fill partially, unless Planner.LimitToAskSize
-// keeps each leg within the offered size), the gap between Request.By and
-// the expiry, and settlement-source basis between venues (both stated as
-// risks).
+// Depth: with Planner.Depth the legs are sized against each market's ask
+// levels (one option per level, at its own price and size, then resting at
+// the deepest level's price), so 50,000 contracts are not priced at a best
+// ask that offers 148; each Leg says what fills now (FillNow) and what rests
+// (Rests) at its limit Price. Without a book, every contract is priced at the
+// best ask and Leg.Rests is what exceeds the offered size.
+//
+// Not modelled: the gap between Request.By and the expiry, and
+// settlement-source basis between venues (both stated as risks).
 package hedge

@@ -67,7 +67,22 @@ type Planner struct {
 	// contract is priced at the best ask whatever the size, and the orders
 	// may fill partially and rest (a stated risk).
 	LimitToAskSize bool
+	// Depth holds, by market id, the ask levels (best first) of the outcome
+	// that pays below the strike, as the venue's order book shows them. A
+	// market in Depth is sized by walking its levels: each level's contracts
+	// at its own price, then (unless LimitToAskSize) any further contracts
+	// resting at the deepest level's price. A market not in Depth is priced
+	// at its best ask (Outcome.Ask/AskSize) as before.
+	Depth map[string][]sibyl.PriceLevel
 }
+
+// MaxQuantity is the most tokens one hedge protects, and MaxLegContracts the
+// most contracts one leg may buy (place_order's own bound): a plan beyond them
+// is refused rather than sent as orders no venue would take.
+const (
+	MaxQuantity     = 1e6
+	MaxLegContracts = 1e6
+)
 
 // Leg is one order of a hedge: buy Contracts of Outcome in MarketID at up to
 // Price. Every leg pays $1 a contract when the price at Expiry is below
@@ -79,13 +94,16 @@ type Leg struct {
 	Question        string    // the market's question
 	Outcome         string    // "Yes" or "No": the outcome to buy
 	Contracts       float64   // whole contracts to buy
-	Price           float64   // the ask paid, dollars per contract (the limit price to use)
+	Price           float64   // the limit price to use: the highest ask level the leg walks to, dollars per contract
 	Fee             float64   // estimated fee, dollars
 	Cost            float64   // Price x Contracts + Fee
 	Strike          float64   // pays when the price at Expiry is below this
 	Direction       string    // the market's own direction (Above or Below)
 	Expiry          time.Time // when the price is observed
-	AskSize         float64   // contracts offered at Price (0 when unknown)
+	AskSize         float64   // contracts offered at the best ask (0 when unknown)
+	FillNow         float64   // contracts the book offers now at or below Price, up to Contracts
+	Rests           float64   // contracts beyond what is offered: they rest at Price until sellers come (FillNow + Rests = Contracts when the offered size is known; both 0 when it is not)
+	AvgPrice        float64   // expected average price of the contracts (premium / Contracts), dollars
 	FairProbability float64   // the model's probability that this leg pays
 	Edge            float64   // FairProbability - Price: positive means cheap against the model
 	OrderID         string    // empty in a plan; the tool fills it in after placing the order
@@ -210,6 +228,9 @@ type option struct {
 	price   float64
 	size    float64
 	unit    float64 // price plus the fee of one contract
+	// capped limits the option to size contracts: one visible book level.
+	// rest marks the option that rests beyond the visible depth.
+	capped, rest bool
 }
 
 // Plan sizes the cheapest ladder of "below K at expiry" contracts among
@@ -236,6 +257,8 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 		return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "symbol", "a token symbol such as BTC is required")
 	case !(req.Quantity > 0) || math.IsInf(req.Quantity, 0):
 		return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "must be a positive number of tokens held, got %v", req.Quantity)
+	case req.Quantity > MaxQuantity:
+		return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "at most %.0f tokens per hedge, got %v; hedge a large position in parts", float64(MaxQuantity), req.Quantity)
 	case !(spot > 0):
 		return Plan{}, sibyl.Errorf(sibyl.Invalid, "no spot price for %s", sym)
 	case req.EntryPrice < 0 || math.IsNaN(req.EntryPrice):
@@ -331,6 +354,12 @@ func (pl Planner) Plan(req Request, markets []sibyl.Market, spot, vol float64, n
 		counts = bcounts
 	}
 	pl.fill(&p, opts, counts, vol, now)
+	for _, l := range p.Legs {
+		if l.Contracts > MaxLegContracts {
+			return Plan{}, sibyl.FieldErrorf(sibyl.Invalid, "quantity",
+				"the hedge needs %.0f contracts of %s, over the %.0f one order may buy; hedge fewer tokens", l.Contracts, l.MarketID, float64(MaxLegContracts))
+		}
+	}
 	p.MaxLoss, p.WorstPrice = p.WorstCase()
 	if p.PremiumOnTop {
 		p.Cap = capv + p.TotalCost
@@ -395,7 +424,7 @@ func (pl Planner) candidates(sym string, req Request, markets []sibyl.Market, fl
 		if !ok {
 			continue
 		}
-		byExp[c.cond.Expiry] = append(byExp[c.cond.Expiry], o)
+		byExp[c.cond.Expiry] = append(byExp[c.cond.Expiry], pl.levelOptions(o)...)
 	}
 	if len(byExp) == 0 {
 		msg := fmt.Sprintf("no open %s price markets with an offer expire on or after %s", sym, req.By.Format(time.DateOnly))
@@ -422,12 +451,18 @@ func (pl Planner) candidates(sym string, req Request, markets []sibyl.Market, fl
 		return time.Time{}, nil, sibyl.FieldErrorf(sibyl.NotFound, "floor",
 			"no %s strikes for %s lie above the floor %s; raise floor", sym, expiry.Format(time.DateOnly), usd(floor))
 	}
-	slices.SortFunc(opts, func(a, b option) int {
+	slices.SortStableFunc(opts, func(a, b option) int {
 		if c := -cmpF(a.cond.Strike, b.cond.Strike); c != 0 {
 			return c
 		}
 		if c := cmpF(a.unit, b.unit); c != 0 {
 			return c
+		}
+		if a.rest != b.rest { // at one price, what is offered now before resting
+			if b.rest {
+				return -1
+			}
+			return 1
 		}
 		return strings.Compare(a.m.ID, b.m.ID)
 	})
@@ -468,33 +503,97 @@ func (pl Planner) belowOption(m *sibyl.Market, c sibyl.PriceCondition) (option, 
 	return option{m: m, cond: c, outcome: want, price: price, size: size, unit: unit}, true
 }
 
-// fill turns contract counts into legs and totals.
+// levelOptions splits o into one option per ask level of its book when
+// Planner.Depth has the book: each level capped at its size, then (unless
+// LimitToAskSize) an uncapped option resting at the deepest level's price.
+// Without a book o is returned as it is.
+func (pl Planner) levelOptions(o option) []option {
+	levels := pl.Depth[o.m.ID]
+	var out []option
+	for _, l := range levels {
+		if !(l.Price > 0 && l.Price < 1) || !(l.Size >= 1) {
+			continue
+		}
+		lo := o
+		lo.price, lo.size, lo.capped = l.Price, math.Floor(l.Size), true
+		lo.unit = l.Price
+		if pl.Fee != nil {
+			lo.unit += pl.Fee(l.Price, 1)
+		}
+		if lo.unit >= 1 {
+			break
+		}
+		out = append(out, lo)
+	}
+	if len(out) == 0 {
+		return []option{o}
+	}
+	if !pl.LimitToAskSize {
+		r := out[len(out)-1]
+		r.capped, r.rest, r.size = false, true, 0
+		out = append(out, r)
+	}
+	return out
+}
+
+// fill turns contract counts into legs and totals: the options of one market
+// (its book levels) become one leg whose limit price is the highest level used.
 func (pl Planner) fill(p *Plan, opts []option, counts []float64, vol float64, now time.Time) {
 	p.Legs, p.TotalCost, p.Fees, p.FairValue, p.Simulated = nil, 0, 0, 0, false
+	at := map[string]int{} // leg index by market id
+	premium := map[string]float64{}
 	for i, n := range counts {
 		if n <= 0 {
 			continue
 		}
 		o := opts[i]
-		l := Leg{
-			MarketID: o.m.ID, Venue: o.m.Venue, Question: o.m.Question, Outcome: o.outcome,
-			Contracts: n, Price: o.price, Strike: o.cond.Strike, Direction: o.cond.Direction,
-			Expiry: o.cond.Expiry, AskSize: o.size,
+		j, seen := at[o.m.ID]
+		if !seen {
+			j = len(p.Legs)
+			at[o.m.ID] = j
+			l := Leg{
+				MarketID: o.m.ID, Venue: o.m.Venue, Question: o.m.Question, Outcome: o.outcome,
+				Strike: o.cond.Strike, Direction: o.cond.Direction, Expiry: o.cond.Expiry, AskSize: o.size,
+			}
+			if lv := pl.Depth[o.m.ID]; len(lv) > 0 {
+				l.AskSize = lv[0].Size
+			}
+			l.FairProbability = FairProbability(p.Spot, o.cond.Strike, vol, YearFraction(now, o.cond.Expiry), Below)
+			if o.cond.Direction == Above { // No on "above K" also wins at exactly K; same probability in a continuous model
+				l.FairProbability = 1 - FairProbability(p.Spot, o.cond.Strike, vol, YearFraction(now, o.cond.Expiry), Above)
+			}
+			p.Legs = append(p.Legs, l)
 		}
+		l := &p.Legs[j]
+		l.Contracts += n
+		l.Price = math.Max(l.Price, o.price)
+		switch {
+		case o.capped:
+			l.FillNow += n
+		case o.rest:
+			l.Rests += n
+		case o.size > 0: // top of book only: what is offered there fills now, the rest rests
+			now := math.Min(n, math.Floor(o.size))
+			l.FillNow += now
+			l.Rests += n - now
+		}
+		var fee float64
 		if pl.Fee != nil {
-			l.Fee = pl.Fee(o.price, n)
+			fee = pl.Fee(o.price, n)
 		}
-		l.Cost = roundCent(o.price*n + l.Fee)
-		l.FairProbability = FairProbability(p.Spot, o.cond.Strike, vol, YearFraction(now, o.cond.Expiry), Below)
-		if o.cond.Direction == Above { // No on "above K" also wins at exactly K; same probability in a continuous model
-			l.FairProbability = 1 - FairProbability(p.Spot, o.cond.Strike, vol, YearFraction(now, o.cond.Expiry), Above)
-		}
-		l.Edge = l.FairProbability - l.Price
-		p.Legs = append(p.Legs, l)
+		l.Fee += fee
+		l.Cost += roundCent(o.price*n + fee)
+		premium[o.m.ID] += o.price * n
+		p.Simulated = p.Simulated || o.m.Simulated
+	}
+	for i := range p.Legs {
+		l := &p.Legs[i]
+		l.Fee, l.Cost = roundCent(l.Fee), roundCent(l.Cost)
+		l.AvgPrice = math.Round(premium[l.MarketID]/l.Contracts*1e4) / 1e4
+		l.Edge = l.FairProbability - l.AvgPrice
 		p.TotalCost += l.Cost
 		p.Fees += l.Fee
-		p.FairValue += l.FairProbability * n
-		p.Simulated = p.Simulated || o.m.Simulated
+		p.FairValue += l.FairProbability * l.Contracts
 	}
 	p.TotalCost = roundCent(p.TotalCost)
 	p.Fees = roundCent(p.Fees)
@@ -574,13 +673,13 @@ func (p Plan) risks(budget float64) []string {
 	r = append(r, basis)
 	var thin []string
 	for _, l := range p.Legs {
-		if l.AskSize > 0 && l.Contracts > l.AskSize {
-			thin = append(thin, fmt.Sprintf("%s needs %.0f at %s, %.0f offered", l.MarketID, l.Contracts, usd2(l.Price), l.AskSize))
+		if l.Rests > 0 {
+			thin = append(thin, fmt.Sprintf("%s: %.0f of %.0f fill now at up to %s, %.0f rest at %s", l.MarketID, l.FillNow, l.Contracts, usd2(l.Price), l.Rests, usd2(l.Price)))
 		}
 	}
 	if len(thin) > 0 {
-		r = append(r, "Liquidity: the plan prices every contract at the best ask, but "+strings.Join(thin, "; ")+
-			". Orders are limit orders at that price: they may fill partially and rest, and until they fill the protection is incomplete.")
+		r = append(r, "Liquidity: the book does not offer every contract now ("+strings.Join(thin, "; ")+
+			"). Resting contracts fill only when sellers come; until they fill the protection is incomplete.")
 	}
 	if p.Fees > 0 {
 		r = append(r, fmt.Sprintf("Fees of %s are an estimate from the venue's schedule and are included in the cost and the loss.", usd(p.Fees)))
@@ -679,6 +778,9 @@ func (s sizer) solve(capv float64) ([]float64, float64, bool) {
 
 // room returns how many more contracts option i can take.
 func (s sizer) room(i int, have float64) float64 {
+	if s.opts[i].capped {
+		return s.opts[i].size - have
+	}
 	if !s.limit || !(s.opts[i].size > 0) {
 		return math.Inf(1)
 	}

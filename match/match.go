@@ -7,6 +7,9 @@ package match
 
 import (
 	"math"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -51,6 +54,13 @@ const minEventScore = 0.5
 
 func priceMatch(ref, c sibyl.Market) (Match, bool) {
 	a, b := ref.Underlying, c.Underlying
+	parsed := false
+	if a == nil {
+		a, parsed = ParsePriceQuestion(ref.Question, ref.CloseTime), true
+	}
+	if b == nil {
+		b, parsed = ParsePriceQuestion(c.Question, c.CloseTime), true
+	}
 	if a == nil || b == nil || !strings.EqualFold(a.Symbol, b.Symbol) || a.Strike <= 0 {
 		return Match{}, false
 	}
@@ -69,6 +79,12 @@ func priceMatch(ref, c sibyl.Market) (Match, bool) {
 	if gap > time.Minute {
 		score = 0.9
 		reason = "same token and strike; expiries " + gap.Round(time.Minute).String() + " apart"
+	}
+	if parsed {
+		// One side states its condition only in words: read from the question,
+		// observed at the market's close. Check its resolution source.
+		score = min(score, 0.8)
+		reason += "; one side's condition was read from its question (check its resolution source and time)"
 	}
 	m := Match{Kind: KindPrice, Score: score, Outcomes: map[string]string{}}
 	yesA, noA := yesNo(ref.Outcomes)
@@ -178,4 +194,94 @@ func words(s string) map[string]bool {
 		}
 	}
 	return out
+}
+
+// tokenNames maps the names questions use to token symbols.
+var tokenNames = map[string]string{
+	"bitcoin": "BTC", "btc": "BTC", "ethereum": "ETH", "ether": "ETH", "eth": "ETH", "solana": "SOL", "sol": "SOL",
+	"xrp": "XRP", "dogecoin": "DOGE", "doge": "DOGE", "cardano": "ADA", "ada": "ADA", "bnb": "BNB",
+}
+
+// Names returns the words questions use for a token symbol: the symbol
+// itself and its names (BTC: btc, bitcoin), for searching venues that
+// state conditions in words.
+func Names(symbol string) []string {
+	out := []string{strings.ToLower(symbol)}
+	for name, sym := range tokenNames {
+		if strings.EqualFold(sym, symbol) && name != out[0] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out[1:])
+	return out
+}
+
+var (
+	reAmount = regexp.MustCompile(`^\$?([0-9][0-9,]*(?:\.[0-9]+)?)([km]?)$`)
+	// Path-dependent wording ("reach", "hit", "dip to") asks whether the
+	// price touches a level at any time, not where it is at expiry.
+	pathWords = []string{"reach", "hit", "touch", "dip", "all time high", "all-time high", "ath"}
+)
+
+// ParsePriceQuestion reads a price condition from a question such as "Will
+// Bitcoin be above $120,000 on December 31?" or "BTC above 120k on Dec 31":
+// a known token, above/over/greater than or below/under/less than, and an
+// amount; the expiry is the market's close. It returns nil for anything else,
+// including questions about touching a level ("reach", "hit", "dip to").
+func ParsePriceQuestion(q string, closeTime time.Time) *sibyl.PriceCondition {
+	lq := strings.ToLower(q)
+	for _, w := range pathWords {
+		if strings.Contains(lq, w) {
+			return nil
+		}
+	}
+	f := strings.FieldsFunc(lq, func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '$' || r == ',' || r == '.')
+	})
+	for i := range f {
+		f[i] = strings.TrimRight(f[i], ",.")
+	}
+	sym, dir := "", ""
+	for i, w := range f {
+		if s, ok := tokenNames[w]; ok && sym == "" {
+			sym = s
+		}
+		switch w {
+		case "above", "over":
+			dir = "above"
+		case "below", "under":
+			dir = "below"
+		case "greater", "higher":
+			dir = "above"
+		case "less", "lower":
+			dir = "below"
+		default:
+			continue
+		}
+		if sym == "" || closeTime.IsZero() {
+			return nil
+		}
+		for _, v := range f[i+1 : min(i+4, len(f))] {
+			if v == "than" || v == "or" || v == "equal" || v == "to" {
+				continue
+			}
+			m := reAmount.FindStringSubmatch(v)
+			if m == nil {
+				return nil
+			}
+			amt, err := strconv.ParseFloat(strings.ReplaceAll(m[1], ",", ""), 64)
+			if err != nil || amt <= 0 {
+				return nil
+			}
+			switch m[2] {
+			case "k":
+				amt *= 1e3
+			case "m":
+				amt *= 1e6
+			}
+			return &sibyl.PriceCondition{Symbol: sym, Strike: amt, Direction: dir, Expiry: closeTime}
+		}
+		return nil
+	}
+	return nil
 }

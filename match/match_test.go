@@ -1,6 +1,7 @@
 package match
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,5 +57,44 @@ func TestEquivalent(t *testing.T) {
 func TestSimilarityNormalisesNumbers(t *testing.T) {
 	if s := Similarity("BTC above $120,000 on Dec 31?", "btc above 120000 dec 31"); s != 1 {
 		t.Errorf("got %v, want 1", s)
+	}
+}
+
+func TestParsePriceQuestion(t *testing.T) {
+	close := time.Date(2026, 12, 31, 17, 0, 0, 0, time.UTC)
+	tests := []struct {
+		q    string
+		want string // "SYM dir strike", or "" for none
+	}{
+		{"Will Bitcoin be above $120,000 on December 31?", "BTC above 120000"},
+		{"BTC above 120k on Dec 31", "BTC above 120000"},
+		{"Will the price of Ethereum be less than $3,500 on December 31, 2026?", "ETH below 3500"},
+		{"Will Solana close over $250.50 on Dec 31?", "SOL above 250.5"},
+		{"Will Bitcoin reach $150,000 in 2026?", ""},
+		{"Will Bitcoin dip to $80,000 by December?", ""},
+		{"Will the Fed cut rates above expectations?", ""},
+		{"Will Bitcoin be above a record?", ""},
+	}
+	for _, tc := range tests {
+		got := ""
+		if pc := ParsePriceQuestion(tc.q, close); pc != nil {
+			got = fmt.Sprintf("%s %s %g", pc.Symbol, pc.Direction, pc.Strike)
+			if !pc.Expiry.Equal(close) {
+				t.Errorf("%q: expiry %v, want the close", tc.q, pc.Expiry)
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.q, got, tc.want)
+		}
+	}
+}
+
+func TestPriceMatchFromQuestion(t *testing.T) {
+	exp := time.Date(2026, 12, 31, 21, 0, 0, 0, time.UTC)
+	ref := pm("paper:BTC-ABOVE-120000", "BTC", 120000, "above", exp)
+	poly := sibyl.Market{ID: "polymarket:0x1", Question: "Will Bitcoin be above $120,000 on December 31?", CloseTime: exp.Add(-4 * time.Hour), Outcomes: yesNo2}
+	m, ok := Equivalent(ref, poly)
+	if !ok || m.Kind != KindPrice || m.Score != 0.8 || m.Outcomes["Yes"] != "Yes" {
+		t.Errorf("got %+v %v, want a price match read from the question, score 0.8", m, ok)
 	}
 }

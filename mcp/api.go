@@ -157,6 +157,10 @@ type Error struct {
 	Code    int64  `json:"code"`
 	Message string `json:"message"`
 	Data    any    `json:"data,omitempty"`
+
+	// badMeta marks an invalid-params fault of the request's _meta (not of a
+	// method's own params): stateless HTTP answers it with 400.
+	badMeta bool
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -23,18 +23,44 @@ import (
 // hosts and origins only, 4 MiB bodies, no authentication, sessions that end
 // only on DELETE or Shutdown.
 type HTTPOptions struct {
-	// AllowedOrigins lists the Origin header values accepted (for example
-	// "https://app.example.com"); "*" accepts any. Requests without Origin
-	// are always accepted. Nil accepts only localhost origins.
+	// AllowedOrigins lists the Origin header values accepted besides the
+	// loopback ones (for example "https://app.example.com"); "*" accepts any.
+	// Requests without Origin are always accepted, and so are origins whose
+	// host is localhost, 127.0.0.1 or [::1] (any scheme and port).
 	AllowedOrigins []string
-	// AllowedHosts lists accepted Host header values, as "name" (any port) or
-	// "name:port"; "*" accepts any. Nil accepts localhost, 127.0.0.1 and [::1]
-	// on any port: the DNS-rebinding protection for a local server.
+	// AllowedHosts lists Host header values accepted besides the loopback
+	// names, as "name" (any port) or "name:port"; "*" accepts any. localhost,
+	// 127.0.0.1 and [::1] are always accepted on any port: a DNS-rebinding
+	// attack never arrives under them. Nil accepts only those.
 	AllowedHosts []string
 	// MaxBodyBytes bounds a POST body (default 4 MiB); larger bodies get 413.
 	MaxBodyBytes int64
+	// BodyTimeout bounds reading a POST body once its headers have arrived
+	// (default 15s; negative: no bound). A slower body is cut: 408 and the
+	// connection closed. Headers are bounded by http.Server.ReadHeaderTimeout.
+	BodyTimeout time.Duration
 	// SessionIdleTimeout ends sessions without traffic for this long (0: never).
+	// A session with a request in flight or a GET stream open is not idle.
 	SessionIdleTimeout time.Duration
+	// MaxBatch bounds the messages of one JSON-RPC batch (default 100;
+	// negative: no bound). A larger batch is refused whole with -32600.
+	MaxBatch int
+	// MaxSessionsPerPrincipal bounds the open sessions of one principal
+	// (default 100; negative: no bound); initialize beyond it gets 429.
+	MaxSessionsPerPrincipal int
+	// MaxSessions bounds the open sessions of all principals together
+	// (default 10000; negative: no bound); initialize beyond it gets 503.
+	MaxSessions int
+	// MaxStreamsPerPrincipal bounds the open GET streams and stateless
+	// subscriptions/listen requests of one principal (default 100; negative:
+	// no bound); one beyond it gets 429.
+	MaxStreamsPerPrincipal int
+	// AdmitBatch, when set, is asked before a batch runs, with the number of
+	// its entries: a rate limit that counts messages charges them here (the
+	// HTTP request that carried them may have been counted once already, in
+	// front of this handler). An error refuses the whole batch with 429 and
+	// the error's text; nothing in it runs.
+	AdmitBatch func(r *http.Request, principal string, entries int) error
 	// Authenticate, when set, authenticates every request. An error answers
 	// 401 with a WWW-Authenticate challenge. Nil: principal "anonymous".
 	Authenticate func(r *http.Request) (principal string, scopes []string, err error)
@@ -57,6 +83,8 @@ type HTTPHandler struct {
 
 	mu       sync.Mutex
 	sessions map[string]*httpSession
+	perPrin  map[string]int // open sessions per principal
+	streams  map[string]int // open GET streams per principal
 	closing  bool
 	active   sync.WaitGroup
 	stop     chan struct{}
@@ -69,14 +97,36 @@ type httpSession struct {
 	getOpen  atomic.Bool
 }
 
+// Defaults of HTTPOptions' limits.
+const (
+	DefaultMaxBatch                = 100
+	DefaultMaxSessionsPerPrincipal = 100
+	DefaultMaxSessions             = 10000
+	DefaultMaxStreamsPerPrincipal  = 100
+	DefaultBodyTimeout             = 15 * time.Second
+)
+
 // NewHTTPHandler returns a handler serving s.
 func NewHTTPHandler(s *Server, opts *HTTPOptions) *HTTPHandler {
-	h := &HTTPHandler{srv: s, sessions: map[string]*httpSession{}, stop: make(chan struct{})}
+	h := &HTTPHandler{srv: s, sessions: map[string]*httpSession{}, perPrin: map[string]int{}, streams: map[string]int{},
+		stop: make(chan struct{})}
 	if opts != nil {
 		h.opts = *opts
 	}
 	if h.opts.MaxBodyBytes <= 0 {
 		h.opts.MaxBodyBytes = 4 << 20
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&h.opts.MaxBatch, DefaultMaxBatch)
+	def(&h.opts.MaxSessionsPerPrincipal, DefaultMaxSessionsPerPrincipal)
+	def(&h.opts.MaxSessions, DefaultMaxSessions)
+	def(&h.opts.MaxStreamsPerPrincipal, DefaultMaxStreamsPerPrincipal)
+	if h.opts.BodyTimeout == 0 {
+		h.opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if h.opts.SessionIdleTimeout > 0 {
 		go h.reap()
@@ -94,6 +144,7 @@ func (h *HTTPHandler) Shutdown(ctx context.Context) error {
 	}
 	sessions := h.sessions
 	h.sessions = map[string]*httpSession{}
+	clear(h.perPrin)
 	h.mu.Unlock()
 	for _, hs := range sessions {
 		h.srv.removeSession(hs.Session)
@@ -122,7 +173,7 @@ func (h *HTTPHandler) reap() {
 			for id, hs := range h.sessions {
 				if hs.busy.Load() == 0 && hs.lastUsed.Load() < limit {
 					idle = append(idle, hs)
-					delete(h.sessions, id)
+					h.forget(id, hs)
 				}
 			}
 			h.mu.Unlock()
@@ -130,6 +181,43 @@ func (h *HTTPHandler) reap() {
 				h.srv.removeSession(hs.Session)
 			}
 		}
+	}
+}
+
+// openStream counts a long-lived stream of principal (a GET stream, or a
+// subscriptions/listen POST) against MaxStreamsPerPrincipal. Beyond it, it
+// answers 429 and reports false; else the caller must closeStream.
+func (h *HTTPHandler) openStream(w http.ResponseWriter, principal string, id json.RawMessage) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.opts.MaxStreamsPerPrincipal > 0 && h.streams[principal] >= h.opts.MaxStreamsPerPrincipal {
+		w.Header().Set("Retry-After", "60")
+		httpError(w, http.StatusTooManyRequests, id, CodeInvalidRequest, "too many streams: this principal has "+strconv.Itoa(h.opts.MaxStreamsPerPrincipal)+
+			" streams open (GET streams and subscriptions/listen), the most allowed; close one and retry")
+		return false
+	}
+	h.streams[principal]++
+	return true
+}
+
+func (h *HTTPHandler) closeStream(principal string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.streams[principal] - 1; n > 0 {
+		h.streams[principal] = n
+	} else {
+		delete(h.streams, principal)
+	}
+}
+
+// forget removes a session from the table and its principal's count. Caller
+// holds h.mu.
+func (h *HTTPHandler) forget(id string, hs *httpSession) {
+	delete(h.sessions, id)
+	if n := h.perPrin[hs.principal] - 1; n > 0 {
+		h.perPrin[hs.principal] = n
+	} else {
+		delete(h.perPrin, hs.principal)
 	}
 }
 
@@ -159,8 +247,8 @@ func (h *HTTPHandler) hostAllowed(hostport string) bool {
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
 		host = hh
 	}
-	if h.opts.AllowedHosts == nil {
-		return isLocalHost(host)
+	if isLocalHost(host) {
+		return true
 	}
 	for _, a := range h.opts.AllowedHosts {
 		if a == "*" || strings.EqualFold(a, hostport) || strings.EqualFold(strings.Trim(a, "[]"), strings.Trim(host, "[]")) {
@@ -171,9 +259,8 @@ func (h *HTTPHandler) hostAllowed(hostport string) bool {
 }
 
 func (h *HTTPHandler) originAllowed(origin string) bool {
-	if h.opts.AllowedOrigins == nil {
-		u, err := url.Parse(origin)
-		return err == nil && isLocalHost(u.Hostname())
+	if u, err := url.Parse(origin); err == nil && u.Host != "" && isLocalHost(u.Hostname()) {
+		return true
 	}
 	return slices.Contains(h.opts.AllowedOrigins, "*") || slices.Contains(h.opts.AllowedOrigins, origin)
 }
@@ -306,14 +393,27 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 	}
 	buf := getBuf()
 	defer putBuf(buf)
+	// A slow body holds a connection and a buffer: it gets BodyTimeout from
+	// now. The deadline is lifted once the body is in, so that a long
+	// answer (an SSE stream) is not cut by it.
+	rc := http.NewResponseController(w)
+	timed := h.opts.BodyTimeout > 0 && rc.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout)) == nil
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if timed {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &mbe):
 			httpError(w, http.StatusRequestEntityTooLarge, nil, CodeInvalidRequest, "request too large: the body exceeds "+strconv.FormatInt(h.opts.MaxBodyBytes, 10)+" bytes")
-			return
+		case errors.As(err, &ne) && ne.Timeout():
+			w.Header().Set("Connection", "close")
+			httpError(w, http.StatusRequestTimeout, nil, CodeInvalidRequest, "request timeout: the body did not arrive within "+h.opts.BodyTimeout.String())
+		default:
+			httpError(w, http.StatusBadRequest, nil, CodeParseError, "bad request: reading the body: "+err.Error())
 		}
-		httpError(w, http.StatusBadRequest, nil, CodeParseError, "bad request: reading the body: "+err.Error())
 		return
 	}
 	body := bytes.TrimSpace(buf.Bytes())
@@ -389,7 +489,23 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 		hs.lastUsed.Store(time.Now().UnixNano())
 		hs.busy.Add(1)
 		h.mu.Lock()
+		switch {
+		case h.opts.MaxSessionsPerPrincipal > 0 && h.perPrin[principal] >= h.opts.MaxSessionsPerPrincipal:
+			h.mu.Unlock()
+			hs.close()
+			w.Header().Set("Retry-After", "60")
+			httpError(w, http.StatusTooManyRequests, m.ID, CodeInvalidRequest, "too many sessions: this principal has "+strconv.Itoa(h.opts.MaxSessionsPerPrincipal)+
+				" open sessions, the most allowed; end unused ones with DELETE (idle ones expire) and retry")
+			return
+		case h.opts.MaxSessions > 0 && len(h.sessions) >= h.opts.MaxSessions:
+			h.mu.Unlock()
+			hs.close()
+			w.Header().Set("Retry-After", "60")
+			httpError(w, http.StatusServiceUnavailable, m.ID, CodeInvalidRequest, "too many sessions: the server holds "+strconv.Itoa(h.opts.MaxSessions)+" open sessions, the most allowed; retry later")
+			return
+		}
 		h.sessions[sid] = hs
+		h.perPrin[principal]++
 		h.mu.Unlock()
 		h.srv.addSession(hs.Session)
 		h.runRequest(w, r, hs.Session, m, jsonOK, sseOK, sid)
@@ -478,6 +594,12 @@ func (h *HTTPHandler) postStateless(w http.ResponseWriter, r *http.Request, m *i
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if method == "subscriptions/listen" { // held open until the client leaves
+		if !h.openStream(w, principal, id) {
+			return
+		}
+		defer h.closeStream(principal)
+	}
 	sess := newSession(r.Context(), h.srv, "", principal, scopes, "http")
 	defer sess.close()
 	sess.initialized, sess.stateless, sess.version = true, true, Version20260728
@@ -548,44 +670,30 @@ func writeSSE(w io.Writer, msg []byte) error {
 	return err
 }
 
-// isServerRequest reports whether msg is a request built by Session.request,
-// which ends with `,"id":"s<digits>"}`.
-func isServerRequest(msg []byte) bool {
-	i := bytes.LastIndex(msg, []byte(`,"id":"s`))
-	if i < 0 {
-		return false
-	}
-	rest := msg[i+len(`,"id":"s`):]
-	if len(rest) < 3 || string(rest[len(rest)-2:]) != `"}` {
-		return false
-	}
-	for _, c := range rest[:len(rest)-2] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func isResponse(msg []byte) bool {
-	// Responses are built by appendResponse/appendError: {"jsonrpc":"2.0","id":...,"result"|"error"
-	return bytes.HasPrefix(msg, []byte(`{"jsonrpc":"2.0","id":`))
-}
-
+// write sends a notification on the POST's stream.
 func (p *postStream) write(msg []byte) error {
+	return p.writeTyped(msg, kindNotification, nil)
+}
+
+// writeTyped sends msg, a message of the given kind (e is the JSON-RPC error of
+// a response, nil for a result). The answer is JSON when the first message is
+// the response and the client takes JSON (preferred, or an error); anything
+// sent before it turns the answer into an SSE stream. The decision reads only
+// kind and e, never msg: a result's text is data.
+func (p *postStream) writeTyped(msg []byte, kind msgKind, e *Error) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
 		return ErrNoClientStream
 	}
-	resp := isResponse(msg)
+	resp := kind == kindResponse
 	if p.mode == 0 {
-		if resp && p.jsonOK && (p.preferJSON || bytes.Contains(msg, []byte(`,"error":{"code":`))) {
+		if resp && p.jsonOK && (p.preferJSON || e != nil) {
 			hd := p.header()
 			hd["Content-Type"] = hdrJSON // net/http adds Content-Length itself
 			status := http.StatusOK
 			if p.stateless {
-				status = statelessStatus(msg)
+				status = statelessStatus(e)
 			}
 			p.w.WriteHeader(status)
 			_, err := p.w.Write(msg)
@@ -596,7 +704,7 @@ func (p *postStream) write(msg []byte) error {
 			if resp {
 				return errors.New("mcp: unreachable")
 			}
-			if !isServerRequest(msg) {
+			if kind != kindRequest {
 				return nil // a JSON-only client opted out of notifications: drop them
 			}
 			return ErrNoClientStream // it cannot receive a server request either
@@ -626,26 +734,22 @@ func (p *postStream) finish() {
 	p.done = true
 }
 
-// statelessStatus maps 2026-07-28 error codes to their HTTP statuses.
-func statelessStatus(msg []byte) int {
-	i := bytes.Index(msg, []byte(`,"error":{"code":`))
-	if i < 0 {
+// statelessStatus maps a 2026-07-28 response to its HTTP status: 200 for a
+// result (e nil) and for errors of a method's own work, 4xx for faults of the
+// request itself.
+func statelessStatus(e *Error) int {
+	if e == nil {
 		return http.StatusOK
 	}
-	rest := msg[i+len(`,"error":{"code":`):]
-	j := bytes.IndexByte(rest, ',')
-	if j < 0 {
-		return http.StatusOK
-	}
-	code, _ := strconv.Atoi(string(rest[:j]))
-	switch code {
+	switch e.Code {
 	case CodeMethodNotFound:
 		return http.StatusNotFound
-	case CodeInvalidParams, CodeHeaderMismatch, CodeMissingClientCapability, CodeUnsupportedProtocolVersion, CodeInvalidRequest:
-		if code == CodeInvalidParams && !bytes.Contains(msg, []byte("_meta")) {
-			return http.StatusOK
-		}
+	case CodeHeaderMismatch, CodeMissingClientCapability, CodeUnsupportedProtocolVersion, CodeInvalidRequest:
 		return http.StatusBadRequest
+	case CodeInvalidParams:
+		if e.badMeta {
+			return http.StatusBadRequest
+		}
 	}
 	return http.StatusOK
 }
@@ -670,6 +774,10 @@ func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal stri
 		return
 	}
 	defer hs.getOpen.Store(false)
+	if !h.openStream(w, principal, nil) {
+		return
+	}
+	defer h.closeStream(principal)
 	hs.busy.Add(1)
 	defer hs.busy.Add(-1)
 
@@ -743,7 +851,9 @@ func (h *HTTPHandler) delete(w http.ResponseWriter, r *http.Request, principal s
 func (h *HTTPHandler) endSession(sid string) {
 	h.mu.Lock()
 	hs := h.sessions[sid]
-	delete(h.sessions, sid)
+	if hs != nil {
+		h.forget(sid, hs)
+	}
 	h.mu.Unlock()
 	if hs != nil {
 		h.srv.removeSession(hs.Session)
@@ -757,7 +867,10 @@ type dropStream struct{}
 func (dropStream) write([]byte) error { return nil }
 
 // postBatch serves a JSON-RPC batch, which only 2025-03-26 sessions may send.
-// The answers come back together as one JSON array.
+// A batch has at most MaxBatch entries, each admitted by AdmitBatch; they run
+// at most batchParallel at a time, and their answers are streamed into one
+// JSON array as they come, so the memory a batch holds is bounded by a few
+// answers, not by the whole array.
 func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principal string, body []byte) {
 	if h.opts.Stateless {
 		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches need a 2025-03-26 session")
@@ -772,25 +885,77 @@ func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principa
 	if hs == nil {
 		return
 	}
-	if e := checkBatch(elems, hs.ProtocolVersion()); e != nil {
+	if e := checkBatch(elems, hs.ProtocolVersion(), h.opts.MaxBatch); e != nil {
 		httpErrorData(w, http.StatusBadRequest, nil, e)
 		return
 	}
+	if h.opts.AdmitBatch != nil {
+		if err := h.opts.AdmitBatch(r, principal, len(elems)); err != nil {
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusTooManyRequests, nil, CodeInvalidRequest, err.Error())
+			return
+		}
+	}
 	hs.busy.Add(1)
 	defer hs.busy.Add(-1)
-	bs := &batchStream{}
+	bs := &batchWriter{w: w}
+	sem := make(chan struct{}, batchParallel)
 	var wg sync.WaitGroup
 	for _, msg := range elems {
-		h.srv.handleMessage(hs.Session, msg, dropStream{}, bs, &wg)
+		sem <- struct{}{}
+		var ewg sync.WaitGroup
+		h.srv.handleMessage(hs.Session, msg, dropStream{}, bs, &ewg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ewg.Wait()
+			<-sem
+		}()
 	}
 	wg.Wait()
-	if bs.n == 0 {
-		w.WriteHeader(http.StatusAccepted)
+	bs.finish()
+}
+
+// batchParallel is how many entries of one batch run at a time.
+const batchParallel = 8
+
+// batchWriter streams a batch's answers as one JSON array: the status and
+// the opening bracket go out with the first answer, each answer as it comes.
+type batchWriter struct {
+	mu  sync.Mutex
+	w   http.ResponseWriter
+	n   int
+	err error
+}
+
+func (b *batchWriter) write(msg []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return b.err
+	}
+	sep := byte(',')
+	if b.n == 0 {
+		b.w.Header().Set("Content-Type", "application/json")
+		b.w.WriteHeader(http.StatusOK)
+		sep = '['
+	}
+	b.n++
+	if _, b.err = b.w.Write([]byte{sep}); b.err == nil {
+		_, b.err = b.w.Write(msg)
+	}
+	return b.err
+}
+
+// finish closes the array, or answers 202 when the batch held no request.
+func (b *batchWriter) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n == 0 {
+		b.w.WriteHeader(http.StatusAccepted)
 		return
 	}
-	out := bs.array()
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(out)
+	if b.err == nil {
+		_, _ = b.w.Write([]byte{']'})
+	}
 }

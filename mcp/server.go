@@ -470,6 +470,13 @@ func invalidParams(format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidParams, Message: "invalid params: " + fmt.Sprintf(format, args...)}
 }
 
+// metaError marks e as a fault of the request's _meta: on the stateless
+// revision it is answered with HTTP 400, unlike a tool's invalid params.
+func metaError(e *Error) *Error {
+	e.badMeta = true
+	return e
+}
+
 // stateless reports whether the request uses the 2026-07-28 revision, and
 // returns the error to answer when its _meta is unusable. HTTP status hints
 // are carried by the code.
@@ -482,7 +489,7 @@ func statelessMeta(p *reqParams) (bool, *Error) {
 		return true, unsupportedVersion(v)
 	}
 	if len(p.Meta.ClientCaps) == 0 || p.Meta.ClientCaps[0] != '{' {
-		return true, invalidParams("_meta is missing %s", metaClientCaps)
+		return true, metaError(invalidParams("_meta is missing %s", metaClientCaps))
 	}
 	return true, nil
 }
@@ -546,7 +553,7 @@ func (s *Server) call(ctx context.Context, sess *Session, id json.RawMessage, me
 		rc.sess = ss
 	} else if method == "server/discover" {
 		// server/discover belongs to the stateless revision: it needs _meta.
-		return nil, invalidParams("server/discover needs _meta with %s and %s", metaProtocolVersion, metaClientCaps)
+		return nil, metaError(invalidParams("server/discover needs _meta with %s and %s", metaProtocolVersion, metaClientCaps))
 	} else {
 		sess.mu.Lock()
 		inited := sess.initialized
@@ -715,8 +722,9 @@ func (s *Server) handleRequest(ctx, link context.Context, sess *Session, id json
 	}
 	if !sess.track(key, cancel) {
 		buf := getBuf()
-		appendError(buf, id, &Error{Code: CodeInvalidRequest, Message: "invalid request: id " + string(id) + " is already in use by a request in flight"})
-		_ = reply.write(buf.Bytes())
+		e := &Error{Code: CodeInvalidRequest, Message: "invalid request: id " + string(id) + " is already in use by a request in flight"}
+		appendError(buf, id, e)
+		_ = send(reply, buf.Bytes(), kindResponse, e)
 		putBuf(buf)
 		return
 	}
@@ -728,13 +736,16 @@ func (s *Server) handleRequest(ctx, link context.Context, sess *Session, id json
 		return
 	}
 	buf := getBuf()
+	var rpcErr *Error // nil: a result
 	if err != nil {
-		appendError(buf, id, toRPCError(err))
+		rpcErr = toRPCError(err)
+		appendError(buf, id, rpcErr)
 	} else if e := appendResponse(buf, id, res); e != nil {
 		buf.Reset()
-		appendError(buf, id, &Error{Code: CodeInternalError, Message: "internal error: encoding the result: " + e.Error()})
+		rpcErr = &Error{Code: CodeInternalError, Message: "internal error: encoding the result: " + e.Error()}
+		appendError(buf, id, rpcErr)
 	}
-	if werr := reply.write(buf.Bytes()); werr != nil {
+	if werr := send(reply, buf.Bytes(), kindResponse, rpcErr); werr != nil {
 		s.log.Debug("mcp: writing response", "err", werr)
 	}
 	putBuf(buf)

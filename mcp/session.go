@@ -270,7 +270,7 @@ func (s *Session) request(ctx context.Context, capName, method string, params js
 	b = append(b, `,"id":"`...)
 	b = append(b, id...)
 	b = append(b, `"}`...)
-	if err := out.write(b); err != nil {
+	if err := send(out, b, kindRequest, nil); err != nil {
 		return nil, err
 	}
 	select {

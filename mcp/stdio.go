@@ -300,7 +300,7 @@ func (b *batchStream) array() []byte {
 func (s *Server) handleBatch(sess *Session, line []byte, out stream, wg *sync.WaitGroup) {
 	elems, e := decodeBatch(line)
 	if e == nil {
-		e = checkBatch(elems, sess.ProtocolVersion())
+		e = checkBatch(elems, sess.ProtocolVersion(), DefaultMaxBatch)
 	}
 	if e != nil {
 		_ = out.write(errorBytes(nullID, e))
@@ -336,8 +336,9 @@ func decodeBatch(body []byte) ([]json.RawMessage, *Error) {
 }
 
 // checkBatch returns the -32600 error for a batch a session on version may
-// not send: batches exist only in 2025-03-26, and must not be empty.
-func checkBatch(elems []json.RawMessage, version string) *Error {
+// not send: batches exist only in 2025-03-26, must not be empty, and hold at
+// most max entries (max <= 0: no bound).
+func checkBatch(elems []json.RawMessage, version string, max int) *Error {
 	if version != Version20250326 {
 		uses := "has not negotiated one"
 		if version != "" {
@@ -347,6 +348,10 @@ func checkBatch(elems []json.RawMessage, version string) *Error {
 	}
 	if len(elems) == 0 {
 		return &Error{Code: CodeInvalidRequest, Message: "invalid request: empty batch"}
+	}
+	if max > 0 && len(elems) > max {
+		return &Error{Code: CodeInvalidRequest, Message: "invalid request: a batch holds at most " + strconv.Itoa(max) + " messages and this one has " +
+			strconv.Itoa(len(elems)) + "; nothing in it was run: split it", Data: map[string]int{"max_batch": max, "entries": len(elems)}}
 	}
 	return nil
 }

@@ -16,6 +16,32 @@ type stream interface {
 	write(msg []byte) error
 }
 
+// msgKind says what a message sent to the client is, so that a transport
+// decides how to carry it from typed values, never by reading the bytes.
+type msgKind int
+
+const (
+	kindNotification msgKind = iota // a notification (the default of stream.write)
+	kindRequest                     // a server-to-client request
+	kindResponse                    // the response to the client's request
+)
+
+// typedStream is a stream that wants to know what it carries: the HTTP POST
+// answer picks JSON or SSE, and the stateless HTTP status, from the kind and
+// the JSON-RPC error (nil for a result).
+type typedStream interface {
+	stream
+	writeTyped(msg []byte, kind msgKind, e *Error) error
+}
+
+// send writes msg to st, telling a typedStream its kind and error.
+func send(st stream, msg []byte, kind msgKind, e *Error) error {
+	if ts, ok := st.(typedStream); ok {
+		return ts.writeTyped(msg, kind, e)
+	}
+	return st.write(msg)
+}
+
 // rpcError is the wire form of a JSON-RPC error object. It is jsonrpc2.Error
 // (sourcegraph/jsonrpc2), whose Data is raw JSON.
 type rpcError = jsonrpc2.Error

@@ -83,7 +83,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	svc := New(Options{Store: st, Venues: map[string]sibyl.Venue{"paper": v}, Hooks: hooks})
 	res, err := svc.Place(context.Background(), placeReq("crash-process-01", 7))
-	if at == "after_return" && err == nil && res.Order.ID == "o-1" {
+	if at == "after_return" && err == nil && res.Order.NativeID == "o-1" {
 		// The caller has its order; the completion may not be on disk yet.
 		os.Exit(3)
 	}
@@ -128,11 +128,11 @@ func TestProcessCrashRecovery(t *testing.T) {
 			svc := New(Options{Store: st, Venues: map[string]sibyl.Venue{"paper": x.venue()}, Now: later})
 			res, err := svc.Place(context.Background(), placeReq("crash-process-01", 7))
 			// Replayed whenever the venue had the order before this call.
-			if err != nil || res.Order.ID != "o-1" || res.Replayed != (wantBefore == 1) {
+			if err != nil || res.Order.NativeID != "o-1" || res.Replayed != (wantBefore == 1) {
 				t.Fatalf("retry after restart: got %+v, %v; want order o-1, replayed=%v", res, err, wantBefore == 1)
 			}
 			res, err = svc.Place(context.Background(), placeReq("crash-process-01", 7))
-			if err != nil || !res.Replayed || res.Order.ID != "o-1" {
+			if err != nil || !res.Replayed || res.Order.NativeID != "o-1" {
 				t.Fatalf("second retry: got %+v, %v; want replay of o-1", res, err)
 			}
 			if got := x.count(); got != 1 {

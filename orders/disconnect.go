@@ -19,9 +19,9 @@ import (
 //	bucket cancel_on_disconnect: owner\0session\0venue\0order id -> principal
 const bucketDisconnect = "cancel_on_disconnect"
 
-// ToolDisconnect names the cancels made because a session ended, in the audit
+// TransportSessionEnd names the cancels made because a session ended, in the audit
 // log's transport field.
-const ToolDisconnect = "session-end"
+const TransportSessionEnd = "session-end"
 
 // DisconnectResult counts what a session end (or a start) cancelled.
 type DisconnectResult struct {
@@ -83,7 +83,7 @@ func (s *Service) cancelWatched(ctx context.Context, pick func(owner, session st
 		h := sha256.Sum256(w.key)
 		key := "disconnect-" + hex.EncodeToString(h[:16])
 		args, _ := json.Marshal(map[string]string{"venue": w.venue, "order_id": w.order, "ended_session": w.session})
-		_, err := s.Cancel(ctx, CancelRequest{Principal: w.principal, Session: w.session, Transport: ToolDisconnect, Key: key,
+		_, err := s.Cancel(ctx, CancelRequest{Principal: w.principal, Session: w.session, Transport: TransportSessionEnd, Key: key,
 			Venue: w.venue, OrderID: w.order, Args: args})
 		switch sibyl.ErrorCode(err) {
 		case "":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/faulty"
 )
 
@@ -16,7 +17,7 @@ func TestCancelOnDisconnectBySession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, res.Order.ID)
+		ids = append(ids, res.Order.NativeID)
 	}
 	h.svc.Flush()
 	for i, sess := range []string{"s1", "s1", "s2"} {
@@ -49,5 +50,40 @@ func TestCancelOnDisconnectBySession(t *testing.T) {
 	}
 	if status(ids[2]) != "cancelled" {
 		t.Errorf("s2's order: %s, want cancelled", status(ids[2]))
+	}
+}
+
+// CancelAllOpen (sibyl halt --cancel-open) cancels the open orders and the
+// resting order of a record whose answer was lost, exactly once each: a
+// second run with the same tag replays.
+func TestCancelAllOpen(t *testing.T) {
+	h := newHarness(t, faulty.Options{}, nil)
+	ctx := context.Background()
+	for _, key := range []string{"k-ca-000001", "k-ca-000002"} {
+		if _, err := h.svc.Place(ctx, placeAt(key, "paper:BTC", "buy", 1, 0.3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.venue.Push(faulty.LostResponse) // accepted at the venue, the answer lost: the record stays pending
+	if _, err := h.svc.Place(ctx, placeAt("k-ca-000003", "paper:BTC", "buy", 3, 0.3)); sibyl.ErrorCode(err) != sibyl.Unavailable {
+		t.Fatalf("lost answer: %v, want unavailable", err)
+	}
+	h.svc.Flush()
+	if res := h.svc.CancelAllOpen(ctx, "halt-test", "control"); res != (CancelAllResult{Cancelled: 3}) {
+		t.Errorf("first run: %+v, want 3 cancelled", res)
+	}
+	h.x.mu.Lock()
+	for id, o := range h.x.orders {
+		if o.Status != "cancelled" {
+			t.Errorf("order %s: %s, want cancelled", id, o.Status)
+		}
+	}
+	h.x.mu.Unlock()
+	res := h.svc.CancelAllOpen(ctx, "halt-test", "control")
+	if res != (CancelAllResult{}) {
+		t.Errorf("second run: %+v, want nothing left to cancel", res)
+	}
+	if n := h.venue.Calls("CancelOrder"); n != 3 {
+		t.Errorf("cancels sent to the venue: %d, want 3", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
 )
@@ -24,7 +25,7 @@ func ExampleService_Place() {
 		Principal: "local", Transport: "stdio",
 		Key:      "3f1c9a52-order-btc-120k", // one per intended order, reused on every retry
 		MarketID: "paper:BTC-ABOVE-120000-2026-12-31",
-		Order:    sibyl.OrderRequest{Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 10, LimitPrice: 0.42, TimeInForce: sibyl.GTC},
+		Order:    sibyl.OrderRequest{Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.42), TimeInForce: sibyl.GTC},
 		Args:     []byte(`{"market_id":"paper:BTC-ABOVE-120000-2026-12-31","outcome":"Yes","side":"buy","type":"limit","quantity":10,"limit_price":0.42,"idempotency_key":"3f1c9a52-order-btc-120k"}`),
 	}
 	for attempt := 1; attempt <= 2; attempt++ { // the agent retries: no second order
@@ -33,7 +34,7 @@ func ExampleService_Place() {
 			fmt.Println(sibyl.ErrorCode(err), sibyl.ErrorMessage(err))
 			return
 		}
-		fmt.Println(attempt, res.Order.ID, res.Order.Status, "replayed:", res.Replayed)
+		fmt.Println(attempt, res.Order.NativeID, res.Order.Status, "replayed:", res.Replayed)
 	}
 	// Output:
 	// 1 o-1 open replayed: false

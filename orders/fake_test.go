@@ -17,7 +17,7 @@ type fakeVenue struct {
 	placeOrder      func(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error)
 	cancelOrder     func(ctx context.Context, principal, orderID string) (sibyl.Order, error)
 	getOrder        func(ctx context.Context, principal, orderID string) (sibyl.Order, error)
-	orderByClientID func(ctx context.Context, principal, clientOrderID string) (sibyl.Order, error)
+	orderByClientID func(ctx context.Context, principal, clientOrderID string, hint sibyl.LookupHint) (sibyl.Order, error)
 	market          func(ctx context.Context, nativeID string) (sibyl.Market, error)
 }
 
@@ -58,11 +58,11 @@ func (f *fakeVenue) GetOrder(ctx context.Context, principal, orderID string) (si
 	}
 	return f.getOrder(ctx, principal, orderID)
 }
-func (f *fakeVenue) OrderByClientID(ctx context.Context, principal, clientOrderID string) (sibyl.Order, error) {
+func (f *fakeVenue) OrderByClientID(ctx context.Context, principal, clientOrderID string, hint sibyl.LookupHint) (sibyl.Order, error) {
 	if f.orderByClientID == nil {
 		return sibyl.Order{}, errNotImplemented
 	}
-	return f.orderByClientID(ctx, principal, clientOrderID)
+	return f.orderByClientID(ctx, principal, clientOrderID, hint)
 }
 func (f *fakeVenue) ListOrders(context.Context, string, sibyl.OrderQuery) (sibyl.OrderPage, error) {
 	return sibyl.OrderPage{}, errNotImplemented
@@ -98,7 +98,8 @@ func (x *exchange) venue() *fakeVenue {
 			if x.mid == 0 {
 				return sibyl.Market{}, errNotImplemented
 			}
-			return sibyl.Market{ID: "paper:" + id, Outcomes: []sibyl.Outcome{{Name: "Yes", Mid: x.mid}, {Name: "No", Mid: 1 - x.mid}}}, nil
+			// Quoted a cent either side, so the midpoint is x.mid.
+			return sibyl.Market{ID: "paper:" + id, Outcomes: []sibyl.Outcome{{Name: "Yes", Bid: x.mid - 0.01, Ask: x.mid + 0.01}, {Name: "No", Bid: 1 - x.mid - 0.01, Ask: 1 - x.mid + 0.01}}}, nil
 		},
 		placeOrder: func(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
 			if x.latency > 0 {
@@ -122,17 +123,17 @@ func (x *exchange) venue() *fakeVenue {
 				status = sibyl.OrderOpen
 			}
 			o := sibyl.Order{
-				ID: fmt.Sprintf("o-%d", x.created), ClientOrderID: req.ClientOrderID, Venue: "paper",
-				MarketID: "paper:" + req.MarketID, Outcome: req.Outcome, Side: req.Side, Type: req.Type,
+				NativeID: fmt.Sprintf("o-%d", x.created), ClientOrderID: req.ClientOrderID, Venue: "paper",
+				MarketID: "paper:" + req.NativeMarketID, Outcome: req.Outcome, Side: req.Side, Type: req.Type,
 				TimeInForce: req.TimeInForce, Quantity: req.Quantity, LimitPrice: req.LimitPrice,
 				Status: status, Simulated: true,
 				CreatedAt: time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC),
 			}
-			x.orders[o.ID] = o
-			x.byClient[req.Principal+"\x00"+req.ClientOrderID] = o.ID
+			x.orders[o.NativeID] = o
+			x.byClient[req.Principal+"\x00"+req.ClientOrderID] = o.NativeID
 			return o, nil
 		},
-		orderByClientID: func(ctx context.Context, principal, coid string) (sibyl.Order, error) {
+		orderByClientID: func(ctx context.Context, principal, coid string, _ sibyl.LookupHint) (sibyl.Order, error) {
 			x.mu.Lock()
 			defer x.mu.Unlock()
 			id, ok := x.byClient[principal+"\x00"+coid]

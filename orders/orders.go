@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/risk"
 	"github.com/sibylmcp/sibyl/store"
@@ -125,6 +126,8 @@ type Service struct {
 
 	askedMu sync.Mutex
 	asked   map[string]time.Time // background reconciliation: what was asked about lately, and when
+
+	noSpace noSpaceLog // a full disk, logged once per interval
 }
 
 // New returns a Service. It panics when Store is nil (a wiring bug).
@@ -198,6 +201,10 @@ type PlaceRequest struct {
 	// allow_duplicate (control flags, not part of the order), and the audit log
 	// keeps them redacted. When empty, the order fields stand in.
 	Args json.RawMessage
+	// FingerprintArgs, when set, are what the fingerprint covers instead of
+	// Args: the arguments with the tool's defaults applied, so that a retry
+	// that spells out a default is the same request (see Action).
+	FingerprintArgs json.RawMessage
 }
 
 // CancelRequest is one cancel_order call.
@@ -209,6 +216,8 @@ type CancelRequest struct {
 	Venue     string // venue name; may be empty when exactly one venue is configured
 	OrderID   string // the venue's order id
 	Args      json.RawMessage
+	// FingerprintArgs as in PlaceRequest.
+	FingerprintArgs json.RawMessage
 }
 
 // Action is one state-changing venue call made exactly once per (Principal,
@@ -222,6 +231,12 @@ type Action struct {
 	Key       string
 	Args      json.RawMessage
 	Venue     string // venue name; must be configured
+	// FingerprintArgs, when set, are fingerprinted instead of Args: the
+	// arguments with the tool's defaults applied. A record whose fingerprint
+	// is that of Args as sent (the rule before defaults were applied, still
+	// in records written by earlier versions) matches too: raw arguments
+	// equal to another call's are the same request under either rule.
+	FingerprintArgs json.RawMessage
 
 	// CheckDuplicate refuses the same fingerprint under a different key within
 	// DuplicateWindow (possible_duplicate) unless AllowDuplicate.
@@ -235,23 +250,36 @@ type Action struct {
 	// SuccessOutcome is the audit outcome of a success ("placed", "cancelled").
 	SuccessOutcome string
 
-	// Send makes the venue call with the stable client order id. An error that is
+	// NativeMarketID is the order's market (native id), stored in the record
+	// for the lookup hint; empty for a cancel.
+	NativeMarketID string
+	// Prepare, when set, prepares the order before the claim (for a
+	// sibyl.Preparer venue); the prepared order is stored in the claim and
+	// passed to every Send. It runs only when the key has no record yet.
+	Prepare func(ctx context.Context, v sibyl.Venue, clientOrderID string) (*sibyl.PreparedOrder, error)
+
+	// Send makes the venue call with the stable client order id and the
+	// stored prepared order (nil when the venue prepares nothing). An error that is
 	// a *sibyl.Error with a non-retryable code (other than Internal) is a
 	// deterministic refusal, stored and replayed; any other error leaves the
 	// outcome unknown. Send may return the order with a refusal (a Conflict on
 	// a final order).
-	Send func(ctx context.Context, v sibyl.Venue, clientOrderID string) (sibyl.Order, error)
+	Send func(ctx context.Context, v sibyl.Venue, clientOrderID string, prepared *sibyl.PreparedOrder) (sibyl.Order, error)
 	// Reconcile looks for the effect of an earlier attempt whose outcome is
-	// unknown. found=false (with a nil error) means it did not happen, and Send
-	// runs again with the same client order id. An error leaves the outcome
-	// unknown.
-	Reconcile func(ctx context.Context, v sibyl.Venue, clientOrderID string) (o sibyl.Order, found bool, err error)
+	// unknown, with what the record knows (hint). found=false (with a nil
+	// error) means it did not happen, and Send runs again with the same client
+	// order id and prepared order. An error leaves the outcome unknown.
+	Reconcile func(ctx context.Context, v sibyl.Venue, clientOrderID string, hint sibyl.LookupHint) (o sibyl.Order, found bool, err error)
 	// ReconcileOnConflict makes a Conflict from Send run Reconcile once: a venue
 	// answers Conflict to a client order id it already has.
 	ReconcileOnConflict bool
 
 	// risk describes a new order for the risk limits (nil: not an order, or
 	// no limits on its venue); set by Place.
+	// legacyFP is the fingerprint of Args as sent when FingerprintArgs is
+	// set (set by Do): a record carrying it is the same request.
+	legacyFP string
+
 	risk *risk.Order
 	// confirm is the person's answer to the tool's question, if one was asked.
 	confirm *Confirmation
@@ -304,7 +332,8 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 	}
 	order := req.Order
 	order.Principal = req.Principal
-	order.MarketID = native
+	order.NativeMarketID = native
+	order.Prepared = nil
 	var ro *risk.Order
 	if l := s.limits(venueName); l.Active() {
 		r := riskOrder(req.MarketID, req.Order)
@@ -324,27 +353,52 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 		}
 		ro = &r
 	}
-	return s.Do(ctx, Action{
+	a := Action{
 		risk: ro, confirm: req.Confirmation,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, Venue: venueName,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName, NativeMarketID: native,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,
 		SuccessOutcome:      store.OutcomePlaced,
 		ReconcileOnConflict: true,
-		Send: func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, error) {
+		Send: func(ctx context.Context, v sibyl.Venue, coid string, prepared *sibyl.PreparedOrder) (sibyl.Order, error) {
 			o := order
 			o.ClientOrderID = coid
+			o.Prepared = prepared
 			return v.PlaceOrder(ctx, o)
 		},
 		Reconcile: findByClientID(req.Principal),
-	})
+	}
+	if v, ok := s.venues[venueName]; ok {
+		if _, ok := v.(sibyl.Preparer); ok {
+			a.Prepare = prepareOrder(order)
+		}
+	}
+	return s.Do(ctx, a)
+}
+
+// prepareOrder is the Prepare of a place_order Action on a sibyl.Preparer
+// venue.
+func prepareOrder(order sibyl.OrderRequest) func(ctx context.Context, v sibyl.Venue, coid string) (*sibyl.PreparedOrder, error) {
+	return func(ctx context.Context, v sibyl.Venue, coid string) (*sibyl.PreparedOrder, error) {
+		p, ok := v.(sibyl.Preparer)
+		if !ok {
+			return nil, nil
+		}
+		o := order
+		o.ClientOrderID = coid
+		po, err := p.PrepareOrder(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		return &po, nil
+	}
 }
 
 // findByClientID is the Reconcile of an order-opening Action: the venue's
 // order of principal with the client order id, if it has one.
-func findByClientID(principal string) func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
-	return func(ctx context.Context, v sibyl.Venue, coid string) (sibyl.Order, bool, error) {
-		o, err := v.OrderByClientID(ctx, principal, coid)
+func findByClientID(principal string) func(ctx context.Context, v sibyl.Venue, coid string, hint sibyl.LookupHint) (sibyl.Order, bool, error) {
+	return func(ctx context.Context, v sibyl.Venue, coid string, hint sibyl.LookupHint) (sibyl.Order, bool, error) {
+		o, err := v.OrderByClientID(ctx, principal, coid, hint)
 		if sibyl.ErrorCode(err) == sibyl.NotFound {
 			return sibyl.Order{}, false, nil
 		}
@@ -386,13 +440,13 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	}
 	return s.Do(ctx, Action{
 		Tool: ToolCancelOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, Venue: venueName,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName,
 		ClosesOrder:    true,
 		SuccessOutcome: store.OutcomeCancelled,
-		Send: func(ctx context.Context, v sibyl.Venue, _ string) (sibyl.Order, error) {
+		Send: func(ctx context.Context, v sibyl.Venue, _ string, _ *sibyl.PreparedOrder) (sibyl.Order, error) {
 			return v.CancelOrder(ctx, req.Principal, req.OrderID)
 		},
-		Reconcile: func(ctx context.Context, v sibyl.Venue, _ string) (sibyl.Order, bool, error) {
+		Reconcile: func(ctx context.Context, v sibyl.Venue, _ string, _ sibyl.LookupHint) (sibyl.Order, bool, error) {
 			o, err := v.GetOrder(ctx, req.Principal, req.OrderID)
 			if sibyl.ErrorCode(err) == sibyl.NotFound {
 				return sibyl.Order{}, false, nil // Send will get the same NotFound and store it
@@ -466,9 +520,9 @@ func validateOrder(o sibyl.OrderRequest) error {
 		return sibyl.FieldErrorf(sibyl.Invalid, "side", "side must be buy or sell")
 	case o.Type != sibyl.LimitOrder && o.Type != sibyl.MarketOrder:
 		return sibyl.FieldErrorf(sibyl.Invalid, "type", "type must be limit or market")
-	case !(o.Quantity > 0):
+	case !o.Quantity.IsPositive():
 		return sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity must be more than 0 contracts")
-	case o.Type == sibyl.LimitOrder && !(o.LimitPrice > 0 && o.LimitPrice < 1):
+	case o.Type == sibyl.LimitOrder && !(o.LimitPrice.IsPositive() && o.LimitPrice.LessThan(decimal.NewFromInt(1))):
 		return sibyl.FieldErrorf(sibyl.Invalid, "limit_price", "a limit order needs limit_price between 0 and 1 dollars (exclusive)")
 	case o.Outcome == "":
 		return sibyl.FieldErrorf(sibyl.Invalid, "outcome", "outcome is required, such as \"Yes\"")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/venues/faulty"
@@ -93,7 +94,7 @@ func placeReq(key string, qty float64) PlaceRequest {
 	})
 	return PlaceRequest{
 		Principal: "local", Session: "sess-1", Transport: "stdio", Key: key, MarketID: "paper:BTC-ABOVE-120000",
-		Order: sibyl.OrderRequest{Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: qty, LimitPrice: 0.42, TimeInForce: sibyl.GTC},
+		Order: sibyl.OrderRequest{Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(qty), LimitPrice: decimal.NewFromFloat(0.42), TimeInForce: sibyl.GTC},
 		Args:  args,
 	}
 }
@@ -161,8 +162,8 @@ func TestConcurrentSameKeyPlacesOnce(t *testing.T) {
 				if a.err != nil {
 					t.Fatalf("caller %d: got error %v, want the order", i, a.err)
 				}
-				if a.res.Order.ID != "o-1" {
-					t.Errorf("caller %d: got order %q, want o-1", i, a.res.Order.ID)
+				if a.res.Order.NativeID != "o-1" {
+					t.Errorf("caller %d: got order %q, want o-1", i, a.res.Order.NativeID)
 				}
 				if !a.res.Replayed {
 					fresh++
@@ -220,7 +221,7 @@ func TestHedgeLegsAreIndependent(t *testing.T) {
 			if err != nil {
 				t.Fatalf("round %d leg %d: %v", round, leg, err)
 			}
-			if res.Replayed != (round == 1) || res.Order.ID != fmt.Sprintf("o-%d", leg) {
+			if res.Replayed != (round == 1) || res.Order.NativeID != fmt.Sprintf("o-%d", leg) {
 				t.Errorf("round %d leg %d: got %+v", round, leg, res)
 			}
 		}
@@ -238,8 +239,8 @@ func TestKeyReusedWithDifferentArgs(t *testing.T) {
 	}
 	res, err := h.svc.Place(ctx, placeReq("key-reuse-0001", 11))
 	wantCode(t, err, sibyl.IdempotencyKeyReused)
-	if !strings.Contains(sibyl.ErrorMessage(err), "new idempotency_key") || res.Order.ID != "" {
-		t.Errorf("got message %q and order %q, want advice to use a new key and no order", sibyl.ErrorMessage(err), res.Order.ID)
+	if !strings.Contains(sibyl.ErrorMessage(err), "new idempotency_key") || res.Order.NativeID != "" {
+		t.Errorf("got message %q and order %q, want advice to use a new key and no order", sibyl.ErrorMessage(err), res.Order.NativeID)
 	}
 	if got := h.venue.Calls("PlaceOrder"); got != 1 {
 		t.Errorf("venue PlaceOrder calls: got %d, want 1", got)
@@ -249,7 +250,7 @@ func TestKeyReusedWithDifferentArgs(t *testing.T) {
 	req.Args = json.RawMessage(`{"time_in_force":"gtc","quantity":10.0,"limit_price":0.42,"type":"limit","side":"buy",
 		"outcome":"Yes","market_id":"paper:BTC-ABOVE-120000","idempotency_key":"key-reuse-0001"}`)
 	res, err = h.svc.Place(ctx, req)
-	if err != nil || !res.Replayed || res.Order.ID != "o-1" {
+	if err != nil || !res.Replayed || res.Order.NativeID != "o-1" {
 		t.Errorf("reformatted retry: got %+v, %v; want replay of o-1", res, err)
 	}
 }
@@ -283,7 +284,7 @@ func TestUnknownOutcomeReconciles(t *testing.T) {
 			res, err := h.svc.Place(ctx, req)
 			// The retry places nothing when the venue already has the order: its
 			// answer is a replay even though no answer reached the caller before.
-			if wantReplayed := tt.wantPlaces == 1; err != nil || res.Order.ID != "o-1" || res.Replayed != wantReplayed {
+			if wantReplayed := tt.wantPlaces == 1; err != nil || res.Order.NativeID != "o-1" || res.Replayed != wantReplayed {
 				t.Fatalf("retry: got %+v, %v; want order o-1, replayed=%v", res, err, wantReplayed)
 			}
 			if got := h.venue.Calls("OrderByClientID"); got != 1 {
@@ -296,7 +297,7 @@ func TestUnknownOutcomeReconciles(t *testing.T) {
 				t.Errorf("orders at the venue: got %d, want 1", got)
 			}
 			res, err = h.svc.Place(ctx, req)
-			if err != nil || !res.Replayed || res.Order.ID != "o-1" {
+			if err != nil || !res.Replayed || res.Order.NativeID != "o-1" {
 				t.Errorf("third call: got %+v, %v; want replay of o-1", res, err)
 			}
 		})
@@ -336,7 +337,7 @@ func TestCrashRecovery(t *testing.T) {
 			h.clock.Add(31 * time.Second)
 			h.open(t, nil)
 			res, err := h.svc.Place(context.Background(), req)
-			if err != nil || res.Order.ID != "o-1" {
+			if err != nil || res.Order.NativeID != "o-1" {
 				t.Fatalf("after restart: got %+v, %v; want order o-1", res, err)
 			}
 			if got := h.venue.Calls("PlaceOrder"); got != tt.wantPlaces {
@@ -407,16 +408,16 @@ func TestPossibleDuplicate(t *testing.T) {
 	args["allow_duplicate"] = true
 	req.Args, _ = json.Marshal(args)
 	res, err := h.svc.Place(ctx, req)
-	if err != nil || res.Order.ID != "o-2" {
+	if err != nil || res.Order.NativeID != "o-2" {
 		t.Fatalf("allow_duplicate: got %+v, %v; want a second order", res, err)
 	}
 	// Its retry without the flag is the same request (the flag is not fingerprinted).
-	if res, err := h.svc.Place(ctx, placeReq("made-up-key-02", 10)); err != nil || !res.Replayed || res.Order.ID != "o-2" {
+	if res, err := h.svc.Place(ctx, placeReq("made-up-key-02", 10)); err != nil || !res.Replayed || res.Order.NativeID != "o-2" {
 		t.Errorf("retry without the flag: got %+v, %v; want replay of o-2", res, err)
 	}
 	// After the window, a new key is a new order.
 	h.clock.Add(61 * time.Second)
-	if res, err := h.svc.Place(ctx, placeReq("later-key-003", 10)); err != nil || res.Order.ID != "o-3" {
+	if res, err := h.svc.Place(ctx, placeReq("later-key-003", 10)); err != nil || res.Order.NativeID != "o-3" {
 		t.Errorf("after the window: got %+v, %v; want a new order", res, err)
 	}
 }
@@ -445,7 +446,7 @@ func TestRetentionKeepsOpenOrders(t *testing.T) {
 		t.Fatalf("after sweep: want the open order's record kept and the filled one's gone")
 	}
 	// Cancelling the stale open order marks its record final; the next sweep drops it.
-	c, err := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "cancel-open-01", OrderID: open.Order.ID})
+	c, err := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "cancel-open-01", OrderID: open.Order.NativeID})
 	if err != nil || c.Order.Status != sibyl.OrderCancelled {
 		t.Fatalf("Cancel: got %+v, %v", c, err)
 	}
@@ -463,7 +464,7 @@ func TestCancelExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.venue.Push(faulty.LostResponse)
-	creq := CancelRequest{Principal: "local", Venue: "paper", Key: "cancel-key-0001", OrderID: placed.Order.ID}
+	creq := CancelRequest{Principal: "local", Venue: "paper", Key: "cancel-key-0001", OrderID: placed.Order.NativeID}
 	_, err = h.svc.Cancel(ctx, creq)
 	wantCode(t, err, sibyl.Unavailable)
 	res, err := h.svc.Cancel(ctx, creq)
@@ -478,7 +479,7 @@ func TestCancelExactlyOnce(t *testing.T) {
 		t.Errorf("CancelOrder calls: got %d, want 1 (the retry reconciles with GetOrder)", got)
 	}
 	// Cancelling it again under a new key is a conflict, stored and replayed.
-	again := CancelRequest{Principal: "local", Venue: "paper", Key: "cancel-key-0002", OrderID: placed.Order.ID}
+	again := CancelRequest{Principal: "local", Venue: "paper", Key: "cancel-key-0002", OrderID: placed.Order.NativeID}
 	_, err = h.svc.Cancel(ctx, again)
 	wantCode(t, err, sibyl.Conflict)
 	res, err = h.svc.Cancel(ctx, again)
@@ -569,7 +570,7 @@ func TestRandomFaultsNeverDuplicate(t *testing.T) {
 				if err != nil {
 					t.Errorf("key %d caller %d: %v", k, c, err)
 				}
-				ids[k][c] = res.Order.ID
+				ids[k][c] = res.Order.NativeID
 			}()
 		}
 	}
@@ -619,8 +620,8 @@ func TestRecordWaitsForCompletion(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec, ok, err := h.svc.Record(ctx, "local", ToolPlaceOrder, key)
-		if err != nil || !ok || rec.State != store.Done || rec.OrderID != res.Order.ID {
-			t.Fatalf("Record right after Place: got %+v (ok %v, err %v), want done with order %s", rec, ok, err, res.Order.ID)
+		if err != nil || !ok || rec.State != store.Done || rec.OrderID != res.Order.NativeID {
+			t.Fatalf("Record right after Place: got %+v (ok %v, err %v), want done with order %s", rec, ok, err, res.Order.NativeID)
 		}
 	}
 	if _, ok, err := h.svc.Record(ctx, "local", ToolPlaceOrder, "no-such-key-1"); ok || err != nil {
@@ -642,7 +643,7 @@ func TestSoleOwnerRecoversAtOnce(t *testing.T) {
 	h2 := New(Options{Store: h.store, Venues: map[string]sibyl.Venue{"paper": h.venue}, Now: h.clock.Now,
 		WaitInFlight: time.Hour, SoleOwner: true}) // the clock has not moved: the lease is live
 	res, err := h2.Place(context.Background(), req)
-	if err != nil || res.Order.ID != "o-1" {
+	if err != nil || res.Order.NativeID != "o-1" {
 		t.Fatalf("got %+v, %v; want order o-1 recovered at once", res, err)
 	}
 	if got := h.venue.Calls("PlaceOrder"); got != 1 {
@@ -714,7 +715,7 @@ func TestCompletionAfterTakeover(t *testing.T) {
 				r = <-retry
 				h.svc.Flush()
 			}
-			if f.Order.ID != "o-1" || r.Order.ID != "o-1" || f.Replayed || !r.Replayed {
+			if f.Order.NativeID != "o-1" || r.Order.NativeID != "o-1" || f.Replayed || !r.Replayed {
 				t.Errorf("answers: first %+v, retry %+v; want o-1 for both, the retry replayed", f, r)
 			}
 			rec, ok, err := h.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: req.Key})

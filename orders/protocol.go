@@ -58,13 +58,23 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	// Fingerprint, redact and canonicalize the arguments once, outside the
 	// shared transactions.
 	tmpl, err := store.PrepareFingerprinted(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
-		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, "idempotency_key", "allow_duplicate")
+		Tool: a.Tool, Args: a.Args, Key: a.Key, Time: s.now()}, fingerprintOmit...)
 	if err != nil {
 		err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
 	fp := tmpl.Fingerprint
+	if len(a.FingerprintArgs) > 0 {
+		nfp, err := store.Fingerprint(a.FingerprintArgs, fingerprintOmit...)
+		if err != nil {
+			err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			s.auditInvalid(ctx, a, err)
+			return Result{}, err
+		}
+		a.legacyFP, fp = fp, nfp
+		tmpl.Fingerprint = fp
+	}
 	a.audit, a.hasAudit = tmpl, true
 	id := store.RecordID{Principal: a.Principal, Tool: a.Tool, Key: a.Key}
 	coid := ClientOrderID(a.Principal, a.Tool, a.Key)
@@ -73,11 +83,33 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		return res, sibyl.WrapError(sibyl.Unavailable, err, "the call was cancelled before anything was recorded or sent; retry with the same idempotency_key")
 	}
 
+	// Prepare (sign) a new order before the claim, so that the claim stores it
+	// with the record, in the same transaction. A key that has a record
+	// already uses the stored prepared order (a concurrent first call that
+	// loses the claim race discards its own).
+	var prepared *sibyl.PreparedOrder
+	if a.Prepare != nil {
+		if _, exists, err := s.store.Record(id); err != nil {
+			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("reading idempotency record: %w", err), "internal error")
+		} else if !exists {
+			pctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
+			prepared, err = a.Prepare(pctx, v, coid)
+			cancel()
+			if err != nil {
+				if isDeterministic(err) {
+					s.auditInvalid(ctx, a, err)
+					return res, err
+				}
+				return res, sibyl.WrapError(sibyl.Unavailable, err, "the order could not be prepared; nothing was recorded or sent; retry with the same idempotency_key")
+			}
+		}
+	}
+
 	deadline := time.Now().Add(s.opts.WaitInFlight)
 	for {
-		c, err := s.claim(a, id, fp, coid)
+		c, err := s.claim(a, id, fp, coid, prepared)
 		if err != nil {
-			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("claiming idempotency key: %w", err), "internal error")
+			return res, s.storeError("claiming idempotency key", err)
 		}
 		switch c.kind {
 		case claimRefuse:
@@ -109,6 +141,18 @@ func (s *Service) hook(h func(string), key string) {
 	}
 }
 
+// fingerprintOmit are the control arguments a fingerprint leaves out: they
+// are not part of the order.
+var fingerprintOmit = []string{"idempotency_key", "allow_duplicate"}
+
+// sameRequest reports whether a record with fingerprint recFP was made by the
+// same request as this call, whose fingerprint is fp: equal, or equal to the
+// fingerprint of the arguments as sent (records written before defaults were
+// applied to fingerprints).
+func (a *Action) sameRequest(recFP, fp string) bool {
+	return recFP == fp || (a.legacyFP != "" && recFP == a.legacyFP)
+}
+
 // replay turns a done record into the caller's answer.
 func replay(rec store.Record, coid string) (Result, error) {
 	res := Result{Replayed: true, ClientOrderID: coid}
@@ -128,13 +172,13 @@ func replay(rec store.Record, coid string) (Result, error) {
 }
 
 // claim is step 1: one transaction, on disk before the venue is called.
-func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, error) {
+func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *sibyl.PreparedOrder) (claim, error) {
 	// Read-only fast path: a live owner means waiting, with no write (and no fsync).
 	rec, ok, err := s.store.Record(id)
 	if err != nil {
 		return claim{}, err
 	}
-	if ok && rec.State == store.Pending && rec.Fingerprint == fp && s.leaseLive(rec, s.now()) {
+	if ok && rec.State == store.Pending && a.sameRequest(rec.Fingerprint, fp) && s.leaseLive(rec, s.now()) {
 		return claim{kind: claimWait, rec: rec}, nil
 	}
 
@@ -144,7 +188,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 	fresh, err := store.PrepareRecord(store.Record{
 		ID: id, State: store.Pending, Fingerprint: fp, ClientOrderID: coid, Venue: a.Venue,
 		Owner: s.opts.Owner, Attempt: 1, LeaseUntil: now.Add(s.opts.Lease), Created: now, Updated: now,
-		DupIndexed: a.CheckDuplicate,
+		DupIndexed: a.CheckDuplicate, NativeMarketID: a.NativeMarketID, Prepared: prepared,
 	})
 	if err != nil {
 		return claim{}, err
@@ -162,7 +206,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 		if err != nil {
 			return err
 		}
-		if a.background && (!ok || rec.State != store.Pending || rec.Fingerprint != fp || s.leaseLive(rec, now)) {
+		if a.background && (!ok || rec.State != store.Pending || !a.sameRequest(rec.Fingerprint, fp) || s.leaseLive(rec, now)) {
 			c = claim{kind: claimSkip} // done, gone or owned meanwhile: not ours to touch
 			return nil
 		}
@@ -232,7 +276,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string) (claim, er
 			return nil
 		}
 		switch {
-		case rec.Fingerprint != fp:
+		case !a.sameRequest(rec.Fingerprint, fp):
 			c = claim{kind: claimRefuse, err: sibyl.FieldErrorf(sibyl.IdempotencyKeyReused, "idempotency_key",
 				"this idempotency_key was already used for a different %s request; nothing was sent. Use a new idempotency_key for a different order, or resend the original arguments unchanged to retry it", a.Tool)}
 			audit.Outcome, audit.Error = store.OutcomeKeyReused, string(sibyl.IdempotencyKeyReused)
@@ -278,7 +322,7 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 	defer cancel()
 	attempt := c.attempt
 	if c.kind == claimRecover && a.Reconcile != nil {
-		o, found, err := a.Reconcile(sendCtx, v, coid)
+		o, found, err := a.Reconcile(sendCtx, v, coid, c.rec.LookupHint())
 		if err != nil {
 			s.hook(s.opts.Hooks.AfterSend, a.Key)
 			return s.completeUnknown(a, id, coid, attempt, err)
@@ -292,11 +336,11 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 			return res, err
 		}
 	}
-	o, err := a.Send(sendCtx, v, coid)
+	o, err := a.Send(sendCtx, v, coid, c.rec.Prepared)
 	reconciled := false
 	if err != nil && a.ReconcileOnConflict && a.Reconcile != nil && sibyl.ErrorCode(err) == sibyl.Conflict {
 		// The venue says it has this client order id already: fetch it.
-		if found, ok, rerr := a.Reconcile(sendCtx, v, coid); rerr == nil && ok {
+		if found, ok, rerr := a.Reconcile(sendCtx, v, coid, c.rec.LookupHint()); rerr == nil && ok {
 			o, err, reconciled = found, nil, true
 		}
 	}
@@ -331,7 +375,7 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 // halves the fsyncs an order waits for (see BenchmarkPlace).
 func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o sibyl.Order, refusal error, outcome string) (Result, error) {
 	var result json.RawMessage
-	if o.ID != "" {
+	if o.NativeID != "" {
 		b, err := json.Marshal(o) // outside the shared transaction
 		if err != nil {
 			return Result{ClientOrderID: coid}, sibyl.WrapError(sibyl.Internal, err, "internal error")
@@ -347,8 +391,8 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 		rec.Result = result
 		audit := s.auditEntry(a, rec.Fingerprint, now)
 		audit.Outcome = outcome
-		if o.ID != "" {
-			audit.OrderIDs = []string{o.ID}
+		if o.NativeID != "" {
+			audit.OrderIDs = []string{o.NativeID}
 		}
 		if refusal != nil {
 			rec.Error = &store.RecordError{Code: sibyl.ErrorCode(refusal), Message: sibyl.ErrorMessage(refusal), Field: sibyl.ErrorField(refusal)}
@@ -357,8 +401,8 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 			// retries under a new key and must not be told possible_duplicate.
 			rec.DupIndexed = false
 		}
-		if a.OpensOrder && refusal == nil && o.ID != "" {
-			rec.OrderID = o.ID // lists the record in the order index, for MarkOrderFinal
+		if a.OpensOrder && refusal == nil && o.NativeID != "" {
+			rec.OrderID = o.NativeID // lists the record in the order index, for MarkOrderFinal
 			rec.OrderFinal = o.Status.Final()
 		} else {
 			rec.OrderFinal = true // this record opened no order
@@ -377,8 +421,8 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 	var already bool
 	fn := func(t *store.Txn) error {
 		stored, already = store.Record{}, false
-		if a.ClosesOrder && o.ID != "" && o.Status.Final() {
-			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.ID, now); err != nil {
+		if a.ClosesOrder && o.NativeID != "" && o.Status.Final() {
+			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.NativeID, now); err != nil {
 				return err
 			}
 			if err := settleOrder(t, a.Principal, a.Venue, o); err != nil {

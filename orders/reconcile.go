@@ -201,7 +201,7 @@ func (s *Service) ReconcilePending(ctx context.Context, createdBefore time.Time,
 		// the venue, and taking them over would only add audit entries.
 		find := findByClientID(id.Principal)
 		vctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
-		_, found, err := find(vctx, v, coid)
+		_, found, err := find(vctx, v, coid, rec.LookupHint())
 		cancel()
 		if err != nil {
 			res.Failed++
@@ -217,10 +217,12 @@ func (s *Service) ReconcilePending(ctx context.Context, createdBefore time.Time,
 		a := Action{
 			Tool: id.Tool, Principal: id.Principal, Transport: "background", Key: id.Key, Venue: rec.Venue,
 			OpensOrder: true, SuccessOutcome: store.OutcomePlaced, background: true,
-			Send:      func(context.Context, sibyl.Venue, string) (sibyl.Order, error) { return sibyl.Order{}, errNotSent },
+			Send: func(context.Context, sibyl.Venue, string, *sibyl.PreparedOrder) (sibyl.Order, error) {
+				return sibyl.Order{}, errNotSent
+			},
 			Reconcile: find,
 		}
-		c, err := s.claim(a, id, rec.Fingerprint, coid)
+		c, err := s.claim(a, id, rec.Fingerprint, coid, nil)
 		if err != nil {
 			return res, fmt.Errorf("taking over pending record %s: %w", id.Key, err)
 		}

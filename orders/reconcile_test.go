@@ -26,7 +26,7 @@ func TestReconcileOpenLetsTheSweepGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids[key] = res.Order.ID
+		ids[key] = res.Order.NativeID
 	}
 	h.clock.Add(time.Hour)
 	recent, err := h.svc.Place(ctx, placeReq("recent-open-1", 9))
@@ -52,9 +52,9 @@ func TestReconcileOpenLetsTheSweepGo(t *testing.T) {
 		h.x.orders[ids[key]] = o
 	}
 	delete(h.x.orders, ids["venue-forgot1"]) // GetOrder answers not_found
-	o := h.x.orders[recent.Order.ID]
+	o := h.x.orders[recent.Order.NativeID]
 	o.Status = sibyl.OrderFilled // final, but its record is within the window: not asked about
-	h.x.orders[recent.Order.ID] = o
+	h.x.orders[recent.Order.NativeID] = o
 	h.x.mu.Unlock()
 
 	cutoff := h.clock.Now().Add(-24 * time.Hour)
@@ -155,7 +155,7 @@ func TestReconcilePending(t *testing.T) {
 			}
 			// The agent's retry, whenever it comes: one order in all.
 			got, err := h.svc.Place(ctx, req)
-			if err != nil || got.Order.ID != "o-1" || got.Replayed != tt.atVenue {
+			if err != nil || got.Order.NativeID != "o-1" || got.Replayed != tt.atVenue {
 				t.Errorf("retry: %+v, %v; want o-1, replayed=%v", got, err, tt.atVenue)
 			}
 			if n := h.venue.Calls("PlaceOrder"); n != tt.wantPlaces {
@@ -223,7 +223,7 @@ func TestReconcilePendingRacesRetry(t *testing.T) {
 		}()
 		wg.Wait()
 		h.svc.Flush()
-		if retryErr != nil || retry.Order.ID != "o-1" || !retry.Replayed {
+		if retryErr != nil || retry.Order.NativeID != "o-1" || !retry.Replayed {
 			t.Fatalf("retry: %+v, %v; want a replay of o-1", retry, retryErr)
 		}
 		rec, _, _ := h.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: req.Key})

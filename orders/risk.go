@@ -72,9 +72,9 @@ func dec(f float64) decimal.Decimal { return decimal.NewFromFloat(f) }
 
 // riskOrder describes req for the limits.
 func riskOrder(marketID string, o sibyl.OrderRequest) risk.Order {
-	ro := risk.Order{Market: marketID, Side: o.Side, IsMarket: o.Type == sibyl.MarketOrder, Quantity: dec(o.Quantity)}
+	ro := risk.Order{Market: marketID, Side: o.Side, IsMarket: o.Type == sibyl.MarketOrder, Quantity: o.Quantity}
 	if o.Type == sibyl.LimitOrder {
-		ro.Price = dec(o.LimitPrice)
+		ro.Price = o.LimitPrice
 	}
 	return ro
 }
@@ -85,9 +85,13 @@ func mid(ctx context.Context, v sibyl.Venue, native, outcome string) (decimal.De
 	if err != nil {
 		return decimal.Zero, err
 	}
+	// The reference price is the outcome's implied probability by the one
+	// rule every venue answers by: the midpoint when both sides are quoted,
+	// else the last trade or the lone side (zero when there is none).
+	sibyl.ApplyPriceRule(&m)
 	for _, o := range m.Outcomes {
 		if strings.EqualFold(o.Name, outcome) {
-			return dec(o.Mid), nil
+			return dec(o.ImpliedProbability), nil
 		}
 	}
 	return decimal.Zero, nil // the venue refuses the unknown outcome when it is sent
@@ -247,7 +251,7 @@ func (s *Service) settleClaim(t *store.Txn, id store.RecordID, venue string, o s
 		return err
 	}
 	switch {
-	case refusal != nil || o.ID == "":
+	case refusal != nil || o.NativeID == "":
 		return apply(b, r, r.Notional.Neg(), exposureOf(r).Neg(), -1)
 	case o.Status.Final():
 		return finish(b, r, o)
@@ -256,7 +260,7 @@ func (s *Service) settleClaim(t *store.Txn, id store.RecordID, venue string, o s
 		if err != nil {
 			return err
 		}
-		return b.Put(ledgerKey("x", r.Principal, venue, o.ID), raw)
+		return b.Put(ledgerKey("x", r.Principal, venue, o.NativeID), raw)
 	}
 }
 
@@ -264,7 +268,7 @@ func (s *Service) settleClaim(t *store.Txn, id store.RecordID, venue string, o s
 // reconciliation of open orders): the reservation it kept while resting is
 // settled from its final state.
 func settleOrder(t *store.Txn, principal, venue string, o sibyl.Order) error {
-	b, r, ok, err := takeReservation(t, ledgerKey("x", principal, venue, o.ID))
+	b, r, ok, err := takeReservation(t, ledgerKey("x", principal, venue, o.NativeID))
 	if err != nil || !ok {
 		return err
 	}
@@ -275,7 +279,7 @@ func settleOrder(t *store.Txn, principal, venue string, o sibyl.Order) error {
 // of what it filled (at its price), a sell takes what it sold off the market's
 // exposure.
 func finish(b *store.Bucket, r reservation, o sibyl.Order) error {
-	filled := dec(o.FilledQuantity)
+	filled := o.FilledQuantity
 	price := r.Price
 	if price.IsZero() {
 		price = decimal.NewFromInt(1)

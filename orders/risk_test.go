@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
@@ -25,7 +26,7 @@ func withLimits(l risk.Limits) func(*Options) {
 // placeAt is placeReq with another market, side and price.
 func placeAt(key, market string, side sibyl.Side, qty, price float64) PlaceRequest {
 	r := placeReq(key, qty)
-	r.MarketID, r.Order.Side, r.Order.LimitPrice = market, side, price
+	r.MarketID, r.Order.Side, r.Order.LimitPrice = market, side, decimal.NewFromFloat(price)
 	r.Args, r.AllowDuplicate = nil, true // fingerprint from the order fields; several identical orders on purpose
 	return r
 }
@@ -109,7 +110,7 @@ func TestRiskLimitsRefuseBeforeSending(t *testing.T) {
 func TestRiskMarketOrderNeedsWorstPrice(t *testing.T) {
 	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{RequireWorstPrice: true}))
 	r := placeReq("k-mkt-00001", 3)
-	r.Order.Type, r.Order.LimitPrice, r.Order.TimeInForce, r.Args = sibyl.MarketOrder, 0, sibyl.IOC, nil
+	r.Order.Type, r.Order.LimitPrice, r.Order.TimeInForce, r.Args = sibyl.MarketOrder, decimal.Zero, sibyl.IOC, nil
 	_, err := h.svc.Place(context.Background(), r)
 	wantCode(t, err, sibyl.RiskLimit)
 	if sibyl.ErrorField(err) != "worst_price" || h.x.count() != 0 {
@@ -166,7 +167,7 @@ func TestRiskCountersSurviveRestartAndCancel(t *testing.T) {
 	h.open(t, lim)
 	_, err = h.svc.Place(ctx, placeAt("k-rs-00003", "paper:ETH", sibyl.Buy, 1, 0.5))
 	wantCode(t, err, sibyl.RiskLimit) // two open orders survive the restart
-	if _, err := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "k-cancel-0001", Venue: "paper", OrderID: first.Order.ID}); err != nil {
+	if _, err := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "k-cancel-0001", Venue: "paper", OrderID: first.Order.NativeID}); err != nil {
 		t.Fatal(err)
 	}
 	h.svc.Flush()
@@ -192,9 +193,9 @@ func TestRiskVenueRefusalReleases(t *testing.T) {
 func TestCheckRiskCountsEarlierLegs(t *testing.T) {
 	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxDaily: usd("10")}))
 	legs := []Leg{
-		{MarketID: "paper:A", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 10, LimitPrice: 0.5}},
-		{MarketID: "paper:B", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 10, LimitPrice: 0.5}},
-		{MarketID: "paper:C", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.5}},
+		{MarketID: "paper:A", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.5)}},
+		{MarketID: "paper:B", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.5)}},
+		{MarketID: "paper:C", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.5)}},
 	}
 	if err := h.svc.CheckRisk(context.Background(), "local", legs[:2]); err != nil {
 		t.Fatalf("two legs of $5 within $10: %v", err)
@@ -223,11 +224,43 @@ func TestHaltRefusesNewOrdersNotCancels(t *testing.T) {
 	if !strings.Contains(sibyl.ErrorMessage(err), "halted") || h.x.count() != 1 {
 		t.Errorf("got %q with %d orders sent, want a halt refusal and 1", sibyl.ErrorMessage(err), h.x.count())
 	}
-	if _, err := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "k-h-cancel1", Venue: "paper", OrderID: open.Order.ID}); err != nil {
+	if _, err := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "k-h-cancel1", Venue: "paper", OrderID: open.Order.NativeID}); err != nil {
 		t.Errorf("cancel while halted: %v", err)
 	}
 	halt.Set(HaltState{})
 	if _, err := h.svc.Place(ctx, placeReq("k-h-000002", 2)); err != nil {
 		t.Errorf("same key after resume: %v (the halt refusal must not be stored)", err)
+	}
+}
+
+// An order that fills at the venue on its own frees its open slot when the
+// background reconciliation sees it final; its filled exposure stays.
+func TestRiskReconcileOpenSettles(t *testing.T) {
+	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxOpen: 2, MaxMarket: usd("2")}))
+	ctx := context.Background()
+	first, err := h.svc.Place(ctx, placeAt("k-ro-00001", "paper:BTC", sibyl.Buy, 2, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Place(ctx, placeAt("k-ro-00002", "paper:ETH", sibyl.Buy, 2, 0.5)); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Flush()
+	h.x.mu.Lock()
+	o := h.x.orders[first.Order.NativeID]
+	o.Status, o.FilledQuantity = sibyl.OrderFilled, decimal.NewFromInt(2)
+	h.x.orders[o.NativeID] = o
+	h.x.mu.Unlock()
+	if res, err := h.svc.ReconcileOpen(ctx, h.clock.Now().Add(time.Hour), 0); err != nil || res.Final != 1 {
+		t.Fatalf("ReconcileOpen: %+v %v, want one order final", res, err)
+	}
+	if _, err := h.svc.Place(ctx, placeAt("k-ro-00003", "paper:SOL", sibyl.Buy, 1, 0.5)); err != nil {
+		t.Errorf("after the fill was reconciled, an open slot: %v", err)
+	}
+	// BTC's $1 of exposure is filled, not released: a buy of $1.50 more passes $2.
+	_, err = h.svc.Place(ctx, placeAt("k-ro-00004", "paper:BTC", sibyl.Buy, 3, 0.5))
+	wantCode(t, err, sibyl.RiskLimit)
+	if !strings.HasPrefix(sibyl.ErrorMessage(err), "risk limit risk-max-market:") {
+		t.Errorf("got %q, want the market limit", sibyl.ErrorMessage(err))
 	}
 }

@@ -118,8 +118,6 @@ func (n *node) isObject() bool { return n != nil && n.kind == kindObject }
 
 func (n *node) isTrue() bool { return n != nil && n.kind == kindBool && n.lit == "true" }
 
-func (n *node) isFalse() bool { return n != nil && n.kind == kindBool && n.lit == "false" }
-
 // get returns the value of key in an object, or nil.
 func (n *node) get(key string) *node {
 	if n == nil || n.kind != kindObject {
@@ -143,16 +141,6 @@ func (n *node) set(key string, v *node) {
 	}
 	n.keys = append(n.keys, key)
 	n.vals = append(n.vals, v)
-}
-
-func (n *node) del(key string) {
-	for i, k := range n.keys {
-		if k == key {
-			n.keys = append(n.keys[:i:i], n.keys[i+1:]...)
-			n.vals = append(n.vals[:i:i], n.vals[i+1:]...)
-			return
-		}
-	}
 }
 
 // encode writes compact JSON.

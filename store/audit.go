@@ -15,8 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/sibylmcp/sibyl/redact"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -168,7 +168,11 @@ func readHead(tx *bolt.Tx) (AuditHead, error) {
 // transaction), fills in Seq, Prev, Hash and HMAC (and Time when zero), and
 // returns the stored entry.
 func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
-	return t.s.appendAudit(t.tx, e, &t.head)
+	e, err := t.s.appendAudit(t.tx, e, &t.head)
+	if err == nil && t.s.onCommit != nil {
+		t.audited = append(t.audited, AuditOutcome{Tool: e.Tool, Outcome: e.Outcome, Error: e.Error})
+	}
+	return e, err
 }
 
 // appendAudit appends e; cache holds the chain head across the appends of one
@@ -627,73 +631,12 @@ func (s *Store) auditLoop() {
 	}
 }
 
-// Redacted replaces the value of an argument whose name looks secret.
-const Redacted = "[redacted]"
+// Redacted replaces a secret value in the audit log (see package redact).
+const Redacted = redact.Redacted
 
-// secretWords are name parts that mark a secret argument.
-var secretWords = map[string]bool{
-	"secret": true, "token": true, "password": true, "passwd": true, "passphrase": true,
-	"signature": true, "private": true, "privatekey": true, "apikey": true, "credential": true,
-	"credentials": true, "authorization": true, "cookie": true, "mnemonic": true, "key": true,
-}
-
-var nameJoiner = strings.NewReplacer("_", "", "-", "", ".", "")
-
-// notSecret are names that contain a secret word but are not secrets.
-// They are compared with _, - and . removed, in lower case.
-var notSecret = map[string]bool{
-	"idempotencykey": true, "tokenid": true, "tokenids": true, "tokensymbol": true,
-}
-
-// SecretName reports whether an argument named name must be redacted: names made
-// of words (split at _, -, . and lower-to-upper case changes) such as key,
-// api_key, apiKey, secret, token, password, passphrase, signature, private_key,
-// but not idempotency_key.
-func SecretName(name string) bool {
-	joined := nameJoiner.Replace(strings.ToLower(name))
-	if notSecret[joined] {
-		return false
-	}
-	if secretWords[joined] {
-		return true
-	}
-	for _, w := range nameWords(name) {
-		if secretWords[w] {
-			return true
-		}
-	}
-	return false
-}
-
-func nameWords(name string) []string {
-	var words []string
-	var cur []rune
-	flush := func() {
-		if len(cur) > 0 {
-			words = append(words, strings.ToLower(string(cur)))
-			cur = cur[:0]
-		}
-	}
-	prevLower := false
-	for _, r := range name {
-		switch {
-		case r == '_' || r == '-' || r == '.' || r == ' ':
-			flush()
-			prevLower = false
-			continue
-		case unicode.IsUpper(r) && prevLower:
-			flush()
-		}
-		cur = append(cur, r)
-		prevLower = unicode.IsLower(r) || unicode.IsDigit(r)
-	}
-	flush()
-	return words
-}
-
-// RedactArgs returns args with the value of every object member whose name looks
-// secret (see SecretName), at any depth, replaced by "[redacted]", and any string
-// that holds a PEM private key replaced too. Arguments that are not valid JSON
+// RedactArgs returns args with every secret and oversized value replaced by
+// package redact's policy (secret names and value shapes at any depth, long
+// strings and large arrays as their length and hash). Arguments that are not valid JSON
 // come back as a JSON string saying so, never as the raw bytes.
 func RedactArgs(args json.RawMessage) json.RawMessage {
 	if len(bytes.TrimSpace(args)) == 0 {
@@ -712,27 +655,29 @@ func RedactArgs(args json.RawMessage) json.RawMessage {
 	return out
 }
 
-func redactValue(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			if SecretName(k) {
-				v[k] = Redacted
-			} else {
-				v[k] = redactValue(e)
+func redactValue(v any) any { return redact.Value(v) }
+
+// AuditEntryHashes returns the stored hash of the entry at each seq, in one
+// read transaction, with "" for a seq that has no entry. `sibyl audit verify
+// --anchor` compares them with the anchor's checkpoints.
+func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
+	out := make([]string, len(seqs))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketAudit))
+		for i, seq := range seqs {
+			v := b.Get(seqKey(seq))
+			if v == nil {
+				continue
 			}
+			var e struct {
+				Hash string `json:"hash"`
+			}
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decoding audit entry %d: %w", seq, err)
+			}
+			out[i] = e.Hash
 		}
-		return v
-	case []any:
-		for i, e := range v {
-			v[i] = redactValue(e)
-		}
-		return v
-	case string:
-		if strings.Contains(v, "PRIVATE KEY") {
-			return Redacted
-		}
-		return v
-	}
-	return v
+		return nil
+	})
+	return out, err
 }

@@ -93,6 +93,18 @@ type Record struct {
 	// Fingerprint (see FingerprintUse), as the last use of that fingerprint by
 	// its principal on its tool, at Created.
 	DupIndexed bool `json:"dup_indexed,omitempty"`
+	// NativeMarketID is the order's market (the venue's native id), for the
+	// venue lookup hint (sibyl.LookupHint) when the outcome is unknown.
+	NativeMarketID string `json:"native_market_id,omitempty"`
+	// Prepared is the prepared order of a sibyl.Preparer venue, stored in the
+	// claim before the first send: every send and resend uses these bytes.
+	Prepared *sibyl.PreparedOrder `json:"prepared,omitempty"`
+}
+
+// LookupHint returns what the record knows for a venue lookup by client
+// order id: the market, the claim's time (Created) and the prepared order.
+func (r Record) LookupHint() sibyl.LookupHint {
+	return sibyl.LookupHint{NativeMarketID: r.NativeMarketID, ClaimedAt: r.Created, Prepared: r.Prepared}
 }
 
 // keepsOrderOpen reports whether the record must outlive the retention window:

@@ -63,6 +63,27 @@ type Options struct {
 	AuditQueue int
 	// AuditBatch bounds how many queued entries one transaction writes (default 512).
 	AuditBatch int
+	// OnCommit, when not nil, is told of every group-commit transaction that
+	// committed (see CommitInfo), for metrics. It runs on the committer's
+	// goroutine after the fsync and before the callers are answered: it must be
+	// quick and must not call the Store.
+	OnCommit func(CommitInfo)
+}
+
+// CommitInfo describes one committed group-commit transaction.
+type CommitInfo struct {
+	Functions int           // Commit functions it carried (the batch size)
+	Sync      time.Duration // from the functions' end to durable: page writes and fsyncs
+	// Audit holds the tool, outcome and error code of each audit entry the
+	// transaction appended (Txn.AppendAudit), in order. Each committed entry is
+	// reported once: functions re-run after a rollback are reported only by the
+	// transaction that committed them.
+	Audit []AuditOutcome
+}
+
+// AuditOutcome is the part of an audit entry that metrics count.
+type AuditOutcome struct {
+	Tool, Outcome, Error string
 }
 
 // Store is the bbolt file. It is safe for concurrent use.
@@ -78,6 +99,8 @@ type Store struct {
 	auditCh  chan auditReq
 	auditMax int
 	loops    sync.WaitGroup
+
+	onCommit func(CommitInfo)
 
 	commitTxs  atomic.Uint64 // group-commit transactions run
 	commitFns  atomic.Uint64 // Commit functions they carried
@@ -111,45 +134,93 @@ func (s *Store) CommitStats() CommitStats {
 // process holds the file.
 func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
 
-// OpenOptions is Open with options.
+// OpenOptions is Open with options. It refuses, with an error wrapping
+// ErrDamaged that names the file and what to do, a file that is empty,
+// truncated or not a bbolt file, instead of starting a new store over it or
+// crashing on it.
 func OpenOptions(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
-	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         2 * time.Second,
-		FreelistType:    bolt.FreelistMapType,
-		NoFreelistSync:  true,
-		InitialMmapSize: 64 << 20,
-	})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock)", path)
-		}
+	return open(path, opts, false)
+}
+
+// OpenReadOnly opens an existing data file for reading only (the audit
+// commands): it takes a shared lock, writes nothing, and works on a file and
+// directory the process may not write (a read-only copy). Writes through the
+// returned Store fail. It fails like OpenOptions on a damaged file, and when the
+// file does not exist.
+func OpenReadOnly(path string, opts Options) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
+	return open(path, opts, true)
+}
+
+func open(path string, opts Options, readOnly bool) (*Store, error) {
+	if !readOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("creating data dir: %w", err)
+		}
+	}
+	if err := checkDataFile(path); err != nil {
+		return nil, err
+	}
+	var db *bolt.DB
 	var idx *idemIndex
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
-			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-				return fmt.Errorf("creating bucket %s: %w", name, err)
+	err := guardFaults(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:         2 * time.Second,
+			FreelistType:    bolt.FreelistMapType,
+			NoFreelistSync:  true,
+			InitialMmapSize: 64 << 20,
+			ReadOnly:        readOnly,
+		})
+		if err != nil {
+			if errors.Is(err, bolt.ErrTimeout) {
+				return fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock)", path)
 			}
+			return fmt.Errorf("opening %s: %w", path, err)
 		}
-		if _, err := migrateRecordsV1(tx); err != nil {
-			return err
+		if readOnly {
+			err = db.View(func(tx *bolt.Tx) error {
+				for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
+					if tx.Bucket([]byte(name)) == nil {
+						return fmt.Errorf("%w: %s has no %s bucket: it is not a sibyl data file", ErrDamaged, path, name)
+					}
+				}
+				idx, err = loadIndex(tx)
+				return err
+			})
+		} else {
+			err = db.Update(func(tx *bolt.Tx) error {
+				for _, name := range []string{bucketIdemLog, bucketAudit, bucketMeta} {
+					if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+						return fmt.Errorf("creating bucket %s: %w", name, err)
+					}
+				}
+				if _, err := migrateRecordsV1(tx); err != nil {
+					return err
+				}
+				idx, err = loadIndex(tx)
+				return err
+			})
 		}
-		idx, err = loadIndex(tx)
-		return err
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", path, err)
+		}
+		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		if db != nil {
+			db.Close()
+		}
+		return nil, err
 	}
 	s := &Store{
 		db:       db,
 		idx:      idx,
 		auditKey: bytes.Clone(opts.AuditKey),
 		maxBatch: orDefault(opts.MaxBatch, defaultMaxBatch),
+		onCommit: opts.OnCommit,
 		commitCh: make(chan *commitReq, 1024),
 		auditCh:  make(chan auditReq, orDefault(opts.AuditQueue, defaultAuditQueue)),
 		auditMax: orDefault(opts.AuditBatch, defaultAuditBatch),
@@ -301,6 +372,9 @@ type Txn struct {
 	head headCache    // the audit chain head as of this transaction's last append
 	idem *idemDelta   // this transaction's changes to the record index, applied on commit
 	log  *bolt.Bucket // the record log, once looked up
+	// audited lists the audit entries appended, for Options.OnCommit (only
+	// when it is set).
+	audited []AuditOutcome
 }
 
 // Commit runs fn in a read-write transaction that it may share with other
@@ -427,7 +501,7 @@ const gatherDelay = 500 * time.Microsecond
 func (s *Store) runBatch(batch []*commitReq) {
 	for len(batch) > 0 {
 		failed := -1
-		err := s.update(func(t *Txn) error {
+		err := s.update(len(batch), func(t *Txn) error {
 			for i, r := range batch {
 				if err := safeCall(r.fn, t); err != nil {
 					failed = i
@@ -445,7 +519,7 @@ func (s *Store) runBatch(batch []*commitReq) {
 				s.runBatch(batch[:failed])
 			}
 			r := batch[failed]
-			r.reply(s.update(func(t *Txn) error { return safeCall(r.fn, t) }))
+			r.reply(s.update(1, func(t *Txn) error { return safeCall(r.fn, t) }))
 			batch = batch[failed+1:]
 			continue
 		}
@@ -461,15 +535,21 @@ func (s *Store) runBatch(batch []*commitReq) {
 // update runs fn in one read-write transaction and, when it commits, makes its
 // changes to the record index visible. Only the committer's goroutine calls it,
 // so the index has one writer and changes in commit order.
-func (s *Store) update(fn func(t *Txn) error) error {
+func (s *Store) update(fns int, fn func(t *Txn) error) error {
 	var t *Txn
+	var fnDone time.Time
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t = &Txn{tx: tx, s: s}
 		t.collectGarbage()
-		return fn(t)
+		err := fn(t)
+		fnDone = time.Now()
+		return err
 	})
 	if err == nil && t != nil && t.idem != nil {
 		s.idx.apply(t.idem)
+	}
+	if err == nil && s.onCommit != nil && t != nil {
+		s.onCommit(CommitInfo{Functions: fns, Sync: time.Since(fnDone), Audit: t.audited})
 	}
 	return err
 }

@@ -134,30 +134,44 @@ type candidate struct {
 
 // equivalents searches venues for the markets equivalent to ref.
 func (d *Deps) equivalents(ctx context.Context, ref sibyl.Market, venues []string) ([]candidate, error) {
-	q := sibyl.MarketQuery{Status: sibyl.StatusOpen, Limit: 100}
-	if ref.Underlying != nil {
-		q.Text = ref.Underlying.Symbol
+	// A price market is looked for under the token's symbol and its names
+	// (BTC, bitcoin): some venues state the condition only in words.
+	var queries []sibyl.MarketQuery
+	under := ref.Underlying
+	if under == nil {
+		under = match.ParsePriceQuestion(ref.Question, ref.CloseTime)
+	}
+	if under != nil {
+		for _, name := range match.Names(under.Symbol) {
+			queries = append(queries, sibyl.MarketQuery{Text: name, Status: sibyl.StatusOpen, Limit: 100})
+		}
 	} else {
-		q.Category = ref.Category
+		queries = []sibyl.MarketQuery{{Category: ref.Category, Status: sibyl.StatusOpen, Limit: 100}}
 	}
 	var out []candidate
+	seen := map[string]bool{}
 	for _, n := range venues {
 		v := d.Venues[n]
-		q.Cursor = ""
-		for page := 0; page < compareSearchPages; page++ {
-			res, err := v.SearchMarkets(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range res.Markets {
-				if mt, ok := match.Equivalent(ref, m); ok {
-					out = append(out, candidate{m, mt})
+		for _, q := range queries {
+			for page := 0; page < compareSearchPages; page++ {
+				res, err := v.SearchMarkets(ctx, q)
+				if err != nil {
+					return nil, err
 				}
+				for _, m := range res.Markets {
+					if seen[m.ID] {
+						continue
+					}
+					seen[m.ID] = true
+					if mt, ok := match.Equivalent(ref, m); ok {
+						out = append(out, candidate{m, mt})
+					}
+				}
+				if res.NextCursor == "" {
+					break
+				}
+				q.Cursor = res.NextCursor
 			}
-			if res.NextCursor == "" {
-				break
-			}
-			q.Cursor = res.NextCursor
 		}
 	}
 	return out, nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 )
 
@@ -52,7 +53,7 @@ func (v *listVenue) CancelOrder(context.Context, string, string) (sibyl.Order, e
 func (v *listVenue) GetOrder(context.Context, string, string) (sibyl.Order, error) {
 	return sibyl.Order{}, sibyl.Errorf(sibyl.NotFound, "none")
 }
-func (v *listVenue) OrderByClientID(context.Context, string, string) (sibyl.Order, error) {
+func (v *listVenue) OrderByClientID(context.Context, string, string, sibyl.LookupHint) (sibyl.Order, error) {
 	return sibyl.Order{}, sibyl.Errorf(sibyl.NotFound, "none")
 }
 func (v *listVenue) ListOrders(context.Context, string, sibyl.OrderQuery) (sibyl.OrderPage, error) {
@@ -190,4 +191,128 @@ func TestHedgePicksCheaperVenue(t *testing.T) {
 	if !(both.TotalCost < preview.TotalCost) {
 		t.Errorf("total cost %v with kalshi, %v on paper alone: want lower", both.TotalCost, preview.TotalCost)
 	}
+}
+
+// Over --confirm-above, an executed hedge needs the person's answer: a caller
+// whose client cannot be asked is refused before any leg is recorded or sent,
+// with a message telling the operator how to raise the threshold.
+func TestHedgeOverConfirmThresholdNeedsElicitation(t *testing.T) {
+	d := MustDeps(t)
+	d.ConfirmAbove = map[string]decimal.Decimal{"paper": decimal.NewFromInt(1)}
+	ts := All(d)
+	_, err := call(t, toolByName(t, ts, "hedge_position"), hedgeArgs(t, d, `,"execute":true,"idempotency_key":"hedge-confirm-1"`))
+	if sibyl.ErrorCode(err) != sibyl.RiskLimit || !strings.Contains(sibyl.ErrorMessage(err), "--confirm-above") {
+		t.Fatalf("got %v, want risk_limit naming --confirm-above", err)
+	}
+	list := decode[listOrdersOut](t, must(call(t, toolByName(t, ts, "list_orders"), `{"limit":200}`)))
+	if len(list.Orders) != 0 {
+		t.Errorf("%d orders at the venue, want none", len(list.Orders))
+	}
+	// Under the threshold nothing is asked.
+	d.ConfirmAbove["paper"] = decimal.NewFromInt(1_000_000)
+	if _, err := call(t, toolByName(t, ts, "hedge_position"), hedgeArgs(t, d, `,"execute":true,"idempotency_key":"hedge-confirm-1"`)); err != nil {
+		t.Errorf("under the threshold: %v", err)
+	}
+}
+
+// Without a venue, search_markets searches every venue at once, merges and
+// ranks the results, and pages through all of them once.
+func TestSearchMarketsMergesVenues(t *testing.T) {
+	d := MustDeps(t)
+	exp := testNow.Add(72 * time.Hour)
+	d.Venues["kalshi"] = &listVenue{name: "kalshi", markets: []sibyl.Market{
+		priceMarket("kalshi", "KXBTC-A", "BTC", 120000, "above", exp, 0.4, 0.6),
+		priceMarket("kalshi", "KXBTC-B", "BTC", 130000, "above", exp, 0.3, 0.7),
+	}}
+	ts := All(d)
+	seen := map[string]int{}
+	venues := map[string]int{}
+	cursor := ""
+	for page := 0; page < 100; page++ {
+		args := `{"query":"BTC","status":"open","limit":50}`
+		if cursor != "" {
+			args = `{"query":"BTC","status":"open","limit":50,"cursor":"` + cursor + `"}`
+		}
+		out := decode[searchMarketsOut](t, must(call(t, toolByName(t, ts, "search_markets"), args)))
+		if page == 0 && out.Venue != "paper,kalshi" {
+			t.Errorf("answer venue %q, want paper,kalshi", out.Venue)
+		}
+		for _, m := range out.Markets {
+			seen[m.ID]++
+			venues[m.Venue]++
+		}
+		if cursor = out.NextCursor; cursor == "" {
+			break
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s listed %d times", id, n)
+		}
+	}
+	if venues["kalshi"] != 2 || venues["paper"] == 0 {
+		t.Errorf("results by venue %v: want both kalshi markets and paper's", venues)
+	}
+	// The kalshi markets close sooner than most paper ones, but ranking is
+	// by the query first: every result names BTC, so open, nearest close wins.
+	first := decode[searchMarketsOut](t, must(call(t, toolByName(t, ts, "search_markets"), `{"query":"BTC","status":"open","limit":100}`)))
+	for i := 1; i < len(first.Markets); i++ {
+		if first.Markets[i].CloseTime.Before(first.Markets[i-1].CloseTime) {
+			t.Fatalf("not ranked by nearest close: %s (%v) after %s (%v)", first.Markets[i].ID, first.Markets[i].CloseTime, first.Markets[i-1].ID, first.Markets[i-1].CloseTime)
+		}
+	}
+}
+
+// A venue that states the condition only in words ("Will Bitcoin be above
+// $X on ...?", no structured strike) is searched by the token's name and
+// matched from its question, with a lower score.
+func TestCompareMarketsReadsQuestions(t *testing.T) {
+	d := MustDeps(t)
+	page, err := d.Venues["paper"].SearchMarkets(context.Background(), sibyl.MarketQuery{Text: "BTC", Status: sibyl.StatusOpen, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref sibyl.Market
+	for _, m := range page.Markets {
+		if m.Underlying != nil && m.Underlying.Direction == "above" && m.Outcomes[0].Ask > 0 {
+			ref = m
+			break
+		}
+	}
+	u := ref.Underlying
+	q := fmt.Sprintf("Will Bitcoin be above $%s on %s?", humanize(u.Strike), u.Expiry.Format("January 2, 2006"))
+	d.Venues["polymarket"] = &listVenue{name: "polymarket", markets: []sibyl.Market{{
+		ID: "polymarket:0xbtc", Venue: "polymarket", NativeID: "0xbtc", Question: q, Status: sibyl.StatusOpen, CloseTime: u.Expiry.Add(-2 * time.Hour),
+		Outcomes: []sibyl.Outcome{{Name: "Yes", Ask: 0.5, Bid: 0.48}, {Name: "No", Ask: 0.52, Bid: 0.5}}}}}
+	raw, err := call(t, toolByName(t, All(d), "compare_markets"), `{"market":"`+ref.ID+`"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Markets []struct {
+			Market, Outcome, Match string
+			Score                  float64
+		} `json:"markets"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range out.Markets {
+		if m.Market == "polymarket:0xbtc" {
+			if m.Match != "price" || m.Score != 0.8 || m.Outcome != "Yes" {
+				t.Errorf("got %+v, want a price match read from the question (score 0.8, Yes)", m)
+			}
+			return
+		}
+	}
+	t.Errorf("%q not found among %+v", q, out.Markets)
+}
+
+// humanize writes 120000 as 120,000.
+func humanize(x float64) string {
+	s := fmt.Sprintf("%.0f", x)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

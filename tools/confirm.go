@@ -65,10 +65,10 @@ func (d *Deps) confirm(ctx context.Context, c *Call, what string, legs []orders.
 		price := "market (up to $1.00)"
 		px := decimal.NewFromInt(1)
 		if l.Order.Type == sibyl.LimitOrder {
-			px = decimal.NewFromFloat(l.Order.LimitPrice)
+			px = l.Order.LimitPrice
 			price = px.StringFixed(2)
 		}
-		qty := decimal.NewFromFloat(l.Order.Quantity)
+		qty := l.Order.Quantity
 		venue, _, _ := sibyl.SplitMarketID(l.MarketID)
 		fee, known := takerFee(venue, px, qty)
 		feeText := "unknown"

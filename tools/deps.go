@@ -9,6 +9,8 @@ import (
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/feeds"
 	"github.com/sibylmcp/sibyl/orders"
+	"github.com/sibylmcp/sibyl/risk"
+	"github.com/sibylmcp/sibyl/search"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -16,6 +18,10 @@ import (
 type Deps struct {
 	// Venues by name. The paper venue is always there in the default set-up.
 	Venues map[string]sibyl.Venue
+	// DefaultVenue names the venue used when a call names none (get_order,
+	// list_orders, get_positions); cmd chooses it. Empty means the first
+	// configured venue by name (the only one, in tests).
+	DefaultVenue string
 	// Feeds are the price-history sources for the grade tools, by name; the
 	// grade tools are left out when there are none.
 	Feeds map[string]feeds.Source
@@ -34,12 +40,22 @@ type Deps struct {
 	// VolFeed names the feed whose daily history gives hedge_position its
 	// volatility (default: DefaultFeed).
 	VolFeed string
+	// Limits are the risk limits by venue name, for list_venues to show (the
+	// orders service enforces them).
+	Limits map[string]risk.Limits
 	// ConfirmAbove is, by venue name, the notional in dollars above which
 	// place_order and an executed hedge ask the person (MCP elicitation)
 	// before anything is sent; a venue not in the map (or zero) never asks.
 	ConfirmAbove map[string]decimal.Decimal
+	// SecondOpinion, when the call asks for it, gives another grader's grades
+	// (Token Metrics') to show beside sibyl's; nil answers that none is
+	// configured.
+	SecondOpinion SecondOpinionFunc
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// searchIndex keeps the words of markets search_markets has read.
+	searchIndex search.Index
 }
 
 func (d *Deps) now() time.Time {
@@ -49,9 +65,21 @@ func (d *Deps) now() time.Time {
 	return time.Now().UTC()
 }
 
-// venueNames returns the configured venue names in a stable order: paper first,
-// then alphabetical.
-func (d *Deps) venueNames() []string { return namesFirst(d.Venues, "paper") }
+// venueNames returns the configured venue names in a stable order: the
+// default venue first, then alphabetical.
+func (d *Deps) venueNames() []string { return namesFirst(d.Venues, d.defaultVenue()) }
+
+// defaultVenue returns the venue a call that names none uses (see DefaultVenue).
+func (d *Deps) defaultVenue() string {
+	if d.DefaultVenue != "" {
+		return d.DefaultVenue
+	}
+	names := slices.Sorted(maps.Keys(d.Venues))
+	if len(names) > 0 {
+		return names[0]
+	}
+	return ""
+}
 
 // venue returns the named venue or a NotFound error listing the configured ones.
 func (d *Deps) venue(name, field string) (sibyl.Venue, error) {

@@ -80,9 +80,10 @@ func parseDay(s, field string) (time.Time, error) {
 }
 
 type gradeIn struct {
-	Symbol string `json:"symbol" jsonschema:"minLength=1,maxLength=20" jsonschema_description:"Token symbol, such as BTC, ETH or SOL (BTCUSDT is accepted too)."`
-	AsOf   string `json:"as_of,omitempty" jsonschema:"pattern=^[0-9]{4}-[0-9]{2}-[0-9]{2}$" jsonschema_description:"Grade as of this UTC day (YYYY-MM-DD), using only data up to and including it. Omit for the latest complete day."`
-	Source string `json:"source,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Price feed to grade from, such as paper (simulated) or csv (when the server was given --ohlcv-dir); list_venues lists the feeds. Omit for the default feed."`
+	Symbol        string `json:"symbol" jsonschema:"minLength=1,maxLength=20" jsonschema_description:"Token symbol, such as BTC, ETH or SOL (BTCUSDT is accepted too)."`
+	AsOf          string `json:"as_of,omitempty" jsonschema:"pattern=^[0-9]{4}-[0-9]{2}-[0-9]{2}$" jsonschema_description:"Grade as of this UTC day (YYYY-MM-DD), using only data up to and including it. Omit for the latest complete day."`
+	Source        string `json:"source,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Price feed to grade from, such as paper (simulated) or csv (when the server was given --ohlcv-dir); list_venues lists the feeds. Omit for the default feed."`
+	SecondOpinion bool   `json:"second_opinion,omitempty" jsonschema_description:"true: also show Token Metrics' own current trader, investor and TM grades beside sibyl's, labelled by source (needs the server's Token Metrics key; each call is billed to it, answers are cached for an hour). Default false."`
 }
 
 // ComponentOut is one transparent input of a grade.
@@ -120,7 +121,8 @@ func gradeOut(g sibyl.Grade) GradeOut {
 
 type gradeAnswer struct {
 	GradeOut
-	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	SecondOpinion *SecondOpinionOut `json:"second_opinion,omitempty" jsonschema_description:"With second_opinion: another grader's current grades of the token (Token Metrics'), labelled by source, or why they are missing. Not computed by sibyl."`
+	Timestamp     time.Time         `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
 func (d *Deps) getTokenGrade(ctx context.Context, c *Call, in gradeIn) (gradeAnswer, error) {
@@ -136,26 +138,32 @@ func (d *Deps) getTokenGrade(ctx context.Context, c *Call, in gradeIn) (gradeAns
 	if err != nil {
 		return gradeAnswer{}, err
 	}
-	return gradeAnswer{GradeOut: gradeOut(gr), Timestamp: d.now()}, nil
+	out := gradeAnswer{GradeOut: gradeOut(gr), Timestamp: d.now()}
+	if in.SecondOpinion {
+		out.SecondOpinion = d.secondOpinions(ctx, c.Tool, []string{gr.Symbol}, c.log)[gr.Symbol]
+	}
+	return out, nil
 }
 
 type rankIn struct {
-	By       string   `json:"by,omitempty" jsonschema_description:"What to rank by: trader (default), investor, or a component name."`
-	Limit    int      `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100" jsonschema_description:"Most tokens to return (1-100, default 10)."`
-	Universe []string `json:"universe,omitempty" jsonschema:"maxItems=200,maxLength=20" jsonschema_description:"Symbols to rank; omit for every token the feed knows."`
-	AsOf     string   `json:"as_of,omitempty" jsonschema:"pattern=^[0-9]{4}-[0-9]{2}-[0-9]{2}$" jsonschema_description:"Rank as of this UTC day (YYYY-MM-DD); omit for the latest complete day."`
-	Source   string   `json:"source,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Price feed to grade from; omit for the default feed."`
+	By            string   `json:"by,omitempty" jsonschema_description:"What to rank by: trader (default), investor, or a component name."`
+	Limit         int      `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100" jsonschema_description:"Most tokens to return (1-100, default 10)."`
+	Universe      []string `json:"universe,omitempty" jsonschema:"maxItems=200,maxLength=20" jsonschema_description:"Symbols to rank; omit for every token the feed knows."`
+	AsOf          string   `json:"as_of,omitempty" jsonschema:"pattern=^[0-9]{4}-[0-9]{2}-[0-9]{2}$" jsonschema_description:"Rank as of this UTC day (YYYY-MM-DD); omit for the latest complete day."`
+	Source        string   `json:"source,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Price feed to grade from; omit for the default feed."`
+	SecondOpinion bool     `json:"second_opinion,omitempty" jsonschema_description:"true: also show Token Metrics' own current grades of each ranked token beside sibyl's (one batched, cached call billed to the server's Token Metrics key). Default false."`
 }
 
 // RankedOut is one token in a ranking.
 type RankedOut struct {
-	Rank          int     `json:"rank" jsonschema_description:"1 is best."`
-	Symbol        string  `json:"symbol" jsonschema_description:"Token symbol."`
-	Score         float64 `json:"score" jsonschema_description:"The value ranked by, 0-100."`
-	TraderGrade   float64 `json:"trader_grade" jsonschema_description:"Trader Grade 0-100."`
-	InvestorGrade float64 `json:"investor_grade" jsonschema_description:"Investor Grade 0-100."`
-	Signal        string  `json:"signal" jsonschema_description:"Signal from the Trader Grade."`
-	AsOf          string  `json:"as_of" jsonschema_description:"The day graded (YYYY-MM-DD)."`
+	Rank          int               `json:"rank" jsonschema_description:"1 is best."`
+	Symbol        string            `json:"symbol" jsonschema_description:"Token symbol."`
+	Score         float64           `json:"score" jsonschema_description:"The value ranked by, 0-100."`
+	TraderGrade   float64           `json:"trader_grade" jsonschema_description:"Trader Grade 0-100."`
+	InvestorGrade float64           `json:"investor_grade" jsonschema_description:"Investor Grade 0-100."`
+	Signal        string            `json:"signal" jsonschema_description:"Signal from the Trader Grade."`
+	AsOf          string            `json:"as_of" jsonschema_description:"The day graded (YYYY-MM-DD)."`
+	SecondOpinion *SecondOpinionOut `json:"second_opinion,omitempty" jsonschema_description:"With second_opinion: Token Metrics' current grades of the token, labelled by source, or why they are missing. Not computed by sibyl; not used in the ranking."`
 }
 
 // SkippedOut is a token that could not be ranked.
@@ -202,6 +210,16 @@ func (d *Deps) rankTokens(ctx context.Context, c *Call, in rankIn) (rankOut, err
 	}
 	for i, s := range skipped {
 		out.Skipped[i] = SkippedOut{Symbol: s.Symbol, Code: string(s.Code), Reason: s.Reason}
+	}
+	if in.SecondOpinion && len(out.Ranking) > 0 {
+		syms := make([]string, len(out.Ranking))
+		for i, r := range out.Ranking {
+			syms[i] = r.Symbol
+		}
+		ops := d.secondOpinions(ctx, c.Tool, syms, c.log)
+		for i := range out.Ranking {
+			out.Ranking[i].SecondOpinion = ops[out.Ranking[i].Symbol]
+		}
 	}
 	return out, nil
 }

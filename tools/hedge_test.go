@@ -44,13 +44,13 @@ func TestHedgePreviewAndExecute(t *testing.T) {
 
 	exec := hedgeArgs(t, d, `,"execute":true,"idempotency_key":"hedge-0001"`)
 	first := decode[hedgeOut](t, must(call(t, tool, exec)))
-	if !first.Executed || !first.Complete {
+	if !first.Executed || (first.Status != "filled" && first.Status != "resting") || first.Complete != (first.Unhedged == 0) {
 		for _, l := range first.Legs {
 			if l.Error != nil {
 				t.Errorf("leg %s: %+v", l.Market, *l.Error)
 			}
 		}
-		t.Fatalf("execute: got executed %v complete %v", first.Executed, first.Complete)
+		t.Fatalf("execute: got executed %v status %s complete %v unhedged %v", first.Executed, first.Status, first.Complete, first.Unhedged)
 	}
 	again := decode[hedgeOut](t, must(call(t, tool, exec)))
 	for i := range first.Legs {

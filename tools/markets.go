@@ -2,13 +2,17 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/search"
 )
 
 // MarketTools returns list_venues, search_markets, get_market and get_orderbook.
@@ -18,7 +22,7 @@ func MarketTools(d *Deps) []Tool {
 			"List the prediction-market venues this server is configured for, with their mode (paper = simulated money, demo = the venue's test environment, live = real money), whether they are available, and what they support, plus the venues that exist but cannot be traded here, with the reason. Call this first to learn which venue names search_markets and get_market accept.",
 			readOnly, ScopeRead, d.listVenues),
 		New("search_markets", "Search prediction markets",
-			"Search prediction markets by words in the question, by status and by category, across one venue or all. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
+			"Search prediction markets by words in the question, by status and by category, across one venue or all. Without venue, every configured venue is searched at once and the results are merged and ranked (more of your words in the question first, then open markets, then the nearest close), each naming its venue. Returns compact market summaries (id, question, status, close time, Yes/No prices and implied probabilities, volume) and a next_cursor for the next page. Use the returned id with get_market or get_orderbook.",
 			readOnly, ScopeRead, d.searchMarkets),
 		New("get_market", "Get a market",
 			"Get one prediction market by id (venue:native_id): the question, the resolution rules, each outcome's bid/ask/last/mid and implied probability, volume, open interest, close time, status, and the top levels of each outcome's order book. Prices are dollars per contract (0-1); a contract pays $1 if its outcome wins.",
@@ -40,13 +44,14 @@ type listVenuesIn struct{}
 
 // VenueOut describes one venue.
 type VenueOut struct {
-	Name         string   `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
-	Title        string   `json:"title" jsonschema_description:"Human-readable venue name."`
-	Mode         string   `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
-	Simulated    bool     `json:"simulated" jsonschema_description:"True when no real money moves."`
-	Available    bool     `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
-	Reason       string   `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
-	Capabilities []string `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+	Name         string          `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
+	Title        string          `json:"title" jsonschema_description:"Human-readable venue name."`
+	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
+	Simulated    bool            `json:"simulated" jsonschema_description:"True when no real money moves."`
+	Available    bool            `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
+	Reason       string          `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
+	Capabilities []string        `json:"capabilities" jsonschema_description:"What the venue supports, such as markets, orderbook, trading."`
+	RiskLimits   *VenueLimitsOut `json:"risk_limits,omitempty" jsonschema_description:"The risk limits orders on this venue must fit (a refusal has code risk_limit); absent when none apply."`
 }
 
 // FeedOut describes one price-history feed.
@@ -74,28 +79,34 @@ func (d *Deps) listVenues(ctx context.Context, c *Call, in listVenuesIn) (listVe
 			caps = []string{}
 		}
 		out.Venues = append(out.Venues, VenueOut{Name: info.Name, Title: info.Title, Mode: info.Mode,
-			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps})
+			Simulated: info.Simulated, Available: info.Available, Reason: info.Reason, Capabilities: caps,
+			RiskLimits: limitsOut(d.Limits[n], d.ConfirmAbove[n])})
 	}
 	return out, nil
 }
 
 type searchMarketsIn struct {
-	Query    string `json:"query,omitempty" jsonschema:"maxLength=200" jsonschema_description:"Words that must all appear in the market's question, rules or id (case-insensitive), such as 'BTC above' or 'fed rates'. Omit to list everything."`
+	Query    string `json:"query,omitempty" jsonschema:"maxLength=200" jsonschema_description:"What you are looking for, in your own words, in any order: names or tickers (bitcoin or BTC, ether or ETH, fed, super bowl), amounts (150k, $150,000, 3%), months and dates (december, dec 31, 2026-12-31, q4, next month, end of year). Matched against each market's question, rules, category and tags; words no market uses are ignored (and listed). Omit to list everything."`
 	Venue    string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Only this venue (see list_venues). Omit to search all venues."`
-	Status   string `json:"status,omitempty" jsonschema:"enum=open,enum=closed,enum=settled" jsonschema_description:"Only markets in this status. Omit for all."`
+	Status   string `json:"status,omitempty" jsonschema:"enum=open,enum=closed,enum=settled,enum=any" jsonschema_description:"Only markets in this status (default open: the ones you can trade); any for every status."`
 	Category string `json:"category,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Only this category, such as crypto, macro, sports or politics. Omit for all."`
 	Limit    int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=100" jsonschema_description:"Most markets to return (1-100, default 20)."`
-	Cursor   string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer with the same filters, to get the next page."`
+	Cursor   string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer with the same query and filters, to get the next page."`
 }
 
-// OutcomeQuote is one outcome's prices.
+// OutcomeQuote is one outcome's prices. A price that does not exist (no bid, no
+// ask, no trade) is absent, never 0; mid and implied_probability follow
+// sibyl.PriceRule, and probability_source says which case applied.
 type OutcomeQuote struct {
-	Name               string  `json:"name" jsonschema_description:"Outcome name, such as Yes or No; use it as 'outcome' in get_orderbook and place_order."`
-	Bid                float64 `json:"bid" jsonschema_description:"Best bid in dollars per contract (0 when there is none)."`
-	Ask                float64 `json:"ask" jsonschema_description:"Best ask in dollars per contract (0 when there is none)."`
-	Last               float64 `json:"last" jsonschema_description:"Last traded price in dollars (0 when none)."`
-	Mid                float64 `json:"mid" jsonschema_description:"Midpoint of bid and ask, or the last price when one side is empty."`
-	ImpliedProbability float64 `json:"implied_probability" jsonschema_description:"The market's probability for this outcome, 0-1."`
+	Name               string   `json:"name" jsonschema_description:"Outcome name, such as Yes or No; use it as 'outcome' in get_orderbook and place_order."`
+	Bid                *float64 `json:"bid,omitempty" jsonschema_description:"Best bid in dollars per contract; absent when no one bids."`
+	BidSize            *float64 `json:"bid_size,omitempty" jsonschema_description:"Contracts at the best bid; absent with bid."`
+	Ask                *float64 `json:"ask,omitempty" jsonschema_description:"Best ask in dollars per contract; absent when no one offers."`
+	AskSize            *float64 `json:"ask_size,omitempty" jsonschema_description:"Contracts at the best ask; absent with ask."`
+	Last               *float64 `json:"last,omitempty" jsonschema_description:"The market's last traded price in dollars (your own fills do not count); absent when there is none. On a settled market: what a contract paid (1 or 0)."`
+	Mid                *float64 `json:"mid,omitempty" jsonschema_description:"Midpoint of bid and ask, 4 decimals; absent unless both sides are quoted."`
+	ImpliedProbability *float64 `json:"implied_probability,omitempty" jsonschema:"minimum=0,maximum=1" jsonschema_description:"The market's probability for this outcome, 0-1, 4 decimals, by one rule on every venue: settled -> 1 or 0; both sides quoted -> the midpoint; else the last trade (kept within the quoted side); else the lone bid (a lower bound) or ask (an upper bound); else absent. probability_source says which."`
+	ProbabilitySource  string   `json:"probability_source" jsonschema:"enum=settlement,enum=midpoint,enum=last_trade,enum=best_bid,enum=best_ask,enum=none" jsonschema_description:"Where implied_probability came from: settlement, midpoint (both sides quoted), last_trade (one side or none quoted), best_bid or best_ask (only that side and no trade: a bound, not an estimate), none (no probability)."`
 }
 
 // MarketSummary is a market as search_markets lists it.
@@ -105,6 +116,7 @@ type MarketSummary struct {
 	Question     string         `json:"question" jsonschema_description:"The question the market resolves."`
 	Status       string         `json:"status" jsonschema:"enum=open,enum=closed,enum=settled" jsonschema_description:"open: trading; closed: trading ended, result pending; settled: result known."`
 	Category     string         `json:"category" jsonschema_description:"Category, such as crypto, macro, sports, politics."`
+	Tags         []string       `json:"tags,omitempty" jsonschema_description:"Words the market is also known by (a token's name, a league, a person), when the venue has them."`
 	CloseTime    time.Time      `json:"close_time" jsonschema_description:"When trading stops (RFC 3339, UTC)."`
 	Outcomes     []OutcomeQuote `json:"outcomes" jsonschema_description:"Each outcome with its prices."`
 	Volume       float64        `json:"volume" jsonschema_description:"Contracts traded since the market opened."`
@@ -114,18 +126,40 @@ type MarketSummary struct {
 	Simulated    bool           `json:"simulated" jsonschema_description:"True for simulated (paper) markets."`
 }
 
+// SearchSuggestion is a query that would find markets.
+type SearchSuggestion struct {
+	Query string `json:"query" jsonschema_description:"A query to try (with the same filters)."`
+	Count int    `json:"count" jsonschema_description:"How many markets it finds."`
+	Why   string `json:"why" jsonschema_description:"How it differs from your query."`
+}
+
+// CategoryCount is one category with the markets in it.
+type CategoryCount struct {
+	Category string `json:"category" jsonschema_description:"Category name, for the category filter."`
+	Count    int    `json:"count" jsonschema_description:"Markets in it with the status asked for."`
+}
+
 type searchMarketsOut struct {
-	Markets    []MarketSummary `json:"markets" jsonschema_description:"The markets on this page."`
-	NextCursor string          `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
+	Markets     []MarketSummary    `json:"markets" jsonschema_description:"The markets on this page, best match first (relevance, then the nearest close, then volume)."`
+	NextCursor  string             `json:"next_cursor,omitempty" jsonschema_description:"Pass as cursor to get the next page; absent on the last page."`
+	Total       int                `json:"total" jsonschema_description:"Markets matching, over all pages."`
+	Interpreted string             `json:"interpreted,omitempty" jsonschema_description:"How the query was read: words with the synonyms they match (bitcoin (btc, xbt)), amounts, date ranges."`
+	Ignored     []string           `json:"ignored_terms,omitempty" jsonschema_description:"Words of the query that appear in no market and were left out."`
+	Suggestions []SearchSuggestion `json:"suggestions,omitempty" jsonschema_description:"When nothing (or little) matches: queries that would find markets."`
+	Categories  []CategoryCount    `json:"categories,omitempty" jsonschema_description:"When nothing matches: the categories there are, with how many markets each has."`
+	Note        string             `json:"note,omitempty" jsonschema_description:"Anything else to know about this answer, such as matches in another status."`
 	Answer
 }
 
-// searchCursor is the opaque cursor of search_markets across venues: the venue
-// being paged and that venue's own cursor.
+// searchCursor is search_markets' opaque cursor: the offset into the ranked
+// results and a hash of the query and filters it belongs to.
 type searchCursor struct {
-	Venue  string `json:"v"`
-	Cursor string `json:"c,omitempty"`
+	Offset int    `json:"o"`
+	Hash   string `json:"h"`
 }
+
+// maxSearchScan bounds the markets read from one venue for one search.
+const maxSearchScan = 5000
 
 func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (searchMarketsOut, error) {
 	names := d.venueNames()
@@ -139,69 +173,177 @@ func (d *Deps) searchMarkets(ctx context.Context, c *Call, in searchMarketsIn) (
 	if limit == 0 {
 		limit = 20
 	}
-	start := searchCursor{Venue: names[0]}
+	status := in.Status
+	if status == "" {
+		status = string(sibyl.StatusOpen)
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{in.Query, in.Venue, status, strings.ToLower(in.Category)}, "\x00")))
+	hash := base64.RawURLEncoding.EncodeToString(sum[:9])
+	offset := 0
 	if in.Cursor != "" {
+		var cur searchCursor
 		raw, err := base64.RawURLEncoding.DecodeString(in.Cursor)
-		if err != nil || json.Unmarshal(raw, &start) != nil || !slices.Contains(names, start.Venue) {
+		if err != nil || json.Unmarshal(raw, &cur) != nil || cur.Hash != hash || cur.Offset < 0 {
 			return searchMarketsOut{}, errBadSearchCursor()
 		}
+		offset = cur.Offset
 	}
-	out := searchMarketsOut{Markets: []MarketSummary{}}
-	simulated := true // every venue paged is simulated (at least one always is paged)
-	var next searchCursor
-	q := sibyl.MarketQuery{Text: in.Query, Status: sibyl.MarketStatus(in.Status), Category: in.Category}
-	for i := slices.Index(names, start.Venue); i < len(names) && len(out.Markets) < limit; i++ {
-		v := d.Venues[names[i]]
-		q.Limit = limit - len(out.Markets)
-		q.Cursor = ""
-		if names[i] == start.Venue {
-			q.Cursor = start.Cursor
-		}
-		page, err := v.SearchMarkets(ctx, q)
-		if err != nil {
-			if q.Cursor != "" && sibyl.ErrorField(err) == "cursor" {
-				// The venue's cursor is inside ours: its error would quote a
-				// string the agent never sent.
-				return searchMarketsOut{}, errBadSearchCursor()
+	now := d.now()
+	q := search.Parse(in.Query, now)
+	cands, simulated, truncated, err := d.searchCandidates(ctx, names, status, q)
+	if err != nil {
+		return searchMarketsOut{}, err
+	}
+	inCategory := cands
+	if in.Category != "" {
+		inCategory = nil
+		for _, m := range cands {
+			if strings.EqualFold(m.Category, strings.TrimSpace(in.Category)) {
+				inCategory = append(inCategory, m)
 			}
-			return searchMarketsOut{}, err
-		}
-		simulated = simulated && v.Info().Simulated
-		for _, m := range page.Markets {
-			out.Markets = append(out.Markets, summarize(m))
-		}
-		switch {
-		case page.NextCursor != "":
-			next = searchCursor{Venue: names[i], Cursor: page.NextCursor}
-		case i+1 < len(names):
-			next = searchCursor{Venue: names[i+1]}
-		default:
-			next = searchCursor{}
 		}
 	}
-	if next.Venue != "" {
-		raw, _ := json.Marshal(next)
+	res := d.searchIndex.Rank(inCategory, q)
+	out := searchMarketsOut{Markets: []MarketSummary{}, Total: len(res.Markets)}
+	if !q.Empty() {
+		out.Interpreted = search.Query{Terms: res.Used}.Describe()
+	}
+	for _, t := range res.Ignored {
+		out.Ignored = append(out.Ignored, t.Raw)
+	}
+	for i := offset; i < len(res.Markets) && len(out.Markets) < limit; i++ {
+		out.Markets = append(out.Markets, summarize(res.Markets[i]))
+	}
+	if next := offset + len(out.Markets); next < len(res.Markets) {
+		raw, _ := json.Marshal(searchCursor{Offset: next, Hash: hash})
 		out.NextCursor = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: d.now(), Simulated: simulated}
+	if len(res.Markets) == 0 {
+		d.whatWouldMatch(ctx, names, status, in.Category, q, cands, inCategory, &out)
+	}
+	if truncated {
+		out.Note = strings.TrimSpace(out.Note + fmt.Sprintf(" A venue lists more than %d markets; only those and the ones its own search finds for your words were ranked: add words or a category to narrow it.", maxSearchScan))
+	}
+	out.Answer = Answer{Venue: strings.Join(names, ","), Timestamp: now, Simulated: simulated}
 	return out, nil
 }
 
-func errBadSearchCursor() error {
-	return sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for these filters; start again without a cursor")
+// searchCandidates reads every market of the venues in status ("any": all),
+// up to maxSearchScan a venue; a venue with more is also asked, with its own
+// text search, for each word of q, so its relevant markets are not missed.
+func (d *Deps) searchCandidates(ctx context.Context, names []string, status string, q search.Query) ([]sibyl.Market, bool, bool, error) {
+	st := sibyl.MarketStatus(status)
+	if status == "any" {
+		st = ""
+	}
+	var out []sibyl.Market
+	seen := map[string]bool{}
+	simulated, truncated := true, false
+	scan := func(v sibyl.Venue, text string, max int) (bool, error) {
+		mq := sibyl.MarketQuery{Text: text, Status: st, Limit: 100}
+		for n := 0; n < max; {
+			page, err := v.SearchMarkets(ctx, mq)
+			if err != nil {
+				return false, err
+			}
+			for _, m := range page.Markets {
+				if !seen[m.ID] {
+					seen[m.ID] = true
+					out = append(out, m)
+				}
+			}
+			n += len(page.Markets)
+			if page.NextCursor == "" || len(page.Markets) == 0 {
+				return false, nil
+			}
+			mq.Cursor = page.NextCursor
+		}
+		return true, nil
+	}
+	for _, n := range names {
+		v := d.Venues[n]
+		simulated = simulated && v.Info().Simulated
+		more, err := scan(v, "", maxSearchScan)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if !more {
+			continue
+		}
+		truncated = true
+		for _, t := range q.Terms {
+			for _, w := range t.Words {
+				if _, err := scan(v, w, 500); err != nil {
+					return nil, false, false, err
+				}
+			}
+		}
+	}
+	return out, simulated, truncated, nil
 }
 
-func quotes(os []sibyl.Outcome) []OutcomeQuote {
-	out := make([]OutcomeQuote, len(os))
-	for i, o := range os {
-		out[i] = OutcomeQuote{Name: o.Name, Bid: o.Bid, Ask: o.Ask, Last: o.Last, Mid: o.Mid, ImpliedProbability: o.ImpliedProbability}
+// whatWouldMatch fills in, for a search that found nothing, what would find
+// something: nearby queries, the categories there are, and matches in other
+// statuses.
+func (d *Deps) whatWouldMatch(ctx context.Context, names []string, status, category string, q search.Query, cands, inCategory []sibyl.Market, out *searchMarketsOut) {
+	counts := map[string]int{}
+	for _, m := range cands {
+		counts[m.Category]++
+	}
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		out.Categories = append(out.Categories, CategoryCount{Category: name, Count: counts[name]})
+	}
+	for _, s := range d.searchIndex.Suggest(inCategory, q, d.now(), 5) {
+		out.Suggestions = append(out.Suggestions, SearchSuggestion{Query: s.Query, Count: s.Count, Why: s.Why})
+	}
+	var notes []string
+	if category != "" && len(inCategory) < len(cands) {
+		if n := len(d.searchIndex.Rank(cands, q).Markets); n > 0 {
+			notes = append(notes, fmt.Sprintf("%d markets in other categories match; omit category to see them.", n))
+		}
+	}
+	if status != "any" {
+		if all, _, _, err := d.searchCandidates(ctx, names, "any", q); err == nil {
+			if n := len(d.searchIndex.Rank(all, q).Markets); n > 0 {
+				notes = append(notes, fmt.Sprintf("%d markets in other statuses (closed or settled) match; pass status any to see them.", n))
+			}
+		}
+	}
+	if len(q.Terms) > 0 && len(out.Suggestions) == 0 && len(notes) == 0 {
+		notes = append(notes, "No market mentions these words; try a token (bitcoin, ETH), an event (fed, inflation, election, super bowl) or a category below.")
+	}
+	out.Note = strings.Join(notes, " ")
+}
+
+// quotes shows m's outcomes by sibyl.PriceRule, whatever the venue filled in.
+func quotes(m sibyl.Market) []OutcomeQuote {
+	sibyl.ApplyPriceRule(&m)
+	out := make([]OutcomeQuote, len(m.Outcomes))
+	for i, o := range m.Outcomes {
+		q := OutcomeQuote{Name: o.Name, ProbabilitySource: string(o.ProbabilitySource)}
+		if o.Bid > 0 {
+			q.Bid, q.BidSize = ptr(o.Bid), ptr(o.BidSize)
+		}
+		if o.Ask > 0 {
+			q.Ask, q.AskSize = ptr(o.Ask), ptr(o.AskSize)
+		}
+		if o.Last > 0 || (m.Status == sibyl.StatusSettled && m.Result != "") {
+			q.Last = ptr(o.Last)
+		}
+		if o.Mid > 0 {
+			q.Mid = ptr(o.Mid)
+		}
+		if o.ProbabilitySource != sibyl.SourceNone {
+			q.ImpliedProbability = ptr(o.ImpliedProbability)
+		}
+		out[i] = q
 	}
 	return out
 }
 
 func summarize(m sibyl.Market) MarketSummary {
-	return MarketSummary{ID: m.ID, Venue: m.Venue, Question: m.Question, Status: string(m.Status), Category: m.Category,
-		CloseTime: m.CloseTime.UTC(), Outcomes: quotes(m.Outcomes), Volume: m.Volume, Volume24h: m.Volume24h,
+	return MarketSummary{ID: m.ID, Venue: m.Venue, Question: m.Question, Status: string(m.Status), Category: m.Category, Tags: m.Tags,
+		CloseTime: m.CloseTime.UTC(), Outcomes: quotes(m), Volume: m.Volume, Volume24h: m.Volume24h,
 		OpenInterest: m.OpenInterest, Result: m.Result, Simulated: m.Simulated}
 }
 
@@ -274,7 +416,7 @@ func (d *Deps) getMarket(ctx context.Context, c *Call, in getMarketIn) (getMarke
 func levels(ls []sibyl.PriceLevel) []Level {
 	out := make([]Level, len(ls))
 	for i, l := range ls {
-		out[i] = Level{Price: l.Price, Size: l.Size}
+		out[i] = Level{Price: sibyl.RoundProbability(l.Price), Size: l.Size}
 	}
 	return out
 }
@@ -286,13 +428,16 @@ type getOrderbookIn struct {
 }
 
 type getOrderbookOut struct {
-	Market   string  `json:"market" jsonschema_description:"Market id."`
-	Outcome  string  `json:"outcome" jsonschema_description:"Outcome name."`
-	Bids     []Level `json:"bids" jsonschema_description:"Bids, best (highest) first."`
-	Asks     []Level `json:"asks" jsonschema_description:"Asks, best (lowest) first."`
-	TickSize float64 `json:"tick_size" jsonschema_description:"Smallest price step in dollars."`
-	Spread   float64 `json:"spread" jsonschema_description:"Best ask minus best bid in dollars (0 when a side is empty)."`
-	Mid      float64 `json:"mid" jsonschema_description:"Midpoint of best bid and ask in dollars (0 when a side is empty)."`
+	Market             string   `json:"market" jsonschema_description:"Market id."`
+	Outcome            string   `json:"outcome" jsonschema_description:"Outcome name."`
+	Bids               []Level  `json:"bids" jsonschema_description:"Bids, best (highest) first; empty when no one bids."`
+	Asks               []Level  `json:"asks" jsonschema_description:"Asks, best (lowest) first; empty when no one offers."`
+	TickSize           float64  `json:"tick_size" jsonschema_description:"Smallest price step in dollars."`
+	Spread             *float64 `json:"spread,omitempty" jsonschema_description:"Best ask minus best bid in dollars; absent unless both sides are quoted."`
+	Mid                *float64 `json:"mid,omitempty" jsonschema_description:"Midpoint of best bid and ask in dollars, 4 decimals; absent unless both sides are quoted."`
+	Last               *float64 `json:"last,omitempty" jsonschema_description:"The market's last traded price for this outcome (your own fills do not count); absent when there is none."`
+	ImpliedProbability *float64 `json:"implied_probability,omitempty" jsonschema:"minimum=0,maximum=1" jsonschema_description:"The market's probability for this outcome, by the same rule as get_market (the two always agree): settled -> 1 or 0; both sides quoted -> the midpoint; else the last trade; else the lone bid or ask as a bound; else absent."`
+	ProbabilitySource  string   `json:"probability_source" jsonschema:"enum=settlement,enum=midpoint,enum=last_trade,enum=best_bid,enum=best_ask,enum=none" jsonschema_description:"Where implied_probability came from (see get_market)."`
 	Answer
 }
 
@@ -312,19 +457,35 @@ func (d *Deps) getOrderbook(ctx context.Context, c *Call, in getOrderbookIn) (ge
 	if err != nil {
 		return getOrderbookOut{}, err
 	}
+	// The market's status and last trade complete the rule get_market uses.
+	m, err := v.Market(ctx, native)
+	if err != nil {
+		return getOrderbookOut{}, err
+	}
+	sibyl.ApplyPriceRule(&m)
+	last := 0.0
+	for _, o := range m.Outcomes {
+		if strings.EqualFold(o.Name, b.Outcome) {
+			last = o.Last
+		}
+	}
 	out := getOrderbookOut{Market: b.MarketID, Outcome: b.Outcome, Bids: levels(b.Bids), Asks: levels(b.Asks), TickSize: b.TickSize,
 		Answer: Answer{Venue: v.Info().Name, Timestamp: b.Time.UTC(), Simulated: b.Simulated}}
-	if len(b.Bids) > 0 && len(b.Asks) > 0 {
-		out.Spread = round6(b.Asks[0].Price - b.Bids[0].Price)
-		out.Mid = round6((b.Asks[0].Price + b.Bids[0].Price) / 2)
+	q := sibyl.BookQuote(m.Status, m.Result, b, last)
+	out.ProbabilitySource = string(q.Source)
+	if q.Source != sibyl.SourceNone {
+		out.ImpliedProbability = ptr(q.Probability)
+	}
+	if q.Mid > 0 {
+		out.Mid = ptr(q.Mid)
+		out.Spread = ptr(sibyl.RoundProbability(b.Asks[0].Price - b.Bids[0].Price))
+	}
+	if last > 0 || (m.Status == sibyl.StatusSettled && m.Result != "") {
+		out.Last = ptr(last)
 	}
 	return out, nil
 }
 
-func round6(x float64) float64 {
-	const k = 1e6
-	if x < 0 {
-		return -float64(int64(-x*k+0.5)) / k
-	}
-	return float64(int64(x*k+0.5)) / k
+func errBadSearchCursor() error {
+	return sibyl.FieldErrorf(sibyl.Invalid, "cursor", "cursor is not one this server issued for this query and these filters; start again without a cursor")
 }

@@ -2,10 +2,12 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
 	"github.com/sibylmcp/sibyl/orders"
@@ -82,11 +84,11 @@ type OrderOut struct {
 	Type           string    `json:"type" jsonschema:"enum=limit,enum=market" jsonschema_description:"limit or market."`
 	TimeInForce    string    `json:"time_in_force" jsonschema_description:"gtc, ioc or fok."`
 	Quantity       float64   `json:"quantity" jsonschema_description:"Contracts ordered."`
-	LimitPrice     float64   `json:"limit_price" jsonschema_description:"Limit price in dollars; 0 for a market order."`
-	Status         string    `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"open and partially_filled orders still rest on the book; the others are final."`
+	LimitPrice     *float64  `json:"limit_price,omitempty" jsonschema_description:"Limit price in dollars; absent for a market order."`
+	Status         string    `json:"status" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"accepted (the venue took the order; its state is not known yet: get_order asks again), open and partially_filled orders may still trade; the others are final."`
 	FilledQuantity float64   `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
-	AveragePrice   float64   `json:"average_price" jsonschema_description:"Average fill price in dollars (0 when nothing filled)."`
-	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	AveragePrice   *float64  `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars, 4 decimals; absent until something fills."`
+	Fees           float64   `json:"fees" jsonschema_description:"Fees charged so far, dollars (to the cent)."`
 	RejectReason   string    `json:"reject_reason,omitempty" jsonschema_description:"Why the venue refused or cancelled the rest of the order, when it did."`
 	Fills          []FillOut `json:"fills" jsonschema_description:"Executions, oldest first."`
 	CreatedAt      time.Time `json:"created_at" jsonschema_description:"When the venue accepted the order (RFC 3339, UTC)."`
@@ -96,27 +98,78 @@ type OrderOut struct {
 }
 
 func orderOut(o sibyl.Order) OrderOut {
-	out := OrderOut{OrderID: o.ID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
-		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity, LimitPrice: o.LimitPrice,
-		Status: string(o.Status), FilledQuantity: o.FilledQuantity, AveragePrice: o.AveragePrice, Fees: o.Fees,
+	// The exact decimals become JSON numbers in their shortest form: exact
+	// for the 2-6 decimal places venues use.
+	out := OrderOut{OrderID: o.NativeID, ClientOrderID: o.ClientOrderID, Market: o.MarketID, Outcome: o.Outcome, Side: string(o.Side),
+		Type: string(o.Type), TimeInForce: string(o.TimeInForce), Quantity: o.Quantity.InexactFloat64(),
+		Status: string(o.Status), FilledQuantity: o.FilledQuantity.InexactFloat64(), Fees: sibyl.RoundMoney(o.Fees.InexactFloat64()),
 		RejectReason: o.RejectReason, Fills: make([]FillOut, len(o.Fills)), CreatedAt: o.CreatedAt.UTC(), UpdatedAt: o.UpdatedAt.UTC(),
 		Venue: o.Venue, Simulated: o.Simulated}
+	if o.LimitPrice.IsPositive() {
+		out.LimitPrice = ptr(o.LimitPrice.InexactFloat64())
+	}
+	if o.FilledQuantity.IsPositive() && o.AveragePrice.IsPositive() {
+		out.AveragePrice = ptr(sibyl.RoundProbability(o.AveragePrice.InexactFloat64()))
+	}
 	for i, f := range o.Fills {
-		out.Fills[i] = FillOut{Price: f.Price, Quantity: f.Quantity, Fee: f.Fee, Maker: f.Maker, Time: f.Time.UTC()}
+		out.Fills[i] = FillOut{Price: f.Price.InexactFloat64(), Quantity: f.Quantity.InexactFloat64(), Fee: sibyl.RoundMoney(f.Fee.InexactFloat64()), Maker: f.Maker, Time: f.Time.UTC()}
 	}
 	return out
 }
 
 type orderAnswer struct {
 	OrderOut
-	Replayed  bool      `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order comes from an earlier call with the same idempotency_key (even one whose answer never reached you). False: this call placed it."`
-	Timestamp time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Replayed bool `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order fields above are the ORIGINAL answer of an earlier call with the same idempotency_key (even one whose answer never reached you), as it was then; current_state says what is true now. False: this call placed it."`
+	// CurrentState is what is true of the order now, on a replay.
+	CurrentState *OrderStateOut `json:"current_state,omitempty" jsonschema_description:"With replayed=true: the order as the venue has it now (it may have filled or been cancelled since the original answer). Absent on a first answer, whose fields are already current."`
+	Timestamp    time.Time      `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
+}
+
+// OrderStateOut is an order's state at one moment.
+type OrderStateOut struct {
+	Status         string     `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
+	FilledQuantity float64    `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
+	AveragePrice   *float64   `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars; absent until something fills."`
+	Fees           float64    `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty" jsonschema_description:"When the order last changed (RFC 3339, UTC); absent when unknown."`
+	AsOf           time.Time  `json:"as_of" jsonschema_description:"When the venue was asked (RFC 3339, UTC)."`
+	Note           string     `json:"note,omitempty" jsonschema_description:"Why the status is unknown, when it is; get_order may be tried later."`
+}
+
+// currentState asks the venue for the order's state now, for a replayed answer.
+func (d *Deps) currentState(ctx context.Context, principal string, o sibyl.Order) *OrderStateOut {
+	cur := &OrderStateOut{Status: "unknown", AsOf: d.now()}
+	v, ok := d.Venues[o.Venue]
+	if !ok || o.NativeID == "" {
+		cur.Note = "the order's venue is not configured now"
+		return cur
+	}
+	now, err := v.GetOrder(ctx, principal, o.NativeID)
+	if err != nil {
+		cur.Note = "the venue could not be asked now (" + string(sibyl.ErrorCode(err)) + "); get_order with this order_id tells the current state later"
+		return cur
+	}
+	st := orderOut(now)
+	cur.Status, cur.FilledQuantity, cur.AveragePrice, cur.Fees, cur.UpdatedAt = st.Status, st.FilledQuantity, st.AveragePrice, st.Fees, &st.UpdatedAt
+	return cur
+}
+
+// answer builds a place or cancel answer; a replay also says what is true now.
+func (d *Deps) answer(ctx context.Context, c *Call, res orders.Result) orderAnswer {
+	out := orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}
+	if res.Replayed {
+		out.CurrentState = d.currentState(ctx, c.Principal, res.Order)
+	}
+	return out
 }
 
 func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderAnswer, error) {
-	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: in.Quantity, Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
+	// JSON numbers become exact decimals in their shortest form (0.56 is
+	// 0.56); a number that is not on the market's steps is refused, never
+	// rounded.
+	req := sibyl.OrderRequest{Outcome: in.Outcome, Side: sibyl.Side(in.Side), Quantity: decimal.NewFromFloat(in.Quantity), Type: sibyl.MarketOrder, TimeInForce: sibyl.TimeInForce(in.TimeInForce)}
 	if in.LimitPrice != nil {
-		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.LimitPrice
+		req.Type, req.LimitPrice = sibyl.LimitOrder, decimal.NewFromFloat(*in.LimitPrice)
 	}
 	if req.TimeInForce == "" {
 		req.TimeInForce = sibyl.GTC
@@ -132,7 +185,7 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 			return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "worst_price", "give worst_price only for a market order (without limit_price); a limit order's limit_price is its worst price")
 		}
 		// A market order with a worst price is an immediate limit order at it.
-		req.Type, req.LimitPrice = sibyl.LimitOrder, *in.WorstPrice
+		req.Type, req.LimitPrice = sibyl.LimitOrder, decimal.NewFromFloat(*in.WorstPrice)
 	}
 	if _, _, err := d.marketVenue(in.Market, "market"); err != nil {
 		return orderAnswer{}, err
@@ -148,22 +201,29 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	if in.CancelOnDisconnect && c.Transport == "http" && c.SessionID == "" {
 		return orderAnswer{}, sibyl.FieldErrorf(sibyl.Invalid, "cancel_on_disconnect", "cancel_on_disconnect needs a session; a stateless HTTP request has none")
 	}
+	// The fingerprint covers the order with its defaults applied: a retry
+	// that spells out time_in_force or cancel_on_disconnect=false is the
+	// same request as the call that left them out.
+	fpArgs, err := withDefaults(c.Args, map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false})
+	if err != nil {
+		return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
-		MarketID: in.Market, Order: req, Args: c.Args, Confirmation: conf,
+		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, Confirmation: conf,
 	})
 	if err != nil {
 		return orderAnswer{}, err
 	}
-	if in.CancelOnDisconnect && !res.Order.Status.Final() && res.Order.ID != "" {
+	if in.CancelOnDisconnect && !res.Order.Status.Final() && res.Order.NativeID != "" {
 		venueName, _, _ := sibyl.SplitMarketID(in.Market)
-		if err := d.Orders.CancelOnDisconnect(c.SessionID, c.Principal, venueName, res.Order.ID); err != nil {
+		if err := d.Orders.CancelOnDisconnect(c.SessionID, c.Principal, venueName, res.Order.NativeID); err != nil {
 			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
 		}
 	}
-	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+	return d.answer(ctx, c, res), nil
 }
 
 type cancelOrderIn struct {
@@ -178,19 +238,29 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 			return orderAnswer{}, err
 		}
 	}
+	// With one venue configured, naming it is the same request as not.
+	var fpArgs json.RawMessage
+	if len(d.Venues) == 1 {
+		for name := range d.Venues {
+			var err error
+			if fpArgs, err = withDefaults(c.Args, map[string]any{"venue": name}); err != nil {
+				return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			}
+		}
+	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
-		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args})
+		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs})
 	if err != nil {
 		return orderAnswer{}, err
 	}
-	return orderAnswer{OrderOut: orderOut(res.Order), Replayed: res.Replayed, Timestamp: d.now()}, nil
+	return d.answer(ctx, c, res), nil
 }
 
 type getOrderIn struct {
 	OrderID        string `json:"order_id,omitempty" jsonschema:"maxLength=200" jsonschema_description:"The venue's order id. Give this or idempotency_key."`
 	IdempotencyKey string `json:"idempotency_key,omitempty" jsonschema:"maxLength=128" jsonschema_description:"The idempotency_key the order was placed with. Give this or order_id."`
-	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default paper."`
+	Venue          string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"The order's venue (with order_id); default: the server's default venue (see list_venues)."`
 }
 
 type getOrderOut struct {
@@ -219,7 +289,7 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 		venueName, orderID = rec.Venue, rec.OrderID
 	}
 	if venueName == "" {
-		venueName = "paper"
+		venueName = d.defaultVenue()
 	}
 	v, err := d.venue(venueName, "venue")
 	if err != nil {
@@ -234,8 +304,8 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 
 type listOrdersIn struct {
 	Market string `json:"market,omitempty" jsonschema:"maxLength=300" jsonschema_description:"Only orders in this market (venue:native_id); its venue is the one listed. Omit for all markets of the venue."`
-	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default paper, or the market's venue)."`
-	Status string `json:"status,omitempty" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
+	Venue  string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue to list (default: the market's venue, else the server's default venue; see list_venues)."`
+	Status string `json:"status,omitempty" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired" jsonschema_description:"Only orders in this status."`
 	Limit  int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=200" jsonschema_description:"Most orders to return (1-200, default 50)."`
 	Cursor string `json:"cursor,omitempty" jsonschema:"maxLength=1000" jsonschema_description:"The next_cursor of a previous answer, for the next page."`
 }
@@ -260,7 +330,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 		venueName, native = vn, n
 	}
 	if venueName == "" {
-		venueName = "paper"
+		venueName = d.defaultVenue()
 	}
 	v, err := d.venue(venueName, "venue")
 	if err != nil {
@@ -270,7 +340,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 	if limit == 0 {
 		limit = 50
 	}
-	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{MarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
+	page, err := v.ListOrders(ctx, c.Principal, sibyl.OrderQuery{NativeMarketID: native, Status: sibyl.OrderStatus(in.Status), Limit: limit, Cursor: in.Cursor})
 	if err != nil {
 		return listOrdersOut{}, err
 	}
@@ -283,7 +353,7 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 }
 
 type getPositionsIn struct {
-	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default paper)."`
+	Venue string `json:"venue,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Venue (default: the server's default venue; see list_venues)."`
 }
 
 // PositionOut is one holding.
@@ -309,7 +379,7 @@ type getPositionsOut struct {
 func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (getPositionsOut, error) {
 	name := in.Venue
 	if name == "" {
-		name = "paper"
+		name = d.defaultVenue()
 	}
 	v, err := d.venue(name, "venue")
 	if err != nil {
@@ -319,14 +389,15 @@ func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (ge
 	if err != nil {
 		return getPositionsOut{}, err
 	}
-	out := getPositionsOut{Cash: p.Cash, Reserved: p.Reserved, Equity: p.Equity, Positions: make([]PositionOut, len(p.Positions)),
+	out := getPositionsOut{Cash: sibyl.RoundMoney(p.Cash), Reserved: sibyl.RoundMoney(p.Reserved), Equity: sibyl.RoundMoney(p.Equity), Positions: make([]PositionOut, len(p.Positions)),
 		Answer: Answer{Venue: name, Timestamp: p.Time.UTC(), Simulated: p.Simulated}}
 	if out.Timestamp.IsZero() {
 		out.Timestamp = d.now()
 	}
 	for i, x := range p.Positions {
-		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: x.AveragePrice,
-			MarkPrice: x.MarkPrice, MarketValue: x.MarketValue, UnrealizedPnL: x.UnrealizedPnL, RealizedPnL: x.RealizedPnL}
+		out.Positions[i] = PositionOut{Market: x.MarketID, Outcome: x.Outcome, Quantity: x.Quantity, AveragePrice: sibyl.RoundProbability(x.AveragePrice),
+			MarkPrice: sibyl.RoundProbability(x.MarkPrice), MarketValue: sibyl.RoundMoney(x.MarketValue), UnrealizedPnL: sibyl.RoundMoney(x.UnrealizedPnL),
+			RealizedPnL: sibyl.RoundMoney(x.RealizedPnL)}
 	}
 	return out, nil
 }

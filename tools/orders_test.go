@@ -305,3 +305,34 @@ func TestRefusedOrderCallsAreAudited(t *testing.T) {
 		t.Errorf("audit entries by key (-want +got):\n%s", diff)
 	}
 }
+
+// TestReplayShowsCurrentState: place, cancel, then retry the place with the
+// same key. The answer keeps the original (open, replayed) and adds what is
+// true now (cancelled).
+func TestReplayShowsCurrentState(t *testing.T) {
+	d := MustDeps(t)
+	ts := All(d)
+	id, _ := openMarket(t, d)
+	args := `{"market":"` + id + `","outcome":"Yes","side":"buy","quantity":5,"limit_price":0.02,"idempotency_key":"replay-0001"}`
+	placed := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"), args)))
+	if placed.Status != "open" || placed.CurrentState != nil {
+		t.Fatalf("first answer: got status %s current %+v, want open and no current_state", placed.Status, placed.CurrentState)
+	}
+	if placed.AveragePrice != nil || placed.LimitPrice == nil || *placed.LimitPrice != 0.02 {
+		t.Errorf("first answer: average_price %v limit_price %v, want absent and 0.02", placed.AveragePrice, placed.LimitPrice)
+	}
+	must(call(t, toolByName(t, ts, "cancel_order"), `{"order_id":"`+placed.OrderID+`","idempotency_key":"replay-cancel-1"}`))
+	again := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"), args)))
+	if !again.Replayed || again.Status != "open" || again.OrderID != placed.OrderID {
+		t.Fatalf("replay: got %s replayed %v, want the original open answer replayed", again.Status, again.Replayed)
+	}
+	if again.CurrentState == nil || again.CurrentState.Status != "cancelled" || again.CurrentState.UpdatedAt == nil {
+		t.Fatalf("replay: current_state %+v, want cancelled", again.CurrentState)
+	}
+	// A market order has no limit price to show.
+	mo := decode[orderAnswer](t, must(call(t, toolByName(t, ts, "place_order"),
+		`{"market":"`+id+`","outcome":"Yes","side":"buy","quantity":1,"idempotency_key":"replay-mkt-1"}`)))
+	if mo.LimitPrice != nil || mo.AveragePrice == nil {
+		t.Errorf("market order: limit_price %v average_price %v, want absent and present", mo.LimitPrice, mo.AveragePrice)
+	}
+}

@@ -133,14 +133,32 @@ type ErrorObject struct {
 // refused with an unauthorized error. log receives internal error details, which
 // are never shown to the client.
 func Register(s *mcp.Server, tools []Tool, audit Auditor, log *slog.Logger) {
+	RegisterObserved(s, tools, audit, nil, log)
+}
+
+// RegisterObserved is Register with obs (when not nil) told of every call once
+// it has finished (see CallObserver): the one seam for tool metrics, so that no
+// tool counts its own calls.
+func RegisterObserved(s *mcp.Server, tools []Tool, audit Auditor, obs CallObserver, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if audit != nil {
-		// Calls refused by their input schema never reach a handler.
+	if audit != nil || obs != nil {
+		// Calls refused by their input schema never reach a handler. Their
+		// arguments may be anything: only the declared ones are audited.
+		declared := make(map[string]map[string]bool, len(tools))
+		for _, t := range tools {
+			declared[t.Name] = declaredArgNames(t.InputSchema)
+		}
 		s.OnInvalidArguments(func(ctx context.Context, req *mcp.CallToolRequest, field, message string) {
-			audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: req.Session.Principal(), SessionID: req.Session.ID(),
-				Transport: req.Session.Transport(), Tool: req.Name, Args: req.Arguments, Outcome: string(sibyl.Invalid)})
+			if audit != nil {
+				audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: req.Session.Principal(), SessionID: req.Session.ID(),
+					Transport: req.Session.Transport(), Tool: req.Name, Args: declaredArgs(req.Arguments, declared[req.Name]),
+					Outcome: string(sibyl.Invalid)})
+			}
+			if obs != nil {
+				obs(req.Name, string(sibyl.Invalid), 0)
+			}
 		})
 	}
 	for _, t := range tools {
@@ -151,12 +169,13 @@ func Register(s *mcp.Server, tools []Tool, audit Auditor, log *slog.Logger) {
 			InputSchema:  t.InputSchema,
 			OutputSchema: t.OutputSchema,
 			Annotations:  &t.Annotations,
-		}, handler(t, audit, log))
+		}, handler(t, audit, obs, log))
 	}
 }
 
-func handler(t Tool, audit Auditor, log *slog.Logger) mcp.ToolHandler {
+func handler(t Tool, audit Auditor, obs CallObserver, log *slog.Logger) mcp.ToolHandler {
 	return func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		start := time.Now()
 		c := &Call{
 			Tool:      t.Name,
 			Principal: req.Session.Principal(),
@@ -180,6 +199,9 @@ func handler(t Tool, audit Auditor, log *slog.Logger) mcp.ToolHandler {
 			}
 			audit.RecordCall(CallRecord{Time: time.Now().UTC(), Principal: c.Principal, SessionID: c.SessionID,
 				Transport: c.Transport, Tool: t.Name, Args: req.Arguments, Outcome: outcome})
+		}
+		if obs != nil {
+			obs(t.Name, callOutcome(err), time.Since(start))
 		}
 		if errors.Is(err, mcp.ErrInputRequired) {
 			return nil, err // a stateless request: the client answers the question and calls again

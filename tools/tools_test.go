@@ -29,6 +29,13 @@ var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 // MustDeps returns Deps with an in-memory paper venue on a fixed clock.
 func MustDeps(tb testing.TB) *Deps {
 	tb.Helper()
+	return mustDepsWith(tb, paper.Options{}, nil)
+}
+
+// mustDepsWith is MustDeps with paper options (Seed, Now and Store are set
+// here) and, when wrap is not nil, the paper venue wrapped by it.
+func mustDepsWith(tb testing.TB, opts paper.Options, wrap func(sibyl.Venue) sibyl.Venue) *Deps {
+	tb.Helper()
 	st, err := store.Open(filepath.Join(tb.TempDir(), "sibyl.db"))
 	if err != nil {
 		tb.Fatal(err)
@@ -40,22 +47,27 @@ func MustDeps(tb testing.TB) *Deps {
 		st.Close()
 	})
 	clock := func() time.Time { return testNow }
-	pv, err := paper.New(paper.Options{Seed: 1, Now: clock, Store: st})
+	opts.Seed, opts.Now, opts.Store = 1, clock, st
+	pv, err := paper.New(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	venues := map[string]sibyl.Venue{"paper": pv}
+	if wrap != nil {
+		venues["paper"] = wrap(pv)
+	}
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Now: clock})
 	tb.Cleanup(svc.Flush)
 	return &Deps{
-		Venues:      venues,
-		Orders:      svc,
-		Store:       st,
-		Spot:        pv.Spot,
-		Feeds:       map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
-		DefaultFeed: "paper",
-		LiveFeeds:   map[string]bool{"paper": true},
-		Now:         func() time.Time { return testNow },
+		Venues:       venues,
+		DefaultVenue: "paper", // as cmd/sibyl chooses by default
+		Orders:       svc,
+		Store:        st,
+		Spot:         pv.Spot,
+		Feeds:        map[string]feeds.Source{"paper": feeds.NewSimulated("paper", pv.Tokens, pv.Daily)},
+		DefaultFeed:  "paper",
+		LiveFeeds:    map[string]bool{"paper": true},
+		Now:          func() time.Time { return testNow },
 	}
 }
 
@@ -322,8 +334,8 @@ func TestGetMarketAndOrderbook(t *testing.T) {
 			t.Errorf("bids not best first: %v", ob.Bids)
 		}
 	}
-	if ob.Spread <= 0 || ob.Mid <= 0 || ob.Mid >= 1 {
-		t.Errorf("spread %v mid %v, want a positive spread and a mid in (0,1)", ob.Spread, ob.Mid)
+	if ob.Spread == nil || ob.Mid == nil || *ob.Spread <= 0 || *ob.Mid <= 0 || *ob.Mid >= 1 || ob.ProbabilitySource != "midpoint" {
+		t.Errorf("spread %v mid %v source %q, want a positive spread and a midpoint in (0,1)", ob.Spread, ob.Mid, ob.ProbabilitySource)
 	}
 }
 

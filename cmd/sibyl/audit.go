@@ -5,20 +5,24 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/sibylmcp/sibyl/store"
 )
 
 const auditHelp = `Usage:
-  sibyl audit verify [--data-dir DIR]           walk the hash chain; exit 0 when intact,
-                                                 1 naming the first bad entry otherwise
+  sibyl audit verify [--data-dir DIR] [--anchor FILE]
+                                                 walk the hash chain (and check it against the
+                                                 anchor's checkpoints); exit 0 when intact, 1
+                                                 naming the first bad entry or checkpoint
   sibyl audit tail [--data-dir DIR] [-n N] [--tool NAME]
                                                  print the last N entries as JSON lines
   sibyl audit export --jsonl [--data-dir DIR] [--after SEQ]
                                                  write every entry as canonical JSON lines
 
-The server holds the data file while it runs: stop it first. With SIBYL_AUDIT_KEY
+The server holds the data file while it runs: stop it first, or work on a copy
+(the audit commands only read, so a read-only copy will do). With SIBYL_AUDIT_KEY
 set, verify also checks every entry's HMAC.
 
 Flags:
@@ -39,6 +43,7 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	tool := fs.String("tool", "", "tail: only entries of this tool")
 	jsonl := fs.Bool("jsonl", false, "export: write JSON lines (the only format)")
 	after := fs.Uint64("after", 0, "export: only entries after this sequence number")
+	anchorFile := fs.String("anchor", "", "verify: also check the chain against the checkpoints in `FILE` (written by 'sibyl serve --audit-anchor FILE'); fails naming the first checkpoint whose entry is missing or different")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -53,7 +58,12 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 	case sub == "export" && !*jsonl:
 		return fmt.Errorf("export needs --jsonl (the only format)")
 	}
-	st, err := openExisting(filepath.Join(*dataDir, "sibyl.db"), store.Options{AuditKey: auditKey()})
+	path := filepath.Join(*dataDir, "sibyl.db")
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("no data file at %s: pass the --data-dir 'sibyl serve' uses (or set SIBYL_DATA_DIR)", path)
+	}
+	// Read only: the audit commands work on a read-only copy of the file.
+	st, err := store.OpenReadOnly(path, store.Options{AuditKey: auditKey()})
 	if err != nil {
 		return err
 	}
@@ -71,7 +81,15 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 		if v.HMACChecked {
 			hmac = "HMACs checked"
 		}
-		fmt.Fprintf(stdout, "audit chain intact: %d entries, head %s (%s)\n", v.Entries, v.Head.Hash, hmac)
+		anchored := ""
+		if *anchorFile != "" {
+			n, last, err := verifyAnchor(st, *anchorFile, auditKey(), v.Head)
+			if err != nil {
+				return err
+			}
+			anchored = fmt.Sprintf("; %d anchor checkpoints match, the latest at seq %d", n, last.Seq)
+		}
+		fmt.Fprintf(stdout, "audit chain intact: %d entries, head %s (%s)%s\n", v.Entries, v.Head.Hash, hmac, anchored)
 		return nil
 	case "tail":
 		es, err := st.TailAudit(*n, *tool)

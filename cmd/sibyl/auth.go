@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sibylmcp/sibyl/store"
 	"golang.org/x/time/rate"
@@ -25,6 +27,9 @@ type keyAuth struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+
+	// fails limits failed authentications per client address (nil: none).
+	fails *failLimiter
 }
 
 type keyCtx struct{}
@@ -32,14 +37,24 @@ type keyCtx struct{}
 // wrap returns h behind bearer-token authentication and per-key rate limits.
 func (a *keyAuth) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A client address that failed too often is refused before its token
+		// is looked at: guessing, and the store reads it costs, stop there.
+		addr := clientAddr(r)
+		if a.fails != nil && a.fails.blocked(addr) {
+			w.Header().Set("Retry-After", strconv.Itoa(a.fails.retryAfter()))
+			rpcHTTPError(w, http.StatusTooManyRequests, "too many failed authentications from this address; retry later with a valid API key")
+			return
+		}
 		// The scheme name is case-insensitive (RFC 9110, section 11.1).
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") {
+			a.failed(addr)
 			rpcHTTPError(w, http.StatusUnauthorized, "this server needs an API key: send Authorization: Bearer <token> (sibyl keys create makes one)")
 			return
 		}
 		key, err := a.store.AuthenticateAPIKey(strings.TrimSpace(token))
 		if errors.Is(err, store.ErrBadAPIKey) {
+			a.failed(addr)
 			rpcHTTPError(w, http.StatusUnauthorized, "invalid or revoked API key: send a live key's token (the server's operator makes one with 'sibyl keys create')")
 			return
 		}
@@ -58,6 +73,30 @@ func (a *keyAuth) wrap(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyCtx{}, key)))
 	})
+}
+
+func (a *keyAuth) failed(addr string) {
+	if a.fails != nil {
+		a.fails.fail(addr)
+	}
+}
+
+// admitBatch is mcp's AdmitBatch hook: every entry of a batch counts against
+// the key's rate limit, as if sent alone. wrap counted the POST carrying them
+// as one already.
+func (a *keyAuth) admitBatch(r *http.Request, _ string, entries int) error {
+	key, ok := r.Context().Value(keyCtx{}).(store.APIKey)
+	if !ok || a.rps <= 0 || entries <= 1 {
+		return nil
+	}
+	l := a.limiter(key.ID)
+	if entries > l.Burst() {
+		return fmt.Errorf("rate limit: a batch of %d entries counts as %d requests, more than this key's burst of %d (%g requests per second); send smaller batches", entries, entries, l.Burst(), a.rps)
+	}
+	if !l.AllowN(time.Now(), entries-1) {
+		return fmt.Errorf("rate limit: a batch of %d entries counts as %d requests; %g requests per second per API key; retry after a pause", entries, entries, a.rps)
+	}
+	return nil
 }
 
 func (a *keyAuth) limiter(id string) *rate.Limiter {
@@ -106,4 +145,77 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// clientAddr is the address a request came from, without the port. Behind a
+// proxy every client shares the proxy's address.
+// An IPv6 client is counted by its /64 network, which one host commonly owns whole.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return host
+}
+
+// failTableMax bounds the client addresses failLimiter remembers.
+const failTableMax = 4096
+
+// failLimiter counts failed authentications per client address: burst
+// failures are allowed, then the address is blocked until the budget refills
+// at rate per second. Addresses whose budget is full again are forgotten, so
+// the table stays small.
+type failLimiter struct {
+	rate  rate.Limit
+	burst int
+
+	mu    sync.Mutex
+	addrs map[string]*rate.Limiter
+}
+
+func newFailLimiter(perSecond float64, burst int) *failLimiter {
+	return &failLimiter{rate: rate.Limit(perSecond), burst: burst, addrs: map[string]*rate.Limiter{}}
+}
+
+// blocked reports whether addr has no failure left to spend.
+func (f *failLimiter) blocked(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.addrs[addr]
+	return ok && l.Tokens() < 1
+}
+
+// fail spends one of addr's failures.
+func (f *failLimiter) fail(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.addrs) >= failTableMax {
+		for a, l := range f.addrs {
+			if l.Tokens() >= float64(f.burst) {
+				delete(f.addrs, a)
+			}
+		}
+		// Still full (many addresses failing at once): forget arbitrary
+		// ones, so memory stays bounded; they may fail a burst again.
+		for a := range f.addrs {
+			if len(f.addrs) < failTableMax*3/4 {
+				break
+			}
+			delete(f.addrs, a)
+		}
+	}
+	l, ok := f.addrs[addr]
+	if !ok {
+		l = rate.NewLimiter(f.rate, f.burst)
+		f.addrs[addr] = l
+	}
+	l.Allow()
+}
+
+// retryAfter is the seconds a blocked address waits for one more try.
+func (f *failLimiter) retryAfter() int {
+	return max(1, int(1/float64(f.rate)+0.999))
 }

@@ -51,6 +51,8 @@ func sampleArgs(marketID, restingOrderID string, btcSpot float64) map[string]map
 		"get_audit_log": {"verify": true, "limit": 10},
 		"hedge_position": {"symbol": "BTC", "quantity": 0.1, "protect_below": btcSpot * 0.85,
 			"by": time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)},
+		"plan_hedge": {"symbol": "BTC", "quantity": 0.1, "protect_below": btcSpot * 0.85,
+			"by": time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)},
 		"list_venues":       {},
 		"search_markets":    {"query": "BTC above", "status": "open", "limit": 3},
 		"get_market":        {"market": marketID, "depth": 2},

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/store"
 )
@@ -255,26 +252,11 @@ func (c *control) audit(st controlState) error {
 	})
 }
 
-// cancelOpen cancels every order sibyl placed that is still resting, through
-// the exactly-once cancel path, with a key made of the halt's id and the
-// order: a second run of the same halt (after a restart) replays.
+// cancelOpen cancels every resting order, exactly once each, under keys made
+// of the halt's id (orders.CancelAllOpen).
 func (c *control) cancelOpen(ctx context.Context, st controlState, ack controlAck) controlAck {
-	c.orders.Flush() // accepted orders' completions, so the index lists them
-	for _, o := range c.store.OpenOrders(time.Now().Add(time.Hour), 0) {
-		h := sha256.Sum256([]byte(o.Venue + "\x00" + o.OrderID))
-		key := "halt-" + st.ID + "-" + hex.EncodeToString(h[:12])
-		args, _ := json.Marshal(map[string]string{"venue": o.Venue, "order_id": o.OrderID, "halt": st.ID})
-		_, err := c.orders.Cancel(ctx, orders.CancelRequest{Principal: o.Principal, Transport: "control", Key: key, Venue: o.Venue, OrderID: o.OrderID, Args: args})
-		switch sibyl.ErrorCode(err) {
-		case "":
-			ack.Cancelled++
-		case sibyl.Conflict:
-			ack.WereFinal++
-		default:
-			ack.Failed++
-			c.log.Error("halt: cancelling a resting order", "venue", o.Venue, "order_id", o.OrderID, "err", err)
-		}
-	}
+	r := c.orders.CancelAllOpen(ctx, "halt-"+st.ID, "control")
+	ack.Cancelled, ack.WereFinal, ack.Failed = r.Cancelled, r.WereFinal, r.Failed
 	return ack
 }
 

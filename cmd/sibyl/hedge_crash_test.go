@@ -41,6 +41,7 @@ type hedgeAnswer struct {
 	Legs     []hedgeLeg `json:"legs"`
 	Executed bool       `json:"executed"`
 	Complete bool       `json:"complete"`
+	Status   string     `json:"status"`
 }
 
 // TestHedgeCrashBetweenLegs executes a hedge on a server that dies right after
@@ -96,8 +97,9 @@ func TestHedgeCrashBetweenLegs(t *testing.T) {
 		return a
 	}
 	retry := call()
-	if !retry.Executed || !retry.Complete || len(retry.Legs) < 2 {
-		t.Fatalf("retry: got %+v, want a complete hedge of 2+ legs", retry)
+	// Every leg placed: filled in full, or resting beyond the book's depth.
+	if !retry.Executed || (retry.Status != "filled" && retry.Status != "resting") || len(retry.Legs) < 2 {
+		t.Fatalf("retry: got %+v, want every leg of 2+ placed", retry)
 	}
 	for i, l := range retry.Legs {
 		if wantReplayed := i == 0; l.Replayed != wantReplayed {

@@ -20,8 +20,9 @@ const keysHelp = `Usage:
   sibyl keys revoke ID [--data-dir DIR]
                                    revoke a key at once
 
-Once a data file holds a live key, 'sibyl serve --http' requires
-'Authorization: Bearer <token>' on every request. Scopes: read (market data, grades,
+Once a data file holds a key, 'sibyl serve --http' requires
+'Authorization: Bearer <token>' on every request; revoking every key locks the
+server rather than opening it (unless 'sibyl serve --insecure-no-auth'). Scopes: read (market data, grades,
 your orders and positions, the audit log) and trade (also place and cancel orders).
 The server holds the data file while it runs: stop it to manage keys.
 

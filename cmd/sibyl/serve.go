@@ -18,6 +18,7 @@ import (
 
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/metrics"
 	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/tools"
@@ -51,20 +52,33 @@ type Main struct {
 	OHLCVDir  string  // CSV price history for the grade tools; empty: the paper world's
 	RateLimit float64 // HTTP requests per second per API key
 	PaperCash float64 // each principal's opening paper balance, dollars
-	// InsecureNoAuth allows serving HTTP beyond loopback without API keys.
+	// InsecureNoAuth allows serving HTTP beyond loopback without API keys,
+	// and without authentication when every key of the data file is revoked.
 	InsecureNoAuth bool
+	hadKeys        bool // the data file has held an API key (revoked ones count)
+	// AuditAnchor is the file that receives checkpoints of the audit chain's
+	// head (see anchor.go); empty: none.
+	AuditAnchor string
 
 	// storeMaxBatch caps the functions per group-commit transaction (0: the
 	// store's default). Benchmarks set 1 to measure the server without group
 	// commit: every transaction its own fsync.
 	storeMaxBatch int
 
+	ops         opsFlags       // --metrics-addr, --tls-*, --feed, --config (opsflags.go)
 	risk        riskFlags      // risk limits and --confirm-above (risk.go)
+	limits      httpLimits     // HTTP timeouts and caps (httplimits.go)
 	halt        *orders.Halt   // the kill switch's state
 	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
 	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
 
+	metrics *metrics.Metrics // /metrics (health.go)
+	ready   *readiness       // /readyz (health.go)
+	srvMu   sync.Mutex
+	srv     *mcp.Server // for the sessions gauge
+
 	store   *store.Store
+	anchor  *anchorLoop
 	sweeper *store.Sweeper
 	orders  *orders.Service
 	logger  *slog.Logger
@@ -98,14 +112,30 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("SIBYL_PAPER_CASH: want a positive number of dollars")
 	}
 	fs.Float64Var(&m.PaperCash, "paper-cash", cash, "opening paper balance of each principal, in dollars [SIBYL_PAPER_CASH]")
-	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys (anyone who reaches it may trade)")
+	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys, or without authentication once every key is revoked (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
+	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
 	m.risk.register(fs)
+	if err := m.limits.register(fs); err != nil {
+		return err
+	}
+	m.ops.register(fs)
+	// The config file fills in what neither a flag nor its environment
+	// variable sets: it must come after every flag is defined (config.go).
+	if err := m.ops.loadConfig(fs, args); err != nil {
+		return err
+	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	if err := m.ops.check(fs, m.Stdout); err != nil {
+		return err
+	}
 	if err := m.risk.check(); err != nil {
+		return err
+	}
+	if err := m.limits.check(); err != nil {
 		return err
 	}
 	if len(pos) > 0 {
@@ -132,6 +162,11 @@ func (m *Main) Run(ctx context.Context) error {
 	dbPath := m.store.Path()
 	if m.HTTPAddr == "" {
 		m.banner("stdio", dbPath)
+		stop, err := m.serveMetricsAddr(ctx)
+		if err != nil {
+			return err
+		}
+		defer stop()
 		return srv.ServeStdio(ctx, m.Stdin, m.Stdout)
 	}
 	return m.serveHTTP(ctx, srv, dbPath)
@@ -145,18 +180,28 @@ func (m *Main) Open() (*mcp.Server, error) {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
 	tuneGC()
+	if m.metrics == nil {
+		m.metrics = m.newMetrics()
+	}
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
-	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey(), MaxBatch: m.storeMaxBatch})
+	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey(), MaxBatch: m.storeMaxBatch, OnCommit: m.onCommit})
 	if err != nil {
 		return nil, err
 	}
 	m.store = st
+	if m.AuditAnchor != "" {
+		a, err := startAnchor(m.AuditAnchor, st, auditKey(), m.logger)
+		if err != nil {
+			return nil, err
+		}
+		m.anchor = a
+	}
 
 	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st, StartingCash: m.PaperCash})
 	if err != nil {
 		return nil, fmt.Errorf("starting the paper venue: %w", err)
 	}
-	fs, defFeed, liveFeeds, err := priceFeeds(pv, m.OHLCVDir)
+	pf, err := m.priceFeeds(pv)
 	if err != nil {
 		return nil, err
 	}
@@ -209,14 +254,16 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := &tools.Deps{Venues: venues, Feeds: fs, DefaultFeed: defFeed, LiveFeeds: liveFeeds, Orders: svc, Store: st,
-		Spot: pv.Spot, VolFeed: "paper", ConfirmAbove: confirmAbove}
+	deps := &tools.Deps{Venues: venues, DefaultVenue: pv.Info().Name, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
+		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
+	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
 	})
-	tools.Register(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.logger)
+	tools.RegisterObserved(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
+	m.setServer(srv)
 	m.watchDisconnects(srv, svc)
 	return srv, nil
 }
@@ -259,11 +306,34 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)}
-	m.banner("http://"+ln.Addr().String()+"/mcp", dbPath)
-	if auth == nil {
+	hs := m.limits.server(mux)
+	hs.ErrorLog = slog.NewLogLogger(m.logger.Handler(), slog.LevelWarn)
+	// TLS (tls.go): the certificate is read now and again on each SIGHUP.
+	certs, err := m.ops.startTLS(ctx, m.logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	scheme := "http://"
+	if certs != nil {
+		hs.TLSConfig = certs.config()
+		scheme = "https://"
+	}
+	m.banner(scheme+ln.Addr().String()+"/mcp", dbPath)
+	stopMetrics, err := m.serveMetricsAddr(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
+	switch {
+	case auth == nil && m.InsecureNoAuth && m.hadKeys:
+		fmt.Fprintf(m.Stderr, "  every API key is revoked and --insecure-no-auth is set: anyone who reaches this address may trade without a key\n")
+	case auth == nil:
 		fmt.Fprintf(m.Stderr, "  no API keys: every local caller may trade (paper money); 'sibyl keys create' turns on bearer-token auth\n")
-	} else {
+	case auth.live == 0:
+		fmt.Fprintf(m.Stderr, "  every API key is revoked: every request is refused until 'sibyl keys create' makes one (--insecure-no-auth serves without keys)\n")
+	default:
 		limit := "no rate limit"
 		if m.RateLimit > 0 {
 			limit = fmt.Sprintf("%g requests/s per key", m.RateLimit)
@@ -271,7 +341,13 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		fmt.Fprintf(m.Stderr, "  %d API key(s): requests need Authorization: Bearer <token>; %s\n", auth.live, limit)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if hs.TLSConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "") // the certificate comes from GetCertificate
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -292,7 +368,8 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 // has live API keys. It refuses a non-loopback address without keys unless
 // InsecureNoAuth is set. Benchmarks serve the same handler.
 func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *keyAuth, error) {
-	opts := &mcp.HTTPOptions{JSONResponse: true, SessionIdleTimeout: time.Hour}
+	opts := &mcp.HTTPOptions{JSONResponse: true}
+	m.limits.apply(opts)
 	keys, err := m.store.APIKeys()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("reading API keys: %w", err)
@@ -303,11 +380,16 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 			live++
 		}
 	}
+	// Once the data file has had a key, HTTP stays authenticated: revoking
+	// the last key locks the server, it does not open it.
+	m.hadKeys = len(keys) > 0
 	var auth *keyAuth
 	switch {
-	case live > 0:
-		auth = &keyAuth{store: m.store, log: m.logger, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live}
+	case live > 0 || (m.hadKeys && !m.InsecureNoAuth):
+		auth = &keyAuth{store: m.store, log: m.logger, rps: m.RateLimit, limiters: map[string]*rate.Limiter{}, live: live,
+			fails: newFailLimiter(authFailRate, authFailBurst)}
 		opts.Authenticate = auth.authenticate
+		opts.AdmitBatch = auth.admitBatch
 	case m.HTTPAddr != "" && !isLoopback(m.HTTPAddr) && !m.InsecureNoAuth:
 		return nil, nil, nil, fmt.Errorf("--http %s listens beyond this machine and the data file has no API key: anyone who can reach it could trade. Create one with 'sibyl keys create --name NAME --scopes read,trade', or pass --insecure-no-auth", m.HTTPAddr)
 	}
@@ -322,10 +404,11 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 	h := mcp.NewHTTPHandler(srv, opts)
 	mux := http.NewServeMux()
 	if auth != nil {
-		mux.Handle("/mcp", auth.wrap(h))
+		mux.Handle("/mcp", m.metrics.WrapHTTP(auth.wrap(h)))
 	} else {
-		mux.Handle("/mcp", h)
+		mux.Handle("/mcp", m.metrics.WrapHTTP(h))
 	}
+	m.mountOps(mux, auth)
 	return mux, h, auth, nil
 }
 
@@ -354,10 +437,21 @@ func (m *Main) Close() error {
 	if m.orders != nil {
 		m.orders.Flush()
 	}
-	if m.store != nil {
-		return m.store.Close()
+	var anchorErr error
+	if m.anchor != nil {
+		// The last checkpoint covers every entry: queued ones first.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = m.store.FlushAudit(ctx)
+		cancel()
+		anchorErr = m.anchor.stop()
+		m.anchor = nil
 	}
-	return nil
+	if m.store != nil {
+		if err := m.store.Close(); err != nil {
+			return err
+		}
+	}
+	return anchorErr
 }
 
 // auditKey returns the HMAC key for the audit chain from SIBYL_AUDIT_KEY, or nil.

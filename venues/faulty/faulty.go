@@ -230,18 +230,20 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 }
 
 // CancelOrder calls the inner venue, with the next fault.
-func (v *Venue) CancelOrder(ctx context.Context, principal, orderID string) (sibyl.Order, error) {
-	return v.write(ctx, "CancelOrder", func() (sibyl.Order, error) { return v.inner.CancelOrder(ctx, principal, orderID) })
+func (v *Venue) CancelOrder(ctx context.Context, principal, nativeOrderID string) (sibyl.Order, error) {
+	return v.write(ctx, "CancelOrder", func() (sibyl.Order, error) { return v.inner.CancelOrder(ctx, principal, nativeOrderID) })
 }
 
 // GetOrder calls the inner venue.
-func (v *Venue) GetOrder(ctx context.Context, principal, orderID string) (sibyl.Order, error) {
-	return read(v, ctx, "GetOrder", func() (sibyl.Order, error) { return v.inner.GetOrder(ctx, principal, orderID) })
+func (v *Venue) GetOrder(ctx context.Context, principal, nativeOrderID string) (sibyl.Order, error) {
+	return read(v, ctx, "GetOrder", func() (sibyl.Order, error) { return v.inner.GetOrder(ctx, principal, nativeOrderID) })
 }
 
 // OrderByClientID calls the inner venue.
-func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID string) (sibyl.Order, error) {
-	return read(v, ctx, "OrderByClientID", func() (sibyl.Order, error) { return v.inner.OrderByClientID(ctx, principal, clientOrderID) })
+func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID string, hint sibyl.LookupHint) (sibyl.Order, error) {
+	return read(v, ctx, "OrderByClientID", func() (sibyl.Order, error) {
+		return v.inner.OrderByClientID(ctx, principal, clientOrderID, hint)
+	})
 }
 
 // ListOrders calls the inner venue.

@@ -17,11 +17,11 @@ type inner struct {
 
 func (v *inner) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
 	v.placed++
-	return sibyl.Order{ID: "o-1", ClientOrderID: req.ClientOrderID, Status: sibyl.OrderOpen}, nil
+	return sibyl.Order{NativeID: "o-1", ClientOrderID: req.ClientOrderID, Status: sibyl.OrderOpen}, nil
 }
 
 func (v *inner) GetOrder(ctx context.Context, principal, id string) (sibyl.Order, error) {
-	return sibyl.Order{ID: id}, nil
+	return sibyl.Order{NativeID: id}, nil
 }
 
 func TestScriptedFaults(t *testing.T) {
@@ -51,8 +51,8 @@ func TestScriptedFaults(t *testing.T) {
 			if tt.plainErr != nil && !errors.Is(err, tt.plainErr) {
 				t.Errorf("error: got %v, want %v", err, tt.plainErr)
 			}
-			if err == nil && o.ID != "o-1" {
-				t.Errorf("order: got %q, want o-1", o.ID)
+			if err == nil && o.NativeID != "o-1" {
+				t.Errorf("order: got %q, want o-1", o.NativeID)
 			}
 			// The script is used up: the next call passes through.
 			if _, err := v.PlaceOrder(context.Background(), sibyl.OrderRequest{}); err != nil {
@@ -101,7 +101,7 @@ func TestRatesAreSeeded(t *testing.T) {
 func TestReadsPassThroughWithLatency(t *testing.T) {
 	v := New(&inner{}, Options{Latency: time.Millisecond, Script: []Fault{LostResponse}})
 	o, err := v.GetOrder(context.Background(), "p", "o-9")
-	if err != nil || o.ID != "o-9" {
+	if err != nil || o.NativeID != "o-9" {
 		t.Fatalf("GetOrder: got %+v, %v", o, err)
 	}
 	if v.Injected(LostResponse) != 0 {

@@ -57,11 +57,10 @@ func (v *Venue) view(def *marketDef, ms *mstate, now time.Time) sibyl.Market {
 			break
 		}
 	}
-	last := 0
-	if ms != nil && ms.lastTick > 0 && ms.lastBucket == v.bucketIndex(now) {
-		last = ms.lastTick // a principal traded in this bucket
-	}
-	return v.marketView(def, now, bb, int(bs), ba, int(as), last)
+	// Last is the simulated market's own last trade (the model's price a
+	// bucket ago): a principal's fill is not the market's probability, or an
+	// agent's trade into a one-sided book would set the price it is shown.
+	return v.marketView(def, now, bb, int(bs), ba, int(as), 0)
 }
 
 // SearchMarkets returns one page of listed markets matching q, ordered by close

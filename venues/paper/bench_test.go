@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 )
 
@@ -32,17 +33,17 @@ func benchPlace(b *testing.B, opts Options) {
 		clk.Add(100 * time.Millisecond)
 		req := sibyl.OrderRequest{
 			Principal: fmt.Sprintf("p%d", i%100), ClientOrderID: fmt.Sprintf("c%d", i),
-			MarketID: ids[i%len(ids)], Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1,
+			NativeMarketID: ids[i%len(ids)], Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(1),
 		}
 		switch i % 3 {
 		case 0:
-			req.LimitPrice = 0.01
+			req.LimitPrice = dec(0.01)
 		case 1:
 			req.Type, req.TimeInForce = sibyl.MarketOrder, sibyl.IOC
 		case 2:
 			req.Type, req.Side = sibyl.MarketOrder, sibyl.Sell
 			req.Principal = fmt.Sprintf("p%d", (i-1)%100)
-			req.MarketID = ids[(i-1)%len(ids)]
+			req.NativeMarketID = ids[(i-1)%len(ids)]
 		}
 		if _, err := v.PlaceOrder(ctx, req); err != nil && sibyl.ErrorCode(err) != sibyl.Invalid {
 			b.Fatal(err)
@@ -74,10 +75,10 @@ func BenchmarkPlaceOrder(b *testing.B) {
 				clk.Add(10 * time.Millisecond)
 				req := sibyl.OrderRequest{
 					Principal: fmt.Sprintf("p%d", i%100), ClientOrderID: fmt.Sprintf("c%d", i),
-					MarketID: ids[i%int64(len(ids))], Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01,
+					NativeMarketID: ids[i%int64(len(ids))], Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01),
 				}
 				if i%2 == 0 {
-					req.Type, req.LimitPrice, req.TimeInForce = sibyl.MarketOrder, 0, sibyl.IOC
+					req.Type, req.LimitPrice, req.TimeInForce = sibyl.MarketOrder, decimal.Zero, sibyl.IOC
 				}
 				if _, err := v.PlaceOrder(ctx, req); err != nil {
 					b.Error(err)

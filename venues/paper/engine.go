@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 )
 
@@ -83,7 +84,7 @@ func (v *Venue) release(o *order, t *tx) {
 	} else if pos := a.Positions[posKey(o.Native, o.Outcome)]; pos != nil {
 		pos.Committed = max(pos.Committed-o.Remaining, 0)
 	}
-	delete(a.open, o.ID)
+	delete(a.open, o.NativeID)
 	t.orders[o] = struct{}{}
 	t.accounts[a] = struct{}{}
 }
@@ -233,19 +234,18 @@ func (v *Venue) execute(o *order, tk int, n int64, maker bool, at time.Time, t *
 	}
 	if ms := v.st.markets[o.Native]; ms != nil {
 		ms.holders[o.Principal] = struct{}{}
-		ms.lastTick, ms.lastBucket = tk, v.bucketIndex(at)
 	}
 	v.st.fillSeq++
 	t.meta = true
 	o.Fills = append(o.Fills, sibyl.Fill{
-		ID: fmt.Sprintf("PF-%08d", v.st.fillSeq), Price: centsToDollars(px), Quantity: float64(n),
-		Fee: centsToDollars(fee), Maker: maker, Time: at,
+		ID: fmt.Sprintf("PF-%08d", v.st.fillSeq), Price: decimal.New(px, -2), Quantity: decimal.NewFromInt(n),
+		Fee: decimal.New(fee, -2), Maker: maker, Time: at,
 	})
 	o.Remaining -= n
-	o.FilledQuantity += float64(n)
+	o.FilledQuantity = o.FilledQuantity.Add(decimal.NewFromInt(n))
 	o.Notional += n * px
-	o.AveragePrice = math.Round(float64(o.Notional)/o.FilledQuantity*100) / 10000
-	o.Fees = centsToDollars(centsOf(o.Fees) + fee)
+	o.AveragePrice = decimal.New(o.Notional, -2).DivRound(o.FilledQuantity, 4)
+	o.Fees = o.Fees.Add(decimal.New(fee, -2))
 	o.UpdatedAt = at
 	switch {
 	case o.Remaining == 0:
@@ -256,8 +256,6 @@ func (v *Venue) execute(o *order, tk int, n int64, maker bool, at time.Time, t *
 	t.orders[o] = struct{}{}
 	t.accounts[a] = struct{}{}
 }
-
-func centsOf(d float64) int64 { return int64(math.Round(d * 100)) }
 
 // unbook removes o from its market's book and its principal's open set.
 func (v *Venue) unbook(ms *mstate, o *order) {
@@ -274,7 +272,7 @@ func (v *Venue) unbook(ms *mstate, o *order) {
 		}
 	}
 	if a := v.st.accounts[o.Principal]; a != nil {
-		delete(a.open, o.ID)
+		delete(a.open, o.NativeID)
 	}
 }
 
@@ -286,7 +284,7 @@ func (v *Venue) book(ms *mstate, o *order) {
 		ms.asks[o.Tick] = append(ms.asks[o.Tick], o)
 	}
 	ms.resting++
-	v.st.accounts[o.Principal].open[o.ID] = o
+	v.st.accounts[o.Principal].open[o.NativeID] = o
 	// The order was matched against the quotes of the bucket it was placed in:
 	// replay only later buckets.
 	b, _ := v.bucketOf(o.CreatedAt)
@@ -379,27 +377,28 @@ func validate(req *sibyl.OrderRequest) (outcome string, yesBid bool, tick int, q
 		req.TimeInForce = sibyl.IOC // market orders never rest
 	}
 	q := req.Quantity
-	if math.IsNaN(q) || q <= 0 {
-		return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity must be a positive number of contracts (got %v)", q)
+	if !q.IsPositive() {
+		return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity must be a positive number of contracts (got %s)", q)
 	}
-	if q != math.Trunc(q) {
-		return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity must be a whole number of contracts (got %v)", q)
+	if !q.IsInteger() {
+		return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity must be a whole number of contracts (got %s); valid quantities: multiples of 1 contract", q)
 	}
-	if q > maxQuantity {
-		return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity %v is above the paper venue's limit of %d contracts per order", q, maxQuantity)
+	if q.GreaterThan(decimal.NewFromInt(maxQuantity)) {
+		return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "quantity", "quantity %s is above the paper venue's limit of %d contracts per order", q, maxQuantity)
 	}
-	qty = int64(q)
+	qty = q.IntPart()
 	p := req.LimitPrice
 	opx := 0 // limit in outcome cents, 0 = none
-	if req.Type == sibyl.LimitOrder || p != 0 {
-		if math.IsNaN(p) || p < 0.01-1e-9 || p > 0.99+1e-9 { // off the range, not merely off the tick (0.005 has no tick below it)
-			return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "limit_price", "limit_price must be between 0.01 and 0.99 dollars (got %v)", p)
+	if req.Type == sibyl.LimitOrder || !p.IsZero() {
+		if p.LessThan(decimal.New(1, -2)) || p.GreaterThan(decimal.New(99, -2)) { // off the range, not merely off the tick (0.005 has no tick below it)
+			return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "limit_price", "limit_price must be between 0.01 and 0.99 dollars (got %s)", p)
 		}
-		c := math.Round(p * 100)
-		if math.Abs(p*100-c) > 1e-6 {
-			return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "limit_price", "limit_price %v is not on the $0.01 tick; use %.2f or %.2f", p, math.Floor(p*100)/100, math.Ceil(p*100)/100)
+		c := p.Shift(2)
+		if !c.IsInteger() {
+			return "", false, 0, 0, sibyl.FieldErrorf(sibyl.Invalid, "limit_price", "limit_price %s is not on the $0.01 tick (valid prices: 0.01-0.99 step 0.01); use %s or %s",
+				p, p.RoundFloor(2).StringFixed(2), p.RoundCeil(2).StringFixed(2))
 		}
-		opx = int(c)
+		opx = int(c.IntPart())
 	}
 	// Map to the Yes book: buying Yes or selling No bids on Yes.
 	buy := req.Side == sibyl.Buy
@@ -478,7 +477,7 @@ func (v *Venue) check(req sibyl.OrderRequest, now time.Time) (checkedRequest, er
 	if cr.outcome, cr.yesBid, cr.tick, cr.qty, err = validate(&cr.req); err != nil {
 		return cr, err
 	}
-	if cr.def, err = v.listed(req.MarketID, now); err != nil {
+	if cr.def, err = v.listed(req.NativeMarketID, now); err != nil {
 		return cr, err
 	}
 	if st := cr.def.status(now); st != sibyl.StatusOpen {
@@ -515,7 +514,7 @@ func (v *Venue) place(cr checkedRequest, now time.Time, t *tx) (*order, error) {
 		Order: sibyl.Order{
 			ClientOrderID: req.ClientOrderID, Venue: v.opts.Name, MarketID: v.opts.Name + ":" + def.id,
 			Outcome: outcome, Side: req.Side, Type: req.Type, TimeInForce: req.TimeInForce,
-			Quantity: float64(qty), LimitPrice: req.LimitPrice, Status: sibyl.OrderOpen,
+			Quantity: decimal.NewFromInt(qty), LimitPrice: req.LimitPrice, Status: sibyl.OrderOpen,
 			Fills: []sibyl.Fill{}, CreatedAt: now, UpdatedAt: now, Simulated: true,
 		},
 		Principal: req.Principal, Native: def.id, YesBid: yesBid, Tick: tick, Remaining: qty,
@@ -545,7 +544,7 @@ func (v *Venue) place(cr checkedRequest, now time.Time, t *tx) (*order, error) {
 
 	v.st.orderSeq++
 	o.Seq = v.st.orderSeq
-	o.ID = fmt.Sprintf("PO-%08d", o.Seq)
+	o.NativeID = fmt.Sprintf("PO-%08d", o.Seq)
 	t.meta = true
 	v.st.add(o, a)
 	t.orders[o] = struct{}{}
@@ -611,16 +610,16 @@ func publicOrder(o *order) sibyl.Order {
 // reserved cash or committed contracts, and returns its final state. An
 // order that is already final is returned unchanged with a Conflict error; an
 // unknown order (or another principal's) is NotFound.
-func (v *Venue) CancelOrder(ctx context.Context, principal, orderID string) (sibyl.Order, error) {
+func (v *Venue) CancelOrder(ctx context.Context, principal, nativeOrderID string) (sibyl.Order, error) {
 	if err := ctxErr(ctx); err != nil {
 		return sibyl.Order{}, err
 	}
 	now := v.now()
 	t := v.begin(now)
-	o, err := v.findOrder(principal, orderID, now, t)
+	o, err := v.findOrder(principal, nativeOrderID, now, t)
 	if err == nil {
 		if o.Status.Final() {
-			err = sibyl.Errorf(sibyl.Conflict, "order %s is already %s and cannot be cancelled", o.ID, o.Status)
+			err = sibyl.Errorf(sibyl.Conflict, "order %s is already %s and cannot be cancelled", o.NativeID, o.Status)
 		} else {
 			v.unbook(v.st.markets[o.Native], o)
 			v.release(o, t)
@@ -671,19 +670,20 @@ func (v *Venue) orderResult(t *tx, o *order, err error) (sibyl.Order, error) {
 }
 
 // GetOrder returns one of principal's orders by the venue's id, or NotFound.
-func (v *Venue) GetOrder(ctx context.Context, principal, orderID string) (sibyl.Order, error) {
+func (v *Venue) GetOrder(ctx context.Context, principal, nativeOrderID string) (sibyl.Order, error) {
 	if err := ctxErr(ctx); err != nil {
 		return sibyl.Order{}, err
 	}
 	now := v.now()
 	t := v.begin(now)
-	o, err := v.findOrder(principal, orderID, now, t)
+	o, err := v.findOrder(principal, nativeOrderID, now, t)
 	return v.orderResult(t, o, err)
 }
 
 // OrderByClientID returns principal's order with the given client order id,
 // or NotFound.
-func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID string) (sibyl.Order, error) {
+// The paper venue indexes orders by client order id, so it needs no hint.
+func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID string, _ sibyl.LookupHint) (sibyl.Order, error) {
 	if err := ctxErr(ctx); err != nil {
 		return sibyl.Order{}, err
 	}
@@ -728,7 +728,7 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 	default:
 		return sibyl.OrderPage{}, sibyl.FieldErrorf(sibyl.Invalid, "status", "unknown order status %q; use open, partially_filled, filled, cancelled, rejected or expired", q.Status)
 	}
-	market := strings.TrimSpace(q.MarketID)
+	market := strings.TrimSpace(q.NativeMarketID)
 	if venue, native, ok := sibyl.SplitMarketID(market); ok && venue == v.opts.Name {
 		market = native
 	}
@@ -850,7 +850,7 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 			m := v.view(def, v.st.markets[def.id], now)
 			for _, oc := range m.Outcomes {
 				if oc.Name == p.Outcome {
-					pos.MarkPrice = oc.Mid
+					pos.MarkPrice = oc.ImpliedProbability
 				}
 			}
 			if def.status(now) != sibyl.StatusOpen {

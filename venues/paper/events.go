@@ -258,4 +258,28 @@ var eventTemplates = []*eventTemplate{
 		rules: "Resolves Yes if Keir Starmer holds the office of Prime Minister of the United Kingdom at 23:59 UTC on December 31, otherwise No."},
 }
 
+// eventTags are words people search the event markets by that their
+// questions lack (search.Rank matches them like the question's own words).
+var eventTags = map[string][]string{
+	"FED-CUT":           {"Federal Reserve", "interest rates", "FOMC", "Powell", "monetary policy"},
+	"FED-HIKE":          {"Federal Reserve", "interest rates", "FOMC", "Powell", "monetary policy"},
+	"ECB-CUT":           {"European Central Bank", "interest rates", "eurozone", "Lagarde", "monetary policy"},
+	"CPI-ABOVE-3":       {"inflation", "consumer prices", "BLS"},
+	"UNEMPLOYMENT-4.5":  {"jobs report", "labor market", "payrolls", "BLS"},
+	"GDP-ABOVE-2":       {"economic growth", "economy", "BEA"},
+	"US-RECESSION":      {"economy", "NBER", "GDP"},
+	"SUPERBOWL-KC":      {"NFL", "American football", "Chiefs", "Kansas City"},
+	"NBA-CELTICS":       {"basketball", "Celtics", "Boston"},
+	"WS-DODGERS":        {"MLB", "baseball", "Dodgers"},
+	"UCL-REALMADRID":    {"football", "soccer", "UEFA"},
+	"EPL-ARSENAL":       {"football", "soccer", "EPL"},
+	"F1-VERSTAPPEN":     {"F1", "motor racing", "Red Bull"},
+	"WIMBLEDON-ALCARAZ": {"tennis", "grand slam"},
+	"HOUSE-DEM":         {"election", "midterms", "Congress", "Democrats", "Republicans"},
+	"SENATE-DEM":        {"election", "midterms", "Congress", "Democrats", "Republicans"},
+	"SHUTDOWN":          {"Congress", "budget", "appropriations"},
+	"APPROVAL-45":       {"Trump", "president", "approval rating", "polls", "White House"},
+	"UK-PM-STARMER":     {"United Kingdom", "UK politics", "Labour"},
+}
+
 const eventPaperNote = " Paper venue: this is a simulated market. Its price path and result are drawn deterministically from the venue's seed and are NOT tied to the real-world event; it settles at its close time plus the venue's settlement delay and winning contracts pay $1."

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/paper"
 )
@@ -21,17 +22,17 @@ func ExampleNew() {
 	fmt.Println(m.ID, m.Category, m.Status, m.Simulated)
 
 	o, err := v.PlaceOrder(ctx, sibyl.OrderRequest{
-		Principal: "local", ClientOrderID: "example-1", MarketID: m.NativeID,
-		Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 10,
+		Principal: "local", ClientOrderID: "example-1", NativeMarketID: m.NativeID,
+		Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(10),
 	})
 	fmt.Println(o.Status, o.FilledQuantity, err)
 
 	// A resend with the same client order id returns the same order.
 	again, _ := v.PlaceOrder(ctx, sibyl.OrderRequest{
-		Principal: "local", ClientOrderID: "example-1", MarketID: m.NativeID,
-		Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 10,
+		Principal: "local", ClientOrderID: "example-1", NativeMarketID: m.NativeID,
+		Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(10),
 	})
-	fmt.Println(again.ID == o.ID)
+	fmt.Println(again.NativeID == o.NativeID)
 	// Output:
 	// paper:FED-CUT-2026-12 macro open true
 	// filled 10 <nil>

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
 )
@@ -97,3 +98,9 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// dec returns f as an exact decimal (its shortest decimal form).
+func dec(f float64) decimal.Decimal { return decimal.NewFromFloat(f) }
+
+// fl returns d as a float64, for comparisons with the float64 market data.
+func fl(d decimal.Decimal) float64 { return d.InexactFloat64() }

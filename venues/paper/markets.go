@@ -3,6 +3,7 @@ package paper
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ type marketDef struct {
 	liq     float64 // market-maker base size, contracts
 	volRate float64 // simulated contracts traded per day
 	hay     string  // " word word ... id ", for text search (see searchText)
+	tags    []string
 }
 
 // status returns the market's status at now.
@@ -305,6 +307,7 @@ func (v *Venue) cryptoDef(p *tokenPath, k float64, above bool, e, open time.Time
 			"Trading closes at 23:59:59 UTC on %s; the market settles %s later and winning contracts pay $1.",
 			sym, date, cmp, fmtUSD(k), date, v.opts.SettleDelay),
 		category: "crypto",
+		tags:     []string{p.spec.Name, "crypto price"},
 		open:     open,
 		close:    closeT,
 		tok:      p,
@@ -322,6 +325,7 @@ func (v *Venue) eventDef(t *eventTemplate, in eventInst) *marketDef {
 		question: t.question(in),
 		rules:    t.rules + eventPaperNote,
 		category: t.category,
+		tags:     eventTags[t.key],
 		open:     in.close.Add(-t.horizon).Truncate(day),
 		close:    in.close,
 		ev:       t,
@@ -530,18 +534,20 @@ func (m *marketDef) volumeAt(t time.Time) float64 {
 func (v *Venue) marketView(m *marketDef, now time.Time, bb, bs, ba, as, last int) sibyl.Market {
 	st := m.status(now)
 	out := sibyl.Market{
-		ID:        v.opts.Name + ":" + m.id,
-		Venue:     v.opts.Name,
-		NativeID:  m.id,
-		Question:  m.question,
-		Rules:     m.rules,
-		Category:  m.category,
-		Status:    st,
-		OpenTime:  m.open,
-		CloseTime: m.close,
-		TickSize:  0.01,
-		Simulated: true,
-		UpdatedAt: now,
+		ID:         v.opts.Name + ":" + m.id,
+		Venue:      v.opts.Name,
+		NativeID:   m.id,
+		Question:   m.question,
+		Rules:      m.rules,
+		Category:   m.category,
+		Tags:       slices.Clone(m.tags),
+		Status:     st,
+		OpenTime:   m.open,
+		CloseTime:  m.close,
+		TickSize:   0.01,
+		OrderRules: Rules(),
+		Simulated:  true,
+		UpdatedAt:  now,
 	}
 	if m.tok != nil {
 		out.Underlying = &sibyl.PriceCondition{Symbol: m.tok.spec.Symbol, Strike: m.strike, Direction: "below", Expiry: m.close}
@@ -587,16 +593,8 @@ func (v *Venue) marketView(m *marketDef, now time.Time, bb, bs, ba, as, last int
 		yes.Ask, yes.AskSize = tickPrice(ba), float64(as)
 		no.Bid, no.BidSize = tickPrice(100-ba), float64(as)
 	}
-	for _, o := range []*sibyl.Outcome{&yes, &no} {
-		if o.Bid > 0 && o.Ask > 0 {
-			o.Mid = (o.Bid + o.Ask) / 2
-		} else {
-			o.Mid = o.Last
-		}
-		o.Mid = math.Round(o.Mid*1000) / 1000
-		o.ImpliedProbability = o.Mid
-	}
 	out.Outcomes = []sibyl.Outcome{yes, no}
+	sibyl.ApplyPriceRule(&out)
 	return out
 }
 

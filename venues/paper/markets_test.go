@@ -44,7 +44,7 @@ func TestMarketFields(t *testing.T) {
 	}
 	pick := p.Markets[0]
 	for _, m := range p.Markets {
-		if abs(m.Outcomes[0].Mid-0.5) < abs(pick.Outcomes[0].Mid-0.5) {
+		if abs(m.Outcomes[0].ImpliedProbability-0.5) < abs(pick.Outcomes[0].ImpliedProbability-0.5) {
 			pick = m
 		}
 	}
@@ -65,7 +65,7 @@ func TestMarketFields(t *testing.T) {
 	if !(y.Bid > 0 && y.Ask > y.Bid && y.BidSize > 0 && y.AskSize > 0) {
 		t.Errorf("Yes top of book %+v", y)
 	}
-	if math.Abs(y.Mid+n.Mid-1) > 1e-9 || math.Abs(y.Bid+n.Ask-1) > 1e-9 || math.Abs(y.Ask+n.Bid-1) > 1e-9 {
+	if math.Abs(y.ImpliedProbability+n.ImpliedProbability-1) > 1e-9 || math.Abs(y.Bid+n.Ask-1) > 1e-9 || math.Abs(y.Ask+n.Bid-1) > 1e-9 {
 		t.Errorf("Yes %+v and No %+v do not mirror", y, n)
 	}
 	if !(m.Volume >= m.Volume24h && m.Volume24h > 0 && m.OpenInterest > 0) {
@@ -121,7 +121,7 @@ func TestLaddersCoherent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mid := mk.Outcomes[0].Mid
+			mid := mk.Outcomes[0].ImpliedProbability
 			if mid > prevMid+0.011 { // rounding to the tick
 				t.Errorf("%s: Yes mid %v above %v at a lower strike", m.id, mid, prevMid)
 			}
@@ -203,10 +203,10 @@ func TestEventMarkets(t *testing.T) {
 		t.Fatalf("got %d markets for the December 2026 Fed cut, want 1", len(fed.Markets))
 	}
 	id := fed.Markets[0].NativeID
-	p1 := fed.Markets[0].Outcomes[0].Mid
+	p1 := fed.Markets[0].Outcomes[0].ImpliedProbability
 	clk.Add(5 * 24 * time.Hour)
 	m, _ := v.Market(ctx, id)
-	if m.Outcomes[0].Mid == p1 {
+	if m.Outcomes[0].ImpliedProbability == p1 {
 		t.Errorf("event probability did not drift in 5 days: %v", p1)
 	}
 }

@@ -131,7 +131,7 @@ func (v *Venue) enqueue(t *tx) (chan error, error) {
 		return nil
 	}
 	for o := range t.orders {
-		if err := put("o/"+o.ID, o); err != nil {
+		if err := put("o/"+o.NativeID, o); err != nil {
 			return nil, err
 		}
 	}
@@ -252,7 +252,7 @@ func (v *Venue) load() error {
 		if !o.Status.Final() {
 			def, ok := v.defByID(o.Native)
 			if !ok {
-				return fmt.Errorf("loading paper state: order %s names unknown market %s", o.ID, o.Native)
+				return fmt.Errorf("loading paper state: order %s names unknown market %s", o.NativeID, o.Native)
 			}
 			v.book(v.market(def, true), o)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
 )
@@ -52,12 +53,12 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	id := openMarket(t, v1, 0.5).id
 	id2 := openMarket(t, v1, 0.2).id
 	book := mustBook(t, v1, id, "Yes")
-	filled := mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: book.Asks[0].Size + 3})
-	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a2", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 7, LimitPrice: 0.02})
-	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a3", MarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: 2, LimitPrice: 0.98})
-	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a4", MarketID: id2, Outcome: "No", Side: sibyl.Buy, Quantity: 5, Type: sibyl.MarketOrder})
-	b1 := mustPlace(t, v1, sibyl.OrderRequest{Principal: "bob", ClientOrderID: "b1", MarketID: id2, Outcome: "No", Side: sibyl.Buy, Quantity: 9, LimitPrice: 0.03})
-	if _, err := v1.CancelOrder(ctx, "bob", b1.ID); err != nil {
+	filled := mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(book.Asks[0].Size + 3)})
+	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a2", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(7), LimitPrice: decimal.NewFromFloat(0.02)})
+	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a3", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: decimal.NewFromFloat(2), LimitPrice: decimal.NewFromFloat(0.98)})
+	mustPlace(t, v1, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a4", NativeMarketID: id2, Outcome: "No", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(5), Type: sibyl.MarketOrder})
+	b1 := mustPlace(t, v1, sibyl.OrderRequest{Principal: "bob", ClientOrderID: "b1", NativeMarketID: id2, Outcome: "No", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(9), LimitPrice: decimal.NewFromFloat(0.03)})
+	if _, err := v1.CancelOrder(ctx, "bob", b1.NativeID); err != nil {
 		t.Fatal(err)
 	}
 	want := takeSnapshot(t, v1, []string{id, id2}, "alice", "bob")
@@ -77,15 +78,15 @@ func TestPersistenceAcrossReopen(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("state after reopen differs (-before +after):\n%s", diff)
 	}
-	again := mustPlace(t, v2, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 1})
-	if again.ID != filled.ID {
-		t.Errorf("resend after reopen made %s, want %s", again.ID, filled.ID)
+	again := mustPlace(t, v2, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "a1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(1)})
+	if again.NativeID != filled.NativeID {
+		t.Errorf("resend after reopen made %s, want %s", again.NativeID, filled.NativeID)
 	}
-	next := mustPlace(t, v2, sibyl.OrderRequest{Principal: "carol", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 1, LimitPrice: 0.01})
+	next := mustPlace(t, v2, sibyl.OrderRequest{Principal: "carol", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)})
 	for _, os := range want.Orders {
 		for _, o := range os {
-			if o.ID >= next.ID {
-				t.Errorf("new order id %s does not follow %s", next.ID, o.ID)
+			if o.NativeID >= next.NativeID {
+				t.Errorf("new order id %s does not follow %s", next.NativeID, o.NativeID)
 			}
 		}
 	}
@@ -142,11 +143,11 @@ func TestConcurrentTrading(t *testing.T) {
 				out := []string{"Yes", "No"}[r.Intn(2)]
 				switch r.Intn(6) {
 				case 0:
-					v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, ClientOrderID: fmt.Sprintf("%s-%d", me, i), MarketID: id, Outcome: out, Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: float64(1 + r.Intn(20))})
+					v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, ClientOrderID: fmt.Sprintf("%s-%d", me, i), NativeMarketID: id, Outcome: out, Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(float64(1 + r.Intn(20)))})
 				case 1, 2:
-					o, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, ClientOrderID: fmt.Sprintf("%s-%d", me, i), MarketID: id, Outcome: out, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: float64(1 + r.Intn(20)), LimitPrice: float64(1+r.Intn(98)) / 100})
+					o, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, ClientOrderID: fmt.Sprintf("%s-%d", me, i), NativeMarketID: id, Outcome: out, Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(float64(1 + r.Intn(20))), LimitPrice: decimal.NewFromFloat(float64(1+r.Intn(98)) / 100)})
 					if err == nil && !o.Status.Final() {
-						open = append(open, o.ID)
+						open = append(open, o.NativeID)
 					}
 				case 3:
 					if len(open) > 0 {
@@ -158,7 +159,7 @@ func TestConcurrentTrading(t *testing.T) {
 					for _, p := range pf.Positions {
 						if p.Quantity > 1 {
 							_, native, _ := sibyl.SplitMarketID(p.MarketID)
-							v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, MarketID: native, Outcome: p.Outcome, Side: sibyl.Sell, Type: sibyl.LimitOrder, Quantity: math.Floor(p.Quantity / 2), LimitPrice: float64(1+r.Intn(98)) / 100})
+							v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: me, NativeMarketID: native, Outcome: p.Outcome, Side: sibyl.Sell, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(math.Floor(p.Quantity / 2)), LimitPrice: decimal.NewFromFloat(float64(1+r.Intn(98)) / 100)})
 							break
 						}
 					}
@@ -196,15 +197,15 @@ func TestConcurrentTrading(t *testing.T) {
 			k := o.MarketID + "|" + o.Outcome
 			for _, f := range o.Fills {
 				if o.Side == sibyl.Buy {
-					held[k] += f.Quantity
-					cash -= f.Price*f.Quantity + f.Fee
+					held[k] += fl(f.Quantity)
+					cash -= fl(f.Price.Mul(f.Quantity).Add(f.Fee))
 				} else {
-					held[k] -= f.Quantity
-					cash += f.Price*f.Quantity - f.Fee
+					held[k] -= fl(f.Quantity)
+					cash += fl(f.Price.Mul(f.Quantity).Sub(f.Fee))
 				}
 			}
 			if !o.Status.Final() && o.Side == sibyl.Buy {
-				reserved += (o.Quantity - o.FilledQuantity) * o.LimitPrice
+				reserved += fl(o.Quantity.Sub(o.FilledQuantity).Mul(o.LimitPrice))
 			}
 		}
 		pf := mustPortfolio(t, v, me)
@@ -226,11 +227,11 @@ func TestStoreFailureIsUnavailable(t *testing.T) {
 	}
 	v, _ := MustNew(t, Options{Seed: 3, Store: s}, t0)
 	id := openMarket(t, v, 0.5).id
-	mustPlace(t, v, sibyl.OrderRequest{Principal: "a", ClientOrderID: "x1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 1, LimitPrice: 0.01})
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "a", ClientOrderID: "x1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)})
 	s.Close()
-	_, err = v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: "a", ClientOrderID: "x2", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01})
+	_, err = v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: "a", ClientOrderID: "x2", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)})
 	wantCode(t, err, sibyl.Unavailable, "")
-	if _, err := v.OrderByClientID(ctx, "a", "x2"); sibyl.ErrorCode(err) != sibyl.NotFound {
+	if _, err := v.OrderByClientID(ctx, "a", "x2", sibyl.LookupHint{}); sibyl.ErrorCode(err) != sibyl.NotFound {
 		t.Errorf("the failed order is visible: %v", err)
 	}
 }
@@ -253,11 +254,11 @@ func TestRestingFillsAcrossRestart(t *testing.T) {
 	book := mustBook(t, v1, id, "Yes")
 	var ids []string
 	for i, d := range []float64{-0.02, -0.03, 0.02, 0.03} {
-		req := sibyl.OrderRequest{Principal: "p", ClientOrderID: fmt.Sprint(i), MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 50, LimitPrice: math.Round((book.Bids[0].Price+d)*100) / 100}
+		req := sibyl.OrderRequest{Principal: "p", ClientOrderID: fmt.Sprint(i), NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(50), LimitPrice: decimal.NewFromFloat(math.Round((book.Bids[0].Price+d)*100) / 100)}
 		if d > 0 {
-			req.Outcome, req.LimitPrice = "No", math.Round((1-book.Asks[0].Price+d)*100)/100
+			req.Outcome, req.LimitPrice = "No", dec(math.Round((1-book.Asks[0].Price+d)*100)/100)
 		}
-		ids = append(ids, mustPlace(t, v1, req).ID)
+		ids = append(ids, mustPlace(t, v1, req).NativeID)
 		mustPlace(t, ref, req)
 	}
 	clk.Add(3 * time.Hour)
@@ -312,7 +313,7 @@ func TestFailedWriteAmongConcurrentOrders(t *testing.T) {
 					p = huge
 				}
 				coid := fmt.Sprintf("w%d-%d", w, i)
-				_, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: p, ClientOrderID: coid, MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01})
+				_, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: p, ClientOrderID: coid, NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)})
 				mu.Lock()
 				results = append(results, result{p, coid, err})
 				mu.Unlock()
@@ -323,8 +324,8 @@ func TestFailedWriteAmongConcurrentOrders(t *testing.T) {
 	v2, _ := MustNew(t, Options{Seed: 5, Store: s}, t0)
 	failed := 0
 	for _, r := range results {
-		_, err1 := v.OrderByClientID(ctx, r.principal, r.coid)
-		_, err2 := v2.OrderByClientID(ctx, r.principal, r.coid)
+		_, err1 := v.OrderByClientID(ctx, r.principal, r.coid, sibyl.LookupHint{})
+		_, err2 := v2.OrderByClientID(ctx, r.principal, r.coid, sibyl.LookupHint{})
 		switch {
 		case r.err == nil && (err1 != nil || err2 != nil):
 			t.Errorf("acknowledged order %s missing: memory %v, disk %v", r.coid, err1, err2)
@@ -362,7 +363,7 @@ func TestFailedReloadRefusesWrites(t *testing.T) {
 	v, _ := MustNew(t, Options{Seed: 3, Store: s1}, t0)
 	id := openMarket(t, v, 0.5).id
 	req := func(coid string) sibyl.OrderRequest {
-		return sibyl.OrderRequest{Principal: "a", ClientOrderID: coid, MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 1, LimitPrice: 0.01}
+		return sibyl.OrderRequest{Principal: "a", ClientOrderID: coid, NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)}
 	}
 	x1 := mustPlace(t, v, req("x1"))
 	s1.Close()
@@ -378,20 +379,20 @@ func TestFailedReloadRefusesWrites(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PlaceOrder x3 after recovery: %v", err)
 	}
-	if x3.ID == x1.ID {
-		t.Errorf("x3 got id %s, the id of the acknowledged x1", x3.ID)
+	if x3.NativeID == x1.NativeID {
+		t.Errorf("x3 got id %s, the id of the acknowledged x1", x3.NativeID)
 	}
-	if got := mustPlace(t, v, req("x1")); got.ID != x1.ID {
-		t.Errorf("retry of x1: got order %s, want %s", got.ID, x1.ID)
+	if got := mustPlace(t, v, req("x1")); got.NativeID != x1.NativeID {
+		t.Errorf("retry of x1: got order %s, want %s", got.NativeID, x1.NativeID)
 	}
 	v2, _ := MustNew(t, Options{Seed: 3, Store: s2}, t0)
 	for _, want := range []sibyl.Order{x1, x3} {
-		got, err := v2.OrderByClientID(ctx, "a", want.ClientOrderID)
-		if err != nil || got.ID != want.ID {
-			t.Errorf("on disk, %s: got %q, %v; want %s", want.ClientOrderID, got.ID, err, want.ID)
+		got, err := v2.OrderByClientID(ctx, "a", want.ClientOrderID, sibyl.LookupHint{})
+		if err != nil || got.NativeID != want.NativeID {
+			t.Errorf("on disk, %s: got %q, %v; want %s", want.ClientOrderID, got.NativeID, err, want.NativeID)
 		}
 	}
-	if _, err := v2.OrderByClientID(ctx, "a", "x2"); sibyl.ErrorCode(err) != sibyl.NotFound {
+	if _, err := v2.OrderByClientID(ctx, "a", "x2", sibyl.LookupHint{}); sibyl.ErrorCode(err) != sibyl.NotFound {
 		t.Errorf("the failed order x2 is on disk: %v", err)
 	}
 }

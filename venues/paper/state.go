@@ -72,9 +72,6 @@ type mstate struct {
 
 	syncBucket int64 // bucket in which resting orders were last matched against the MMs
 	synced     bool
-
-	lastTick   int   // Yes price of the latest principal trade, cents
-	lastBucket int64 // its bucket; Market shows it as Last during that bucket
 }
 
 type eventKind int
@@ -126,7 +123,7 @@ func newState() *state {
 // add registers a new order of account a: by id, by client order id and in
 // a's list (orders are added in Seq order).
 func (st *state) add(o *order, a *account) {
-	st.orders[o.ID] = o
+	st.orders[o.NativeID] = o
 	if o.ClientOrderID != "" {
 		st.byClient[clientKey(o.Principal, o.ClientOrderID)] = o
 	}

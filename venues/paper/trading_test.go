@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 )
 
@@ -71,22 +72,23 @@ func TestFeeFormula(t *testing.T) {
 func TestTakerFillsAndFees(t *testing.T) {
 	v, clk := MustNew(t, Options{Seed: 11}, t0)
 	id := openMarket(t, v, 0.45).id
+	before, _ := v.Market(ctx, id)
 	book := mustBook(t, v, id, "Yes")
 	a1, a2 := book.Asks[0], book.Asks[1]
 	qty := a1.Size + 2
-	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "c1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: qty, LimitPrice: a2.Price, TimeInForce: sibyl.GTC})
-	if o.Status != sibyl.OrderFilled || o.FilledQuantity != qty || len(o.Fills) != 2 {
+	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", ClientOrderID: "c1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(qty), LimitPrice: decimal.NewFromFloat(a2.Price), TimeInForce: sibyl.GTC})
+	if o.Status != sibyl.OrderFilled || fl(o.FilledQuantity) != qty || len(o.Fills) != 2 {
 		t.Fatalf("order %+v", o)
 	}
 	wantFees := fee(a1.Size, a1.Price) + fee(2, a2.Price)
-	if !near(o.Fees, wantFees) {
+	if !near(fl(o.Fees), wantFees) {
 		t.Errorf("fees %v, want %v", o.Fees, wantFees)
 	}
 	cost := a1.Size*a1.Price + 2*a2.Price
-	if !near(o.AveragePrice, math.Round(cost/qty*10000)/10000) {
+	if !near(fl(o.AveragePrice), math.Round(cost/qty*10000)/10000) {
 		t.Errorf("average price %v, want %v", o.AveragePrice, cost/qty)
 	}
-	if o.Fills[0].Price != a1.Price || o.Fills[0].Maker || o.Fills[1].Price != a2.Price || o.Fills[1].Quantity != 2 {
+	if fl(o.Fills[0].Price) != a1.Price || o.Fills[0].Maker || fl(o.Fills[1].Price) != a2.Price || !o.Fills[1].Quantity.Equal(dec(2)) {
 		t.Errorf("fills %+v", o.Fills)
 	}
 	pf := mustPortfolio(t, v, "alice")
@@ -97,8 +99,10 @@ func TestTakerFillsAndFees(t *testing.T) {
 	if pos.Quantity != qty || pos.MarketID != "paper:"+id || pos.Outcome != "Yes" || !near(pos.RealizedPnL, -wantFees) {
 		t.Errorf("position %+v", pos)
 	}
-	if mk, _ := v.Market(ctx, id); mk.Outcomes[0].Last != a2.Price || !near(mk.Outcomes[1].Last, 1-a2.Price) {
-		t.Errorf("Last %v/%v, want the trade's %v", mk.Outcomes[0].Last, mk.Outcomes[1].Last, a2.Price)
+	// The principal's own fill is not the market's last trade or probability.
+	if mk, _ := v.Market(ctx, id); mk.Outcomes[0].Last != before.Outcomes[0].Last || mk.Outcomes[1].Last != before.Outcomes[1].Last {
+		t.Errorf("Last %v/%v after alice's fill at %v, want the market's own %v/%v", mk.Outcomes[0].Last, mk.Outcomes[1].Last, a2.Price,
+			before.Outcomes[0].Last, before.Outcomes[1].Last)
 	}
 	// The market makers' liquidity is consumed until the next refresh...
 	after := mustBook(t, v, id, "Yes")
@@ -125,8 +129,8 @@ func TestBuyNoMirrorsYes(t *testing.T) {
 	v, _ := MustNew(t, Options{Seed: 12}, t0)
 	id := openMarket(t, v, 0.6).id
 	yes := mustBook(t, v, id, "Yes")
-	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", MarketID: id, Outcome: "No", Side: sibyl.Buy, Quantity: 3, LimitPrice: math.Round((1-yes.Bids[0].Price)*100) / 100, TimeInForce: sibyl.IOC})
-	if o.Status != sibyl.OrderFilled || !near(o.Fills[0].Price, 1-yes.Bids[0].Price) {
+	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", NativeMarketID: id, Outcome: "No", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(3), LimitPrice: decimal.NewFromFloat(math.Round((1-yes.Bids[0].Price)*100) / 100), TimeInForce: sibyl.IOC})
+	if o.Status != sibyl.OrderFilled || !near(fl(o.Fills[0].Price), 1-yes.Bids[0].Price) {
 		t.Fatalf("buy No: %+v, Yes best bid %v", o, yes.Bids[0])
 	}
 	after := mustBook(t, v, id, "Yes")
@@ -145,10 +149,10 @@ func TestPriceTimePriority(t *testing.T) {
 	}
 	inside := math.Round((bid+0.01)*100) / 100
 	// carol gets Yes contracts to sell.
-	mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 20, Type: sibyl.MarketOrder})
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(20), Type: sibyl.MarketOrder})
 
-	alice := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 5, LimitPrice: inside})
-	bob := mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 5, LimitPrice: inside})
+	alice := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(5), LimitPrice: decimal.NewFromFloat(inside)})
+	bob := mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(5), LimitPrice: decimal.NewFromFloat(inside)})
 	if alice.Status != sibyl.OrderOpen || bob.Status != sibyl.OrderOpen {
 		t.Fatalf("inside-spread bids should rest: %v %v", alice.Status, bob.Status)
 	}
@@ -157,7 +161,7 @@ func TestPriceTimePriority(t *testing.T) {
 		t.Errorf("reservation: %+v", pf)
 	}
 	// erin outbids later: price beats time.
-	erin := mustPlace(t, v, sibyl.OrderRequest{Principal: "erin", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 2, LimitPrice: math.Round((inside+0.01)*100) / 100})
+	erin := mustPlace(t, v, sibyl.OrderRequest{Principal: "erin", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(2), LimitPrice: decimal.NewFromFloat(math.Round((inside+0.01)*100) / 100)})
 	if erin.Status != sibyl.OrderOpen {
 		t.Fatalf("erin %+v", erin)
 	}
@@ -165,7 +169,7 @@ func TestPriceTimePriority(t *testing.T) {
 	if !near(top.Bids[0].Price, inside+0.01) || top.Bids[0].Size != 2 || !near(top.Bids[1].Price, inside) || top.Bids[1].Size != 10 {
 		t.Fatalf("book with resting bids %+v", top.Bids[:2])
 	}
-	sell := mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", MarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: 8, LimitPrice: inside, TimeInForce: sibyl.IOC})
+	sell := mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: decimal.NewFromFloat(8), LimitPrice: decimal.NewFromFloat(inside), TimeInForce: sibyl.IOC})
 	if sell.Status != sibyl.OrderFilled || len(sell.Fills) != 3 {
 		t.Fatalf("carol's sell %+v", sell)
 	}
@@ -174,7 +178,7 @@ func TestPriceTimePriority(t *testing.T) {
 		n float64
 	}{{inside + 0.01, 2}, {inside, 5}, {inside, 1}}
 	for i, f := range sell.Fills {
-		if !near(f.Price, want[i].p) || f.Quantity != want[i].n || f.Maker {
+		if !near(fl(f.Price), want[i].p) || fl(f.Quantity) != want[i].n || f.Maker {
 			t.Errorf("fill %d: %+v, want %v x %v taker", i, f, want[i].p, want[i].n)
 		}
 	}
@@ -185,11 +189,11 @@ func TestPriceTimePriority(t *testing.T) {
 		}
 		return o
 	}
-	e, a, b := get("erin", erin.ID), get("alice", alice.ID), get("bob", bob.ID)
-	if e.Status != sibyl.OrderFilled || a.Status != sibyl.OrderFilled || b.Status != sibyl.OrderPartiallyFilled || b.FilledQuantity != 1 {
+	e, a, b := get("erin", erin.NativeID), get("alice", alice.NativeID), get("bob", bob.NativeID)
+	if e.Status != sibyl.OrderFilled || a.Status != sibyl.OrderFilled || b.Status != sibyl.OrderPartiallyFilled || !b.FilledQuantity.Equal(dec(1)) {
 		t.Fatalf("after the sell: erin %v alice %v bob %v/%v", e.Status, a.Status, b.Status, b.FilledQuantity)
 	}
-	if !a.Fills[0].Maker || a.Fees != 0 {
+	if !a.Fills[0].Maker || !a.Fees.IsZero() {
 		t.Errorf("alice's fill should be a fee-free maker fill: %+v", a.Fills)
 	}
 	pfA := mustPortfolio(t, v, "alice")
@@ -207,15 +211,15 @@ func TestMarketMakerTimePriority(t *testing.T) {
 	id := openMarket(t, v, 0.5).id
 	book := mustBook(t, v, id, "Yes")
 	bid := book.Bids[0]
-	mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: bid.Size + 10, Type: sibyl.MarketOrder})
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(bid.Size + 10), Type: sibyl.MarketOrder})
 	// alice joins the market makers' best bid; they were there first.
-	alice := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 5, LimitPrice: bid.Price})
-	sell := mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", MarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: bid.Size + 1, LimitPrice: bid.Price, TimeInForce: sibyl.IOC})
-	if sell.FilledQuantity != bid.Size+1 {
+	alice := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(5), LimitPrice: decimal.NewFromFloat(bid.Price)})
+	sell := mustPlace(t, v, sibyl.OrderRequest{Principal: "carol", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: decimal.NewFromFloat(bid.Size + 1), LimitPrice: decimal.NewFromFloat(bid.Price), TimeInForce: sibyl.IOC})
+	if fl(sell.FilledQuantity) != bid.Size+1 {
 		t.Fatalf("sell %+v", sell)
 	}
-	a, _ := v.GetOrder(ctx, "alice", alice.ID)
-	if a.FilledQuantity != 1 {
+	a, _ := v.GetOrder(ctx, "alice", alice.NativeID)
+	if !a.FilledQuantity.Equal(dec(1)) {
 		t.Errorf("alice filled %v, want 1 (behind the market makers)", a.FilledQuantity)
 	}
 }
@@ -241,8 +245,8 @@ func TestTimeInForce(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			o := mustPlace(t, v, sibyl.OrderRequest{Principal: "p", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: tc.typ, Quantity: tc.qty, LimitPrice: map[bool]float64{true: a1.Price}[tc.typ == sibyl.LimitOrder], TimeInForce: tc.tif})
-			if o.Status != tc.wantStatus || o.FilledQuantity != tc.wantFilled {
+			o := mustPlace(t, v, sibyl.OrderRequest{Principal: "p", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: tc.typ, Quantity: decimal.NewFromFloat(tc.qty), LimitPrice: decimal.NewFromFloat(map[bool]float64{true: a1.Price}[tc.typ == sibyl.LimitOrder]), TimeInForce: tc.tif})
+			if o.Status != tc.wantStatus || fl(o.FilledQuantity) != tc.wantFilled {
 				t.Errorf("got %s filled %v, want %s filled %v (%s)", o.Status, o.FilledQuantity, tc.wantStatus, tc.wantFilled, o.RejectReason)
 			}
 			if tc.typ == sibyl.MarketOrder && o.TimeInForce != sibyl.IOC {
@@ -255,14 +259,14 @@ func TestTimeInForce(t *testing.T) {
 func TestCancelAndReservation(t *testing.T) {
 	v, _ := MustNew(t, Options{Seed: 16}, t0)
 	id := openMarket(t, v, 0.5).id
-	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", MarketID: id, Outcome: "No", Side: sibyl.Buy, Quantity: 100, LimitPrice: 0.05})
+	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "alice", NativeMarketID: id, Outcome: "No", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(100), LimitPrice: decimal.NewFromFloat(0.05)})
 	pf := mustPortfolio(t, v, "alice")
 	if !near(pf.Reserved, 5) || !near(pf.Cash, 9995) || !near(pf.Equity, 10000) {
 		t.Fatalf("reserved %v cash %v equity %v", pf.Reserved, pf.Cash, pf.Equity)
 	}
-	_, err := v.CancelOrder(ctx, "bob", o.ID)
+	_, err := v.CancelOrder(ctx, "bob", o.NativeID)
 	wantCode(t, err, sibyl.NotFound, "")
-	c, err := v.CancelOrder(ctx, "alice", o.ID)
+	c, err := v.CancelOrder(ctx, "alice", o.NativeID)
 	if err != nil || c.Status != sibyl.OrderCancelled {
 		t.Fatalf("cancel: %+v %v", c, err)
 	}
@@ -270,9 +274,9 @@ func TestCancelAndReservation(t *testing.T) {
 	if pf.Reserved != 0 || !near(pf.Cash, 10000) {
 		t.Errorf("after cancel: %+v", pf)
 	}
-	c2, err := v.CancelOrder(ctx, "alice", o.ID)
+	c2, err := v.CancelOrder(ctx, "alice", o.NativeID)
 	wantCode(t, err, sibyl.Conflict, "")
-	if c2.ID != o.ID || c2.Status != sibyl.OrderCancelled {
+	if c2.NativeID != o.NativeID || c2.Status != sibyl.OrderCancelled {
 		t.Errorf("second cancel returned %+v", c2)
 	}
 	if b := mustBook(t, v, id, "No"); len(b.Bids) > 0 && near(b.Bids[len(b.Bids)-1].Price, 0.05) {
@@ -283,7 +287,7 @@ func TestCancelAndReservation(t *testing.T) {
 func TestRejections(t *testing.T) {
 	v, clk := MustNew(t, Options{Seed: 17, StartingCash: 100}, t0)
 	id := openMarket(t, v, 0.5).id
-	ok := sibyl.OrderRequest{Principal: "alice", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: 10, LimitPrice: 0.3}
+	ok := sibyl.OrderRequest{Principal: "alice", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.3)}
 	with := func(f func(r *sibyl.OrderRequest)) sibyl.OrderRequest { r := ok; f(&r); return r }
 	tests := []struct {
 		name  string
@@ -292,18 +296,18 @@ func TestRejections(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{"price zero", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 0 }), sibyl.Invalid, "limit_price", "between"},
-		{"price one", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 1 }), sibyl.Invalid, "limit_price", "between"},
-		{"price off tick", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 0.555 }), sibyl.Invalid, "limit_price", "0.55 or 0.56"},
-		{"price below the first tick", with(func(r *sibyl.OrderRequest) { r.LimitPrice = 0.005 }), sibyl.Invalid, "limit_price", "between 0.01 and 0.99"},
-		{"quantity zero", with(func(r *sibyl.OrderRequest) { r.Quantity = 0 }), sibyl.Invalid, "quantity", "positive"},
-		{"quantity negative", with(func(r *sibyl.OrderRequest) { r.Quantity = -3 }), sibyl.Invalid, "quantity", "positive"},
-		{"quantity fractional", with(func(r *sibyl.OrderRequest) { r.Quantity = 1.5 }), sibyl.Invalid, "quantity", "whole"},
+		{"price zero", with(func(r *sibyl.OrderRequest) { r.LimitPrice = dec(0) }), sibyl.Invalid, "limit_price", "between"},
+		{"price one", with(func(r *sibyl.OrderRequest) { r.LimitPrice = dec(1) }), sibyl.Invalid, "limit_price", "between"},
+		{"price off tick", with(func(r *sibyl.OrderRequest) { r.LimitPrice = dec(0.555) }), sibyl.Invalid, "limit_price", "0.55 or 0.56"},
+		{"price below the first tick", with(func(r *sibyl.OrderRequest) { r.LimitPrice = dec(0.005) }), sibyl.Invalid, "limit_price", "between 0.01 and 0.99"},
+		{"quantity zero", with(func(r *sibyl.OrderRequest) { r.Quantity = dec(0) }), sibyl.Invalid, "quantity", "positive"},
+		{"quantity negative", with(func(r *sibyl.OrderRequest) { r.Quantity = dec(-3) }), sibyl.Invalid, "quantity", "positive"},
+		{"quantity fractional", with(func(r *sibyl.OrderRequest) { r.Quantity = dec(1.5) }), sibyl.Invalid, "quantity", "whole"},
 		{"outcome", with(func(r *sibyl.OrderRequest) { r.Outcome = "Maybe" }), sibyl.Invalid, "outcome", "Yes, No"},
 		{"side", with(func(r *sibyl.OrderRequest) { r.Side = "hold" }), sibyl.Invalid, "side", ""},
 		{"tif", with(func(r *sibyl.OrderRequest) { r.TimeInForce = "day" }), sibyl.Invalid, "time_in_force", ""},
-		{"unknown market", with(func(r *sibyl.OrderRequest) { r.MarketID = "BTC-ABOVE-7-2026-01-01" }), sibyl.NotFound, "", "search_markets"},
-		{"insufficient funds", with(func(r *sibyl.OrderRequest) { r.Quantity = 1000 }), sibyl.InsufficientFunds, "", "available $100.00, needed $300.00"},
+		{"unknown market", with(func(r *sibyl.OrderRequest) { r.NativeMarketID = "BTC-ABOVE-7-2026-01-01" }), sibyl.NotFound, "", "search_markets"},
+		{"insufficient funds", with(func(r *sibyl.OrderRequest) { r.Quantity = dec(1000) }), sibyl.InsufficientFunds, "", "available $100.00, needed $300.00"},
 		{"sell without position", with(func(r *sibyl.OrderRequest) { r.Side = sibyl.Sell }), sibyl.Invalid, "quantity", "buy No"},
 	}
 	for _, tc := range tests {
@@ -319,9 +323,9 @@ func TestRejections(t *testing.T) {
 		t.Errorf("rejected requests created orders: %+v", p.Orders)
 	}
 	// Selling more than is held (some of it committed to a resting sell).
-	mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 5})
-	mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", MarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: 3, LimitPrice: 0.99})
-	_, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: "bob", MarketID: id, Outcome: "Yes", Side: sibyl.Sell, Type: sibyl.LimitOrder, Quantity: 3, LimitPrice: 0.98})
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(5)})
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Sell, Quantity: decimal.NewFromFloat(3), LimitPrice: decimal.NewFromFloat(0.99)})
+	_, err := v.PlaceOrder(ctx, sibyl.OrderRequest{Principal: "bob", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Sell, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(3), LimitPrice: decimal.NewFromFloat(0.98)})
 	e := wantCode(t, err, sibyl.Invalid, "quantity")
 	if !strings.Contains(e.Message, "at most 2") {
 		t.Errorf("message %q", e.Message)
@@ -336,27 +340,27 @@ func TestRejections(t *testing.T) {
 func TestDuplicateClientOrderID(t *testing.T) {
 	v, _ := MustNew(t, Options{Seed: 18}, t0)
 	id := openMarket(t, v, 0.5).id
-	req := sibyl.OrderRequest{Principal: "alice", ClientOrderID: "cid-1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 4}
+	req := sibyl.OrderRequest{Principal: "alice", ClientOrderID: "cid-1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(4)}
 	first := mustPlace(t, v, req)
 	cash := mustPortfolio(t, v, "alice").Cash
 	again := mustPlace(t, v, req)
-	if again.ID != first.ID || again.FilledQuantity != 4 {
-		t.Fatalf("second placement %+v, want the first order %s", again, first.ID)
+	if again.NativeID != first.NativeID || !again.FilledQuantity.Equal(dec(4)) {
+		t.Fatalf("second placement %+v, want the first order %s", again, first.NativeID)
 	}
-	req.Quantity = 40 // even with other arguments, the client id wins
-	if o := mustPlace(t, v, req); o.ID != first.ID {
-		t.Errorf("changed request with the same client id made %s", o.ID)
+	req.Quantity = dec(40) // even with other arguments, the client id wins
+	if o := mustPlace(t, v, req); o.NativeID != first.NativeID {
+		t.Errorf("changed request with the same client id made %s", o.NativeID)
 	}
 	if c := mustPortfolio(t, v, "alice").Cash; c != cash {
 		t.Errorf("cash %v after resend, want %v", c, cash)
 	}
-	got, err := v.OrderByClientID(ctx, "alice", "cid-1")
-	if err != nil || got.ID != first.ID {
+	got, err := v.OrderByClientID(ctx, "alice", "cid-1", sibyl.LookupHint{})
+	if err != nil || got.NativeID != first.NativeID {
 		t.Fatalf("OrderByClientID: %+v %v", got, err)
 	}
-	_, err = v.OrderByClientID(ctx, "bob", "cid-1")
+	_, err = v.OrderByClientID(ctx, "bob", "cid-1", sibyl.LookupHint{})
 	wantCode(t, err, sibyl.NotFound, "")
-	if o := mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", ClientOrderID: "cid-1", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 1}); o.ID == first.ID {
+	if o := mustPlace(t, v, sibyl.OrderRequest{Principal: "bob", ClientOrderID: "cid-1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(1)}); o.NativeID == first.NativeID {
 		t.Error("another principal's client id collided")
 	}
 	if p, _ := v.ListOrders(ctx, "alice", sibyl.OrderQuery{}); len(p.Orders) != 1 {
@@ -367,16 +371,16 @@ func TestDuplicateClientOrderID(t *testing.T) {
 func TestSellAndRealizedPnL(t *testing.T) {
 	v, _ := MustNew(t, Options{Seed: 19}, t0)
 	id := openMarket(t, v, 0.5).id
-	buy := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: id, Outcome: "No", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 10})
+	buy := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: id, Outcome: "No", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(10)})
 	book := mustBook(t, v, id, "No")
-	sell := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: id, Outcome: "No", Side: sibyl.Sell, Quantity: 4, LimitPrice: book.Bids[0].Price, TimeInForce: sibyl.IOC})
+	sell := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: id, Outcome: "No", Side: sibyl.Sell, Quantity: decimal.NewFromFloat(4), LimitPrice: decimal.NewFromFloat(book.Bids[0].Price), TimeInForce: sibyl.IOC})
 	if sell.Status != sibyl.OrderFilled {
 		t.Fatalf("sell %+v", sell)
 	}
 	pf := mustPortfolio(t, v, "a")
 	pos := pf.Positions[0]
-	avg := buy.AveragePrice
-	wantReal := 4*(sell.AveragePrice-avg) - buy.Fees - sell.Fees
+	avg := fl(buy.AveragePrice)
+	wantReal := 4*(fl(sell.AveragePrice)-avg) - fl(buy.Fees) - fl(sell.Fees)
 	if pos.Quantity != 6 || math.Abs(pos.RealizedPnL-wantReal) > 0.011 || math.Abs(pos.AveragePrice-avg) > 0.0001 {
 		t.Errorf("position %+v, want 6 at %v realised %v", pos, avg, wantReal)
 	}
@@ -396,16 +400,16 @@ func TestSettlement(t *testing.T) {
 			break
 		}
 	}
-	yes := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: m.NativeID, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 10})
-	no := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: m.NativeID, Outcome: "No", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: 10})
-	rest := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: m.NativeID, Outcome: "Yes", Side: sibyl.Buy, Quantity: 10, LimitPrice: 0.01})
+	yes := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: m.NativeID, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(10)})
+	no := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: m.NativeID, Outcome: "No", Side: sibyl.Buy, Type: sibyl.MarketOrder, Quantity: decimal.NewFromFloat(10)})
+	rest := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: m.NativeID, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.01)})
 	before := mustPortfolio(t, v, "a")
 	clk.Set(m.CloseTime.Add(time.Minute))
 	closed := mustPortfolio(t, v, "a")
 	if closed.Reserved != 0 {
 		t.Errorf("reserved %v after close", closed.Reserved)
 	}
-	r, _ := v.GetOrder(ctx, "a", rest.ID)
+	r, _ := v.GetOrder(ctx, "a", rest.NativeID)
 	if r.Status != sibyl.OrderExpired {
 		t.Errorf("resting order %s after close, want expired", r.Status)
 	}
@@ -424,9 +428,9 @@ func TestSettlement(t *testing.T) {
 		if pos.Quantity != 0 || (win && pos.MarkPrice != 1) || (!win && pos.MarkPrice != 0) {
 			t.Errorf("settled position %+v (result %s)", pos, mk.Result)
 		}
-		paid := yes.AveragePrice*10 + yes.Fees
+		paid := fl(yes.AveragePrice)*10 + fl(yes.Fees)
 		if pos.Outcome == "No" {
-			paid = no.AveragePrice*10 + no.Fees
+			paid = fl(no.AveragePrice)*10 + fl(no.Fees)
 		}
 		want := -paid
 		if win {
@@ -453,7 +457,7 @@ func TestRestingOrderFillsWhenMarketMoves(t *testing.T) {
 	def, _ := v.listed(id, v.now())
 	book := mustBook(t, v, id, "Yes")
 	limit := book.Asks[0].Price - 0.02
-	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 5, LimitPrice: limit})
+	o := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(5), LimitPrice: decimal.NewFromFloat(limit)})
 	if o.Status != sibyl.OrderOpen {
 		t.Fatalf("order %+v", o)
 	}
@@ -477,12 +481,12 @@ func TestRestingOrderFillsWhenMarketMoves(t *testing.T) {
 		t.Skip("the market never came down to the limit in 3 days")
 	}
 	clk.Set(when.Add(-time.Minute))
-	if g, _ := v.GetOrder(ctx, "a", o.ID); g.Status != sibyl.OrderOpen {
+	if g, _ := v.GetOrder(ctx, "a", o.NativeID); g.Status != sibyl.OrderOpen {
 		t.Fatalf("filled too early: %+v", g)
 	}
 	clk.Set(when)
-	g, _ := v.GetOrder(ctx, "a", o.ID)
-	if g.FilledQuantity == 0 || !g.Fills[0].Maker || !near(g.Fills[0].Price, limit) {
+	g, _ := v.GetOrder(ctx, "a", o.NativeID)
+	if g.FilledQuantity.IsZero() || !g.Fills[0].Maker || !near(fl(g.Fills[0].Price), limit) {
 		t.Fatalf("after the market crossed: %+v", g)
 	}
 }
@@ -497,11 +501,11 @@ func TestListOrders(t *testing.T) {
 		if i%2 == 1 {
 			mk = id2
 		}
-		o := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", MarketID: mk, Outcome: "Yes", Side: sibyl.Buy, Quantity: 1, LimitPrice: 0.01})
-		ids = append(ids, o.ID)
+		o := mustPlace(t, v, sibyl.OrderRequest{Principal: "a", NativeMarketID: mk, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)})
+		ids = append(ids, o.NativeID)
 		clk.Add(time.Second)
 	}
-	mustPlace(t, v, sibyl.OrderRequest{Principal: "b", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 1, LimitPrice: 0.01})
+	mustPlace(t, v, sibyl.OrderRequest{Principal: "b", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(1), LimitPrice: decimal.NewFromFloat(0.01)})
 	v.CancelOrder(ctx, "a", ids[0])
 	var got []string
 	q := sibyl.OrderQuery{Limit: 3}
@@ -511,7 +515,7 @@ func TestListOrders(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, o := range p.Orders {
-			got = append(got, o.ID)
+			got = append(got, o.NativeID)
 		}
 		if p.NextCursor == "" {
 			break
@@ -521,19 +525,19 @@ func TestListOrders(t *testing.T) {
 	if len(got) != 7 || got[0] != ids[6] || got[6] != ids[0] {
 		t.Errorf("got %v, want newest first %v", got, ids)
 	}
-	p, _ := v.ListOrders(ctx, "a", sibyl.OrderQuery{MarketID: "paper:" + id2})
+	p, _ := v.ListOrders(ctx, "a", sibyl.OrderQuery{NativeMarketID: "paper:" + id2})
 	if len(p.Orders) != 3 {
 		t.Errorf("market filter: %d orders", len(p.Orders))
 	}
 	p, _ = v.ListOrders(ctx, "a", sibyl.OrderQuery{Status: sibyl.OrderCancelled})
-	if len(p.Orders) != 1 || p.Orders[0].ID != ids[0] {
+	if len(p.Orders) != 1 || p.Orders[0].NativeID != ids[0] {
 		t.Errorf("status filter: %+v", p.Orders)
 	}
 	_, err := v.ListOrders(ctx, "a", sibyl.OrderQuery{Cursor: "nope"})
 	wantCode(t, err, sibyl.Invalid, "cursor")
 	_, err = v.ListOrders(ctx, "a", sibyl.OrderQuery{Status: "done"})
 	wantCode(t, err, sibyl.Invalid, "status")
-	if p, _ := v.ListOrders(ctx, "a", sibyl.OrderQuery{MarketID: strings.ToLower(id2)}); len(p.Orders) != 3 {
+	if p, _ := v.ListOrders(ctx, "a", sibyl.OrderQuery{NativeMarketID: strings.ToLower(id2)}); len(p.Orders) != 3 {
 		t.Errorf("lower-case market filter: %d orders", len(p.Orders))
 	}
 	if p, _ := v.ListOrders(ctx, "nobody", sibyl.OrderQuery{}); len(p.Orders) != 0 || p.NextCursor != "" {
@@ -552,14 +556,14 @@ func TestRestingFillsIndependentOfObservation(t *testing.T) {
 	book := mustBook(t, a, id, "Yes")
 	var ids []string
 	for i, d := range []float64{-0.02, -0.03, 0.02, 0.03} {
-		req := sibyl.OrderRequest{Principal: "p", MarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: 50, LimitPrice: math.Round((book.Bids[0].Price+d)*100) / 100}
+		req := sibyl.OrderRequest{Principal: "p", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromFloat(50), LimitPrice: decimal.NewFromFloat(math.Round((book.Bids[0].Price+d)*100) / 100)}
 		if d > 0 {
-			req.Outcome, req.LimitPrice = "No", math.Round((1-book.Asks[0].Price+d)*100)/100
+			req.Outcome, req.LimitPrice = "No", dec(math.Round((1-book.Asks[0].Price+d)*100)/100)
 		}
 		req.ClientOrderID = fmt.Sprint(i)
 		o := mustPlace(t, a, req)
 		mustPlace(t, b, req)
-		ids = append(ids, o.ID)
+		ids = append(ids, o.NativeID)
 	}
 	for m := 0; m < 600; m++ {
 		ca.Add(time.Minute)
@@ -573,7 +577,7 @@ func TestRestingFillsIndependentOfObservation(t *testing.T) {
 		if diff := cmp.Diff(oa, ob); diff != "" {
 			t.Errorf("order %s differs (-watched +unwatched):\n%s", oid, diff)
 		}
-		filled += int(oa.FilledQuantity)
+		filled += int(oa.FilledQuantity.IntPart())
 	}
 	if filled == 0 {
 		t.Error("no resting order filled in 10 hours; pick wider test prices")

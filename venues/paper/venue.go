@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/store"
 )
@@ -62,6 +63,12 @@ type Venue struct {
 }
 
 var _ sibyl.Venue = (*Venue)(nil)
+
+// Rules returns the paper venue's order rules: limit prices from $0.01 to
+// $0.99 in steps of $0.01, whole contracts (at least 1).
+func Rules() sibyl.OrderRules {
+	return sibyl.TickRules(decimal.New(1, -2), decimal.NewFromInt(1), decimal.NewFromInt(1))
+}
 
 // New returns a paper venue. With opts.Store set it loads the trading state
 // saved there; it fails if that state was written with a different seed.

@@ -1,0 +1,33 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// withDefaults returns args (a JSON object) with every member of defaults that
+// args leaves out (or sets to null) filled in: what a state-changing tool's
+// fingerprint covers, so that a retry that spells out a default
+// (time_in_force "gtc" on a limit order) is the same request as the call that
+// left it out. Numbers are kept as sent; the fingerprint canonicalizes them.
+func withDefaults(args json.RawMessage, defaults map[string]any) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(args)) == 0 {
+		args = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("arguments are not a JSON object: %w", err)
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	for k, v := range defaults {
+		if cur, ok := m[k]; !ok || cur == nil {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
