@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/store"
@@ -94,7 +96,7 @@ func BenchmarkKalshiOrderOverhead(b *testing.B) {
 					Principal: "bench", Transport: "bench", Key: fmt.Sprintf("bench-key-%08d", i), AllowDuplicate: true,
 					MarketID: "kalshi:" + ticker,
 					Order: sibyl.OrderRequest{Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder,
-						Quantity: float64(1 + i%1000), LimitPrice: 0.01, TimeInForce: sibyl.IOC},
+						Quantity: decimal.NewFromInt(1 + i%1000), LimitPrice: decimal.RequireFromString("0.01"), TimeInForce: sibyl.IOC},
 				})
 				return err
 			}

@@ -74,7 +74,8 @@ type orderPlan struct {
 // (on the market's steps) and the market's status. Its errors are
 // Invalid/MarketClosed/NotFound, or Unavailable when the market could not be
 // read.
-func (v *Venue) plan(ctx context.Context, req sibyl.OrderRequest, qty, limit decimal.Decimal) (orderPlan, error) {
+func (v *Venue) plan(ctx context.Context, req sibyl.OrderRequest) (orderPlan, error) {
+	qty, limit := req.Quantity, req.LimitPrice
 	yes, err := outcomeIsYes(req.Outcome)
 	if err != nil {
 		return orderPlan{}, err
@@ -95,15 +96,15 @@ func (v *Venue) plan(ctx context.Context, req sibyl.OrderRequest, qty, limit dec
 	if err != nil {
 		return orderPlan{}, err
 	}
-	md, err := v.marketDetail(ctx, req.MarketID, false)
+	md, err := v.marketDetail(ctx, req.NativeMarketID, false)
 	if err == nil && !md.Active {
-		md, err = v.marketDetail(ctx, req.MarketID, true) // a cached status may be stale
+		md, err = v.marketDetail(ctx, req.NativeMarketID, true) // a cached status may be stale
 	}
 	if err != nil {
 		return orderPlan{}, err
 	}
 	if !md.Active {
-		return orderPlan{}, sibyl.Errorf(sibyl.MarketClosed, "Kalshi market %s is %s and takes no orders", req.MarketID, md.Market.Status)
+		return orderPlan{}, sibyl.Errorf(sibyl.MarketClosed, "Kalshi market %s is %s and takes no orders", req.NativeMarketID, md.Market.Status)
 	}
 	p := orderPlan{md: md, yes: yes, buy: buy, count: qty}
 	var side string
@@ -131,7 +132,7 @@ func (v *Venue) plan(ctx context.Context, req sibyl.OrderRequest, qty, limit dec
 	}
 	idx := md.ExchangeIndex
 	p.body = CreateOrderRequest{
-		Ticker: req.MarketID, ClientOrderID: req.ClientOrderID, Side: side, Count: count, Price: price,
+		Ticker: req.NativeMarketID, ClientOrderID: req.ClientOrderID, Side: side, Count: count, Price: price,
 		TimeInForce: tif, SelfTradePreventionType: STPTakerAtCross, ExchangeIndex: &idx,
 	}
 	return p, nil
@@ -146,13 +147,13 @@ const duplicateLookback = 24 * time.Hour
 // status (all filled: filled; some remaining: open or partially filled;
 // nothing remaining of an IOC/FOK: cancelled).
 func (v *Venue) place(ctx context.Context, p orderPlan, req sibyl.OrderRequest) (sibyl.Order, error) {
-	v.attempts.put(req.ClientOrderID, attempt{ticker: req.MarketID, since: v.now(), yes: p.yes, buy: p.buy})
+	v.attempts.put(req.ClientOrderID, attempt{ticker: req.NativeMarketID, since: v.now(), yes: p.yes, buy: p.buy})
 	resp, err := v.c.CreateOrder(ctx, p.body)
 	v.noteHealth(err)
 	if sibyl.ErrorCode(err) == sibyl.Conflict && req.ClientOrderID != "" {
 		// Kalshi refuses a client_order_id it still has resting: that order
 		// is this one, sent earlier. Return it rather than a refusal.
-		if o, ferr := v.FindOrder(ctx, req.ClientOrderID, req.MarketID, v.now().Add(-duplicateLookback)); ferr == nil {
+		if o, ferr := v.FindOrder(ctx, req.ClientOrderID, req.NativeMarketID, v.now().Add(-duplicateLookback)); ferr == nil {
 			return o, nil
 		}
 	}
@@ -167,32 +168,39 @@ func (v *Venue) place(ctx context.Context, p orderPlan, req sibyl.OrderRequest) 
 		// The order exists at Kalshi but its answer is unreadable: unknown.
 		return sibyl.Order{}, &sibyl.Error{Code: sibyl.Unavailable, Message: "Kalshi accepted the order but sent an answer sibyl cannot read; the outcome is unknown, retry with the same idempotency key to reconcile", Err: err}
 	}
-	status := sibyl.OrderCancelled
+	// The create answer is not a full order, but its counts settle the state
+	// at ts_ms: all filled, some resting, or nothing left (an IOC/FOK
+	// remainder cancelled). Counts that do not add up leave it "accepted":
+	// GetOrder tells the rest.
+	status := sibyl.OrderAccepted
 	switch {
+	case filled.Add(remaining).GreaterThan(p.count) || filled.IsNegative() || remaining.IsNegative():
 	case filled.Equal(p.count):
 		status = sibyl.OrderFilled
 	case remaining.IsPositive() && filled.IsPositive():
 		status = sibyl.OrderPartiallyFilled
 	case remaining.IsPositive():
 		status = sibyl.OrderOpen
+	default:
+		status = sibyl.OrderCancelled
 	}
 	at := time.UnixMilli(resp.TsMs).UTC()
 	if resp.TsMs == 0 {
 		at = v.now()
 	}
 	o := sibyl.Order{
-		ID: resp.OrderID, ClientOrderID: req.ClientOrderID, Venue: VenueName, MarketID: VenueName + ":" + req.MarketID,
+		NativeID: resp.OrderID, ClientOrderID: req.ClientOrderID, Venue: VenueName, MarketID: VenueName + ":" + req.NativeMarketID,
 		Outcome: outcomeName(p.yes), Side: req.Side, Type: req.Type, TimeInForce: req.TimeInForce,
-		Quantity: p.count.InexactFloat64(), LimitPrice: p.price.InexactFloat64(),
-		FilledQuantity: filled.InexactFloat64(), Status: status, CreatedAt: at, UpdatedAt: at,
+		Quantity: p.count, LimitPrice: p.price,
+		FilledQuantity: filled, Status: status, CreatedAt: at, UpdatedAt: at,
 	}
 	if o.Type == "" {
 		o.Type = sibyl.LimitOrder
 	}
 	if filled.IsPositive() {
 		_, outcomePrice := fromBookSide(p.body.Side, avgYes, p.yes)
-		o.AveragePrice = outcomePrice.InexactFloat64()
-		o.Fees = avgFee.Mul(filled).Round(6).InexactFloat64()
+		o.AveragePrice = outcomePrice
+		o.Fees = avgFee.Mul(filled).Round(6)
 	}
 	return o, nil
 }
@@ -221,7 +229,7 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 	if err := v.tradeRefusal(); err != nil {
 		return sibyl.Order{}, err
 	}
-	p, err := v.plan(ctx, req, decimalFromFloat(req.Quantity), decimalFromFloat(req.LimitPrice))
+	p, err := v.plan(ctx, req)
 	if err != nil {
 		return sibyl.Order{}, err
 	}
@@ -278,10 +286,10 @@ func convertOrder(o Order, at *attempt) (sibyl.Order, error) {
 		side = sibyl.Buy
 	}
 	out := sibyl.Order{
-		ID: o.OrderID, ClientOrderID: o.ClientOrderID, Venue: VenueName, MarketID: VenueName + ":" + o.Ticker,
+		NativeID: o.OrderID, ClientOrderID: o.ClientOrderID, Venue: VenueName, MarketID: VenueName + ":" + o.Ticker,
 		Outcome: outcomeName(yes), Side: side, Type: sibyl.LimitOrder, TimeInForce: sibyl.GTC,
-		Quantity: initial.InexactFloat64(), LimitPrice: price.InexactFloat64(),
-		FilledQuantity: filled.InexactFloat64(), Fees: fees.InexactFloat64(),
+		Quantity: initial, LimitPrice: price,
+		FilledQuantity: filled, Fees: fees,
 		Status: orderStatus(o.Status, filled), CreatedAt: created, UpdatedAt: updated,
 	}
 	if o.Type == "market" {
@@ -294,7 +302,7 @@ func convertOrder(o Order, at *attempt) (sibyl.Order, error) {
 		if bookOutcomeYes != yes {
 			avg = one.Sub(avg)
 		}
-		out.AveragePrice = avg.Round(6).InexactFloat64()
+		out.AveragePrice = avg.Round(6)
 	}
 	return out, nil
 }
@@ -325,7 +333,7 @@ func (v *Venue) GetOrder(ctx context.Context, principal, orderID string) (sibyl.
 	if err != nil {
 		return sibyl.Order{}, err
 	}
-	if out.FilledQuantity > 0 {
+	if out.FilledQuantity.IsPositive() {
 		if fills, err := v.fills(ctx, o); err == nil {
 			out.Fills = fills
 		} else {
@@ -359,7 +367,7 @@ func (v *Venue) fills(ctx context.Context, o Order) ([]sibyl.Fill, error) {
 			if !yes {
 				price = one.Sub(yp)
 			}
-			out = append(out, sibyl.Fill{ID: f.FillID, Price: price.InexactFloat64(), Quantity: cnt.InexactFloat64(), Fee: fee.InexactFloat64(), Maker: !f.IsTaker, Time: at})
+			out = append(out, sibyl.Fill{ID: f.FillID, Price: price, Quantity: cnt, Fee: fee, Maker: !f.IsTaker, Time: at})
 		}
 		if p.Cursor == "" {
 			break
@@ -396,17 +404,22 @@ func (v *Venue) FindOrder(ctx context.Context, clientOrderID, ticker string, sin
 	return v.convert(o)
 }
 
-// OrderByClientID finds an order by client order id with the hints this
-// process kept when it placed it. Without them (a restarted process) it pages
-// every market's orders of the last day.
-func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID string) (sibyl.Order, error) {
+// OrderByClientID finds an order by client order id. Kalshi has no lookup by
+// client_order_id, so the account's orders are paged from the hint's market
+// and claim time (both kept by sibyl's idempotency record); without them the
+// search widens to every market and all time. NotFound is returned only after
+// the whole window was read; a search cut short is Unavailable.
+func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID string, hint sibyl.LookupHint) (sibyl.Order, error) {
+	ticker, since := hint.NativeMarketID, hint.ClaimedAt
 	if at, ok := v.attempts.get(clientOrderID); ok {
-		return v.FindOrder(ctx, clientOrderID, at.ticker, at.since)
+		if ticker == "" {
+			ticker = at.ticker
+		}
+		if since.IsZero() {
+			since = at.since
+		}
 	}
-	if err := v.readRefusal(); err != nil {
-		return sibyl.Order{}, err
-	}
-	return sibyl.Order{}, &sibyl.Error{Code: sibyl.Unavailable, Message: "Kalshi cannot look an order up by client order id without its market; the outcome is still unknown"}
+	return v.FindOrder(ctx, clientOrderID, ticker, since)
 }
 
 // CancelOrder cancels a resting order: it reads the order (for its market
@@ -414,6 +427,8 @@ func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID st
 // and returns its final state. An order already final is returned with a
 // Conflict error.
 func (v *Venue) CancelOrder(ctx context.Context, principal, orderID string) (sibyl.Order, error) {
+	// The principal is not Kalshi's business: the account is shared, and
+	// sibyl's order ownership decides who may cancel what.
 	if err := v.tradeRefusal(); err != nil {
 		return sibyl.Order{}, err
 	}
@@ -455,9 +470,9 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 	if err := v.readRefusal(); err != nil {
 		return sibyl.OrderPage{}, err
 	}
-	oq := OrdersQuery{Ticker: q.MarketID, Limit: q.Limit, Cursor: q.Cursor}
+	oq := OrdersQuery{Ticker: q.NativeMarketID, Limit: q.Limit, Cursor: q.Cursor}
 	switch q.Status {
-	case sibyl.OrderOpen, sibyl.OrderPartiallyFilled:
+	case sibyl.OrderOpen, sibyl.OrderPartiallyFilled, sibyl.OrderAccepted:
 		oq.Status = StatusResting
 	case sibyl.OrderFilled:
 		oq.Status = StatusExecuted
@@ -532,7 +547,7 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 			}
 		}
 	}
-	out := sibyl.Portfolio{Venue: VenueName, Cash: cash.InexactFloat64(), Time: v.now()}
+	out := sibyl.Portfolio{Venue: VenueName, Cash: cash.InexactFloat64(), Time: v.now(), SharedAccount: true}
 	equity := cash
 	for _, mp := range positions {
 		pos, err1 := ParseCount(mp.PositionFP)

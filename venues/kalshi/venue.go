@@ -15,11 +15,6 @@ import (
 	sibyl "github.com/sibylmcp/sibyl"
 )
 
-// Modes of the Kalshi venue as list_venues shows them.
-const (
-	ModeReadOnly = "read-only" // no credentials: market data only
-)
-
 // Options configures a Venue.
 type Options struct {
 	Client *Client // required
@@ -86,7 +81,7 @@ func (v *Venue) Client() *Client { return v.c }
 func (v *Venue) Mode() string {
 	switch {
 	case !v.c.HasCredentials():
-		return ModeReadOnly
+		return sibyl.ModeReadOnly
 	case v.env == EnvProd:
 		return sibyl.ModeLive
 	}
@@ -142,7 +137,7 @@ func (v *Venue) Info() sibyl.VenueInfo {
 	caps := []string{"markets", "orderbook"}
 	title := "Kalshi"
 	switch v.Mode() {
-	case ModeReadOnly:
+	case sibyl.ModeReadOnly:
 		title = "Kalshi (read-only: no credentials)"
 	case sibyl.ModeDemo:
 		title = "Kalshi demo exchange"
@@ -157,6 +152,7 @@ func (v *Venue) Info() sibyl.VenueInfo {
 	return sibyl.VenueInfo{
 		Name: VenueName, Title: title, Mode: v.Mode(), Simulated: false,
 		Available: reason == "", Reason: reason, Capabilities: caps,
+		SharedAccount: true, RealMoney: v.env == EnvProd,
 	}
 }
 

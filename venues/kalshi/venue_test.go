@@ -24,9 +24,15 @@ func newVenue(t *testing.T, f *fixture, env string, live bool) *Venue {
 }
 
 func req(coid, market, outcome string, side sibyl.Side, qty, price float64, tif sibyl.TimeInForce) sibyl.OrderRequest {
-	return sibyl.OrderRequest{Principal: "p1", ClientOrderID: coid, MarketID: market, Outcome: outcome, Side: side,
+	return reqD(coid, market, outcome, side, decimal.NewFromFloat(qty), decimal.NewFromFloat(price), tif)
+}
+
+func reqD(coid, market, outcome string, side sibyl.Side, qty, price decimal.Decimal, tif sibyl.TimeInForce) sibyl.OrderRequest {
+	return sibyl.OrderRequest{Principal: "p1", ClientOrderID: coid, NativeMarketID: market, Outcome: outcome, Side: side,
 		Type: sibyl.LimitOrder, Quantity: qty, LimitPrice: price, TimeInForce: tif}
 }
+
+func eqD(a decimal.Decimal, b string) bool { return a.Equal(decimal.RequireFromString(b)) }
 
 const btcTicker = "KXBTCD-26DEC3117-T119999.99"
 
@@ -36,7 +42,7 @@ func TestVenueReadOnlyWithoutCredentials(t *testing.T) {
 	c, _ := NewClient(Config{BaseURL: srv.URL()})
 	v, _ := New(Options{Client: c})
 	info := v.Info()
-	if info.Mode != ModeReadOnly || hasCap(info, "trading") {
+	if info.Mode != sibyl.ModeReadOnly || hasCap(info, "trading") {
 		t.Errorf("info: %+v", info)
 	}
 	ctx := context.Background()
@@ -113,18 +119,18 @@ func TestVenueTrading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Status != sibyl.OrderFilled || o.Outcome != "No" || o.Side != sibyl.Buy || o.FilledQuantity != 50 || o.AveragePrice != 0.58 {
+	if o.Status != sibyl.OrderFilled || o.Outcome != "No" || o.Side != sibyl.Buy || !eqD(o.FilledQuantity, "50") || !eqD(o.AveragePrice, "0.58") {
 		t.Errorf("NO buy: %+v", o)
 	}
 	body := f.srv.Orders()[0]
 	if body.Side != "ask" || !body.Price.Equal(d("0.42")) || body.ClientOrderID != "c-no" {
 		t.Errorf("at the venue: %+v", body)
 	}
-	got, err := v.GetOrder(ctx, "p1", o.ID)
+	got, err := v.GetOrder(ctx, "p1", o.NativeID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Outcome != "No" || got.Side != sibyl.Buy || got.LimitPrice != 0.58 || got.AveragePrice != 0.58 || len(got.Fills) != 1 || got.Fills[0].Price != 0.58 || got.Fees <= 0 {
+	if got.Outcome != "No" || got.Side != sibyl.Buy || !eqD(got.LimitPrice, "0.58") || !eqD(got.AveragePrice, "0.58") || len(got.Fills) != 1 || !eqD(got.Fills[0].Price, "0.58") || !got.Fees.IsPositive() {
 		t.Errorf("get: %+v", got)
 	}
 	// A resting YES bid, cancelled.
@@ -132,28 +138,28 @@ func TestVenueTrading(t *testing.T) {
 	if err != nil || rest.Status != sibyl.OrderOpen {
 		t.Fatalf("rest: %+v %v", rest, err)
 	}
-	cancelled, err := v.CancelOrder(ctx, "p1", rest.ID)
+	cancelled, err := v.CancelOrder(ctx, "p1", rest.NativeID)
 	if err != nil || cancelled.Status != sibyl.OrderCancelled {
 		t.Fatalf("cancel: %+v %v", cancelled, err)
 	}
-	again, err := v.CancelOrder(ctx, "p1", rest.ID)
+	again, err := v.CancelOrder(ctx, "p1", rest.NativeID)
 	wantCode(t, err, sibyl.Conflict)
 	if again.Status != sibyl.OrderCancelled {
 		t.Errorf("second cancel returned %+v", again)
 	}
-	page, err := v.ListOrders(ctx, "p1", sibyl.OrderQuery{MarketID: btcTicker})
-	if err != nil || len(page.Orders) != 2 || page.Orders[0].ID != rest.ID {
+	page, err := v.ListOrders(ctx, "p1", sibyl.OrderQuery{NativeMarketID: btcTicker})
+	if err != nil || len(page.Orders) != 2 || page.Orders[0].NativeID != rest.NativeID {
 		t.Errorf("list: %+v %v", page, err)
 	}
-	found, err := v.OrderByClientID(ctx, "p1", "c-no")
-	if err != nil || found.ID != o.ID {
+	found, err := v.OrderByClientID(ctx, "p1", "c-no", sibyl.LookupHint{NativeMarketID: btcTicker, ClaimedAt: time.Now().Add(-time.Minute)})
+	if err != nil || found.NativeID != o.NativeID {
 		t.Errorf("by client id: %+v %v", found, err)
 	}
 	pf, err := v.Portfolio(ctx, "p1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pf.Positions) != 1 || pf.Positions[0].Outcome != "No" || pf.Positions[0].Quantity != 50 {
+	if len(pf.Positions) != 1 || pf.Positions[0].Outcome != "No" || pf.Positions[0].Quantity != 50 || !pf.SharedAccount {
 		t.Errorf("portfolio: %+v", pf)
 	}
 	if want := f.srv.Cash().InexactFloat64(); pf.Cash != want {
@@ -192,7 +198,7 @@ func TestPricesLeaveOnlyOnStep(t *testing.T) {
 			continue
 		}
 		outcome := []string{"Yes", "No"}[rng.IntN(2)]
-		r := req("prop-"+decimal.NewFromInt(int64(i)).String(), m.ticker, outcome, sibyl.Buy, qty.InexactFloat64(), price.InexactFloat64(), sibyl.GTC)
+		r := reqD("prop-"+decimal.NewFromInt(int64(i)).String(), m.ticker, outcome, sibyl.Buy, qty, price, sibyl.GTC)
 		before := f.srv.Requests("POST /portfolio/events/orders")
 		o, err := v.PlaceOrder(ctx, r)
 		posted := f.srv.Requests("POST /portfolio/events/orders") - before
@@ -209,7 +215,7 @@ func TestPricesLeaveOnlyOnStep(t *testing.T) {
 			if outcome == "No" {
 				yp = decimal.NewFromInt(1).Sub(price)
 			}
-			if !at.Price.Equal(yp) || !at.Count.Equal(qty) || o.LimitPrice != price.InexactFloat64() {
+			if !at.Price.Equal(yp) || !at.Count.Equal(qty) || !o.LimitPrice.Equal(price) {
 				t.Fatalf("sent %s x %s, venue got %s x %s", yp, qty, at.Price, at.Count)
 			}
 		default:
@@ -265,8 +271,8 @@ func TestVenueDuplicateClientIDReturnsExisting(t *testing.T) {
 		t.Fatal(err)
 	}
 	again, err := v.PlaceOrder(ctx, req("same", btcTicker, "Yes", sibyl.Buy, 2, 0.30, sibyl.GTC))
-	if err != nil || again.ID != first.ID {
-		t.Fatalf("resend: got %+v %v, want order %s", again, err, first.ID)
+	if err != nil || again.NativeID != first.NativeID {
+		t.Fatalf("resend: got %+v %v, want order %s", again, err, first.NativeID)
 	}
 	if n := len(f.srv.Orders()); n != 1 {
 		t.Errorf("orders at the venue: %d, want 1", n)
