@@ -20,6 +20,8 @@ type attempt struct {
 	since  time.Time
 	yes    bool
 	buy    bool
+	tif    sibyl.TimeInForce
+	typ    sibyl.OrderType
 }
 
 // attempts remembers placements of this process by client order id.
@@ -106,6 +108,9 @@ func (v *Venue) plan(ctx context.Context, req sibyl.OrderRequest) (orderPlan, er
 	if !md.Active {
 		return orderPlan{}, sibyl.Errorf(sibyl.MarketClosed, "Kalshi market %s is %s and takes no orders", req.NativeMarketID, md.Market.Status)
 	}
+	if err := md.Market.OrderRules.CheckQuantity(qty); err != nil {
+		return orderPlan{}, err // whole contracts on a market without fractional trading
+	}
 	p := orderPlan{md: md, yes: yes, buy: buy, count: qty}
 	var side string
 	var yesPrice decimal.Decimal
@@ -147,7 +152,7 @@ const duplicateLookback = 24 * time.Hour
 // status (all filled: filled; some remaining: open or partially filled;
 // nothing remaining of an IOC/FOK: cancelled).
 func (v *Venue) place(ctx context.Context, p orderPlan, req sibyl.OrderRequest) (sibyl.Order, error) {
-	v.attempts.put(req.ClientOrderID, attempt{ticker: req.NativeMarketID, since: v.now(), yes: p.yes, buy: p.buy})
+	v.attempts.put(req.ClientOrderID, attempt{ticker: req.NativeMarketID, since: v.now(), yes: p.yes, buy: p.buy, tif: req.TimeInForce, typ: req.Type})
 	resp, err := v.c.CreateOrder(ctx, p.body)
 	v.noteHealth(err)
 	if sibyl.ErrorCode(err) == sibyl.Conflict && req.ClientOrderID != "" {
@@ -294,6 +299,14 @@ func convertOrder(o Order, at *attempt) (sibyl.Order, error) {
 	}
 	if o.Type == "market" {
 		out.Type = sibyl.MarketOrder
+	}
+	// Kalshi's order does not carry its time in force: this process knows it
+	// for the orders it placed; otherwise GTC is shown.
+	if at != nil && at.tif != "" {
+		out.TimeInForce = at.tif
+	}
+	if at != nil && at.typ != "" {
+		out.Type = at.typ
 	}
 	if filled.IsPositive() {
 		// The fill cost is what the buyer of outcome_side paid.
