@@ -102,6 +102,8 @@ type Store struct {
 
 	onCommit func(CommitInfo)
 
+	verified verifiedPrefix // how much of the audit chain VerifyAuditIncremental has verified
+
 	commitTxs  atomic.Uint64 // group-commit transactions run
 	commitFns  atomic.Uint64 // Commit functions they carried
 	commitBusy atomic.Int64  // nanoseconds the committer spent running transactions

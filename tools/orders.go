@@ -406,7 +406,7 @@ type auditLogIn struct {
 	AfterSeq int    `json:"after_seq,omitempty" jsonschema:"minimum=0" jsonschema_description:"Return entries with a sequence number above this (0 = from the start); pass the last seq you saw to page."`
 	Limit    int    `json:"limit,omitempty" jsonschema:"minimum=1,maximum=500" jsonschema_description:"Most entries to return (1-500, default 50)."`
 	Tool     string `json:"tool,omitempty" jsonschema:"maxLength=48" jsonschema_description:"Only entries of this tool, such as place_order."`
-	Verify   bool   `json:"verify,omitempty" jsonschema_description:"Also walk the whole hash chain and report whether it is intact (takes longer on a large log)."`
+	Verify   bool   `json:"verify,omitempty" jsonschema_description:"Also verify the hash chain and report whether it is intact. Verification is incremental: each call checks at most 2,000 entries not verified before, so on a large log call again until verified_through reaches chain_length."`
 }
 
 // AuditEntryOut is one audit entry.
@@ -425,13 +425,14 @@ type AuditEntryOut struct {
 }
 
 type auditLogOut struct {
-	Entries      []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
-	NextAfterSeq int             `json:"next_after_seq" jsonschema_description:"Pass as after_seq to read on (the last entry read, which may be past the last one returned)."`
-	ChainLength  int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
-	Verified     bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was walked."`
-	ChainOK      bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry's hash and link check out."`
-	Problem      string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
-	Timestamp    time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	Entries         []AuditEntryOut `json:"entries" jsonschema_description:"Entries, oldest first."`
+	NextAfterSeq    int             `json:"next_after_seq" jsonschema_description:"Pass as after_seq to read on (the last entry read, which may be past the last one returned)."`
+	ChainLength     int             `json:"chain_length" jsonschema_description:"Entries in the chain (the last sequence number)."`
+	Verified        bool            `json:"verified" jsonschema_description:"True when verify was asked for and the chain was checked."`
+	ChainOK         bool            `json:"chain_ok,omitempty" jsonschema_description:"With verify: true when every entry up to the head has been verified and each hash and link checks out. False with no problem means verification is still under way: see verified_through."`
+	VerifiedThrough int             `json:"verified_through,omitempty" jsonschema_description:"With verify: entries 1 to this sequence number are verified (by this call and earlier ones); call again with verify while it is below chain_length."`
+	Problem         string          `json:"problem,omitempty" jsonschema_description:"With verify, when the chain is broken: the first bad entry and why."`
+	Timestamp       time.Time       `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
 // auditScanLimit bounds how many entries one get_audit_log call reads while
@@ -450,24 +451,7 @@ func (d *Deps) auditEntriesFor(c *Call, afterSeq uint64, limit int, tool string)
 		}
 		return es, afterSeq, err
 	}
-	var out []store.AuditEntry
-	for scanned := 0; len(out) < limit && scanned < auditScanLimit; {
-		page, err := d.Store.ReadAudit(afterSeq, 1000, tool)
-		if err != nil || len(page) == 0 {
-			return out, afterSeq, err
-		}
-		for _, e := range page {
-			if len(out) == limit {
-				break
-			}
-			afterSeq = e.Seq
-			if e.Principal == c.Principal {
-				out = append(out, e)
-			}
-		}
-		scanned += len(page)
-	}
-	return out, afterSeq, nil
+	return d.Store.ReadAuditOf(c.Principal, afterSeq, limit, auditScanLimit, tool)
 }
 
 func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLogOut, error) {
@@ -487,11 +471,13 @@ func (d *Deps) getAuditLog(ctx context.Context, c *Call, in auditLogIn) (auditLo
 	}
 	out := auditLogOut{Entries: make([]AuditEntryOut, 0, len(es)), NextAfterSeq: int(next), ChainLength: int(head.Seq), Timestamp: d.now()}
 	if in.Verify {
-		ver, err := d.Store.VerifyAudit()
+		// Incremental and bounded: a caller looping on verify costs each call
+		// only the entries appended since, never a walk of the whole chain.
+		ver, err := d.Store.VerifyAuditIncremental(0)
 		if err != nil {
 			return auditLogOut{}, sibyl.WrapError(sibyl.Internal, err, "verifying the audit log")
 		}
-		out.Verified, out.ChainOK = true, ver.OK
+		out.Verified, out.ChainOK, out.VerifiedThrough = true, ver.OK && ver.Complete, int(ver.VerifiedThrough)
 		if !ver.OK {
 			out.Problem = fmt.Sprintf("entry %d: %s: %s", ver.BadSeq, ver.Problem, ver.Detail)
 		}

@@ -685,11 +685,28 @@ func readAuditLog(ctx context.Context, c toolCaller, tool string) ([]ctAuditEntr
 	var all []ctAuditEntry
 	after := 0
 	chainOK, problem := false, ""
-	for first := true; ; first = false {
-		args := map[string]any{"after_seq": after, "limit": 500, "tool": tool}
-		if first {
-			args["verify"] = true
+	// Verification is incremental (a bounded batch of entries per call):
+	// call until the whole chain is verified or a problem is found.
+	for i := 0; i < 1000 && !chainOK && problem == ""; i++ {
+		a, err := c.callTool(ctx, "get_audit_log", map[string]any{"verify": true, "limit": 1})
+		if err != nil {
+			return nil, false, "", err
 		}
+		var v struct {
+			Verified bool   `json:"verified"`
+			ChainOK  bool   `json:"chain_ok"`
+			Problem  string `json:"problem"`
+		}
+		if err := a.decode(&v); err != nil {
+			return nil, false, "", err
+		}
+		if !v.Verified {
+			return nil, false, "", errors.New("get_audit_log with verify: got verified=false")
+		}
+		chainOK, problem = v.ChainOK, v.Problem
+	}
+	for {
+		args := map[string]any{"after_seq": after, "limit": 500, "tool": tool}
 		a, err := c.callTool(ctx, "get_audit_log", args)
 		if err != nil {
 			return nil, false, "", err
@@ -705,12 +722,6 @@ func readAuditLog(ctx context.Context, c toolCaller, tool string) ([]ctAuditEntr
 		}
 		if err := a.decode(&out); err != nil {
 			return nil, false, "", err
-		}
-		if first {
-			if !out.Verified {
-				return nil, false, "", errors.New("get_audit_log with verify: got verified=false")
-			}
-			chainOK, problem = out.ChainOK, out.Problem
 		}
 		if len(out.Entries) == 0 {
 			return all, chainOK, problem, nil

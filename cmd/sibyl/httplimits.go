@@ -70,7 +70,7 @@ func (l *httpLimits) register(fs *flag.FlagSet) error {
 		num(&l.maxSessions, "max-sessions", "SIBYL_MAX_SESSIONS", mcp.DefaultMaxSessionsPerPrincipal,
 			"HTTP: open MCP sessions per API key (per principal), `N`; initialize beyond it gets 429; 0: no limit"),
 		num(&l.maxStreams, "max-streams", "SIBYL_MAX_STREAMS", mcp.DefaultMaxStreamsPerPrincipal,
-			"HTTP: open GET (SSE) streams per API key (per principal), `N`; a GET beyond it gets 429; 0: no limit"),
+			"HTTP: open GET (SSE) streams and subscriptions/listen requests per API key (per principal), `N`; one beyond it gets 429; 0: no limit"),
 	} {
 		if err != nil {
 			return err

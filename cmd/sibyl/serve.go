@@ -72,10 +72,11 @@ type Main struct {
 	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
 	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
 
-	metrics *metrics.Metrics // /metrics (health.go)
-	ready   *readiness       // /readyz (health.go)
-	srvMu   sync.Mutex
-	srv     *mcp.Server // for the sessions gauge
+	metrics   *metrics.Metrics // /metrics (health.go)
+	noMetrics bool             // benchmarks: serve without metrics, to measure what they cost
+	ready     *readiness       // /readyz (health.go)
+	srvMu     sync.Mutex
+	srv       *mcp.Server // for the sessions gauge
 
 	store   *store.Store
 	anchor  *anchorLoop
@@ -180,7 +181,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
 	tuneGC()
-	if m.metrics == nil {
+	if m.metrics == nil && !m.noMetrics {
 		m.metrics = m.newMetrics()
 	}
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")

@@ -286,3 +286,19 @@ func (c *Client) Positions(ctx context.Context, user string) ([]Position, error)
 	}
 	return nil, sibyl.Errorf(sibyl.Unavailable, "Polymarket's positions did not end after 100 pages")
 }
+
+// Balance returns the wallet's pUSD (collateral) balance from GET
+// /balance-allowance, in dollars.
+func (t *Trader) Balance(ctx context.Context) (decimal.Decimal, error) {
+	q := url.Values{"asset_type": {"COLLATERAL"}, "signature_type": {strconv.Itoa(int(t.wallet.SignatureType))}}
+	var a struct {
+		Balance num `json:"balance"`
+	}
+	if err := t.c.do(ctx, request{method: http.MethodGet, base: t.c.clobURL, path: "/balance-allowance", query: q, auth: true}, &a); err != nil {
+		return decimal.Decimal{}, err
+	}
+	if !a.Balance.Set {
+		return decimal.Decimal{}, sibyl.Errorf(sibyl.Unavailable, "Polymarket sent no balance")
+	}
+	return a.Balance.Shift(-6), nil
+}

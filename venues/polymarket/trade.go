@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -342,4 +343,68 @@ func (t *Trader) Cancel(ctx context.Context, hash string) (bool, string, error) 
 		}
 	}
 	return false, "Polymarket did not say", nil
+}
+
+// Trade is one fill of an order (the official Trade, the fields sibyl reads).
+type Trade struct {
+	ID           string `json:"id"`
+	TakerOrderID string `json:"taker_order_id"`
+	Side         string `json:"side"`
+	Size         num    `json:"size"`
+	Price        num    `json:"price"`
+	Status       string `json:"status"`
+	MatchTime    string `json:"match_time"`
+	TraderSide   string `json:"trader_side"`
+	MakerOrders  []struct {
+		OrderID       string `json:"order_id"`
+		MatchedAmount num    `json:"matched_amount"`
+		Price         num    `json:"price"`
+	} `json:"maker_orders"`
+}
+
+// Fill is the part of a trade that filled one order.
+type Fill struct {
+	TradeID string
+	Price   decimal.Decimal
+	Size    decimal.Decimal
+	Maker   bool
+	Time    time.Time
+}
+
+// Fills returns the fills of an order from its trades (GET /data/trades?id=),
+// at most 50 trades: as taker the trade's size and price, as maker its own
+// matched amount and price. Failed trades are left out.
+func (t *Trader) Fills(ctx context.Context, hash string, tradeIDs []string) ([]Fill, error) {
+	var out []Fill
+	for i, id := range tradeIDs {
+		if i == 50 {
+			break
+		}
+		var a struct {
+			Data []Trade `json:"data"`
+		}
+		q := url.Values{"id": {id}, "next_cursor": {"MA=="}}
+		if err := t.c.do(ctx, request{method: http.MethodGet, base: t.c.clobURL, path: "/data/trades", query: q, auth: true}, &a); err != nil {
+			return nil, err
+		}
+		for _, tr := range a.Data {
+			if tr.ID != id || strings.EqualFold(tr.Status, "FAILED") {
+				continue
+			}
+			when := time.Time{}
+			if sec, err := strconv.ParseInt(tr.MatchTime, 10, 64); err == nil {
+				when = time.Unix(sec, 0).UTC()
+			}
+			if strings.EqualFold(tr.TakerOrderID, hash) {
+				out = append(out, Fill{TradeID: id, Price: tr.Price.Decimal, Size: tr.Size.Decimal, Time: when})
+				continue
+			}
+			for _, mo := range tr.MakerOrders {
+				if strings.EqualFold(mo.OrderID, hash) {
+					out = append(out, Fill{TradeID: id, Price: mo.Price.Decimal, Size: mo.MatchedAmount.Decimal, Maker: true, Time: when})
+				}
+			}
+		}
+	}
+	return out, nil
 }

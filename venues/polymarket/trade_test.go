@@ -229,7 +229,36 @@ func TestTraderMarketOrders(t *testing.T) {
 		t.Fatalf("FAK: %+v %v", a, err)
 	}
 	o, _ := tr.Order(ctx, p.Hash)
-	if o.Status != "CANCELED" || !o.SizeMatched.Equal(decimal.NewFromInt(100)) {
+	if o.Status != "CANCELED" || !o.SizeMatched.Equal(decimal.NewFromInt(100)) || len(o.AssociateTrades) != 1 {
 		t.Errorf("FAK order: %+v", o)
+	}
+	fills, err := tr.Fills(ctx, p.Hash, o.AssociateTrades)
+	if err != nil || len(fills) != 1 || !fills[0].Size.Equal(decimal.NewFromInt(100)) || !fills[0].Price.Equal(decimal.RequireFromString("0.4")) || fills[0].Maker {
+		t.Errorf("fills %+v %v", fills, err)
+	}
+}
+
+// TestTraderBalance: the wallet's pUSD balance is read with L2 auth, and a buy
+// beyond it is InsufficientFunds with nothing created.
+func TestTraderBalance(t *testing.T) {
+	srv, signer := fakeWorld(t)
+	ctx := context.Background()
+	tr := newTrader(t, srv, signer, clob.PolyGnosisSafe, &testCreds)
+	funder, _ := clob.ParseAddress(testFunder)
+	srv.SetBalance(funder, "10.5")
+	bal, err := tr.Balance(ctx)
+	if err != nil || !bal.Equal(decimal.RequireFromString("10.5")) {
+		t.Fatalf("balance %s %v, want 10.5", bal, err)
+	}
+	m, _ := tr.c.MarketByConditionID(ctx, condV1)
+	p, err := tr.Prepare(ctx, Spec{Market: m, Outcome: "Yes", Side: clob.Buy, OrderType: clob.GTC, Price: decimal.RequireFromString("0.30"), Size: decimal.RequireFromString("40")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Submit(ctx, p.Body); sibyl.ErrorCode(err) != sibyl.InsufficientFunds {
+		t.Fatalf("got %v, want insufficient_funds", err)
+	}
+	if len(srv.Orders()) != 0 {
+		t.Error("the refused order exists at the venue")
 	}
 }

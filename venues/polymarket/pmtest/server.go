@@ -81,11 +81,14 @@ type Server struct {
 	order     []string // hashes in arrival order
 	version   int
 	faults    map[string][]FaultKind // "METHOD /path" -> queue
+	faultFn   func(route string) FaultKind
 	counts    map[string]int
 	posts     [][]byte
 	badAuth   int
 	positions map[string][]map[string]any
+	balances  map[clob.Address]decimal.Decimal // pUSD per maker wallet; absent: unlimited
 	trade     int
+	trades    map[string]map[string]any // trade id -> the official Trade shape
 	now       func() time.Time
 }
 
@@ -101,7 +104,7 @@ func New(creds clob.Credentials) *Server {
 	s := &Server{
 		creds: creds, owners: map[clob.Address]clob.Address{}, books: map[string]*book{},
 		orders: map[string]*Order{}, version: 2, faults: map[string][]FaultKind{}, counts: map[string]int{},
-		positions: map[string][]map[string]any{}, now: time.Now,
+		positions: map[string][]map[string]any{}, balances: map[clob.Address]decimal.Decimal{}, trades: map[string]map[string]any{}, now: time.Now,
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -166,6 +169,15 @@ func (s *Server) SetVersion(v int) {
 	s.version = v
 }
 
+// SetBalance sets a maker wallet's pUSD balance: buys beyond it are refused
+// ("not enough balance / allowance") and each accepted buy holds its maker
+// amount. Wallets without a balance are unlimited.
+func (s *Server) SetBalance(maker clob.Address, dollars string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.balances[maker] = decimal.RequireFromString(dollars)
+}
+
 // SetPositions sets the Data API's open positions of a wallet (raw v2 rows).
 func (s *Server) SetPositions(user string, rows []map[string]any) {
 	s.mu.Lock()
@@ -179,6 +191,15 @@ func (s *Server) Fault(route string, kinds ...FaultKind) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[route] = append(s.faults[route], kinds...)
+}
+
+// SetFaultFunc sets a function asked for a fault on every request whose route
+// has no queued fault (0 for none); nil turns it off. It must be safe for
+// concurrent use.
+func (s *Server) SetFaultFunc(f func(route string) FaultKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultFn = f
 }
 
 // Count returns how many requests reached "METHOD /path" (faulted ones too).
@@ -232,7 +253,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if q := s.faults[route]; len(q) > 0 {
 		fault, s.faults[route] = q[0], q[1:]
 	}
+	fn := s.faultFn
 	s.mu.Unlock()
+	if fault == 0 && fn != nil {
+		fault = fn(route)
+	}
 
 	switch fault {
 	case Fail5xxBefore:
@@ -323,6 +348,20 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	case r.Method == http.MethodDelete && p == "/order":
 		if s.l2(w, r, body) {
 			s.cancel(w, body)
+		}
+	case r.Method == http.MethodGet && p == "/data/trades":
+		if s.l2(w, r, body) {
+			s.mu.Lock()
+			data := []map[string]any{}
+			if tr, ok := s.trades[r.URL.Query().Get("id")]; ok {
+				data = append(data, tr)
+			}
+			s.mu.Unlock()
+			writeJSON(w, 200, map[string]any{"data": data, "next_cursor": "LTE=", "limit": 100, "count": len(data)})
+		}
+	case r.Method == http.MethodGet && p == "/balance-allowance":
+		if s.l2(w, r, body) {
+			s.balance(w, r)
 		}
 	case r.Method == http.MethodGet && p == "/v2/positions":
 		s.getPositions(w, r)
@@ -470,6 +509,13 @@ func (s *Server) postOrder(w http.ResponseWriter, body []byte) {
 		s.refuse(w, 400, "INVALID_POST_ONLY_ORDER: post-only order would cross the book")
 		return
 	}
+	if bal, ok := s.balances[o.Maker]; ok && side == "BUY" {
+		if bal.LessThan(dollars) {
+			s.refuse(w, 400, "not enough balance / allowance")
+			return
+		}
+		s.balances[o.Maker] = bal.Sub(dollars)
+	}
 	ord := &Order{Hash: hash, Body: append([]byte(nil), body...), Parsed: pb, Market: m.ConditionID, TokenID: o.TokenID.String(),
 		Side: side, Price: price, Size: shares, Status: "LIVE", OrderType: pb.OrderType, CreatedAt: s.now()}
 	fills := match(b, side, price, shares, pb.OrderType == clob.FOK)
@@ -479,7 +525,12 @@ func (s *Server) postOrder(w http.ResponseWriter, body []byte) {
 	}
 	for _, f := range fills {
 		s.trade++
-		ord.AssocTrades = append(ord.AssocTrades, fmt.Sprintf("trade-%d", s.trade))
+		id := fmt.Sprintf("trade-%d", s.trade)
+		ord.AssocTrades = append(ord.AssocTrades, id)
+		s.trades[id] = map[string]any{"id": id, "taker_order_id": hash, "market": m.ConditionID, "asset_id": o.TokenID.String(),
+			"side": side, "size": f.size.String(), "fee_rate_bps": "0", "price": f.price.String(), "status": "MATCHED",
+			"match_time": strconv.FormatInt(s.now().Unix(), 10), "last_update": strconv.FormatInt(s.now().Unix(), 10),
+			"outcome": "", "owner": pb.Owner, "maker_address": o.Maker.Hex(), "maker_orders": []any{}, "trader_side": "TAKER", "bucket_index": 0}
 		ord.Matched = ord.Matched.Add(f.size)
 		cost := f.size.Mul(f.price)
 		if side == "BUY" {
@@ -665,6 +716,28 @@ func (s *Server) cancel(w http.ResponseWriter, body []byte) {
 		o.Status = "CANCELED"
 		writeJSON(w, 200, map[string]any{"canceled": []string{p.OrderID}, "not_canceled": map[string]string{}})
 	}
+}
+
+// balance answers GET /balance-allowance?asset_type=COLLATERAL for the wallet
+// of the order signer's key (the fake knows one wallet per EOA through Own; the
+// EOA's own balance otherwise), in 10^-6 units.
+func (s *Server) balance(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eoa, _ := clob.ParseAddress(r.Header.Get(clob.HeaderAddress))
+	who := eoa
+	if r.URL.Query().Get("signature_type") != "0" {
+		for wallet, owner := range s.owners {
+			if owner == eoa {
+				who = wallet
+			}
+		}
+	}
+	bal, ok := s.balances[who]
+	if !ok {
+		bal = decimal.NewFromInt(1_000_000)
+	}
+	writeJSON(w, 200, map[string]any{"balance": bal.Shift(6).Truncate(0).String(), "allowances": map[string]string{}})
 }
 
 func (s *Server) getPositions(w http.ResponseWriter, r *http.Request) {
