@@ -318,6 +318,14 @@ func encodeRecord(rec *Record) ([]byte, error) {
 	o.str("order_id", rec.OrderID, true)
 	o.bool("order_final", rec.OrderFinal, false)
 	o.bool("dup_indexed", rec.DupIndexed, true)
+	o.str("native_market_id", rec.NativeMarketID, true)
+	if rec.Prepared != nil {
+		p, err := json.Marshal(rec.Prepared)
+		if err != nil {
+			return nil, fmt.Errorf("prepared order: %w", err)
+		}
+		o.raw("prepared", p)
+	}
 	return append(o.b, '}'), nil
 }
 

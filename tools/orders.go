@@ -127,7 +127,7 @@ type orderAnswer struct {
 
 // OrderStateOut is an order's state at one moment.
 type OrderStateOut struct {
-	Status         string     `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
+	Status         string     `json:"status" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
 	FilledQuantity float64    `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
 	AveragePrice   *float64   `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars; absent until something fills."`
 	Fees           float64    `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
