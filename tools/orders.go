@@ -206,15 +206,22 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	// The fingerprint covers the order with its defaults applied: a retry
 	// that spells out time_in_force or cancel_on_disconnect=false is the
 	// same request as the call that left them out.
-	fpArgs, err := withDefaults(c.Args, map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false})
+	// Records of earlier versions fingerprinted the arguments as sent: the
+	// spelling without the defaults matches those of calls that left them out.
+	defaults := map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false}
+	fpArgs, err := withDefaults(c.Args, defaults)
 	if err != nil {
 		return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+	}
+	var equivalent []json.RawMessage
+	if eq := withoutDefaults(c.Args, defaults); eq != nil {
+		equivalent = append(equivalent, eq)
 	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
-		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, Confirmation: conf,
+		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, EquivalentArgs: equivalent, Confirmation: conf,
 	})
 	if err != nil {
 		return orderAnswer{}, err
@@ -248,17 +255,22 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 	}
 	// With one venue configured, naming it is the same request as not.
 	var fpArgs json.RawMessage
+	var equivalent []json.RawMessage
 	if len(d.Venues) == 1 {
 		for name := range d.Venues {
 			var err error
-			if fpArgs, err = withDefaults(c.Args, map[string]any{"venue": name}); err != nil {
+			defaults := map[string]any{"venue": name}
+			if fpArgs, err = withDefaults(c.Args, defaults); err != nil {
 				return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			}
+			if eq := withoutDefaults(c.Args, defaults); eq != nil {
+				equivalent = append(equivalent, eq)
 			}
 		}
 	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
-		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs})
+		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs, EquivalentArgs: equivalent})
 	if err != nil {
 		return orderAnswer{}, err
 	}
