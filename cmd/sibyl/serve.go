@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -52,6 +54,8 @@ type Main struct {
 	OHLCVDir  string  // CSV price history for the grade tools; empty: the paper world's
 	RateLimit float64 // HTTP requests per second per API key
 	PaperCash float64 // each principal's opening paper balance, dollars
+	// paperCashSet is true when --paper-cash or SIBYL_PAPER_CASH was given.
+	paperCashSet bool
 	// InsecureNoAuth allows serving HTTP beyond loopback without API keys,
 	// and without authentication when every key of the data file is revoked.
 	InsecureNoAuth bool
@@ -78,11 +82,19 @@ type Main struct {
 	srvMu     sync.Mutex
 	srv       *mcp.Server // for the sessions gauge
 
-	store   *store.Store
-	anchor  *anchorLoop
-	sweeper *store.Sweeper
-	orders  *orders.Service
-	logger  *slog.Logger
+	store *store.Store
+	paper *paper.Venue // the paper venue, for 'sibyl paper' through the local socket
+	// httpNoAuth is set when this process serves HTTP without authentication
+	// (it started with no API key): a key created through the local socket
+	// is accepted, but keys are required only after a restart.
+	httpNoAuth atomic.Bool
+	// localSocket is the socket other local clients reach this process on
+	// (local.go); empty when there is none.
+	localSocket string
+	anchor      *anchorLoop
+	sweeper     *store.Sweeper
+	orders      *orders.Service
+	logger      *slog.Logger
 }
 
 // ParseFlags reads flags, falling back to environment variables.
@@ -130,6 +142,10 @@ func (m *Main) ParseFlags(args []string) error {
 	if err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) { m.paperCashSet = m.paperCashSet || f.Name == "paper-cash" })
+	if _, ok := os.LookupEnv("SIBYL_PAPER_CASH"); ok {
+		m.paperCashSet = true
+	}
 	if err := m.ops.check(fs, m.Stdout); err != nil {
 		return err
 	}
@@ -156,10 +172,32 @@ func (m *Main) ParseFlags(args []string) error {
 // closes, on stdio).
 func (m *Main) Run(ctx context.Context) error {
 	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
+	// One sibyl per data file: a stdio client of a data file another process
+	// serves is bridged to it (local.go).
+	if m.HTTPAddr == "" {
+		if c, err := dialLocal(m.DataDir); err == nil {
+			return m.bridge(ctx, c)
+		}
+	}
 	srv, err := m.Open()
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			if m.HTTPAddr == "" {
+				// It won the file as we started: its socket comes up shortly.
+				if c, derr := dialLocalWait(m.DataDir, 5*time.Second); derr == nil {
+					return m.bridge(ctx, c)
+				}
+			}
+			return fmt.Errorf("%w. Another 'sibyl serve' holds this data file; stdio clients bridge to it through %s, but an HTTP server must hold the file itself: stop the other process (or start the HTTP server first), or use another --data-dir", err, socketPath(m.DataDir))
+		}
+		return err
+	}
+	stopLocal, err := m.startLocal(ctx, srv)
 	if err != nil {
 		return err
 	}
+	defer stopLocal()
+	m.warnPaperCash(ctx)
 	dbPath := m.store.Path()
 	if m.HTTPAddr == "" {
 		m.banner("stdio", dbPath)
@@ -202,6 +240,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the paper venue: %w", err)
 	}
+	m.paper = pv
 	pf, err := m.priceFeeds(pv)
 	if err != nil {
 		return nil, err
@@ -327,6 +366,7 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return err
 	}
 	defer stopMetrics()
+	m.httpNoAuth.Store(auth == nil)
 	switch {
 	case auth == nil && m.InsecureNoAuth && m.hadKeys:
 		fmt.Fprintf(m.Stderr, "  every API key is revoked and --insecure-no-auth is set: anyone who reaches this address may trade without a key\n")
@@ -422,6 +462,9 @@ func (m *Main) banner(where, dbPath string) {
 		fmt.Fprintf(m.Stderr, "  waiting for an MCP client on stdin (e.g. add \"sibyl serve\" to Claude Desktop, Cursor or VS Code); Ctrl-D or Ctrl-C ends\n")
 	} else {
 		fmt.Fprintf(m.Stderr, "  point an MCP client at %s (Streamable HTTP); Ctrl-C stops\n", where)
+	}
+	if m.localSocket != "" {
+		fmt.Fprintf(m.Stderr, "  other local clients of this data file (another 'sibyl serve' on stdio, 'sibyl keys|audit|paper') are served through %s\n", m.localSocket)
 	}
 }
 
