@@ -72,9 +72,9 @@ func run(ctx context.Context, t mcp.Transport, out io.Writer) error {
 		return fmt.Errorf("no open ETH market")
 	}
 	var market struct {
-		Question string `json:"question"`
-		Outcomes []outcome `json:"outcomes"`
-		Simulated bool `json:"simulated"`
+		Question  string    `json:"question"`
+		Outcomes  []outcome `json:"outcomes"`
+		Simulated bool      `json:"simulated"`
 	}
 	if err := call(ctx, session, "get_market", map[string]any{"market": found.Markets[0].ID, "depth": 3}, &market); err != nil {
 		return err
