@@ -557,8 +557,8 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 	return page, nil
 }
 
-// Portfolio returns the wallet's open positions from the Data API, marked at
-// their current price. Cash is not in the Data API; it is left at zero.
+// Portfolio returns the wallet's pUSD balance (GET /balance-allowance) as cash
+// and its open positions from the Data API, marked at their current price.
 func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfolio, error) {
 	if v.trader == nil {
 		return sibyl.Portfolio{}, v.canTrade()
@@ -567,8 +567,12 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 	if err != nil {
 		return sibyl.Portfolio{}, err
 	}
-	out := sibyl.Portfolio{Venue: Name, Time: v.now().UTC(), SharedAccount: true, Positions: []sibyl.Position{}}
-	var equity decimal.Decimal
+	cash, err := v.trader.Balance(ctx)
+	if err != nil {
+		return sibyl.Portfolio{}, err
+	}
+	out := sibyl.Portfolio{Venue: Name, Time: v.now().UTC(), SharedAccount: true, Positions: []sibyl.Position{}, Cash: cash.InexactFloat64()}
+	equity := cash
 	for _, p := range ps {
 		value := p.Size.Mul(p.CurPrice)
 		equity = equity.Add(value)

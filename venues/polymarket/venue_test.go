@@ -198,8 +198,12 @@ func TestVenueListAndPortfolio(t *testing.T) {
 		t.Fatalf("listed %d orders, want 3", len(all))
 	}
 	srv.SetPositions(signer.Address().Hex(), []map[string]any{{"asset": "101", "conditionId": condV1, "outcome": "Yes", "size": 12.5, "avgPrice": 0.3, "curPrice": 0.41, "realizedPnl": 1.25}})
+	srv.SetBalance(signer.Address(), "250.75")
 	pf, err := v.Portfolio(ctx, "local")
 	if err != nil || len(pf.Positions) != 1 || pf.Positions[0].Quantity != 12.5 || pf.Positions[0].MarketID != "polymarket:"+condV1 || !pf.SharedAccount {
 		t.Fatalf("portfolio %+v %v", pf, err)
+	}
+	if pf.Cash != 250.75 || pf.Equity != 250.75+12.5*0.41 {
+		t.Errorf("cash %v equity %v, want 250.75 and %v", pf.Cash, pf.Equity, 250.75+12.5*0.41)
 	}
 }
