@@ -302,11 +302,13 @@ func (m *Main) Open() (*mcp.Server, error) {
 		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
+	all := tools.All(deps)
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
+		ToolVisible:  tools.VisibleTo(all), // a read-only key does not see the trade tools
 	})
-	tools.RegisterObserved(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
+	tools.RegisterObserved(srv, all, tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
 	m.setServer(srv)
 	m.watchDisconnects(srv, svc)
 	return srv, nil
