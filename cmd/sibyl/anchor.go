@@ -67,13 +67,24 @@ func (a *anchorLoop) run(ctx context.Context) {
 	defer close(a.done)
 	t := time.NewTicker(anchorPoll)
 	defer t.Stop()
+	var lastLog time.Time
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.checkpoint(false); err != nil {
-				a.log.Error("writing an audit anchor checkpoint", "err", err)
+			err := a.checkpoint(false)
+			if err == nil {
+				failures = 0
+				continue
+			}
+			// Logged once a minute while it lasts (a full disk would
+			// otherwise log every second).
+			failures++
+			if time.Since(lastLog) >= time.Minute {
+				a.log.Error("writing an audit anchor checkpoint", "err", err, "failures", failures)
+				lastLog = time.Now()
 			}
 		}
 	}
