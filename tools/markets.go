@@ -380,6 +380,7 @@ type getMarketOut struct {
 	TickSize   float64        `json:"tick_size" jsonschema_description:"Smallest price step in dollars; limit prices must be multiples of it."`
 	Underlying *UnderlyingOut `json:"underlying,omitempty" jsonschema_description:"For markets on a token's price: the token, strike, direction and expiry."`
 	Books      []BookOut      `json:"books" jsonschema_description:"Top of each outcome's order book, up to depth levels per side."`
+	Fees       FeesOut        `json:"fees" jsonschema_description:"What an order in this market would pay in fees."`
 	Timestamp  time.Time      `json:"timestamp" jsonschema_description:"When the data was true (RFC 3339, UTC)."`
 }
 
@@ -398,6 +399,7 @@ func (d *Deps) getMarket(ctx context.Context, c *Call, in getMarketIn) (getMarke
 	}
 	out := getMarketOut{MarketSummary: summarize(m), Rules: m.Rules, OpenTime: m.OpenTime.UTC(), TickSize: m.TickSize, Books: []BookOut{},
 		Timestamp: m.UpdatedAt.UTC()}
+	out.Fees = marketFees(m)
 	if u := m.Underlying; u != nil {
 		out.Underlying = &UnderlyingOut{Symbol: u.Symbol, Strike: u.Strike, Direction: u.Direction, Expiry: u.Expiry.UTC()}
 	}

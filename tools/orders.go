@@ -122,7 +122,9 @@ type orderAnswer struct {
 	Replayed bool `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order fields above are the ORIGINAL answer of an earlier call with the same idempotency_key (even one whose answer never reached you), as it was then; current_state says what is true now. False: this call placed it."`
 	// CurrentState is what is true of the order now, on a replay.
 	CurrentState *OrderStateOut `json:"current_state,omitempty" jsonschema_description:"With replayed=true: the order as the venue has it now (it may have filled or been cancelled since the original answer). Absent on a first answer, whose fields are already current."`
-	Timestamp    time.Time      `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
+	// EstimatedFee is place_order's estimate of the order's fee.
+	EstimatedFee *float64  `json:"estimated_fee,omitempty" jsonschema_description:"place_order: the taker fee, in dollars, the whole quantity would pay if it filled at once at the limit (or worst) price, by the venue's schedule (get_market shows it); the fees actually charged are in fees. Absent for a market order without a worst_price or a venue whose fees sibyl does not know."`
+	Timestamp    time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
 }
 
 // OrderStateOut is an order's state at one moment.
@@ -230,7 +232,13 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
 		}
 	}
-	return d.answer(ctx, c, res), nil
+	out := d.answer(ctx, c, res)
+	if venueName, _, ok := sibyl.SplitMarketID(in.Market); ok && req.LimitPrice.IsPositive() {
+		if fee, known := takerFee(venueName, req.LimitPrice, req.Quantity); known {
+			out.EstimatedFee = ptr(fee.InexactFloat64())
+		}
+	}
+	return out, nil
 }
 
 type cancelOrderIn struct {
