@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
 	"github.com/sibylmcp/sibyl/metrics"
 	"github.com/sibylmcp/sibyl/orders"
@@ -69,6 +68,7 @@ type Main struct {
 	// commit: every transaction its own fsync.
 	storeMaxBatch int
 
+	venueFlags  venueFlags     // --venues, --live (venues.go)
 	ops         opsFlags       // --metrics-addr, --tls-*, --feed, --config (opsflags.go)
 	risk        riskFlags      // risk limits and --confirm-above (risk.go)
 	limits      httpLimits     // HTTP timeouts and caps (httplimits.go)
@@ -128,6 +128,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys, or without authentication once every key is revoked (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
+	m.venueFlags.register(fs)
 	m.risk.register(fs)
 	if err := m.limits.register(fs); err != nil {
 		return err
@@ -245,7 +246,10 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	venues := map[string]sibyl.Venue{"paper": pv}
+	venues, defaultVenue, err := m.buildVenues(pv)
+	if err != nil {
+		return nil, err
+	}
 	hooks, err := crashHooks(os.Getenv("SIBYL_TEST_CRASH"), m.logger)
 	if err != nil {
 		return nil, err
@@ -294,7 +298,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := &tools.Deps{Venues: venues, DefaultVenue: pv.Info().Name, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
+	deps := &tools.Deps{Venues: venues, DefaultVenue: defaultVenue, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
 		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
