@@ -46,7 +46,7 @@ type listVenuesIn struct{}
 type VenueOut struct {
 	Name         string          `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
 	Title        string          `json:"title" jsonschema_description:"Human-readable venue name."`
-	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
+	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live,enum=read-only" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money; read-only: market data only (no credentials configured), its trading tools say why they cannot trade."`
 	Simulated    bool            `json:"simulated" jsonschema_description:"True when no real money moves."`
 	Available    bool            `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
 	Reason       string          `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`

@@ -128,8 +128,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys, or without authentication once every key is revoked (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
-	m.venueFlags.register(fs)
 	m.risk.register(fs)
+	m.venueFlags.register(fs)
 	if err := m.limits.register(fs); err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	venues, defaultVenue, err := m.buildVenues(pv)
+	venues, defaultVenue, err := m.buildVenues(context.Background(), pv)
 	if err != nil {
 		return nil, err
 	}
@@ -302,11 +302,13 @@ func (m *Main) Open() (*mcp.Server, error) {
 		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
+	all := tools.All(deps)
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
+		ToolVisible:  tools.VisibleTo(all), // a read-only key does not see the trade tools
 	})
-	tools.RegisterObserved(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
+	tools.RegisterObserved(srv, all, tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
 	m.setServer(srv)
 	m.watchDisconnects(srv, svc)
 	return srv, nil
@@ -461,7 +463,12 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 // connect. It goes to stderr: stdout carries protocol messages only.
 func (m *Main) banner(where, dbPath string) {
 	fmt.Fprintf(m.Stderr, "sibyl %s — MCP server on %s\n", version, where)
-	fmt.Fprintf(m.Stderr, "  venue: paper (simulated markets and money, seed %d); data: %s\n", m.Seed, dbPath)
+	names, _ := m.venueFlags.names()
+	if len(names) == 1 && names[0] == "paper" {
+		fmt.Fprintf(m.Stderr, "  venue: paper (simulated markets and money, seed %d); data: %s\n", m.Seed, dbPath)
+	} else {
+		fmt.Fprintf(m.Stderr, "  venues: %s (default %s; --live %v); data: %s\n", strings.Join(names, ", "), names[0], m.venueFlags.live, dbPath)
+	}
 	if where == "stdio" {
 		fmt.Fprintf(m.Stderr, "  waiting for an MCP client on stdin (e.g. add \"sibyl serve\" to Claude Desktop, Cursor or VS Code); Ctrl-D or Ctrl-C ends\n")
 	} else {

@@ -7,61 +7,63 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sibylmcp/sibyl"
+	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/paper"
 )
 
 // venueFlags are --venues and --live.
 type venueFlags struct {
-	list string // comma-separated venue names
-	live bool   // orders on real-money venues may be sent
+	list string // comma-separated venue names; the first is the default venue
+	live bool   // orders that move real money are allowed
 }
+
+// knownVenues are the names --venues accepts, in the order help lists them.
+var knownVenues = []string{"paper", "kalshi", "polymarket"}
 
 func (f *venueFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.list, "venues", envString("SIBYL_VENUES", "paper"), "comma-separated `VENUES` to serve: paper, kalshi, polymarket (the first is the default venue) [SIBYL_VENUES]")
+	fs.StringVar(&f.list, "venues", envString("SIBYL_VENUES", "paper"), "comma-separated `LIST` of venues to serve ("+strings.Join(knownVenues, ", ")+"); the first is the default venue [SIBYL_VENUES]")
 	live := false
-	switch strings.ToLower(strings.TrimSpace(os.Getenv("SIBYL_LIVE"))) {
-	case "1", "true", "yes":
+	switch strings.ToLower(os.Getenv("SIBYL_LIVE")) {
+	case "1", "true", "yes", "on":
 		live = true
 	}
-	fs.BoolVar(&f.live, "live", live, "allow orders that move real money (Kalshi prod, Polymarket); without it they are refused before anything is sent [SIBYL_LIVE]")
+	fs.BoolVar(&f.live, "live", live, "allow orders and cancels that move real money (Kalshi prod, Polymarket); without it they are refused and nothing is sent [SIBYL_LIVE]")
 }
 
-// names returns the venue names, checked: known, not repeated, at least one.
+// names returns the venues to serve, without repeats, or an error naming the
+// known ones.
 func (f *venueFlags) names() ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range strings.Split(f.list, ",") {
 		n = strings.ToLower(strings.TrimSpace(n))
-		if n == "" {
+		if n == "" || seen[n] {
 			continue
 		}
-		switch n {
-		case "paper", "kalshi", "polymarket":
-		default:
-			return nil, fmt.Errorf("--venues: unknown venue %q (known: paper, kalshi, polymarket)", n)
+		ok := false
+		for _, k := range knownVenues {
+			ok = ok || k == n
 		}
-		if seen[n] {
-			return nil, fmt.Errorf("--venues: %s is listed twice", n)
+		if !ok {
+			return nil, fmt.Errorf("--venues: unknown venue %q; known: %s", n, strings.Join(knownVenues, ", "))
 		}
 		seen[n] = true
 		out = append(out, n)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("--venues: name at least one venue")
+		return nil, fmt.Errorf("--venues %q names no venue; known: %s", f.list, strings.Join(knownVenues, ", "))
 	}
 	return out, nil
 }
 
-// buildVenues builds the venues --venues names and returns them with the
-// default venue (the first named). The paper venue is built in any case (the
-// price feeds and 'sibyl paper' use its world) but served only when named.
-func (m *Main) buildVenues(pv *paper.Venue) (map[string]sibyl.Venue, string, error) {
+// buildVenues returns the venues --venues names, by name, and the default
+// venue (the first). The paper venue is built in any case (the price feeds and
+// 'sibyl paper' use its world); it is served only when listed.
+func (m *Main) buildVenues(ctx context.Context, pv *paper.Venue) (map[string]sibyl.Venue, string, error) {
 	names, err := m.venueFlags.names()
 	if err != nil {
 		return nil, "", err
 	}
-	ctx := context.Background() // each builder bounds its own start-up calls
 	venues := map[string]sibyl.Venue{}
 	for _, n := range names {
 		switch n {
