@@ -2,6 +2,7 @@ package kalshi
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -320,4 +321,39 @@ func TestVenueSearchAndHealth(t *testing.T) {
 	if info := v.Info(); !info.Available || info.Reason != "" {
 		t.Errorf("info after recovery: %+v", info)
 	}
+}
+
+// A token symbol searches its Kalshi price series (KXBTCD, then KXBTC)
+// directly, across pages, with a cursor of its own.
+func TestVenueSymbolSearchBySeries(t *testing.T) {
+	specs := kalshitest.DefaultMarkets()
+	for i := 0; i < 3; i++ {
+		specs = append(specs, kalshitest.MarketSpec{Ticker: fmt.Sprintf("KXBTC-26DEC3117-B%d", 100000+i*1000), EventTicker: "KXBTC-26DEC3117",
+			Title: "Bitcoin range", StrikeType: "between", FloorStrike: "100000", CapStrike: "101000", CloseTime: time.Now().Add(48 * time.Hour)})
+	}
+	f := newFixture(t, kalshitest.Options{Markets: specs}, Config{})
+	v := newVenue(t, f, EnvDemo, false)
+	ctx := context.Background()
+	var got []string
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		p, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "btc", Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Markets {
+			got = append(got, m.NativeID)
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(got) != 4 || got[0] != btcTicker {
+		t.Errorf("got %v, want the KXBTCD market then the 3 KXBTC ones", got)
+	}
+	if n := f.srv.Requests("GET /markets"); n > 4 {
+		t.Errorf("%d market list requests for 4 markets", n)
+	}
+	_, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "BTC", Cursor: "9:x"})
+	wantCode(t, err, sibyl.Invalid)
 }
