@@ -357,3 +357,31 @@ func TestVenueSymbolSearchBySeries(t *testing.T) {
 	_, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "BTC", Cursor: "9:x"})
 	wantCode(t, err, sibyl.Invalid)
 }
+
+// The same client order id sent twice by this process after the first order
+// filled (Kalshi would accept a second one: it deduplicates only resting
+// orders here) returns the first order; the exchange has one.
+func TestVenueResendAfterFillReturnsFirst(t *testing.T) {
+	f := newFixture(t, kalshitest.Options{}, Config{})
+	v := newVenue(t, f, EnvDemo, false)
+	ctx := context.Background()
+	r := req("filled-once", btcTicker, "Yes", sibyl.Buy, 3, 0.43, sibyl.IOC)
+	first, err := v.PlaceOrder(ctx, r)
+	if err != nil || first.Status != sibyl.OrderFilled {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := v.PlaceOrder(ctx, r)
+	if err != nil || again.NativeID != first.NativeID {
+		t.Fatalf("resend: %+v %v", again, err)
+	}
+	if n := len(f.srv.Orders()); n != 1 {
+		t.Errorf("orders at the exchange: %d, want 1", n)
+	}
+	// A lookup that fails leaves the outcome unknown: nothing is sent.
+	f.srv.Inject(kalshitest.Fault{Route: "GET /portfolio/orders", Kind: kalshitest.UnavailableBefore})
+	_, err = v.PlaceOrder(ctx, r)
+	wantCode(t, err, sibyl.Unavailable)
+	if n := f.srv.Requests("POST /portfolio/events/orders"); n != 1 {
+		t.Errorf("creates: %d, want 1", n)
+	}
+}
