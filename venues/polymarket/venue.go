@@ -355,7 +355,10 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 	if errors.Is(err, ErrDuplicate) {
 		o, gerr := v.GetOrder(ctx, req.Principal, req.Prepared.NativeOrderID)
 		if gerr != nil {
-			return sibyl.Order{}, gerr
+			// The venue has the order but it could not be read: the
+			// outcome is unknown, not a refusal (not_found here would be
+			// stored as "nothing placed").
+			return sibyl.Order{}, sibyl.WrapError(sibyl.Unavailable, gerr, "Polymarket already has this order but it could not be read back; the outcome is unknown, retry with the same idempotency key to reconcile")
 		}
 		o.ClientOrderID = req.ClientOrderID
 		return o, nil
