@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/venues/kalshi"
+	"github.com/sibylmcp/sibyl/venues/kalshi/kalshitest"
 	"github.com/sibylmcp/sibyl/venues/polymarket"
 	"github.com/sibylmcp/sibyl/venues/polymarket/clob"
 	"github.com/sibylmcp/sibyl/venues/polymarket/pmtest"
@@ -99,4 +101,83 @@ func quotedBTC(t *testing.T, d *Deps, dir string) sibyl.Market {
 	}
 	t.Fatal("no quoted paper BTC market")
 	return sibyl.Market{}
+}
+
+// TestCompareMarketsAcrossThreeVenues: the paper venue, the real Kalshi
+// adapter over its httptest Kalshi (a KXBTCD market: strike_type greater,
+// floor_strike a cent under the level, as Kalshi writes "or above") and the
+// real Polymarket adapter over its httptest Polymarket (the question in
+// words). compare_markets finds the same BTC contract on all three and ranks
+// them by price plus each venue's fee: Polymarket (a cent cheaper, no fee),
+// then Kalshi (two cents cheaper, Kalshi's fee), then paper (paper's fee).
+func TestCompareMarketsAcrossThreeVenues(t *testing.T) {
+	d := MustDeps(t)
+	ref := quotedBTC(t, d, "above")
+	u := ref.Underlying
+	yesAsk := ref.Outcomes[0].Ask
+	cents := func(x float64) string { return fmt.Sprintf("%.2f", x) }
+
+	ks := kalshitest.New(kalshitest.Options{Markets: []kalshitest.MarketSpec{{
+		Ticker: fmt.Sprintf("KXBTCD-TEST-T%.2f", u.Strike-0.01), EventTicker: "KXBTCD-TEST",
+		Title: "Bitcoin price?", YesSubTitle: "$" + humanize(u.Strike) + " or above",
+		StrikeType: "greater", FloorStrike: fmt.Sprintf("%.2f", u.Strike-0.01), CloseTime: u.Expiry,
+		YesBids: [][2]string{{cents(yesAsk - 0.04), "500.00"}},
+		NoBids:  [][2]string{{cents(1 - (yesAsk - 0.02)), "500.00"}}, // a NO bid at 1-p is a YES ask at p
+	}}})
+	t.Cleanup(ks.Close)
+	kc, err := kalshi.NewClient(kalshi.Config{BaseURL: ks.URL(), HTTPClient: ks.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := kalshi.New(kalshi.Options{Client: kc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Venues["kalshi"] = kv
+
+	srv := pmtest.New(clob.Credentials{})
+	t.Cleanup(srv.Close)
+	srv.AddMarket(pmtest.Market{ConditionID: "0x" + strings.Repeat("d4", 32), TokenIDs: []string{"401", "402"}, EndDate: u.Expiry.Add(-time.Hour),
+		Question: fmt.Sprintf("Will Bitcoin be above $%s on %s?", humanize(u.Strike), u.Expiry.Format("January 2, 2006"))})
+	srv.SetBook("401", []pmtest.Level{{Price: cents(yesAsk - 0.03), Size: "500"}}, []pmtest.Level{{Price: cents(yesAsk - 0.01), Size: "500"}})
+	pc, err := polymarket.NewClient(polymarket.Config{GammaURL: srv.URL, ClobURL: srv.URL, DataURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv, err := polymarket.New(polymarket.Options{Client: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Venues["polymarket"] = pv
+
+	raw, err := call(t, toolByName(t, All(d), "compare_markets"), `{"market":"`+ref.ID+`","quantity":100}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Markets []struct {
+			Market, Venue, Outcome, Match string
+			Score, Price, Fee             float64
+			AllIn                         float64 `json:"all_in"`
+		} `json:"markets"`
+		Best string `json:"best"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	rank := map[string]int{}
+	for i, m := range out.Markets {
+		t.Logf("%d. %-10s %-45s %-3s price %.4f fee %.2f all-in %.4f (%s %.1f)", i+1, m.Venue, m.Market, m.Outcome, m.Price, m.Fee, m.AllIn, m.Match, m.Score)
+		if m.Outcome == "Yes" {
+			rank[m.Venue] = i + 1
+		}
+	}
+	if !(rank["polymarket"] > 0 && rank["kalshi"] > rank["polymarket"] && rank[ref.Venue] > rank["kalshi"]) {
+		t.Errorf("ranks %v: want polymarket, then kalshi, then paper (by all-in price)", rank)
+	}
+	for _, m := range out.Markets {
+		if m.Venue == "kalshi" && (m.Match != "price" || m.Score != 1 || m.Fee <= 0) {
+			t.Errorf("kalshi row %+v: want a structured price match (score 1) with Kalshi's fee", m)
+		}
+	}
 }

@@ -22,8 +22,8 @@ import (
 
 // One sibyl per data file serves every local client. The process that holds
 // the data file (sibyl serve, stdio or HTTP) listens on a unix socket in the
-// data dir, which it makes owner-only (0700; the socket 0600; on Linux the
-// peer's uid is checked too). A local client says what it wants in its first
+// data dir (which sibyl creates 0700); the socket is 0600 and, on Linux, the
+// peer's uid is checked too. A local client says what it wants in its first
 // line:
 //
 //   - {"mode":"mcp"}: an MCP session follows, one JSON message per line, as
@@ -82,9 +82,18 @@ func (m *Main) startLocal(ctx context.Context, srv *mcp.Server) (func(), error) 
 		m.logger.Warn("data dir path too long for a local socket: other local clients cannot share this data file", "path", path)
 		return func() {}, nil
 	}
-	// Owner-only: nobody else may reach the socket, whatever its mode.
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("making the data dir owner-only: %w", err)
+	// Owner-only: sibyl makes its data dirs 0700. The default one is made so
+	// if it is not; a dir named with --data-dir that others may enter is left
+	// as it is (it may be a project's), and the socket's 0600 mode and, on
+	// Linux, the peer's uid check keep others out.
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if def, _ := filepath.Abs(defaultDataDir()); filepath.Clean(def) == filepath.Clean(dir) {
+			if err := os.Chmod(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("making the data dir owner-only: %w", err)
+			}
+		} else {
+			m.logger.Warn("the data dir is not owner-only; the local socket is 0600 and checks the peer's user", "dir", dir, "mode", fi.Mode().Perm().String())
+		}
 	}
 	// We hold the data file: a socket left there belongs to a process that died.
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -300,7 +309,7 @@ func viaServer(cmd string, args []string, stdout, stderr io.Writer) (code int, o
 		return 0, false
 	}
 	defer c.Close()
-	argv := append(append([]string{cmd}, args...), "--data-dir", dir)
+	argv := append(append([]string{cmd}, absPathFlags(args)...), "--data-dir", dir)
 	if err := json.NewEncoder(c).Encode(localHello{Mode: "cli", Argv: argv}); err != nil {
 		return 0, false
 	}
@@ -324,6 +333,35 @@ func viaServer(cmd string, args []string, stdout, stderr io.Writer) (code int, o
 	}
 	fmt.Fprintf(stderr, "sibyl %s: the running server closed the connection before answering\n", cmd)
 	return 1, true
+}
+
+// pathFlags are the flags of the forwarded commands that name a file: the
+// server runs in another directory, so they travel as absolute paths.
+var pathFlags = []string{"anchor"}
+
+// absPathFlags returns args with the values of pathFlags made absolute.
+func absPathFlags(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i < len(out); i++ {
+		if out[i] == "--" {
+			break
+		}
+		for _, f := range pathFlags {
+			for _, name := range []string{"--" + f, "-" + f} {
+				if v, ok := strings.CutPrefix(out[i], name+"="); ok {
+					if abs, err := filepath.Abs(v); err == nil {
+						out[i] = name + "=" + abs
+					}
+				} else if out[i] == name && i+1 < len(out) {
+					if abs, err := filepath.Abs(out[i+1]); err == nil {
+						out[i+1] = abs
+					}
+					i++
+				}
+			}
+		}
+	}
+	return out
 }
 
 // dataDirArg returns the --data-dir among args, else SIBYL_DATA_DIR, else the

@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/paper"
@@ -18,7 +20,7 @@ type venueFlags struct {
 }
 
 // knownVenues are the names --venues accepts, in the order help lists them.
-var knownVenues = []string{"paper", "kalshi"}
+var knownVenues = []string{"paper", "kalshi", "polymarket"}
 
 func (f *venueFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.list, "venues", envString("SIBYL_VENUES", "paper"), "comma-separated `LIST` of venues to serve ("+strings.Join(knownVenues, ", ")+"); the first is the default venue [SIBYL_VENUES]")
@@ -27,7 +29,7 @@ func (f *venueFlags) register(fs *flag.FlagSet) {
 	case "1", "true", "yes", "on":
 		live = true
 	}
-	fs.BoolVar(&f.live, "live", live, "allow orders and cancels that move real money (Kalshi prod); without it they are refused and nothing is sent [SIBYL_LIVE]")
+	fs.BoolVar(&f.live, "live", live, "allow orders and cancels that move real money (Kalshi prod, Polymarket); without it they are refused and nothing is sent [SIBYL_LIVE]")
 }
 
 // names returns the venues to serve, without repeats, or an error naming the
@@ -70,7 +72,15 @@ func (m *Main) buildVenues(ctx context.Context, pv *paper.Venue) (map[string]sib
 		case "paper":
 			venues[n] = pv
 		case "kalshi":
-			v, err := newKalshiVenue(ctx, os.Getenv, m.venueFlags.live, m.logger)
+			// Kalshi's requests are counted in sibyl_venue_requests_total.
+			hc := &http.Client{Timeout: 15 * time.Second, Transport: m.metrics.Transport("kalshi", nil, nil)}
+			v, err := newKalshiVenue(ctx, os.Getenv, m.venueFlags.live, hc, m.logger)
+			if err != nil {
+				return nil, "", err
+			}
+			venues[n] = v
+		case "polymarket":
+			v, err := newPolymarketVenue(ctx, os.Getenv, m.venueFlags.live, m.logger)
 			if err != nil {
 				return nil, "", err
 			}
