@@ -250,6 +250,7 @@ func build(r *http.Request, call Caller) pageData {
 	}
 	if d.Market != "" {
 		addChart("orderbook", "Order book", "get_orderbook", map[string]any{"market": d.Market, "depth": 10})
+		addChart("history", "Probability over the last 7 days", "get_market_history", map[string]any{"market": d.Market, "hours": 168, "points": 60})
 	} else {
 		d.Charts = append(d.Charts, chart{Name: "orderbook", Title: "Order book", Err: "no market to draw: pass ?market=venue:id"})
 	}

@@ -30,6 +30,7 @@ var Views = []View{
 	{URI: "ui://sibyl/hedge", Name: "hedge", Title: "Hedge payoff", Tools: []string{"hedge_position", "plan_hedge"}},
 	{URI: "ui://sibyl/orderbook", Name: "orderbook", Title: "Order book depth", Tools: []string{"get_orderbook"}},
 	{URI: "ui://sibyl/grade", Name: "grade", Title: "Token grade components", Tools: []string{"get_token_grade"}},
+	{URI: "ui://sibyl/history", Name: "history", Title: "Market probability history", Tools: []string{"get_market_history"}},
 }
 
 func file(name string) string {

@@ -208,13 +208,13 @@ func TestMCPAppsInChromium(t *testing.T) {
 		}
 	}
 	for tool, want := range map[string]string{"hedge_position": "ui://sibyl/hedge", "plan_hedge": "ui://sibyl/hedge",
-		"get_orderbook": "ui://sibyl/orderbook", "get_token_grade": "ui://sibyl/grade"} {
+		"get_orderbook": "ui://sibyl/orderbook", "get_token_grade": "ui://sibyl/grade", "get_market_history": "ui://sibyl/history"} {
 		if links[tool] != want {
 			t.Errorf("%s: _meta.ui.resourceUri = %q, want %q", tool, links[tool], want)
 		}
 	}
 	views := map[string]string{}
-	for _, uri := range []string{"ui://sibyl/hedge", "ui://sibyl/orderbook", "ui://sibyl/grade"} {
+	for _, uri := range []string{"ui://sibyl/hedge", "ui://sibyl/orderbook", "ui://sibyl/grade", "ui://sibyl/history"} {
 		rr, err := cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri})
 		if err != nil {
 			t.Fatalf("resources/read %s: %v", uri, err)
@@ -244,6 +244,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 	market := pickMarket(t, sres)
 	book, _ := appsCall(ctx, t, cs, "get_orderbook", map[string]any{"market": market, "depth": 8})
 	grade, _ := appsCall(ctx, t, cs, "get_token_grade", map[string]any{"symbol": "BTC"})
+	history, _ := appsCall(ctx, t, cs, "get_market_history", map[string]any{"market": market, "hours": 168, "points": 60})
 	bad, bres := appsCall(ctx, t, cs, "get_token_grade", map[string]any{"symbol": "NOSUCHTOKEN"})
 	if !bres.IsError {
 		t.Fatalf("get_token_grade NOSUCHTOKEN: want an error result, got %s", text(bres))
@@ -253,6 +254,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 	pages := map[string]page{
 		"hedge": {views["ui://sibyl/hedge"], string(hedge), "light"}, "hedge-dark": {views["ui://sibyl/hedge"], string(hedge), "dark"},
 		"orderbook": {views["ui://sibyl/orderbook"], string(book), "light"},
+		"history":   {views["ui://sibyl/history"], string(history), "light"},
 		"grade":     {views["ui://sibyl/grade"], string(grade), "light"}, "grade-error": {views["ui://sibyl/grade"], string(bad), "light"},
 	}
 	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -303,7 +305,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 		t.Errorf("%s view: no drawn <path class=%q> with points", name, class)
 	}
 
-	for _, name := range []string{"hedge", "orderbook", "grade", "grade-error"} {
+	for _, name := range []string{"hedge", "orderbook", "history", "grade", "grade-error"} {
 		log, dom := dumped(name)
 		for _, m := range []string{"ui/initialize", "ui/notifications/initialized", "ui/notifications/size-changed"} {
 			if !strings.Contains(log, m) {
@@ -322,6 +324,12 @@ func TestMCPAppsInChromium(t *testing.T) {
 			hasPath(t, name, dom, "bids")
 			hasPath(t, name, dom, "asks")
 			wantAll(t, name, dom, `class="mid"`, "mid $", "spread $", market)
+		case "history":
+			hasPath(t, name, dom, "prob")
+			wantAll(t, name, dom, "Probability: "+market, "time (UTC)", "%</text>")
+			if n := strings.Count(dom, `<circle class="point"`); n < 10 {
+				t.Errorf("history view: %d points drawn", n)
+			}
 		case "grade":
 			if n := strings.Count(dom, `<rect class="bar`); n < 8 {
 				t.Errorf("grade view: %d bars drawn, want one per component", n)
@@ -338,6 +346,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 	screenshot(t, bin, host.URL+"/hedge-dark", "view-hedge-dark.png", 800, 760)
 	screenshot(t, bin, host.URL+"/orderbook", "view-orderbook.png", 800, 640)
 	screenshot(t, bin, host.URL+"/grade", "view-grade.png", 800, 720)
+	screenshot(t, bin, host.URL+"/history", "view-history.png", 800, 420)
 
 	t.Run("ui page", func(t *testing.T) {
 		// A position and an order, so the tables have rows.
@@ -370,6 +379,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 		dom := html.UnescapeString(runChromium(t, bin, proxy.URL+"/ui", "--dump-dom"))
 		hasPath(t, "ui", dom, "bids")
 		hasPath(t, "ui", dom, "asks")
+		hasPath(t, "ui", dom, "prob")
 		wantAll(t, "ui", dom, "hash chain verified through entry", `<table class="audit">`, `<table class="orders">`, `<table class="positions">`,
 			"<td>buy</td>", market, "place_order", "Trader Grade", `class="bar`)
 		if strings.Contains(dom, `class="msg error"`) {
@@ -426,12 +436,12 @@ func TestClientWithoutAppsSeesNoChange(t *testing.T) {
 		}
 		// The same server, with the extension declared: the additions are there,
 		// so the checks above can fail.
-		if withMeta != 4 || caps.Extensions[mcp.UIExtension] == nil || readErr != nil {
-			t.Errorf("with the extension: %d tools with _meta (want 4), extensions %v, read error %v", withMeta, caps.Extensions, readErr)
+		if withMeta != 5 || caps.Extensions[mcp.UIExtension] == nil || readErr != nil {
+			t.Errorf("with the extension: %d tools with _meta (want 5), extensions %v, read error %v", withMeta, caps.Extensions, readErr)
 		}
 		rl, err := cs.ListResources(ctx, nil)
-		if err != nil || len(rl.Resources) != 3 {
-			t.Errorf("with the extension: resources/list = %v, %v; want the 3 views", rl, err)
+		if err != nil || len(rl.Resources) != 4 {
+			t.Errorf("with the extension: resources/list = %v, %v; want the 4 views", rl, err)
 		}
 	}
 }

@@ -62,7 +62,7 @@ SIBYL.frame = function (parent, o) {
     SIBYL.el(g, "line", {x1: m.l, x2: W - m.r, y1: y(v), y2: y(v)});
     SIBYL.el(g, "text", {x: m.l - 6, y: y(v) + 4, "text-anchor": "end"}, o.yfmt(v));
   });
-  SIBYL.ticks(o.x0, o.x1, 7).forEach(function (v) {
+  (o.xticks || SIBYL.ticks(o.x0, o.x1, 7)).forEach(function (v) {
     SIBYL.el(g, "text", {x: x(v), y: H - m.b + 16, "text-anchor": "middle"}, o.xfmt(v));
   });
   if (o.xlabel) SIBYL.el(svg, "text", {x: (m.l + W - m.r) / 2, y: H - 6, "text-anchor": "middle", "class": "muted"}, o.xlabel);
