@@ -124,6 +124,8 @@ type Service struct {
 	waiters  map[string]chan struct{} // record id -> closed when the record changes hands
 	inflight counter                  // asynchronous completions not yet on disk
 
+	rules rulesCache // markets' order rules, for checkSteps
+
 	askedMu sync.Mutex
 	asked   map[string]time.Time // background reconciliation: what was asked about lately, and when
 
@@ -297,6 +299,8 @@ type Action struct {
 // It returns the venue's order, or the stored one with Replayed set when the key
 // was used before with the same arguments. Errors (all *sibyl.Error):
 //   - invalid (Field idempotency_key, market_id, ...): nothing was recorded or sent;
+//     a quantity or limit price off the market's steps (sibyl.OrderRules) is
+//     refused so (Field quantity or limit_price, the message naming the steps);
 //   - idempotency_key_reused: the key was used with other arguments; nothing sent;
 //   - possible_duplicate: the same order was placed under another key moments ago;
 //     retry with the original key, or set AllowDuplicate;
@@ -317,6 +321,12 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 		return refused(sibyl.FieldErrorf(sibyl.Invalid, "market_id", "market id %q is not of the form venue:native_id", req.MarketID))
 	}
 	if err := validateOrder(req.Order); err != nil {
+		return refused(err)
+	}
+	if err := s.checkSteps(ctx, req.Principal, req.Key, venueName, native, req.Order); err != nil {
+		if sibyl.ErrorCode(err).Retryable() {
+			return Result{}, err // nothing recorded or sent; the check runs again on the retry
+		}
 		return refused(err)
 	}
 	args := req.Args

@@ -318,6 +318,16 @@ func encodeRecord(rec *Record) ([]byte, error) {
 	o.str("order_id", rec.OrderID, true)
 	o.bool("order_final", rec.OrderFinal, false)
 	o.bool("dup_indexed", rec.DupIndexed, true)
+	o.str("native_market_id", rec.NativeMarketID, true)
+	if rec.Prepared != nil {
+		// Only Preparer venues' records carry it: reflection is fine here.
+		pb, err := json.Marshal(rec.Prepared)
+		if err != nil {
+			return nil, fmt.Errorf("prepared order: %w", err)
+		}
+		o.name("prepared")
+		o.b = append(o.b, pb...)
+	}
 	return append(o.b, '}'), nil
 }
 
