@@ -1,6 +1,10 @@
 package sibyl
 
-import "math"
+import (
+	"context"
+	"math"
+	"time"
+)
 
 // PriceSource says where an outcome's implied probability came from. Every venue
 // answers by the same rule (see PriceRule), so an agent can tell a two-sided
@@ -145,3 +149,20 @@ func roundTo(x, k float64) float64 {
 }
 
 func inUnit(p float64) bool { return p > 0 && p < 1 }
+
+// ProbabilityPoint is an outcome's implied probability at one time.
+type ProbabilityPoint struct {
+	Time        time.Time
+	Outcome     string      // the outcome's canonical name
+	Probability float64     // by PriceRule
+	Source      PriceSource // SourceNone when there was none
+}
+
+// ProbabilityHistorian is implemented by venues that can tell how an
+// outcome's implied probability moved: the paper venue from its model, real
+// venues from their history endpoints. ProbabilityHistory returns n evenly
+// spaced points from from to to (none before the market opened), oldest
+// first; NotFound for an unknown market, Invalid for an unknown outcome.
+type ProbabilityHistorian interface {
+	ProbabilityHistory(ctx context.Context, nativeID, outcome string, from, to time.Time, n int) ([]ProbabilityPoint, error)
+}

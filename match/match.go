@@ -6,6 +6,7 @@
 package match
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -64,7 +65,10 @@ func priceMatch(ref, c sibyl.Market) (Match, bool) {
 	if a == nil || b == nil || !strings.EqualFold(a.Symbol, b.Symbol) || a.Strike <= 0 {
 		return Match{}, false
 	}
-	if math.Abs(a.Strike-b.Strike) > 1e-9*a.Strike {
+	// The same level, or a cent apart: Kalshi writes "$120,000 or above" as
+	// greater than 119999.99.
+	strikeGap := math.Abs(a.Strike - b.Strike)
+	if strikeGap > 1e-9*a.Strike && strikeGap > 0.01+1e-9 {
 		return Match{}, false
 	}
 	gap := a.Expiry.Sub(b.Expiry)
@@ -79,6 +83,9 @@ func priceMatch(ref, c sibyl.Market) (Match, bool) {
 	if gap > time.Minute {
 		score = 0.9
 		reason = "same token and strike; expiries " + gap.Round(time.Minute).String() + " apart"
+	}
+	if strikeGap > 1e-9*a.Strike {
+		reason += fmt.Sprintf("; strikes %s and %s are a cent apart (one venue's way of writing 'or above'): they differ only for a price between them", strconv.FormatFloat(a.Strike, 'f', -1, 64), strconv.FormatFloat(b.Strike, 'f', -1, 64))
 	}
 	if parsed {
 		// One side states its condition only in words: read from the question,

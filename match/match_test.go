@@ -30,6 +30,8 @@ func TestEquivalent(t *testing.T) {
 		{"same contract", ref, pm("kalshi:KXBTC-T120000", "btc", 120000, "above", exp), true, KindPrice, 1, "Yes"},
 		{"same day, later hour", ref, pm("polymarket:1", "BTC", 120000, "above", exp.Add(3*time.Hour)), true, KindPrice, 0.9, "Yes"},
 		{"opposite direction", ref, pm("kalshi:B", "BTC", 120000, "below", exp), true, KindPrice, 1, "No"},
+		{"a cent below (Kalshi's 'or above')", ref, pm("kalshi:KXBTCD-T119999.99", "BTC", 119999.99, "above", exp), true, KindPrice, 1, "Yes"},
+		{"two cents apart", ref, pm("kalshi:X", "BTC", 119999.98, "above", exp), false, "", 0, ""},
 		{"other strike", ref, pm("kalshi:C", "BTC", 125000, "above", exp), false, "", 0, ""},
 		{"other token", ref, pm("kalshi:D", "ETH", 120000, "above", exp), false, "", 0, ""},
 		{"a day apart", ref, pm("kalshi:E", "BTC", 120000, "above", exp.Add(24*time.Hour)), false, "", 0, ""},

@@ -861,10 +861,18 @@ func (h *HTTPHandler) endSession(sid string) {
 }
 
 // dropStream discards what it is given: notifications of batched requests,
-// which have no stream to travel on.
+// which have no stream to travel on. A server-to-client request fails at
+// once (it could never be answered) instead of waiting for the session's end.
 type dropStream struct{}
 
 func (dropStream) write([]byte) error { return nil }
+
+func (dropStream) writeTyped(_ []byte, kind msgKind, _ *Error) error {
+	if kind == kindRequest {
+		return ErrNoClientStream
+	}
+	return nil
+}
 
 // postBatch serves a JSON-RPC batch, which only 2025-03-26 sessions may send.
 // A batch has at most MaxBatch entries, each admitted by AdmitBatch; they run

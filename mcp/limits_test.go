@@ -146,3 +146,26 @@ func TestHTTPListenCountsAsStream(t *testing.T) {
 		t.Errorf("second listen: got %d, want 429", second.StatusCode)
 	}
 }
+
+// TestHTTPBatchServerRequestFails: a batched tool call that asks the client
+// something (sampling) fails at once: a batch has no stream for the question.
+func TestHTTPBatchServerRequestFails(t *testing.T) {
+	ts, _ := startHTTP(t, testServer(t), &HTTPOptions{JSONResponse: true})
+	c := &httpClient{tb: t, url: ts.URL}
+	resp := c.do("POST", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{"sampling":{}},"clientInfo":{"name":"x","version":"1"}}}`, nil)
+	resp.Body.Close()
+	c.sid = resp.Header.Get("Mcp-Session-Id")
+	done := make(chan string, 1)
+	go func() {
+		resp := c.do("POST", `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"sample","arguments":{}}}]`, nil)
+		done <- readMsgsRaw(t, resp)
+	}()
+	select {
+	case body := <-done:
+		if !strings.Contains(body, `"isError":true`) {
+			t.Errorf("got %s, want an isError result", body)
+		}
+	case <-time.After(30 * time.Second): // a hang guard
+		t.Fatal("the batched sampling call hangs")
+	}
+}

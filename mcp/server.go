@@ -68,6 +68,11 @@ type ServerOptions struct {
 	// StdioDrain bounds how long ServeStdio waits at the end of its input for
 	// the requests still in flight before it cancels them (default 10s).
 	StdioDrain time.Duration
+	// ToolVisible, when set, hides from tools/list the tools a session with
+	// scopes (an HTTP API key) cannot call: it is asked for each tool of a
+	// session whose Scopes are not nil. Calling a hidden tool is still
+	// refused by its handler, as before.
+	ToolVisible func(sess *Session, tool string) bool
 }
 
 // Server holds the registered tools, resources and prompts and serves them on
@@ -602,6 +607,9 @@ func (s *Server) dispatch(ctx context.Context, r *request, stateless bool) (any,
 		}
 		return s.listen(ctx, r)
 	case "tools/list":
+		if s.opts.ToolVisible != nil && sess != nil && sess.Scopes() != nil {
+			return s.listVisibleTools(p, stateless, sess)
+		}
 		return s.listTools(p, stateless)
 	case "tools/call":
 		return s.callTool(ctx, r)
@@ -900,6 +908,27 @@ func (s *Server) listTools(p *reqParams, stateless bool) (any, error) {
 		return nil, invalidParams("invalid cursor %q", *p.Cursor)
 	}
 	return json.RawMessage(pages[off/s.pageSize]), nil
+}
+
+// listVisibleTools is tools/list for a session that may not see every tool.
+func (s *Server) listVisibleTools(p *reqParams, stateless bool, sess *Session) (any, error) {
+	s.mu.RLock()
+	all := make([]Tool, 0, len(s.toolOrder))
+	for _, e := range s.toolOrder {
+		all = append(all, e.tool)
+	}
+	s.mu.RUnlock()
+	vis := all[:0]
+	for _, t := range all {
+		if s.opts.ToolVisible(sess, t.Name) {
+			vis = append(vis, t)
+		}
+	}
+	lo, hi, next, err := s.page(p.Cursor, len(vis))
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(listResult("tools", vis[lo:hi], next, stateless)), nil
 }
 
 // buildToolPages pre-encodes the tools/list pages. Caller holds s.mu.

@@ -157,6 +157,15 @@ const defaultStdioDrain = 10 * time.Second
 // nil; when ctx ends it returns ctx.Err(). Either way it then cancels the
 // handlers still running and waits for them to return.
 func (s *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer) error {
+	return s.ServeStream(ctx, r, w, "")
+}
+
+// ServeStream serves one stdio-framed session (one JSON message per line)
+// over r and w, like ServeStdio, under the session id id: a process that
+// serves several local clients over one socket gives each its own id, so that
+// what is tied to a session (cancel on disconnect) stays with it. The session
+// acts for principal "local" with every scope, over transport "stdio".
+func (s *Server) ServeStream(ctx context.Context, r io.Reader, w io.Writer, id string) error {
 	max := s.opts.MaxMessageBytes
 	if max <= 0 {
 		max = defaultMaxMessage
@@ -166,7 +175,7 @@ func (s *Server) ServeStdio(ctx context.Context, r io.Reader, w io.Writer) error
 		drain = defaultStdioDrain
 	}
 	ls := newLineStream(r, w, max)
-	sess := newSession(ctx, s, "", "local", nil, "stdio")
+	sess := newSession(ctx, s, id, "local", nil, "stdio")
 	sess.setOut(ls)
 	s.addSession(sess)
 

@@ -91,8 +91,12 @@ func New(sessions func() int) *Metrics {
 	return m
 }
 
-// Handler serves the registry in the Prometheus exposition format.
+// Handler serves the registry in the Prometheus exposition format (a nil
+// *Metrics answers 404).
 func (m *Metrics) Handler() http.Handler {
+	if m == nil {
+		return http.NotFoundHandler()
+	}
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 

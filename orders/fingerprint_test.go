@@ -57,7 +57,22 @@ func TestFingerprintWithDefaults(t *testing.T) {
 			t.Errorf("verbatim retry of an old record: got %+v, %v; want a replay of %s", res, err, first.Order.NativeID)
 		}
 	})
-	if got := h.venue.Calls("PlaceOrder"); got != 2 {
-		t.Errorf("venue PlaceOrder calls: got %d, want 2", got)
+	t.Run("record of the earlier rule, default spelled out on retry", func(t *testing.T) {
+		r0 := req("fp-legacy-0002", f(omitted, "fp-legacy-0002"), "")
+		r0.AllowDuplicate = true // the same order as fp-legacy-0001's, on purpose
+		first, err := h.svc.Place(ctx, r0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The tool passes the spelling without defaults as equivalent.
+		r := req("fp-legacy-0002", f(spelled, "fp-legacy-0002"), applied)
+		r.EquivalentArgs = []json.RawMessage{json.RawMessage(f(omitted, "fp-legacy-0002"))}
+		res, err := h.svc.Place(ctx, r)
+		if err != nil || !res.Replayed || res.Order.NativeID != first.Order.NativeID {
+			t.Errorf("got %+v, %v; want a replay of %s", res, err, first.Order.NativeID)
+		}
+	})
+	if got := h.venue.Calls("PlaceOrder"); got != 3 {
+		t.Errorf("venue PlaceOrder calls: got %d, want 3", got)
 	}
 }

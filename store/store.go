@@ -50,6 +50,10 @@ const (
 // ErrClosed is returned by operations on a Store after Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrLocked is wrapped by the error of opening a data file another process
+// holds: a local client may reach that process through its socket instead.
+var ErrLocked = errors.New("data file locked by another process")
+
 // Options configures a Store. The zero value is usable.
 type Options struct {
 	// AuditKey, when not empty, adds an HMAC-SHA256 to every audit entry and makes
@@ -178,7 +182,7 @@ func open(path string, opts Options, readOnly bool) (*Store, error) {
 		})
 		if err != nil {
 			if errors.Is(err, bolt.ErrTimeout) {
-				return fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock)", path)
+				return fmt.Errorf("opening %s: another sibyl process holds it (timeout waiting for the file lock): %w", path, ErrLocked)
 			}
 			return fmt.Errorf("opening %s: %w", path, err)
 		}

@@ -31,3 +31,31 @@ func withDefaults(args json.RawMessage, defaults map[string]any) (json.RawMessag
 	}
 	return json.Marshal(m)
 }
+
+// withoutDefaults returns args with every member equal to its value in
+// defaults left out: the spelling an earlier version fingerprinted when the
+// agent left the defaults out. It returns nil when nothing was left out (the
+// arguments as sent are already covered).
+func withoutDefaults(args json.RawMessage, defaults map[string]any) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil || m == nil {
+		return nil
+	}
+	removed := false
+	for k, v := range defaults {
+		if cur, ok := m[k]; ok && cur == v {
+			delete(m, k)
+			removed = true
+		}
+	}
+	if !removed {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}

@@ -121,6 +121,7 @@ func gradeOut(g sibyl.Grade) GradeOut {
 
 type gradeAnswer struct {
 	GradeOut
+	Freshness
 	SecondOpinion *SecondOpinionOut `json:"second_opinion,omitempty" jsonschema_description:"With second_opinion: another grader's current grades of the token (Token Metrics'), labelled by source, or why they are missing. Not computed by sibyl."`
 	Timestamp     time.Time         `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
@@ -139,6 +140,7 @@ func (d *Deps) getTokenGrade(ctx context.Context, c *Call, in gradeIn) (gradeAns
 		return gradeAnswer{}, err
 	}
 	out := gradeAnswer{GradeOut: gradeOut(gr), Timestamp: d.now()}
+	out.Freshness = dayFreshness(out.Timestamp, gr.AsOf, "this grade's last close ("+out.AsOf+")")
 	if in.SecondOpinion {
 		out.SecondOpinion = d.secondOpinions(ctx, c.Tool, []string{gr.Symbol}, c.log)[gr.Symbol]
 	}
@@ -164,6 +166,7 @@ type RankedOut struct {
 	Signal        string            `json:"signal" jsonschema_description:"Signal from the Trader Grade."`
 	AsOf          string            `json:"as_of" jsonschema_description:"The day graded (YYYY-MM-DD)."`
 	SecondOpinion *SecondOpinionOut `json:"second_opinion,omitempty" jsonschema_description:"With second_opinion: Token Metrics' current grades of the token, labelled by source, or why they are missing. Not computed by sibyl; not used in the ranking."`
+	Freshness
 }
 
 // SkippedOut is a token that could not be ranked.
@@ -206,7 +209,8 @@ func (d *Deps) rankTokens(ctx context.Context, c *Call, in rankIn) (rankOut, err
 		Source: g.Source.Name(), Simulated: g.Source.Simulated(), Timestamp: d.now()}
 	for i, r := range ranked {
 		out.Ranking[i] = RankedOut{Rank: r.Rank, Symbol: r.Grade.Symbol, Score: r.Score, TraderGrade: r.Grade.TraderGrade,
-			InvestorGrade: r.Grade.InvestorGrade, Signal: string(r.Grade.Signal), AsOf: r.Grade.AsOf.Format(time.DateOnly)}
+			InvestorGrade: r.Grade.InvestorGrade, Signal: string(r.Grade.Signal), AsOf: r.Grade.AsOf.Format(time.DateOnly),
+			Freshness: dayFreshness(out.Timestamp, r.Grade.AsOf, "this grade's last close ("+r.Grade.AsOf.Format(time.DateOnly)+")")}
 	}
 	for i, s := range skipped {
 		out.Skipped[i] = SkippedOut{Symbol: s.Symbol, Code: string(s.Code), Reason: s.Reason}
@@ -249,6 +253,8 @@ type historyOut struct {
 	Source    string      `json:"source" jsonschema_description:"The price feed."`
 	Simulated bool        `json:"simulated" jsonschema_description:"True when the prices are simulated."`
 	Timestamp time.Time   `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
+	// Freshness is that of the newest candle (age 0 and not stale when there is none).
+	Freshness
 }
 
 const maxCandles = 1000
@@ -296,6 +302,10 @@ func (d *Deps) getPriceHistory(ctx context.Context, c *Call, in historyIn) (hist
 	if err != nil {
 		return historyOut{}, err
 	}
+	var newest time.Time
+	if len(cs) > 0 {
+		newest = cs[len(cs)-1].Time
+	}
 	if interval == "1w" {
 		cs = weekly(cs)
 	}
@@ -303,6 +313,9 @@ func (d *Deps) getPriceHistory(ctx context.Context, c *Call, in historyIn) (hist
 		Source: g.Source.Name(), Simulated: g.Source.Simulated(), Timestamp: d.now()}
 	for i, k := range cs {
 		out.Candles[i] = CandleOut{Time: k.Time.UTC().Format(time.DateOnly), Open: k.Open, High: k.High, Low: k.Low, Close: k.Close, Volume: k.Volume}
+	}
+	if !newest.IsZero() {
+		out.Freshness = dayFreshness(out.Timestamp, newest, "the newest close ("+newest.UTC().Format(time.DateOnly)+")")
 	}
 	return out, nil
 }

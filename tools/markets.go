@@ -46,7 +46,7 @@ type listVenuesIn struct{}
 type VenueOut struct {
 	Name         string          `json:"name" jsonschema_description:"Venue name, the prefix of its market ids."`
 	Title        string          `json:"title" jsonschema_description:"Human-readable venue name."`
-	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money."`
+	Mode         string          `json:"mode" jsonschema:"enum=paper,enum=demo,enum=live,enum=read-only" jsonschema_description:"paper: simulated money on a simulated market; demo: the venue's own test environment; live: real money; read-only: market data only (no credentials configured), its trading tools say why they cannot trade."`
 	Simulated    bool            `json:"simulated" jsonschema_description:"True when no real money moves."`
 	Available    bool            `json:"available" jsonschema_description:"False when the venue is configured but cannot be used now."`
 	Reason       string          `json:"reason,omitempty" jsonschema_description:"Why the venue is unavailable, when it is."`
@@ -380,6 +380,7 @@ type getMarketOut struct {
 	TickSize   float64        `json:"tick_size" jsonschema_description:"Smallest price step in dollars; limit prices must be multiples of it."`
 	Underlying *UnderlyingOut `json:"underlying,omitempty" jsonschema_description:"For markets on a token's price: the token, strike, direction and expiry."`
 	Books      []BookOut      `json:"books" jsonschema_description:"Top of each outcome's order book, up to depth levels per side."`
+	Fees       FeesOut        `json:"fees" jsonschema_description:"What an order in this market would pay in fees."`
 	Timestamp  time.Time      `json:"timestamp" jsonschema_description:"When the data was true (RFC 3339, UTC)."`
 }
 
@@ -398,6 +399,7 @@ func (d *Deps) getMarket(ctx context.Context, c *Call, in getMarketIn) (getMarke
 	}
 	out := getMarketOut{MarketSummary: summarize(m), Rules: m.Rules, OpenTime: m.OpenTime.UTC(), TickSize: m.TickSize, Books: []BookOut{},
 		Timestamp: m.UpdatedAt.UTC()}
+	out.Fees = marketFees(m)
 	if u := m.Underlying; u != nil {
 		out.Underlying = &UnderlyingOut{Symbol: u.Symbol, Strike: u.Strike, Direction: u.Direction, Expiry: u.Expiry.UTC()}
 	}

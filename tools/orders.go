@@ -122,12 +122,14 @@ type orderAnswer struct {
 	Replayed bool `json:"replayed" jsonschema_description:"True when this call placed nothing new: the order fields above are the ORIGINAL answer of an earlier call with the same idempotency_key (even one whose answer never reached you), as it was then; current_state says what is true now. False: this call placed it."`
 	// CurrentState is what is true of the order now, on a replay.
 	CurrentState *OrderStateOut `json:"current_state,omitempty" jsonschema_description:"With replayed=true: the order as the venue has it now (it may have filled or been cancelled since the original answer). Absent on a first answer, whose fields are already current."`
-	Timestamp    time.Time      `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
+	// EstimatedFee is place_order's estimate of the order's fee.
+	EstimatedFee *float64  `json:"estimated_fee,omitempty" jsonschema_description:"place_order: the taker fee, in dollars, the whole quantity would pay if it filled at once at the limit (or worst) price, by the venue's schedule (get_market shows it); the fees actually charged are in fees. Absent for a market order without a worst_price or a venue whose fees sibyl does not know."`
+	Timestamp    time.Time `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC); on a replay the order fields are as of their updated_at, current_state as of its as_of."`
 }
 
 // OrderStateOut is an order's state at one moment.
 type OrderStateOut struct {
-	Status         string     `json:"status" jsonschema:"enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
+	Status         string     `json:"status" jsonschema:"enum=accepted,enum=open,enum=partially_filled,enum=filled,enum=cancelled,enum=rejected,enum=expired,enum=unknown" jsonschema_description:"The order's status now; unknown when the venue could not be asked (see note)."`
 	FilledQuantity float64    `json:"filled_quantity" jsonschema_description:"Contracts filled so far."`
 	AveragePrice   *float64   `json:"average_price,omitempty" jsonschema_description:"Average fill price in dollars; absent until something fills."`
 	Fees           float64    `json:"fees" jsonschema_description:"Fees charged so far, dollars."`
@@ -204,15 +206,22 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	// The fingerprint covers the order with its defaults applied: a retry
 	// that spells out time_in_force or cancel_on_disconnect=false is the
 	// same request as the call that left them out.
-	fpArgs, err := withDefaults(c.Args, map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false})
+	// Records of earlier versions fingerprinted the arguments as sent: the
+	// spelling without the defaults matches those of calls that left them out.
+	defaults := map[string]any{"time_in_force": string(req.TimeInForce), "cancel_on_disconnect": false}
+	fpArgs, err := withDefaults(c.Args, defaults)
 	if err != nil {
 		return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+	}
+	var equivalent []json.RawMessage
+	if eq := withoutDefaults(c.Args, defaults); eq != nil {
+		equivalent = append(equivalent, eq)
 	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Place(ctx, orders.PlaceRequest{
 		Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
 		Key: in.IdempotencyKey, AllowDuplicate: in.AllowDuplicate,
-		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, Confirmation: conf,
+		MarketID: in.Market, Order: req, Args: c.Args, FingerprintArgs: fpArgs, EquivalentArgs: equivalent, Confirmation: conf,
 	})
 	if err != nil {
 		return orderAnswer{}, err
@@ -223,7 +232,13 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 			return orderAnswer{}, sibyl.WrapError(sibyl.Internal, err, "the order was placed (get_order finds it by idempotency_key) but could not be watched for cancel_on_disconnect; cancel it yourself when done")
 		}
 	}
-	return d.answer(ctx, c, res), nil
+	out := d.answer(ctx, c, res)
+	if venueName, _, ok := sibyl.SplitMarketID(in.Market); ok && req.LimitPrice.IsPositive() {
+		if fee, known := takerFee(venueName, req.LimitPrice, req.Quantity); known {
+			out.EstimatedFee = ptr(fee.InexactFloat64())
+		}
+	}
+	return out, nil
 }
 
 type cancelOrderIn struct {
@@ -240,17 +255,22 @@ func (d *Deps) cancelOrder(ctx context.Context, c *Call, in cancelOrderIn) (orde
 	}
 	// With one venue configured, naming it is the same request as not.
 	var fpArgs json.RawMessage
+	var equivalent []json.RawMessage
 	if len(d.Venues) == 1 {
 		for name := range d.Venues {
 			var err error
-			if fpArgs, err = withDefaults(c.Args, map[string]any{"venue": name}); err != nil {
+			defaults := map[string]any{"venue": name}
+			if fpArgs, err = withDefaults(c.Args, defaults); err != nil {
 				return orderAnswer{}, sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
+			}
+			if eq := withoutDefaults(c.Args, defaults); eq != nil {
+				equivalent = append(equivalent, eq)
 			}
 		}
 	}
 	c.delegated = true // orders audits the call from here on, refusals included
 	res, err := d.Orders.Cancel(ctx, orders.CancelRequest{Principal: c.Principal, Session: c.SessionID, Transport: c.Transport,
-		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs})
+		Key: in.IdempotencyKey, Venue: in.Venue, OrderID: in.OrderID, Args: c.Args, FingerprintArgs: fpArgs, EquivalentArgs: equivalent})
 	if err != nil {
 		return orderAnswer{}, err
 	}

@@ -274,3 +274,17 @@ func argumentName(field string) string {
 	}
 	return field
 }
+
+// VisibleTo returns mcp.ServerOptions.ToolVisible for tools: a session sees
+// in tools/list only the tools whose scope it holds (a read-only API key does
+// not see place_order); unknown names are shown.
+func VisibleTo(tools []Tool) func(s *mcp.Session, name string) bool {
+	scope := make(map[string]string, len(tools))
+	for _, t := range tools {
+		scope[t.Name] = t.Scope
+	}
+	return func(s *mcp.Session, name string) bool {
+		sc, ok := scope[name]
+		return !ok || hasScope(s, sc)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/sibylmcp/sibyl/anchor"
@@ -32,7 +33,21 @@ type anchorLoop struct {
 
 // startAnchor opens the anchor file, writes the first checkpoint and starts
 // the loop. It fails when the file cannot be opened or written.
+//
+// It refuses to start when the anchor already holds checkpoints that the data
+// file does not (the file was truncated, wiped or rolled back to an older
+// copy): serving from such a file would forget idempotency records and could
+// send an order twice. After a deliberate restore, start a new anchor file.
 func startAnchor(path string, st *store.Store, key []byte, log *slog.Logger) (*anchorLoop, error) {
+	if _, err := os.Stat(path); err == nil {
+		head, err := st.AuditHead()
+		if err != nil {
+			return nil, fmt.Errorf("reading the audit chain head: %w", err)
+		}
+		if _, _, err := verifyAnchor(st, path, nil, head); err != nil {
+			return nil, fmt.Errorf("%w. The data file does not hold what the anchor saw: serving it could repeat orders whose records are gone. Restore the newest copy of the data file, or, after a deliberate restore, start a new anchor file", err)
+		}
+	}
 	w, err := anchor.Open(path, key)
 	if err != nil {
 		return nil, err
@@ -52,13 +67,24 @@ func (a *anchorLoop) run(ctx context.Context) {
 	defer close(a.done)
 	t := time.NewTicker(anchorPoll)
 	defer t.Stop()
+	var lastLog time.Time
+	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := a.checkpoint(false); err != nil {
-				a.log.Error("writing an audit anchor checkpoint", "err", err)
+			err := a.checkpoint(false)
+			if err == nil {
+				failures = 0
+				continue
+			}
+			// Logged once a minute while it lasts (a full disk would
+			// otherwise log every second).
+			failures++
+			if time.Since(lastLog) >= time.Minute {
+				a.log.Error("writing an audit anchor checkpoint", "err", err, "failures", failures)
+				lastLog = time.Now()
 			}
 		}
 	}

@@ -165,6 +165,15 @@ func TestAuditAnchorDetectsTruncationWipeRollback(t *testing.T) {
 		})
 	}
 
+	// A server started on the rolled-back copy with the same anchor refuses to
+	// serve it (it would forget idempotency records).
+	if p, err := launchHTTPServer(older, env); err == nil {
+		p.kill()
+		t.Error("serve on the rolled-back copy with its anchor: started, want a refusal")
+	} else if want := fmt.Sprintf("anchor checkpoint at seq %d:", firstAfter(olderHead)); !strings.Contains(err.Error(), want) {
+		t.Errorf("serve on the rolled-back copy: %v; want a refusal naming %q", err, want)
+	}
+
 	// A checkpoint appended by someone without the key is refused as such.
 	w, err := anchor.Open(anchorPath, nil)
 	if err != nil {

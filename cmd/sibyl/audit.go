@@ -5,10 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-
-	"github.com/sibylmcp/sibyl/store"
 )
 
 const auditHelp = `Usage:
@@ -21,15 +18,15 @@ const auditHelp = `Usage:
   sibyl audit export --jsonl [--data-dir DIR] [--after SEQ]
                                                  write every entry as canonical JSON lines
 
-The server holds the data file while it runs: stop it first, or work on a copy
-(the audit commands only read, so a read-only copy will do). With SIBYL_AUDIT_KEY
+While 'sibyl serve' holds the data file these commands run in it, through its local
+socket; without a server they read the file (a read-only copy will do). With SIBYL_AUDIT_KEY
 set, verify also checks every entry's HMAC.
 
 Flags:
 `
 
 // auditCmd runs `sibyl audit`.
-func auditCmd(args []string, stdout, stderr io.Writer) error {
+func auditCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, auditHelp)
 		return errUsage
@@ -59,15 +56,13 @@ func auditCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("export needs --jsonl (the only format)")
 	}
 	path := filepath.Join(*dataDir, "sibyl.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("no data file at %s: pass the --data-dir 'sibyl serve' uses (or set SIBYL_DATA_DIR)", path)
-	}
-	// Read only: the audit commands work on a read-only copy of the file.
-	st, err := store.OpenReadOnly(path, store.Options{AuditKey: auditKey()})
+	// Read only: the audit commands work on a read-only copy of the file
+	// (or, while a server holds it, in the server through its socket).
+	st, release, err := env.store(path, storeRead)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer release()
 	switch sub {
 	case "verify":
 		v, err := st.VerifyAudit()

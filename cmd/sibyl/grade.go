@@ -103,7 +103,7 @@ func backtestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("grade backtest: unexpected argument %q (it backtests every CSV file in --ohlcv-dir)", pos[0])
 	}
 	if *dir == "" {
-		fmt.Fprintln(stderr, "sibyl grade backtest: --ohlcv-dir is required (for example ../shared/data/ohlcv)")
+		fmt.Fprintln(stderr, "sibyl grade backtest: --ohlcv-dir DIR is required: a directory of <SYMBOL>USDT_1d.csv files")
 		return errUsage
 	}
 	src, err := feeds.NewDir(*dir)

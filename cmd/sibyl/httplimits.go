@@ -30,9 +30,9 @@ const (
 	maxSessionsTotal = 10000
 	// authFailBurst failed authentications from one client address are
 	// answered 401; then it gets 429 (whatever it sends) until it earns
-	// the right to fail again at authFailRate per second.
+	// the right to fail again, at authFailRate per second (one every 10 s).
 	authFailBurst = 20
-	authFailRate  = 1.0
+	authFailRate  = 0.1
 )
 
 func (l *httpLimits) register(fs *flag.FlagSet) error {

@@ -24,7 +24,8 @@ Once a data file holds a key, 'sibyl serve --http' requires
 'Authorization: Bearer <token>' on every request; revoking every key locks the
 server rather than opening it (unless 'sibyl serve --insecure-no-auth'). Scopes: read (market data, grades,
 your orders and positions, the audit log) and trade (also place and cancel orders).
-The server holds the data file while it runs: stop it to manage keys.
+While 'sibyl serve' holds the data file these commands run in it, through its local
+socket, and a key created that way works at once.
 
 Flags:
 `
@@ -32,7 +33,7 @@ Flags:
 var validScopes = map[string]bool{"read": true, "trade": true}
 
 // keysCmd runs `sibyl keys`.
-func keysCmd(args []string, stdout, stderr io.Writer) error {
+func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, keysHelp)
 		return errUsage
@@ -67,27 +68,30 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 			}
 			sc = append(sc, s)
 		}
-		st, err := store.Open(path)
+		st, release, err := env.store(path, storeCreate)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer release()
 		token, key, err := st.CreateAPIKey(*name, sc, time.Now())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s\n", token)
 		fmt.Fprintf(stderr, "created key %s (%s, scopes %s); the token above is shown only now: store it as a secret\n", key.ID, key.Name, strings.Join(sc, ","))
+		if env != nil && env.m != nil && env.m.httpNoAuth.Load() {
+			fmt.Fprintf(stderr, "the running HTTP server started without API keys and still accepts requests without one: restart it to require keys\n")
+		}
 		return nil
 	case "list":
 		if len(pos) > 0 {
 			return fmt.Errorf("keys list: unexpected argument %q", pos[0])
 		}
-		st, err := openExisting(path, store.Options{})
+		st, release, err := env.store(path, storeExisting)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer release()
 		keys, err := st.APIKeys()
 		if err != nil {
 			return err
@@ -106,11 +110,11 @@ func keysCmd(args []string, stdout, stderr io.Writer) error {
 		if len(pos) != 1 {
 			return fmt.Errorf("keys revoke: name exactly one key id (sibyl keys list shows them)")
 		}
-		st, err := openExisting(path, store.Options{})
+		st, release, err := env.store(path, storeExisting)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer release()
 		if err := st.RevokeAPIKey(pos[0], time.Now()); err != nil {
 			return err
 		}

@@ -29,6 +29,10 @@ Usage:
                              check or read the tamper-evident audit log
   sibyl keys create|list|revoke
                              manage HTTP API keys
+  sibyl paper show|fund|reset --principal P
+                             manage a paper account
+  (keys, audit and paper run in the server through its local socket while one serves
+  the data file)
   sibyl halt [--cancel-open] stop all trading on the running server within a second
   sibyl resume               allow trading again
   sibyl version              print the version
@@ -87,10 +91,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				err = cerr
 			}
 		}
-	case "keys":
-		err = keysCmd(args, stdout, stderr)
-	case "audit":
-		err = auditCmd(args, stdout, stderr)
+	case "keys", "audit", "paper":
+		// A running server holds the data file: it runs the command.
+		if code, ok := viaServer(cmd, args, stdout, stderr); ok {
+			return code
+		}
+		err = runCommand(ctx, &cliEnv{}, cmd, args, stdout, stderr)
 	case "grade":
 		err = gradeCmd(ctx, args, stdout, stderr)
 	case "halt", "resume":
@@ -103,6 +109,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "sibyl: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+	return exitCode(cmd, err, stderr)
+}
+
+// runCommand runs one of the commands that work on the data file (keys,
+// audit, paper) in env.
+func runCommand(ctx context.Context, env *cliEnv, cmd string, args []string, stdout, stderr io.Writer) error {
+	switch cmd {
+	case "keys":
+		return keysCmd(env, args, stdout, stderr)
+	case "audit":
+		return auditCmd(env, args, stdout, stderr)
+	case "paper":
+		return paperCmd(ctx, env, args, stdout, stderr)
+	}
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// exitCode reports err (if any) on stderr and returns the exit code.
+func exitCode(cmd string, err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0

@@ -19,9 +19,10 @@ type riskFlags struct {
 	allow, deny, collar, confirmAbove      string
 }
 
-// The defaults for venues that move real money (live) or trade on a venue's
-// test exchange (demo). Paper venues have no limits unless flags set them:
-// their money is simulated. Documented in README.md ("Risk limits").
+// The defaults for every venue but paper: those that move real money (live),
+// trade on a venue's test exchange (demo), or are read-only now (so the
+// limits are there the day they trade). Paper venues have no limits unless
+// flags set them: their money is simulated. Documented in README.md ("Risk limits").
 var liveRiskDefaults = map[string]string{
 	"max-order": "100", "max-daily": "1000", "max-market": "250", "max-open": "20",
 	"total-max-daily": "2500", "total-max-market": "1000", "total-max-open": "100",
@@ -32,17 +33,17 @@ func (r *riskFlags) register(fs *flag.FlagSet) {
 	def := func(p *string, name, env, usage string) {
 		fs.StringVar(p, name, envString(env, ""), usage+" ["+env+"]")
 	}
-	def(&r.maxOrder, "risk-max-order", "SIBYL_RISK_MAX_ORDER", "refuse an order whose notional (quantity x limit or worst price, $1 a contract for a market order without one) is over `USD`; 0 turns it off (default: 100 on live/demo venues, none on paper)")
-	def(&r.maxDaily, "risk-max-daily", "SIBYL_RISK_MAX_DAILY", "refuse orders once a principal's notional placed this UTC day would pass `USD` (default: 1000 live/demo, none on paper)")
-	def(&r.maxMarket, "risk-max-market", "SIBYL_RISK_MAX_MARKET", "refuse buys once a principal's exposure in one market (resting orders included) would pass `USD` (default: 250 live/demo, none on paper)")
-	def(&r.maxOpen, "risk-max-open", "SIBYL_RISK_MAX_OPEN", "refuse orders once a principal has `N` resting orders (default: 20 live/demo, none on paper)")
-	def(&r.totalDaily, "risk-total-max-daily", "SIBYL_RISK_TOTAL_MAX_DAILY", "as --risk-max-daily over every principal together, `USD` (default: 2500 live/demo, none on paper)")
-	def(&r.totalMarket, "risk-total-max-market", "SIBYL_RISK_TOTAL_MAX_MARKET", "as --risk-max-market over every principal together, `USD` (default: 1000 live/demo, none on paper)")
-	def(&r.totalOpen, "risk-total-max-open", "SIBYL_RISK_TOTAL_MAX_OPEN", "as --risk-max-open over every principal together, `N` (default: 100 live/demo, none on paper)")
+	def(&r.maxOrder, "risk-max-order", "SIBYL_RISK_MAX_ORDER", "refuse an order whose notional (quantity x limit or worst price, $1 a contract for a market order without one) is over `USD`; 0 turns it off (default: 100 on every venue but paper, none on paper)")
+	def(&r.maxDaily, "risk-max-daily", "SIBYL_RISK_MAX_DAILY", "refuse orders once a principal's notional placed this UTC day would pass `USD` (default: 1000 every venue but paper, none on paper)")
+	def(&r.maxMarket, "risk-max-market", "SIBYL_RISK_MAX_MARKET", "refuse buys once a principal's exposure in one market (resting orders included) would pass `USD` (default: 250 every venue but paper, none on paper)")
+	def(&r.maxOpen, "risk-max-open", "SIBYL_RISK_MAX_OPEN", "refuse orders once a principal has `N` resting orders (default: 20 every venue but paper, none on paper)")
+	def(&r.totalDaily, "risk-total-max-daily", "SIBYL_RISK_TOTAL_MAX_DAILY", "as --risk-max-daily over every principal together, `USD` (default: 2500 every venue but paper, none on paper)")
+	def(&r.totalMarket, "risk-total-max-market", "SIBYL_RISK_TOTAL_MAX_MARKET", "as --risk-max-market over every principal together, `USD` (default: 1000 every venue but paper, none on paper)")
+	def(&r.totalOpen, "risk-total-max-open", "SIBYL_RISK_TOTAL_MAX_OPEN", "as --risk-max-open over every principal together, `N` (default: 100 every venue but paper, none on paper)")
 	def(&r.allow, "risk-allow-markets", "SIBYL_RISK_ALLOW_MARKETS", "only these comma-separated market ids or prefixes may be traded, such as kalshi:KXBTC,paper:BTC (a bare venue name allows all its markets) (`LIST`; default: all)")
 	def(&r.deny, "risk-deny-markets", "SIBYL_RISK_DENY_MARKETS", "these comma-separated market ids or prefixes may not be traded; wins over the allow list (`LIST`)")
-	def(&r.collar, "risk-price-collar", "SIBYL_RISK_PRICE_COLLAR", "refuse a limit price more than `USD` per contract from the outcome's mid, and market orders without worst_price; 0 turns it off (default: 0.10 live/demo, none on paper)")
-	def(&r.confirmAbove, "confirm-above", "SIBYL_CONFIRM_ABOVE", "ask the person (MCP elicitation) before an order or hedge whose notional is over `USD`; 0 turns it off (default: 50 on live/demo venues, off on paper)")
+	def(&r.collar, "risk-price-collar", "SIBYL_RISK_PRICE_COLLAR", "refuse a limit price more than `USD` per contract from the outcome's mid, and market orders without worst_price; 0 turns it off (default: 0.10 every venue but paper, none on paper)")
+	def(&r.confirmAbove, "confirm-above", "SIBYL_CONFIRM_ABOVE", "ask the person (MCP elicitation) before an order or hedge whose notional is over `USD`; 0 turns it off (default: 50 on every venue but paper, off on paper)")
 }
 
 // value returns the flag's value, or the default for mode.
@@ -50,10 +51,10 @@ func riskValue(given, name, mode string) string {
 	if given != "" {
 		return given
 	}
-	if mode == sibyl.ModeLive || mode == sibyl.ModeDemo {
-		return liveRiskDefaults[name]
+	if mode == sibyl.ModePaper {
+		return "" // simulated money: no limits unless set
 	}
-	return ""
+	return liveRiskDefaults[name] // live, demo, read-only and any other mode
 }
 
 func parseUSD(s, name string) (decimal.Decimal, error) {
@@ -117,11 +118,20 @@ func (r *riskFlags) confirmAboveFor(mode string) (decimal.Decimal, error) {
 	return parseUSD(riskValue(r.confirmAbove, "confirm-above", mode), "confirm-above")
 }
 
+// modeOf is the mode whose defaults apply to a venue: live for any venue that
+// moves real money, whatever it calls its mode.
+func modeOf(info sibyl.VenueInfo) string {
+	if info.RealMoney {
+		return sibyl.ModeLive
+	}
+	return info.Mode
+}
+
 // limitsFor returns every venue's limits, by name, from its mode.
 func (r *riskFlags) limitsFor(venues map[string]sibyl.Venue) (map[string]risk.Limits, error) {
 	out := make(map[string]risk.Limits, len(venues))
 	for name, v := range venues {
-		l, err := r.limits(v.Info().Mode)
+		l, err := r.limits(modeOf(v.Info()))
 		if err != nil {
 			return nil, err
 		}
@@ -134,7 +144,7 @@ func (r *riskFlags) limitsFor(venues map[string]sibyl.Venue) (map[string]risk.Li
 func (r *riskFlags) confirmFor(venues map[string]sibyl.Venue) (map[string]decimal.Decimal, error) {
 	out := make(map[string]decimal.Decimal, len(venues))
 	for name, v := range venues {
-		t, err := r.confirmAboveFor(v.Info().Mode)
+		t, err := r.confirmAboveFor(modeOf(v.Info()))
 		if err != nil {
 			return nil, err
 		}

@@ -69,3 +69,16 @@ func TestRiskFlagsRefuseBadValues(t *testing.T) {
 		}
 	}
 }
+
+func TestRiskDefaultsForEveryVenueButPaper(t *testing.T) {
+	r, err := parseRisk(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range []sibyl.VenueInfo{{Mode: sibyl.ModeReadOnly}, {Mode: sibyl.ModeDemo}, {Mode: sibyl.ModePaper, RealMoney: true}} {
+		l, _ := r.limits(modeOf(info))
+		if !l.MaxOrder.Equal(decimal.NewFromInt(100)) {
+			t.Errorf("%+v: limits %+v, want the defaults", info, l)
+		}
+	}
+}

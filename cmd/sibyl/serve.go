@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,9 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/mcp"
 	"github.com/sibylmcp/sibyl/metrics"
 	"github.com/sibylmcp/sibyl/orders"
@@ -52,6 +53,8 @@ type Main struct {
 	OHLCVDir  string  // CSV price history for the grade tools; empty: the paper world's
 	RateLimit float64 // HTTP requests per second per API key
 	PaperCash float64 // each principal's opening paper balance, dollars
+	// paperCashSet is true when --paper-cash or SIBYL_PAPER_CASH was given.
+	paperCashSet bool
 	// InsecureNoAuth allows serving HTTP beyond loopback without API keys,
 	// and without authentication when every key of the data file is revoked.
 	InsecureNoAuth bool
@@ -65,6 +68,7 @@ type Main struct {
 	// commit: every transaction its own fsync.
 	storeMaxBatch int
 
+	venueFlags  venueFlags     // --venues, --live (venues.go)
 	ops         opsFlags       // --metrics-addr, --tls-*, --feed, --config (opsflags.go)
 	risk        riskFlags      // risk limits and --confirm-above (risk.go)
 	limits      httpLimits     // HTTP timeouts and caps (httplimits.go)
@@ -72,16 +76,25 @@ type Main struct {
 	control     *control       // applies 'sibyl halt' / 'sibyl resume' (halt.go)
 	disconnects sync.WaitGroup // cancels of sessions that ended (disconnect.go)
 
-	metrics *metrics.Metrics // /metrics (health.go)
-	ready   *readiness       // /readyz (health.go)
-	srvMu   sync.Mutex
-	srv     *mcp.Server // for the sessions gauge
+	metrics   *metrics.Metrics // /metrics (health.go)
+	noMetrics bool             // benchmarks: serve without metrics, to measure what they cost
+	ready     *readiness       // /readyz (health.go)
+	srvMu     sync.Mutex
+	srv       *mcp.Server // for the sessions gauge
 
-	store   *store.Store
-	anchor  *anchorLoop
-	sweeper *store.Sweeper
-	orders  *orders.Service
-	logger  *slog.Logger
+	store *store.Store
+	paper *paper.Venue // the paper venue, for 'sibyl paper' through the local socket
+	// httpNoAuth is set when this process serves HTTP without authentication
+	// (it started with no API key): a key created through the local socket
+	// is accepted, but keys are required only after a restart.
+	httpNoAuth atomic.Bool
+	// localSocket is the socket other local clients reach this process on
+	// (local.go); empty when there is none.
+	localSocket string
+	anchor      *anchorLoop
+	sweeper     *store.Sweeper
+	orders      *orders.Service
+	logger      *slog.Logger
 }
 
 // ParseFlags reads flags, falling back to environment variables.
@@ -116,6 +129,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
 	m.risk.register(fs)
+	m.venueFlags.register(fs)
 	if err := m.limits.register(fs); err != nil {
 		return err
 	}
@@ -128,6 +142,10 @@ func (m *Main) ParseFlags(args []string) error {
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	fs.Visit(func(f *flag.Flag) { m.paperCashSet = m.paperCashSet || f.Name == "paper-cash" })
+	if _, ok := os.LookupEnv("SIBYL_PAPER_CASH"); ok {
+		m.paperCashSet = true
 	}
 	if err := m.ops.check(fs, m.Stdout); err != nil {
 		return err
@@ -155,10 +173,32 @@ func (m *Main) ParseFlags(args []string) error {
 // closes, on stdio).
 func (m *Main) Run(ctx context.Context) error {
 	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
+	// One sibyl per data file: a stdio client of a data file another process
+	// serves is bridged to it (local.go).
+	if m.HTTPAddr == "" {
+		if c, err := dialLocal(m.DataDir); err == nil {
+			return m.bridge(ctx, c)
+		}
+	}
 	srv, err := m.Open()
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			if m.HTTPAddr == "" {
+				// It won the file as we started: its socket comes up shortly.
+				if c, derr := dialLocalWait(m.DataDir, 5*time.Second); derr == nil {
+					return m.bridge(ctx, c)
+				}
+			}
+			return fmt.Errorf("%w. Another 'sibyl serve' holds this data file; stdio clients bridge to it through %s, but an HTTP server must hold the file itself: stop the other process (or start the HTTP server first), or use another --data-dir", err, socketPath(m.DataDir))
+		}
+		return err
+	}
+	stopLocal, err := m.startLocal(ctx, srv)
 	if err != nil {
 		return err
 	}
+	defer stopLocal()
+	m.warnPaperCash(ctx)
 	dbPath := m.store.Path()
 	if m.HTTPAddr == "" {
 		m.banner("stdio", dbPath)
@@ -180,7 +220,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		m.logger = slog.New(slog.DiscardHandler)
 	}
 	tuneGC()
-	if m.metrics == nil {
+	if m.metrics == nil && !m.noMetrics {
 		m.metrics = m.newMetrics()
 	}
 	dbPath := filepath.Join(m.DataDir, "sibyl.db")
@@ -201,11 +241,15 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the paper venue: %w", err)
 	}
+	m.paper = pv
 	pf, err := m.priceFeeds(pv)
 	if err != nil {
 		return nil, err
 	}
-	venues := map[string]sibyl.Venue{"paper": pv}
+	venues, defaultVenue, err := m.buildVenues(context.Background(), pv)
+	if err != nil {
+		return nil, err
+	}
 	hooks, err := crashHooks(os.Getenv("SIBYL_TEST_CRASH"), m.logger)
 	if err != nil {
 		return nil, err
@@ -254,15 +298,17 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := &tools.Deps{Venues: venues, DefaultVenue: pv.Info().Name, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
+	deps := &tools.Deps{Venues: venues, DefaultVenue: defaultVenue, Feeds: pf.feeds, DefaultFeed: pf.def, LiveFeeds: pf.live, Orders: svc, Store: st,
 		Spot: pf.spot, VolFeed: pf.volFeed, ConfirmAbove: confirmAbove, Limits: limits, SecondOpinion: m.secondOpinion()}
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
+	all := tools.All(deps)
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
+		ToolVisible:  tools.VisibleTo(all), // a read-only key does not see the trade tools
 	})
-	tools.RegisterObserved(srv, tools.All(deps), tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
+	tools.RegisterObserved(srv, all, tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
 	m.setServer(srv)
 	m.watchDisconnects(srv, svc)
 	return srv, nil
@@ -326,6 +372,7 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return err
 	}
 	defer stopMetrics()
+	m.httpNoAuth.Store(auth == nil)
 	switch {
 	case auth == nil && m.InsecureNoAuth && m.hadKeys:
 		fmt.Fprintf(m.Stderr, "  every API key is revoked and --insecure-no-auth is set: anyone who reaches this address may trade without a key\n")
@@ -416,11 +463,19 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 // connect. It goes to stderr: stdout carries protocol messages only.
 func (m *Main) banner(where, dbPath string) {
 	fmt.Fprintf(m.Stderr, "sibyl %s — MCP server on %s\n", version, where)
-	fmt.Fprintf(m.Stderr, "  venue: paper (simulated markets and money, seed %d); data: %s\n", m.Seed, dbPath)
+	names, _ := m.venueFlags.names()
+	if len(names) == 1 && names[0] == "paper" {
+		fmt.Fprintf(m.Stderr, "  venue: paper (simulated markets and money, seed %d); data: %s\n", m.Seed, dbPath)
+	} else {
+		fmt.Fprintf(m.Stderr, "  venues: %s (default %s; --live %v); data: %s\n", strings.Join(names, ", "), names[0], m.venueFlags.live, dbPath)
+	}
 	if where == "stdio" {
 		fmt.Fprintf(m.Stderr, "  waiting for an MCP client on stdin (e.g. add \"sibyl serve\" to Claude Desktop, Cursor or VS Code); Ctrl-D or Ctrl-C ends\n")
 	} else {
 		fmt.Fprintf(m.Stderr, "  point an MCP client at %s (Streamable HTTP); Ctrl-C stops\n", where)
+	}
+	if m.localSocket != "" {
+		fmt.Fprintf(m.Stderr, "  other local clients of this data file (another 'sibyl serve' on stdio, 'sibyl keys|audit|paper') are served through %s\n", m.localSocket)
 	}
 }
 

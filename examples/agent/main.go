@@ -31,9 +31,23 @@ import (
 )
 
 func main() {
-	command := flag.String("cmd", "go run ./cmd/sibyl serve --data-dir "+os.TempDir()+"/sibyl-agent-example", "command that starts sibyl on stdio")
+	command := flag.String("cmd", "go run ./cmd/sibyl serve", "command that starts sibyl on stdio (--data-dir DIR is appended)")
+	dataDir := flag.String("data-dir", "", "sibyl's data dir; default a new temporary one for each run (removed at the end), so runs never see each other's orders")
 	endpoint := flag.String("http", "", "connect to this Streamable HTTP endpoint instead of starting a process")
 	flag.Parse()
+	if *dataDir == "" {
+		// A fresh world per run: a second run within a minute would otherwise
+		// place the same order under a new key and be refused as a
+		// possible duplicate of the first run's.
+		dir, err := os.MkdirTemp("", "sibyl-agent-example-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "agent:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		*dataDir = dir
+	}
+	*command += " --data-dir " + *dataDir
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	connect := func() (*mcp.ClientSession, error) {
@@ -42,6 +56,8 @@ func main() {
 	}
 	if err := run(ctx, connect, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "agent:", err)
+		cancel()
+		os.RemoveAll(*dataDir)
 		os.Exit(1)
 	}
 }

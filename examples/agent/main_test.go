@@ -40,3 +40,23 @@ func TestWalkthrough(t *testing.T) {
 		t.Errorf("sibyl audit verify: %v\n%s", err, out)
 	}
 }
+
+// TestRunsTwiceInAMinute runs the example program twice in a row with its
+// default data dir: each run gets a fresh one, so the second is not refused as
+// a possible duplicate of the first run's order.
+func TestRunsTwiceInAMinute(t *testing.T) {
+	dir := t.TempDir()
+	bin, agent := filepath.Join(dir, "sibyl"), filepath.Join(dir, "agent")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/sibyl").CombinedOutput(); err != nil {
+		t.Fatalf("building sibyl: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("go", "build", "-o", agent, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the example: %v\n%s", err, out)
+	}
+	for i := 1; i <= 2; i++ {
+		out, err := exec.Command(agent, "-cmd", bin+" serve").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "chain intact: true") {
+			t.Fatalf("run %d: %v\n%s", i, err, out)
+		}
+	}
+}

@@ -72,23 +72,40 @@ func run(ctx context.Context, t mcp.Transport, out io.Writer) error {
 		return fmt.Errorf("no open ETH market")
 	}
 	var market struct {
-		Question string `json:"question"`
-		Outcomes []struct {
-			Name               string  `json:"name"`
-			Bid                float64 `json:"bid"`
-			Ask                float64 `json:"ask"`
-			ImpliedProbability float64 `json:"implied_probability"`
-		} `json:"outcomes"`
-		Simulated bool `json:"simulated"`
+		Question  string    `json:"question"`
+		Outcomes  []outcome `json:"outcomes"`
+		Simulated bool      `json:"simulated"`
 	}
 	if err := call(ctx, session, "get_market", map[string]any{"market": found.Markets[0].ID, "depth": 3}, &market); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\n%s (%s, simulated=%v)\n", market.Question, found.Markets[0].ID, market.Simulated)
 	for _, o := range market.Outcomes {
-		fmt.Fprintf(out, "  %-4s bid %.2f ask %.2f  p=%.3f\n", o.Name, o.Bid, o.Ask, o.ImpliedProbability)
+		fmt.Fprintln(out, "  "+o.String())
 	}
 	return nil
+}
+
+// outcome is one outcome as get_market answers it. A price is absent (nil)
+// when there is none: sibyl never sends 0 for "no quote".
+type outcome struct {
+	Name               string   `json:"name"`
+	Bid                *float64 `json:"bid"`
+	Ask                *float64 `json:"ask"`
+	ImpliedProbability *float64 `json:"implied_probability"`
+	ProbabilitySource  string   `json:"probability_source"`
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("%-4s bid %s ask %s  p=%s (%s)", o.Name, price(o.Bid, "none"), price(o.Ask, "none"), price(o.ImpliedProbability, "unknown"), o.ProbabilitySource)
+}
+
+// price formats an optional price, or says there is none.
+func price(p *float64, none string) string {
+	if p == nil {
+		return none
+	}
+	return fmt.Sprintf("%.2f", *p)
 }
 
 // call calls a tool and decodes its structuredContent into out. A tool error

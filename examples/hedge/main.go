@@ -49,6 +49,8 @@ type leg struct {
 	Outcome         string  `json:"outcome"`
 	Contracts       float64 `json:"contracts"`
 	Price           float64 `json:"price"`
+	FillNow         float64 `json:"fill_now"`
+	Rests           float64 `json:"rests"`
 	Cost            float64 `json:"cost"`
 	Strike          float64 `json:"strike"`
 	FairProbability float64 `json:"fair_probability"`
@@ -76,18 +78,22 @@ type answer struct {
 	} `json:"scenarios"`
 	Risks     []string `json:"risks"`
 	Complete  bool     `json:"complete"`
+	Status    string   `json:"status"`
+	NextStep  string   `json:"next_step"`
+	Cash      *float64 `json:"cash_available"`
 	Unhedged  float64  `json:"unhedged_contracts"`
 	Simulated bool     `json:"simulated"`
 }
 
-func hedge(ctx context.Context, s *mcp.ClientSession, args map[string]any) (answer, error) {
-	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: "hedge_position", Arguments: args})
+// hedge calls tool (plan_hedge to preview, read-only; hedge_position to place).
+func hedge(ctx context.Context, s *mcp.ClientSession, tool string, args map[string]any) (answer, error) {
+	res, err := s.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
 	if err != nil {
 		return answer{}, err
 	}
 	raw, _ := json.Marshal(res.StructuredContent)
 	if res.IsError {
-		return answer{}, fmt.Errorf("hedge_position: %s", raw)
+		return answer{}, fmt.Errorf("%s: %s", tool, raw)
 	}
 	var a answer
 	return a, json.Unmarshal(raw, &a)
@@ -101,16 +107,16 @@ func run(ctx context.Context, s *mcp.ClientSession, out io.Writer) error {
 		return err
 	}
 	args := map[string]any{"symbol": "BTC", "quantity": 2, "protect_below": float64(int(spot * 0.85)), "by": by}
-	a, err := hedge(ctx, s, args)
+	a, err := hedge(ctx, s, "plan_hedge", args)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "Preview: 2 BTC at spot $%.0f, protect below $%.0f until %s; legs expire %s; realised vol %.0f%%; simulated=%v\n\n",
 		a.Spot, args["protect_below"], by, a.Expiry, 100*a.Vol, a.Simulated)
-	fmt.Fprintln(out, "| market | buy | pays if BTC below | contracts | price | cost | model p |")
-	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| market | buy | pays if BTC below | contracts | fill now | rest | limit | cost | model p |")
+	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, l := range a.Legs {
-		fmt.Fprintf(out, "| %s | %s | $%.0f | %.0f | $%.2f | $%.2f | %.3f |\n", l.Market, l.Outcome, l.Strike, l.Contracts, l.Price, l.Cost, l.FairProbability)
+		fmt.Fprintf(out, "| %s | %s | $%.0f | %.0f | %.0f | %.0f | $%.2f | $%.2f | %.3f |\n", l.Market, l.Outcome, l.Strike, l.Contracts, l.FillNow, l.Rests, l.Price, l.Cost, l.FairProbability)
 	}
 	fmt.Fprintf(out, "\nTotal cost $%.2f; worst hedged loss $%.0f (cap $%.0f).\n\n", a.TotalCost, a.MaxLoss, a.Cap)
 	fmt.Fprintln(out, "| BTC at expiry | move | unhedged P&L | hedge payoff | hedged P&L | |")
@@ -125,15 +131,18 @@ func run(ctx context.Context, s *mcp.ClientSession, out io.Writer) error {
 
 	args["execute"] = true
 	args["idempotency_key"] = "hedge-example-" + uuid.NewString()
-	placed, err := hedge(ctx, s, args)
+	placed, err := hedge(ctx, s, "hedge_position", args)
 	if err != nil {
 		return err
 	}
-	again, err := hedge(ctx, s, args)
+	again, err := hedge(ctx, s, "hedge_position", args)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nExecuted (complete=%v, %.0f contracts not yet filled):\n\n", placed.Complete, placed.Unhedged)
+	fmt.Fprintf(out, "\nExecuted (status=%s, complete=%v, %.0f contracts not yet filled):\n\n", placed.Status, placed.Complete, placed.Unhedged)
+	if placed.NextStep != "" {
+		fmt.Fprintf(out, "Next step: %s\n\n", placed.NextStep)
+	}
 	fmt.Fprintln(out, "| leg | order | status | filled | same order on retry |")
 	fmt.Fprintln(out, "|---|---|---|---:|---|")
 	for i, l := range placed.Legs {

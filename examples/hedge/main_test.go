@@ -29,7 +29,11 @@ func TestWorkedExample(t *testing.T) {
 	if err := run(ctx, s, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"protection level", "Executed (complete=true", "replayed=true"} {
+	// Every leg placed: filled in full, or resting where the book is thin.
+	if !strings.Contains(out.String(), "Executed (status=filled, complete=true") && !strings.Contains(out.String(), "Executed (status=resting, complete=false") {
+		t.Errorf("output lacks an execution with every leg placed:\n%s", out.String())
+	}
+	for _, want := range []string{"protection level", "fill now", "replayed=true"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

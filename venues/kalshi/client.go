@@ -359,14 +359,15 @@ const (
 )
 
 // FindOrderByClientID finds the account's order with this client_order_id in
-// market ticker, created at or after since. Kalshi cannot filter by
+// market ticker, created at or after since (an empty ticker or a zero since
+// widens the search to every market or all time). Kalshi cannot filter by
 // client_order_id, so it pages GET /portfolio/orders?ticker&min_ts and
 // matches. NotFound is returned only after every page was read; a scan cut
 // short (too many pages, any error) is Unavailable. When several orders carry
 // the id (a venue that did not deduplicate), the oldest is returned.
 func (c *Client) FindOrderByClientID(ctx context.Context, ticker, clientOrderID string, since time.Time) (Order, error) {
-	if ticker == "" || clientOrderID == "" {
-		return Order{}, sibyl.Errorf(sibyl.Invalid, "reconciling a Kalshi order needs its market ticker and client order id")
+	if clientOrderID == "" {
+		return Order{}, sibyl.Errorf(sibyl.Invalid, "reconciling a Kalshi order needs its client order id")
 	}
 	oq := OrdersQuery{Ticker: ticker, Limit: reconcilePageSize}
 	if !since.IsZero() {
@@ -388,7 +389,11 @@ func (c *Client) FindOrderByClientID(ctx context.Context, ticker, clientOrderID 
 			if found != nil {
 				return *found, nil
 			}
-			return Order{}, sibyl.Errorf(sibyl.NotFound, "Kalshi has no order with client order id %s in %s", clientOrderID, ticker)
+			where := "any market"
+			if ticker != "" {
+				where = ticker
+			}
+			return Order{}, sibyl.Errorf(sibyl.NotFound, "Kalshi has no order with client order id %s in %s", clientOrderID, where)
 		}
 		oq.Cursor = p.Cursor
 	}

@@ -205,6 +205,7 @@ func ConvertMarket(m Market, now time.Time) (MarketDetail, error) {
 			OpenTime:     openT,
 			CloseTime:    closeT,
 			TickSize:     ranges.MinStep().InexactFloat64(),
+			OrderRules:   orderRules(ranges, m.FractionalTradingEnabled),
 			Result:       resultName(m.Result),
 			Underlying:   under,
 			UpdatedAt:    now,
@@ -213,6 +214,34 @@ func ConvertMarket(m Market, now time.Time) (MarketDetail, error) {
 		ExchangeIndex: m.ExchangeIndex,
 		Active:        m.Status == "active",
 	}, nil
+}
+
+// orderRules turns Kalshi's price_ranges (YES prices, bands written from 0 to
+// 1) into sibyl's rules: the bands clipped to the tradable prices strictly
+// inside (0,1), quantities in steps of 0.01 contract (whole contracts on a
+// market that says fractional_trading_enabled: false). Kalshi's price
+// structures are symmetric, so a NO price is on a step exactly when its YES
+// mirror is; the adapter checks the mirror anyway before sending.
+func orderRules(rs PriceRanges, fractional *bool) sibyl.OrderRules {
+	var out sibyl.OrderRules
+	for _, r := range rs {
+		start, end := r.Start, r.End
+		if !start.IsPositive() {
+			start = start.Add(r.Step)
+		}
+		if !end.LessThan(one) {
+			end = r.Start.Add(one.Sub(r.Start).Div(r.Step).Ceil().Sub(one).Mul(r.Step))
+		}
+		if start.GreaterThan(end) {
+			continue
+		}
+		out.PriceRanges = append(out.PriceRanges, sibyl.PriceRange{Start: start, End: end, Step: r.Step})
+	}
+	out.QuantityStep = decimal.New(1, -countDecimals)
+	if fractional != nil && !*fractional {
+		out.QuantityStep = decimal.NewFromInt(1)
+	}
+	return out
 }
 
 func outcomeFrom(name string, bid, bidSize, ask, askSize, last decimal.Decimal) sibyl.Outcome {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/shopspring/decimal"
 
 	sibyl "github.com/sibylmcp/sibyl"
 )
@@ -49,10 +50,14 @@ func TestGoldenMarketByTicker(t *testing.T) {
 		OpenTime:  time.Date(2026, 9, 29, 4, 5, 0, 0, time.UTC),
 		CloseTime: time.Date(2026, 10, 11, 0, 15, 0, 0, time.UTC),
 		TickSize:  0.01,
+		OrderRules: sibyl.OrderRules{
+			PriceRanges:  []sibyl.PriceRange{{Start: d("0.01"), End: d("0.99"), Step: d("0.01")}},
+			QuantityStep: d("0.01"),
+		},
 		UpdatedAt: stamp,
 	}
 	m.Rules = "" // checked below
-	if diff := cmp.Diff(want, m); diff != "" {
+	if diff := cmp.Diff(want, m, decimalEq); diff != "" {
 		t.Errorf("market (-want +got):\n%s", diff)
 	}
 	if md.Market.Rules == "" || md.ExchangeIndex != 0 || !md.Active {
@@ -105,6 +110,10 @@ func TestGoldenComboMarkets(t *testing.T) {
 		if !md.Ranges.Valid(d("0.001")) || md.Ranges.Valid(d("0.0015")) {
 			t.Errorf("%s: deci_cent grid not applied", w.Ticker)
 		}
+		r := m.OrderRules
+		if err := r.Valid(); err != nil || len(r.PriceRanges) != 1 || r.PriceRanges[0].String() != "0.001-0.999 step 0.001" || !r.QuantityStep.Equal(d("0.01")) {
+			t.Errorf("%s: rules %+v %v", w.Ticker, r, err)
+		}
 	}
 }
 
@@ -120,6 +129,9 @@ func TestGoldenLegacyCentsMarket(t *testing.T) {
 	}
 	if no.Bid != 0.28 || no.Ask != 0.30 {
 		t.Errorf("no: got %+v", no)
+	}
+	if !m.OrderRules.QuantityStep.Equal(d("1")) {
+		t.Errorf("fractional_trading_enabled false: quantity step %s, want 1", m.OrderRules.QuantityStep)
 	}
 	if m.Question != "PSG vs Chelsea Winner? — PSG" || m.Volume != 806080 || m.OpenInterest != 680281 {
 		t.Errorf("question %q volume %v oi %v", m.Question, m.Volume, m.OpenInterest)
@@ -268,3 +280,5 @@ func TestUnderlyingPriceMarkets(t *testing.T) {
 }
 
 func pl(price, size float64) sibyl.PriceLevel { return sibyl.PriceLevel{Price: price, Size: size} }
+
+var decimalEq = cmp.Comparer(func(a, b decimal.Decimal) bool { return a.Equal(b) })

@@ -1,6 +1,9 @@
 package kalshi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func ranges(t *testing.T, w ...wirePriceRange) PriceRanges {
 	t.Helper()
@@ -72,6 +75,27 @@ func TestPriceRangesRefused(t *testing.T) {
 	} {
 		if _, err := parsePriceRanges(w); err == nil {
 			t.Errorf("%v: got nil, want an error", w)
+		}
+	}
+}
+
+func TestOrderRulesFromRanges(t *testing.T) {
+	r := orderRules(tapered(t), nil)
+	if err := r.Valid(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, pr := range r.PriceRanges {
+		got = append(got, pr.String())
+	}
+	want := []string{"0.001-0.1 step 0.001", "0.1-0.9 step 0.01", "0.9-0.999 step 0.001"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	// Every price the rules accept is a price the YES grid accepts, and back.
+	for p := d("0.0001"); p.LessThan(one); p = p.Add(d("0.0001")) {
+		if (r.CheckPrice(p) == nil) != tapered(t).Valid(p) {
+			t.Fatalf("%s: rules and grid disagree", p)
 		}
 	}
 }

@@ -49,6 +49,9 @@ type Market struct {
 	PriceRanges            []wirePriceRange `json:"price_ranges"`
 	ExchangeIndex          int              `json:"exchange_index"`
 	MveCollectionTicker    string           `json:"mve_collection_ticker"`
+	// FractionalTradingEnabled appears on some markets (not in the 3.30.0
+	// model); false means whole contracts only.
+	FractionalTradingEnabled *bool `json:"fractional_trading_enabled"`
 }
 
 // MarketsPage is GET /markets.

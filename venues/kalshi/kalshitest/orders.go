@@ -145,7 +145,7 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request) {
 	avg := decimal.Zero
 	avgFee := decimal.Zero
 	if o.filled.IsPositive() {
-		avg = o.cost.Div(o.filled).Round(6)
+		avg = o.yesCost.Div(o.filled).Round(6) // V2 quotes the YES price
 		avgFee = o.fees.Div(o.filled).Round(6)
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{
@@ -209,7 +209,8 @@ func (s *Server) match(m *market, o *order, now time.Time) {
 		fee := takerFee(q, yp)
 		cost := reserveFor(o.side, yp, q)
 		o.filled = o.filled.Add(q)
-		o.cost = o.cost.Add(yp.Mul(q))
+		o.cost = o.cost.Add(cost) // what the buyer of outcome_side paid
+		o.yesCost = o.yesCost.Add(yp.Mul(q))
 		o.fees = o.fees.Add(fee)
 		s.cash = s.cash.Sub(cost).Sub(fee)
 		if o.side == "bid" {

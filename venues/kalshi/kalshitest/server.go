@@ -13,6 +13,7 @@
 package kalshitest
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -123,7 +124,8 @@ type order struct {
 	id, clientID, ticker, side, tif, status string
 	price                                   decimal.Decimal // YES price
 	initial, filled                         decimal.Decimal
-	cost, fees                              decimal.Decimal // taker fill cost, taker fees (dollars)
+	cost, fees                              decimal.Decimal // taker fill cost (outcome_side terms), taker fees (dollars)
+	yesCost                                 decimal.Decimal // sum of YES price x count over fills
 	created, updated                        time.Time
 	exchangeIndex                           int
 }
@@ -155,6 +157,7 @@ type Server struct {
 	faults    []*Fault
 	faultFn   func(route string) Fault
 	badSigs   int
+	attempts  []string      // client_order_id of every create request, in arrival order
 	done      chan struct{} // closed by Close: hanging answers give up
 	closeOnce sync.Once
 }
@@ -289,6 +292,14 @@ func (s *Server) OrdersByClientID() map[string]int {
 	return out
 }
 
+// CreateAttempts returns the client_order_id of every create request that
+// reached the server (faulted ones included), in arrival order.
+func (s *Server) CreateAttempts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.attempts...)
+}
+
 // Cash returns the account's available cash in dollars.
 func (s *Server) Cash() decimal.Decimal {
 	s.mu.Lock()
@@ -332,7 +343,21 @@ func route(method, path string) string {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, APIPrefix)
 	rt := route(r.Method, path)
+	var attemptCOID *string
+	if rt == "POST /portfolio/events/orders" {
+		// Every create attempt's client_order_id is recorded, faulted or not.
+		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		var peek struct {
+			ClientOrderID string `json:"client_order_id"`
+		}
+		_ = json.Unmarshal(b, &peek)
+		attemptCOID = &peek.ClientOrderID
+	}
 	s.mu.Lock()
+	if attemptCOID != nil {
+		s.attempts = append(s.attempts, *attemptCOID)
+	}
 	s.counts[rt]++
 	s.total++
 	f := s.nextFault(rt)

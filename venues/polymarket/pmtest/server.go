@@ -30,6 +30,7 @@ type Market struct {
 	Closed      bool
 	Accepting   bool // acceptingOrders; set by AddMarket unless Closed
 	Tags        []string
+	EndDate     time.Time // Gamma endDate; zero: 2030-01-01
 }
 
 // Level is one resting price level of the fake's book (market makers).
@@ -754,9 +755,13 @@ func (s *Server) gammaJSON(m *Market) map[string]any {
 	enc := func(v []string) string { b, _ := json.Marshal(v); return string(b) }
 	b := s.books[m.TokenIDs[0]]
 	prices := []string{"0.5", "0.5"}
+	end := "2030-01-01T00:00:00Z"
+	if !m.EndDate.IsZero() {
+		end = m.EndDate.UTC().Format(time.RFC3339)
+	}
 	g := map[string]any{
 		"id": "g-" + m.ConditionID[2:10], "question": m.Question, "conditionId": m.ConditionID, "slug": strings.ToLower(strings.ReplaceAll(m.Question, " ", "-")),
-		"description": "Resolves per the fake's rules.", "endDate": "2030-01-01T00:00:00Z", "startDate": "2026-01-01T00:00:00Z",
+		"description": "Resolves per the fake's rules.", "endDate": end, "startDate": "2026-01-01T00:00:00Z",
 		"active": true, "closed": m.Closed, "acceptingOrders": m.Accepting, "enableOrderBook": true, "negRisk": m.NegRisk,
 		"orderPriceMinTickSize": json.Number(m.TickSize), "orderMinSize": json.Number(m.MinSize),
 		"outcomes": enc(m.Outcomes), "clobTokenIds": enc(m.TokenIDs), "version": m.Version,
