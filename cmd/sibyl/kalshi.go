@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/sibylmcp/sibyl/venues/kalshi"
@@ -19,14 +20,14 @@ const kalshiProbeTimeout = 5 * time.Second
 // including /trade-api/v2), KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH
 // (both or neither; without them the venue is read-only). live is --live:
 // without it, orders and cancels on prod are refused before anything is sent.
-// A configuration error (a bad variable, an unreadable key) fails start-up;
+// hc sends the requests (nil: the client's default). A configuration error (a bad variable, an unreadable key) fails start-up;
 // an unreachable Kalshi does not.
-func newKalshiVenue(ctx context.Context, getenv func(string) string, live bool, log *slog.Logger) (*kalshi.Venue, error) {
+func newKalshiVenue(ctx context.Context, getenv func(string) string, live bool, hc *http.Client, log *slog.Logger) (*kalshi.Venue, error) {
 	s, err := kalshi.LoadSettings(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("kalshi: %w", err)
 	}
-	c, err := kalshi.NewClient(kalshi.Config{BaseURL: s.BaseURL, Signer: s.Signer})
+	c, err := kalshi.NewClient(kalshi.Config{BaseURL: s.BaseURL, Signer: s.Signer, HTTPClient: hc})
 	if err != nil {
 		return nil, fmt.Errorf("kalshi: %w", err)
 	}

@@ -179,3 +179,35 @@ func TestKalshiServeModes(t *testing.T) {
 		}
 	})
 }
+
+// hedge_position can use Kalshi's price markets: plan_hedge for BTC on the
+// kalshi venue alone picks the KXBTCD-style market (Underlying filled from
+// strike_type/floor_strike) of the httptest Kalshi.
+func TestKalshiHedgePlan(t *testing.T) {
+	srv := kalshitest.New(kalshitest.Options{})
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := mustLaunchHTTP(t, t.TempDir(), []string{"SIBYL_VENUES=paper,kalshi", "SIBYL_KALSHI_URL=" + srv.URL()})
+	s := dialE2E(ctx, t, p)
+	a, err := s.callTool(ctx, "get_spot_price", map[string]any{"symbol": "BTC"})
+	if err != nil || a.IsError {
+		t.Fatalf("get_spot_price: %v %v", a, err)
+	}
+	var spot struct {
+		Price float64 `json:"price"`
+	}
+	if err := a.decode(&spot); err != nil || spot.Price <= 0 {
+		t.Fatalf("spot: %s %v", a.Structured, err)
+	}
+	// The one strike listed is $120,000 (floor_strike 119999.99): protect below it.
+	a, err = s.callTool(ctx, "plan_hedge", map[string]any{"symbol": "BTC", "quantity": 1, "protect_below": min(spot.Price*0.95, 115000),
+		"by": "2026-12-31", "venues": []string{"kalshi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("spot %.2f; plan_hedge: %s", spot.Price, a)
+	if a.IsError || !strings.Contains(string(a.Structured), "kalshi:KXBTCD-26DEC3117-T119999.99") {
+		t.Errorf("the plan does not use the Kalshi BTC market: %v", a)
+	}
+}

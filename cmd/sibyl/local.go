@@ -309,7 +309,7 @@ func viaServer(cmd string, args []string, stdout, stderr io.Writer) (code int, o
 		return 0, false
 	}
 	defer c.Close()
-	argv := append(append([]string{cmd}, args...), "--data-dir", dir)
+	argv := append(append([]string{cmd}, absPathFlags(args)...), "--data-dir", dir)
 	if err := json.NewEncoder(c).Encode(localHello{Mode: "cli", Argv: argv}); err != nil {
 		return 0, false
 	}
@@ -333,6 +333,35 @@ func viaServer(cmd string, args []string, stdout, stderr io.Writer) (code int, o
 	}
 	fmt.Fprintf(stderr, "sibyl %s: the running server closed the connection before answering\n", cmd)
 	return 1, true
+}
+
+// pathFlags are the flags of the forwarded commands that name a file: the
+// server runs in another directory, so they travel as absolute paths.
+var pathFlags = []string{"anchor"}
+
+// absPathFlags returns args with the values of pathFlags made absolute.
+func absPathFlags(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i < len(out); i++ {
+		if out[i] == "--" {
+			break
+		}
+		for _, f := range pathFlags {
+			for _, name := range []string{"--" + f, "-" + f} {
+				if v, ok := strings.CutPrefix(out[i], name+"="); ok {
+					if abs, err := filepath.Abs(v); err == nil {
+						out[i] = name + "=" + abs
+					}
+				} else if out[i] == name && i+1 < len(out) {
+					if abs, err := filepath.Abs(out[i+1]); err == nil {
+						out[i+1] = abs
+					}
+					i++
+				}
+			}
+		}
+	}
+	return out
 }
 
 // dataDirArg returns the --data-dir among args, else SIBYL_DATA_DIR, else the

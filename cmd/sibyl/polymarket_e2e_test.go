@@ -187,3 +187,67 @@ func TestPolymarketServeKeyNeverLeaks(t *testing.T) {
 		t.Errorf("the log does not name the wallet address; stderr:\n%s", p.stderr)
 	}
 }
+
+// TestPolymarketServeReadOnly: with no key, sibyl serve --venues
+// paper,polymarket serves Polymarket's market data through the tools —
+// list_venues says read-only, search_markets finds the fake's markets by words,
+// get_market and get_orderbook answer with the venue's prices, the book best
+// first — and refuses orders, with nothing authenticated ever sent.
+func TestPolymarketServeReadOnly(t *testing.T) {
+	srv, _ := pmWorld(t)
+	env := []string{"SIBYL_VENUES=paper,polymarket",
+		"SIBYL_POLYMARKET_GAMMA_URL=" + srv.URL, "SIBYL_POLYMARKET_CLOB_URL=" + srv.URL, "SIBYL_POLYMARKET_DATA_URL=" + srv.URL}
+	srv.SetBook("501", []pmtest.Level{{Price: "0.40", Size: "100"}, {Price: "0.38", Size: "250"}}, []pmtest.Level{{Price: "0.45", Size: "70"}, {Price: "0.47", Size: "300"}})
+	p := mustLaunchHTTP(t, t.TempDir(), env)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := dialRawHTTP(ctx, newCTHTTPClient(), p.endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.callTool(ctx, "list_venues", map[string]any{})
+	if err != nil || a.IsError {
+		t.Fatalf("list_venues: %v %v", a, err)
+	}
+	var lv struct {
+		Venues []struct {
+			Name, Mode string
+		} `json:"venues"`
+	}
+	if err := a.decode(&lv); err != nil {
+		t.Fatal(err)
+	}
+	modes := map[string]string{}
+	for _, v := range lv.Venues {
+		modes[v.Name] = v.Mode
+	}
+	if modes["polymarket"] != "read-only" || modes["paper"] != "paper" {
+		t.Errorf("venues %v, want polymarket read-only beside paper", modes)
+	}
+	a, err = s.callTool(ctx, "search_markets", map[string]any{"query": "e2e market", "venue": "polymarket"})
+	if err != nil || a.IsError || !strings.Contains(string(a.Structured), "polymarket:"+pmCondA) {
+		t.Fatalf("search_markets: %v %v", a, err)
+	}
+	a, err = s.callTool(ctx, "get_orderbook", map[string]any{"market": "polymarket:" + pmCondA, "outcome": "Yes"})
+	if err != nil || a.IsError {
+		t.Fatalf("get_orderbook: %v %v", a, err)
+	}
+	var ob struct {
+		Bids []struct{ Price, Size float64 } `json:"bids"`
+		Asks []struct{ Price, Size float64 } `json:"asks"`
+	}
+	if err := a.decode(&ob); err != nil {
+		t.Fatal(err)
+	}
+	if len(ob.Bids) != 2 || len(ob.Asks) != 2 || ob.Bids[0].Price != 0.40 || ob.Asks[0].Price != 0.45 || ob.Asks[1].Size != 300 {
+		t.Errorf("book %+v, want 0.40/0.38 bids and 0.45/0.47 asks, best first", ob)
+	}
+	a, err = s.callTool(ctx, "place_order", map[string]any{"market": "polymarket:" + pmCondA, "outcome": "Yes", "side": "buy",
+		"quantity": 10, "limit_price": 0.41, "idempotency_key": "pm-read-only-01"})
+	if err != nil || !a.IsError {
+		t.Fatalf("place_order read-only: %v %v, want a refusal", a, err)
+	}
+	if n := srv.Count("POST /order") + srv.Count("POST /auth/api-key") + srv.Count("GET /auth/derive-api-key"); n != 0 {
+		t.Errorf("%d order or credential requests reached the venue without a key", n)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	sibyl "github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/paper"
@@ -70,7 +72,9 @@ func (m *Main) buildVenues(ctx context.Context, pv *paper.Venue) (map[string]sib
 		case "paper":
 			venues[n] = pv
 		case "kalshi":
-			v, err := newKalshiVenue(ctx, os.Getenv, m.venueFlags.live, m.logger)
+			// Kalshi's requests are counted in sibyl_venue_requests_total.
+			hc := &http.Client{Timeout: 15 * time.Second, Transport: m.metrics.Transport("kalshi", nil, nil)}
+			v, err := newKalshiVenue(ctx, os.Getenv, m.venueFlags.live, hc, m.logger)
 			if err != nil {
 				return nil, "", err
 			}

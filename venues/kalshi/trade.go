@@ -30,15 +30,19 @@ type attempts struct {
 	m  map[string]attempt
 }
 
-func (a *attempts) put(coid string, at attempt) {
+// put records an attempt and reports whether the client order id was seen
+// before (a resend).
+func (a *attempts) put(coid string, at attempt) (seen bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m == nil {
 		a.m = map[string]attempt{}
 	}
-	if _, ok := a.m[coid]; !ok {
-		a.m[coid] = at
+	if _, ok := a.m[coid]; ok {
+		return true
 	}
+	a.m[coid] = at
+	return false
 }
 
 func (a *attempts) get(coid string) (attempt, bool) {
@@ -152,7 +156,22 @@ const duplicateLookback = 24 * time.Hour
 // status (all filled: filled; some remaining: open or partially filled;
 // nothing remaining of an IOC/FOK: cancelled).
 func (v *Venue) place(ctx context.Context, p orderPlan, req sibyl.OrderRequest) (sibyl.Order, error) {
-	v.attempts.put(req.ClientOrderID, attempt{ticker: req.NativeMarketID, since: v.now(), yes: p.yes, buy: p.buy, tif: req.TimeInForce, typ: req.Type})
+	resend := v.attempts.put(req.ClientOrderID, attempt{ticker: req.NativeMarketID, since: v.now(), yes: p.yes, buy: p.buy, tif: req.TimeInForce, typ: req.Type})
+	if resend && req.ClientOrderID != "" {
+		// This process sent the id before. Kalshi may deduplicate it only
+		// while that order rests, so look first: an order that exists (even
+		// filled or cancelled) is returned, never doubled. NotFound is certain
+		// (the whole window was read); anything else leaves it unknown.
+		at, _ := v.attempts.get(req.ClientOrderID)
+		o, err := v.FindOrder(ctx, req.ClientOrderID, req.NativeMarketID, at.since)
+		switch sibyl.ErrorCode(err) {
+		case "":
+			return o, nil
+		case sibyl.NotFound:
+		default:
+			return sibyl.Order{}, err
+		}
+	}
 	resp, err := v.c.CreateOrder(ctx, p.body)
 	v.noteHealth(err)
 	if sibyl.ErrorCode(err) == sibyl.Conflict && req.ClientOrderID != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -210,8 +211,11 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 	if limit <= 0 {
 		limit = defaultLimit
 	}
-	mq := MarketsQuery{Status: statusFilter(q.Status), Cursor: q.Cursor, MveFilter: "exclude"}
 	text := strings.TrimSpace(q.Text)
+	if series := symbolSeries(text); series != nil && q.Category == "" {
+		return v.searchSeries(ctx, series, q, limit)
+	}
+	mq := MarketsQuery{Status: statusFilter(q.Status), Cursor: q.Cursor, MveFilter: "exclude"}
 	if up := strings.ToUpper(text); text != "" && tickerLike.MatchString(up) && strings.HasPrefix(up, "KX") {
 		if strings.Contains(up, "-") {
 			mq.EventTicker = up
@@ -254,6 +258,65 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 		// The rest of this Kalshi page is skipped; the cursor moves on.
 	}
 	out.NextCursor = mq.Cursor
+	return out, nil
+}
+
+// symbolSeries returns the Kalshi series of a token symbol searched alone
+// ("BTC", "eth"): its daily above/below series (KXBTCD, which fill
+// Underlying) and its range series (KXBTC). Kalshi lists tens of thousands of
+// markets; a token's price markets are found by series, not by scanning.
+func symbolSeries(text string) []string {
+	up := strings.ToUpper(text)
+	if up == "" || strings.ContainsAny(up, " -") {
+		return nil
+	}
+	for series, sym := range cryptoSeries {
+		if sym == up || series == up {
+			return []string{"KX" + series + "D", "KX" + series}
+		}
+	}
+	return nil
+}
+
+// searchSeries pages through several series in turn. Its cursor is
+// "<series index>:<Kalshi's cursor>".
+func (v *Venue) searchSeries(ctx context.Context, series []string, q sibyl.MarketQuery, limit int) (sibyl.MarketPage, error) {
+	idx, inner := 0, ""
+	if q.Cursor != "" {
+		i, c, ok := strings.Cut(q.Cursor, ":")
+		n, err := strconv.Atoi(i)
+		if !ok || err != nil || n < 0 || n >= len(series) {
+			return sibyl.MarketPage{}, sibyl.FieldErrorf(sibyl.Invalid, "cursor", "this cursor was not made by this search")
+		}
+		idx, inner = n, c
+	}
+	now := v.now()
+	var out sibyl.MarketPage
+	for idx < len(series) {
+		p, err := v.c.GetMarkets(ctx, MarketsQuery{SeriesTicker: series[idx], Status: statusFilter(q.Status), Cursor: inner, Limit: limit - len(out.Markets)})
+		v.noteHealth(err)
+		if err != nil {
+			return sibyl.MarketPage{}, err
+		}
+		for _, w := range p.Markets {
+			md, err := ConvertMarket(w, now)
+			if err != nil {
+				v.log.Warn("kalshi: skipping a market sibyl cannot read", "ticker", w.Ticker, "err", err)
+				continue
+			}
+			out.Markets = append(out.Markets, md.Market)
+		}
+		inner = p.Cursor
+		if inner == "" {
+			idx++
+		}
+		if len(out.Markets) >= limit {
+			break
+		}
+	}
+	if idx < len(series) {
+		out.NextCursor = strconv.Itoa(idx) + ":" + inner
+	}
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package kalshi
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -319,5 +320,68 @@ func TestVenueSearchAndHealth(t *testing.T) {
 	}
 	if info := v.Info(); !info.Available || info.Reason != "" {
 		t.Errorf("info after recovery: %+v", info)
+	}
+}
+
+// A token symbol searches its Kalshi price series (KXBTCD, then KXBTC)
+// directly, across pages, with a cursor of its own.
+func TestVenueSymbolSearchBySeries(t *testing.T) {
+	specs := kalshitest.DefaultMarkets()
+	for i := 0; i < 3; i++ {
+		specs = append(specs, kalshitest.MarketSpec{Ticker: fmt.Sprintf("KXBTC-26DEC3117-B%d", 100000+i*1000), EventTicker: "KXBTC-26DEC3117",
+			Title: "Bitcoin range", StrikeType: "between", FloorStrike: "100000", CapStrike: "101000", CloseTime: time.Now().Add(48 * time.Hour)})
+	}
+	f := newFixture(t, kalshitest.Options{Markets: specs}, Config{})
+	v := newVenue(t, f, EnvDemo, false)
+	ctx := context.Background()
+	var got []string
+	cursor := ""
+	for pages := 0; pages < 10; pages++ {
+		p, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "btc", Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.Markets {
+			got = append(got, m.NativeID)
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(got) != 4 || got[0] != btcTicker {
+		t.Errorf("got %v, want the KXBTCD market then the 3 KXBTC ones", got)
+	}
+	if n := f.srv.Requests("GET /markets"); n > 4 {
+		t.Errorf("%d market list requests for 4 markets", n)
+	}
+	_, err := v.SearchMarkets(ctx, sibyl.MarketQuery{Text: "BTC", Cursor: "9:x"})
+	wantCode(t, err, sibyl.Invalid)
+}
+
+// The same client order id sent twice by this process after the first order
+// filled (Kalshi would accept a second one: it deduplicates only resting
+// orders here) returns the first order; the exchange has one.
+func TestVenueResendAfterFillReturnsFirst(t *testing.T) {
+	f := newFixture(t, kalshitest.Options{}, Config{})
+	v := newVenue(t, f, EnvDemo, false)
+	ctx := context.Background()
+	r := req("filled-once", btcTicker, "Yes", sibyl.Buy, 3, 0.43, sibyl.IOC)
+	first, err := v.PlaceOrder(ctx, r)
+	if err != nil || first.Status != sibyl.OrderFilled {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	again, err := v.PlaceOrder(ctx, r)
+	if err != nil || again.NativeID != first.NativeID {
+		t.Fatalf("resend: %+v %v", again, err)
+	}
+	if n := len(f.srv.Orders()); n != 1 {
+		t.Errorf("orders at the exchange: %d, want 1", n)
+	}
+	// A lookup that fails leaves the outcome unknown: nothing is sent.
+	f.srv.Inject(kalshitest.Fault{Route: "GET /portfolio/orders", Kind: kalshitest.UnavailableBefore})
+	_, err = v.PlaceOrder(ctx, r)
+	wantCode(t, err, sibyl.Unavailable)
+	if n := f.srv.Requests("POST /portfolio/events/orders"); n != 1 {
+		t.Errorf("creates: %d, want 1", n)
 	}
 }
