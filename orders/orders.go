@@ -104,6 +104,10 @@ type Options struct {
 	// Halt is the kill switch: while it is on, every new order is refused
 	// (risk_limit, not stored). Nil: never halted.
 	Halt *Halt
+	// Live is sibyl serve's --live: orders and cancels on a venue whose
+	// VenueInfo.RealMoney is set are refused without it (Unauthorized, naming
+	// --live), before anything is recorded or sent.
+	Live bool
 	// Hooks are test hook points; leave zero in production.
 	Hooks Hooks
 	// Logger receives internal failures that have no caller to go to (a
@@ -449,6 +453,13 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	}
 	if req.OrderID == "" {
 		return refused(sibyl.FieldErrorf(sibyl.Invalid, "order_id", "order_id is required"))
+	}
+	// On a shared account, another principal's order is not there for the
+	// caller: refused as unknown, nothing recorded or sent.
+	if owns, err := s.Owns(req.Principal, venueName, req.OrderID); err != nil {
+		return Result{}, err
+	} else if !owns {
+		return refused(notYours(req.OrderID))
 	}
 	args := req.Args
 	if len(args) == 0 {

@@ -56,6 +56,15 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
+	if info := v.Info(); info.RealMoney && !s.opts.Live {
+		// The one gate for real money, whatever the adapter does: nothing is
+		// recorded or sent.
+		err := sibyl.Errorf(sibyl.Unauthorized,
+			"venue %s trades real money and this server was started without --live (SIBYL_LIVE=1): %s is refused and nothing was sent; restart sibyl serve with --live to trade real money",
+			a.Venue, a.Tool)
+		s.auditInvalid(ctx, a, err)
+		return Result{}, err
+	}
 	// Fingerprint, redact and canonicalize the arguments once, outside the
 	// shared transactions.
 	tmpl, err := store.PrepareFingerprinted(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
@@ -426,8 +435,16 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 	}
 	var stored store.Record
 	var already bool
+	shared := a.OpensOrder && refusal == nil && o.NativeID != "" && s.sharedAccount(a.Venue)
 	fn := func(t *store.Txn) error {
 		stored, already = store.Record{}, false
+		if shared {
+			// One account for every principal: remember whose order it is,
+			// in the transaction that completes its record.
+			if err := putOwner(t, a.Venue, o.NativeID, a.Principal); err != nil {
+				return err
+			}
+		}
 		if a.ClosesOrder && o.NativeID != "" && o.Status.Final() {
 			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.NativeID, now); err != nil {
 				return err

@@ -2,7 +2,11 @@ package orders
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -83,5 +87,67 @@ func TestPlaceRefusesMarketWithoutSteps(t *testing.T) {
 	}
 	if n := h.venue.Calls("PlaceOrder"); n != 0 {
 		t.Errorf("PlaceOrder called %d times, want 0", n)
+	}
+}
+
+// captureVenue records every order request that reaches the venue.
+type captureVenue struct {
+	sibyl.Venue
+	mu  sync.Mutex
+	got []sibyl.OrderRequest
+}
+
+func (c *captureVenue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
+	c.mu.Lock()
+	c.got = append(c.got, req)
+	c.mu.Unlock()
+	return c.Venue.PlaceOrder(ctx, req)
+}
+
+// Property: whatever numbers an agent sends (floats, as JSON gives them, many
+// off the steps), every request that reaches the venue has a quantity and
+// price on the market's steps; the others are refused as invalid, naming the
+// field.
+func TestOnlyOnStepOrdersReachTheVenue(t *testing.T) {
+	x := newExchange()
+	rules := sibyl.OrderRules{
+		PriceRanges: []sibyl.PriceRange{
+			{Start: decimal.RequireFromString("0.001"), End: decimal.RequireFromString("0.1"), Step: decimal.RequireFromString("0.001")},
+			{Start: decimal.RequireFromString("0.1"), End: decimal.RequireFromString("0.9"), Step: decimal.RequireFromString("0.01")},
+		},
+		QuantityStep: decimal.RequireFromString("0.01"),
+	}
+	x.rules = &rules
+	cv := &captureVenue{Venue: x.venue()}
+	h := newHarness(t, faulty.Options{}, withVenue(cv))
+	rng := rand.New(rand.NewPCG(1, 2))
+	refused := 0
+	for i := range 300 {
+		k := 2 + rng.IntN(3) // 2 to 4 decimal places, below 1
+		price := float64(1+rng.IntN(int(math.Pow10(k))-1)) / math.Pow10(k)
+		if rng.IntN(4) == 0 {
+			price = rng.Float64()
+		}
+		qty := float64(1+rng.IntN(5000)) / math.Pow10(rng.IntN(4))
+		req := placeReq(fmt.Sprintf("prop-%04d", i), 1)
+		req.Order.Quantity, req.Order.LimitPrice = decimal.NewFromFloat(qty), decimal.NewFromFloat(price)
+		req.Args = nil
+		_, err := h.svc.Place(context.Background(), req)
+		if err != nil {
+			if sibyl.ErrorCode(err) != sibyl.Invalid || (sibyl.ErrorField(err) != "limit_price" && sibyl.ErrorField(err) != "quantity") {
+				t.Fatalf("price %v qty %v: %v; want placed or invalid limit_price/quantity", price, qty, err)
+			}
+			refused++
+		}
+	}
+	cv.mu.Lock()
+	defer cv.mu.Unlock()
+	for _, r := range cv.got {
+		if err := rules.CheckOrder(r); err != nil {
+			t.Errorf("an off-step order reached the venue: qty %s price %s: %v", r.Quantity, r.LimitPrice, err)
+		}
+	}
+	if len(cv.got) == 0 || refused == 0 {
+		t.Errorf("%d sent, %d refused: the inputs should exercise both", len(cv.got), refused)
 	}
 }
