@@ -195,9 +195,12 @@ func (d *Deps) placeOrder(ctx context.Context, c *Call, in placeOrderIn) (orderA
 	// Over the confirmation threshold, the person confirms first; a retry of
 	// a key already used gets its stored outcome without a question.
 	var conf *orders.Confirmation
-	if _, used, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, in.IdempotencyKey); err == nil && !used {
-		if conf, err = d.confirm(ctx, c, "order", []orders.Leg{{Key: in.IdempotencyKey, MarketID: in.Market, Order: req}}); err != nil {
-			return orderAnswer{}, err
+	legs := []orders.Leg{{Key: in.IdempotencyKey, MarketID: in.Market, Order: req}}
+	if _, asks := d.confirmThreshold(legs); asks {
+		if _, used, err := d.Orders.Record(ctx, c.Principal, orders.ToolPlaceOrder, in.IdempotencyKey); err == nil && !used {
+			if conf, err = d.confirm(ctx, c, "order", legs); err != nil {
+				return orderAnswer{}, err
+			}
 		}
 	}
 	if in.CancelOnDisconnect && c.Transport == "http" && c.SessionID == "" {

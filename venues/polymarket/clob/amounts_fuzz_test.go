@@ -235,3 +235,29 @@ func TestAmountsBeyondFloatRange(t *testing.T) {
 		t.Errorf("reference: got %d %d %v, want the float artifact 720999999999", rm, rt, ok)
 	}
 }
+
+// TestReferenceReproducesVectors: the float64 reference the fuzz test compares
+// against gives the amounts of every vector of the official client, so it is a
+// faithful transcription of the client's rounding.
+func TestReferenceReproducesVectors(t *testing.T) {
+	vf := loadVectors(t)
+	for _, v := range append(append([]vector{}, vf.LimitOrders...), vf.MarketOrders...) {
+		rc, _ := Rounding(v.Input.TickSize)
+		var size, price float64
+		var side Side
+		market := v.Input.UserMarket != nil
+		if market {
+			size, _ = v.Input.UserMarket.Amount.Float64()
+			price, _ = v.Input.UserMarket.Price.Float64()
+			side = sideOf(t, v.Input.UserMarket.Side)
+		} else {
+			size, _ = v.Input.UserOrder.Size.Float64()
+			price, _ = v.Input.UserOrder.Price.Float64()
+			side = sideOf(t, v.Input.UserOrder.Side)
+		}
+		m, tk, ok := refAmounts(market, side, size, price, rc)
+		if !ok || strconv.FormatUint(m, 10) != v.Order.MakerAmount || strconv.FormatUint(tk, 10) != v.Order.TakerAmount {
+			t.Errorf("%s: reference %d/%d (ok %v), vector %s/%s", v.Name, m, tk, ok, v.Order.MakerAmount, v.Order.TakerAmount)
+		}
+	}
+}
