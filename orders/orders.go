@@ -454,6 +454,9 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	if req.OrderID == "" {
 		return refused(sibyl.FieldErrorf(sibyl.Invalid, "order_id", "order_id is required"))
 	}
+	if err := s.liveGate(venueName, ToolCancelOrder); err != nil {
+		return refused(err) // before the ownership check: the answer names --live
+	}
 	// On a shared account, another principal's order is not there for the
 	// caller: refused as unknown, nothing recorded or sent.
 	if owns, err := s.Owns(req.Principal, venueName, req.OrderID); err != nil {

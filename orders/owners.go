@@ -77,6 +77,20 @@ func (s *Service) Owns(principal, venue, nativeOrderID string) (bool, error) {
 // caller's.
 func (s *Service) SharedAccount(venue string) bool { return s.sharedAccount(venue) }
 
+// liveGate is the one gate for real money, whatever the adapter does: a
+// venue whose VenueInfo.RealMoney is set takes no order or cancel unless the
+// server runs with --live (Options.Live). The refusal names --live; nothing
+// is recorded or sent.
+func (s *Service) liveGate(venue, tool string) error {
+	v, ok := s.venues[venue]
+	if !ok || s.opts.Live || !v.Info().RealMoney {
+		return nil
+	}
+	return sibyl.Errorf(sibyl.Unauthorized,
+		"venue %s trades real money and this server was started without --live (SIBYL_LIVE=1): %s is refused and nothing was sent; restart sibyl serve with --live to trade real money",
+		venue, tool)
+}
+
 // notYours is the answer for another principal's order on a shared account:
 // the same NotFound an unknown order gets, so nothing about it leaks.
 func notYours(nativeOrderID string) error {

@@ -56,12 +56,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
-	if info := v.Info(); info.RealMoney && !s.opts.Live {
-		// The one gate for real money, whatever the adapter does: nothing is
-		// recorded or sent.
-		err := sibyl.Errorf(sibyl.Unauthorized,
-			"venue %s trades real money and this server was started without --live (SIBYL_LIVE=1): %s is refused and nothing was sent; restart sibyl serve with --live to trade real money",
-			a.Venue, a.Tool)
+	if err := s.liveGate(a.Venue, a.Tool); err != nil {
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
