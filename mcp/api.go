@@ -35,6 +35,9 @@ type Tool struct {
 	InputSchema  json.RawMessage  `json:"inputSchema"`
 	OutputSchema json.RawMessage  `json:"outputSchema,omitempty"`
 	Annotations  *ToolAnnotations `json:"annotations,omitempty"`
+	// Meta is the tool's _meta; the server sets it (MCP Apps' _meta.ui) only
+	// for clients that declared the extension.
+	Meta map[string]any `json:"_meta,omitempty"`
 }
 
 // Content is one content block of a tool result, prompt message or resource.

@@ -91,6 +91,9 @@ type Server struct {
 	toolPages26 [][]byte // with resultType etc.
 	resources   map[string]*resourceEntry
 	resOrder    []*resourceEntry
+	uiResources map[string]*resourceEntry // MCP Apps views (apps.go)
+	uiResOrder  []*resourceEntry
+	toolUI      map[string]string // tool name -> view URI
 	templates   []*templateEntry
 	prompts     map[string]*promptEntry
 	promptOrder []*promptEntry
@@ -600,13 +603,16 @@ func (s *Server) dispatch(ctx context.Context, r *request, stateless bool) (any,
 	case "ping":
 		return json.RawMessage("{}"), nil
 	case "server/discover":
-		return s.discover(), nil
+		return s.discover(sess), nil
 	case "subscriptions/listen":
 		if !stateless {
 			break
 		}
 		return s.listen(ctx, r)
 	case "tools/list":
+		if s.uiActive(sess) {
+			return s.listUITools(p, stateless, sess)
+		}
 		if s.opts.ToolVisible != nil && sess != nil && sess.Scopes() != nil {
 			return s.listVisibleTools(p, stateless, sess)
 		}
@@ -614,7 +620,7 @@ func (s *Server) dispatch(ctx context.Context, r *request, stateless bool) (any,
 	case "tools/call":
 		return s.callTool(ctx, r)
 	case "resources/list":
-		return s.listResources(p, stateless)
+		return s.listResources(p, stateless, sess)
 	case "resources/templates/list":
 		return s.listTemplates(p, stateless)
 	case "resources/read":
@@ -800,7 +806,7 @@ func (s *Server) initialize(sess *Session, p *reqParams) (any, error) {
 	sess.mu.Unlock()
 	res := map[string]any{
 		"protocolVersion": version,
-		"capabilities":    s.capabilities(),
+		"capabilities":    s.uiCapabilities(s.capabilities(), p.Capabilities),
 		"serverInfo":      s.impl,
 	}
 	if s.opts.Instructions != "" {
@@ -809,10 +815,10 @@ func (s *Server) initialize(sess *Session, p *reqParams) (any, error) {
 	return res, nil
 }
 
-func (s *Server) discover() any {
+func (s *Server) discover(sess *Session) any {
 	res := map[string]any{
 		"supportedVersions": supportedVersions,
-		"capabilities":      s.capabilities(),
+		"capabilities":      s.uiCapabilities(s.capabilities(), sessCaps(sess)),
 		"serverInfo":        s.impl,
 		"_meta":             map[string]any{metaServerInfo: s.impl},
 		"resultType":        "complete",
@@ -953,13 +959,16 @@ func (s *Server) buildToolPages() {
 	}
 }
 
-func (s *Server) listResources(p *reqParams, stateless bool) (any, error) {
+func (s *Server) listResources(p *reqParams, stateless bool, sess *Session) (any, error) {
 	s.mu.RLock()
 	all := make([]Resource, len(s.resOrder))
 	for i, e := range s.resOrder {
 		all[i] = e.res
 	}
 	s.mu.RUnlock()
+	if s.uiActive(sess) {
+		all = append(all, s.uiResourceList()...)
+	}
 	lo, hi, next, err := s.page(p.Cursor, len(all))
 	if err != nil {
 		return nil, err
@@ -1013,6 +1022,9 @@ func (s *Server) readResource(ctx context.Context, r *request, stateless bool) (
 		}
 	}
 	s.mu.RUnlock()
+	if h == nil {
+		h = s.uiHandler(uri, r.sess)
+	}
 	notFound := func() error {
 		code := int64(CodeResourceNotFound)
 		if stateless {

@@ -351,7 +351,14 @@ func (s *Service) execute(ctx context.Context, a Action, v sibyl.Venue, id store
 	reconciled := false
 	if err != nil && a.ReconcileOnConflict && a.Reconcile != nil && sibyl.ErrorCode(err) == sibyl.Conflict {
 		// The venue says it has this client order id already: fetch it.
-		if found, ok, rerr := a.Reconcile(sendCtx, v, coid, c.rec.LookupHint()); rerr == nil && ok {
+		// If that lookup fails, the order may exist: the outcome is unknown,
+		// not a refusal to store and replay.
+		found, ok, rerr := a.Reconcile(sendCtx, v, coid, c.rec.LookupHint())
+		switch {
+		case rerr != nil:
+			s.hook(s.opts.Hooks.AfterSend, a.Key)
+			return s.completeUnknown(a, id, coid, attempt, rerr)
+		case ok:
 			o, err, reconciled = found, nil, true
 		}
 	}

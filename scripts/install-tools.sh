@@ -4,7 +4,8 @@
 #   .tools/conformance-V @modelcontextprotocol/conformance@V (the official MCP conformance
 #                       suite), for V in $CONFORMANCE_VERSIONS; scripts/conformance.sh runs it
 #   .tools/inspector    @modelcontextprotocol/inspector (the official MCP Inspector, CLI mode)
-# and zsh (apt-get, when missing and run as root), for the README transcript test.
+# and zsh (apt-get, when missing and run as root), for the README transcript test, and
+# chromium (apt-get, likewise), for the headless browser tests of the MCP Apps views.
 # Idempotent: a tool already at the wanted version is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,18 @@ if ! command -v zsh >/dev/null; then
       echo "install-tools: could not install zsh" >&2
   else
     echo "install-tools: zsh is missing (apt-get install zsh): TestREADMETranscript needs it under CI" >&2
+  fi
+fi
+
+# Chromium (Debian's chromium package) renders the MCP Apps views and the /ui page
+# headless (TestMCPAppsInChromium; under CI=true a missing chromium fails it).
+if ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "install-tools: installing chromium" >&2
+    { apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null 2>&1; } ||
+      echo "install-tools: could not install chromium" >&2
+  else
+    echo "install-tools: chromium is missing (apt-get install chromium): TestMCPAppsInChromium needs it under CI" >&2
   fi
 fi
 

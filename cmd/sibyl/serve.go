@@ -23,6 +23,7 @@ import (
 	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/tools"
+	"github.com/sibylmcp/sibyl/ui"
 	"github.com/sibylmcp/sibyl/venues/paper"
 	"golang.org/x/time/rate"
 )
@@ -309,6 +310,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 		ToolVisible:  tools.VisibleTo(all), // a read-only key does not see the trade tools
 	})
 	tools.RegisterObserved(srv, all, tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
+	ui.Register(srv) // MCP Apps views, seen only by clients that declare the extension
 	m.setServer(srv)
 	m.watchDisconnects(srv, svc)
 	return srv, nil
@@ -456,6 +458,7 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 		mux.Handle("/mcp", m.metrics.WrapHTTP(h))
 	}
 	m.mountOps(mux, auth)
+	m.mountUI(mux, h, auth)
 	return mux, h, auth, nil
 }
 

@@ -177,9 +177,14 @@ func (v *Venue) place(ctx context.Context, p orderPlan, req sibyl.OrderRequest) 
 	if sibyl.ErrorCode(err) == sibyl.Conflict && req.ClientOrderID != "" {
 		// Kalshi refuses a client_order_id it still has resting: that order
 		// is this one, sent earlier. Return it rather than a refusal.
-		if o, ferr := v.FindOrder(ctx, req.ClientOrderID, req.NativeMarketID, v.now().Add(-duplicateLookback)); ferr == nil {
+		o, ferr := v.FindOrder(ctx, req.ClientOrderID, req.NativeMarketID, v.now().Add(-duplicateLookback))
+		if ferr == nil {
 			return o, nil
 		}
+		// The order exists but could not be read back: the outcome is
+		// unknown, not a refusal to be stored as "nothing placed".
+		return sibyl.Order{}, &sibyl.Error{Code: sibyl.Unavailable, Err: ferr,
+			Message: "Kalshi says an order with this client_order_id already exists, but it could not be read back; the outcome is unknown, retry with the same idempotency key to reconcile"}
 	}
 	if err != nil {
 		return sibyl.Order{}, err

@@ -15,6 +15,10 @@ import (
 
 var conditionIDRe = regexp.MustCompile(`^0x[0-9a-fA-F]{64}$`)
 
+// ValidOrderID reports whether s looks like a Polymarket order id (an order
+// hash: 0x and 64 hex digits).
+func ValidOrderID(s string) bool { return conditionIDRe.MatchString(s) }
+
 // ValidConditionID reports whether s looks like a condition id (0x and 64 hex
 // digits), the native id of a Polymarket market.
 func ValidConditionID(s string) bool { return conditionIDRe.MatchString(s) }
@@ -24,7 +28,7 @@ func ValidConditionID(s string) bool { return conditionIDRe.MatchString(s) }
 // markets unless asked). NotFound when neither has it.
 func (c *Client) MarketByConditionID(ctx context.Context, conditionID string) (Market, error) {
 	if !ValidConditionID(conditionID) {
-		return Market{}, sibyl.FieldErrorf(sibyl.Invalid, "market_id", "a Polymarket market id is polymarket:<condition id>, where the condition id is 0x and 64 hex digits; got %q", conditionID)
+		return Market{}, sibyl.FieldErrorf(sibyl.NotFound, "market_id", "Polymarket has no market %q: its market ids are polymarket:<condition id>, the condition id being 0x and 64 hex digits", conditionID)
 	}
 	for _, closed := range []string{"false", "true"} {
 		var ms []gammaMarket

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -31,6 +32,34 @@ type Venue struct {
 	trader *Trader // nil when read-only
 	live   bool
 	now    func() time.Time
+
+	coidMu sync.Mutex
+	coids  map[string]string // order hash -> client order id, of orders this process sent or reconciled
+}
+
+// maxRemembered bounds the client order ids a Venue remembers (Polymarket does
+// not keep them: sibyl's idempotency records do, this only fills them in on
+// answers).
+const maxRemembered = 100_000
+
+// remember records which client order id an order hash belongs to.
+func (v *Venue) remember(hash, coid string) {
+	if hash == "" || coid == "" {
+		return
+	}
+	v.coidMu.Lock()
+	defer v.coidMu.Unlock()
+	if v.coids == nil || len(v.coids) >= maxRemembered {
+		v.coids = map[string]string{}
+	}
+	v.coids[strings.ToLower(hash)] = coid
+}
+
+// clientID returns the client order id remembered for a hash, or "".
+func (v *Venue) clientID(hash string) string {
+	v.coidMu.Lock()
+	defer v.coidMu.Unlock()
+	return v.coids[strings.ToLower(hash)]
 }
 
 var (
@@ -351,11 +380,15 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 	if err != nil {
 		return sibyl.Order{}, sibyl.WrapError(sibyl.Internal, err, "the stored Polymarket order cannot be read")
 	}
+	v.remember(req.Prepared.NativeOrderID, req.ClientOrderID)
 	a, err := v.trader.Submit(ctx, req.Prepared.Payload)
 	if errors.Is(err, ErrDuplicate) {
 		o, gerr := v.GetOrder(ctx, req.Principal, req.Prepared.NativeOrderID)
 		if gerr != nil {
-			return sibyl.Order{}, gerr
+			// The venue has the order but it could not be read: the
+			// outcome is unknown, not a refusal (not_found here would be
+			// stored as "nothing placed").
+			return sibyl.Order{}, sibyl.WrapError(sibyl.Unavailable, gerr, "Polymarket already has this order but it could not be read back; the outcome is unknown, retry with the same idempotency key to reconcile")
 		}
 		o.ClientOrderID = req.ClientOrderID
 		return o, nil
@@ -431,6 +464,9 @@ func (v *Venue) GetOrder(ctx context.Context, principal, nativeOrderID string) (
 	if v.trader == nil {
 		return sibyl.Order{}, v.canTrade()
 	}
+	if !ValidOrderID(nativeOrderID) {
+		return sibyl.Order{}, sibyl.FieldErrorf(sibyl.NotFound, "order_id", "Polymarket has no order %q: its order ids are 0x and 64 hex digits", nativeOrderID)
+	}
 	oo, err := v.trader.Order(ctx, nativeOrderID)
 	if err != nil {
 		return sibyl.Order{}, err
@@ -457,7 +493,7 @@ func (v *Venue) GetOrder(ctx context.Context, principal, nativeOrderID string) (
 // fromOpenOrder maps GET /data/order's answer.
 func (v *Venue) fromOpenOrder(oo OpenOrder) sibyl.Order {
 	o := sibyl.Order{
-		NativeID: oo.ID, Venue: Name, MarketID: Name + ":" + oo.Market, Outcome: oo.Outcome,
+		NativeID: oo.ID, ClientOrderID: v.clientID(oo.ID), Venue: Name, MarketID: Name + ":" + oo.Market, Outcome: oo.Outcome,
 		Side: sibyl.Side(strings.ToLower(oo.Side)), Type: sibyl.LimitOrder, TimeInForce: sibyl.GTC,
 		Quantity: oo.OriginalSize.Decimal, LimitPrice: oo.Price.Decimal, FilledQuantity: oo.SizeMatched.Decimal,
 		Fills: []sibyl.Fill{}, CreatedAt: time.Unix(oo.CreatedAt, 0).UTC(), UpdatedAt: v.now().UTC(),
@@ -500,6 +536,7 @@ func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID st
 	if hint.Prepared == nil || hint.Prepared.NativeOrderID == "" {
 		return sibyl.Order{}, sibyl.Errorf(sibyl.NotFound, "no prepared Polymarket order for client order id %s: it was never sent", clientOrderID)
 	}
+	v.remember(hint.Prepared.NativeOrderID, clientOrderID)
 	o, err := v.GetOrder(ctx, principal, hint.Prepared.NativeOrderID)
 	if err != nil {
 		return sibyl.Order{}, err
@@ -513,6 +550,9 @@ func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID st
 func (v *Venue) CancelOrder(ctx context.Context, principal, nativeOrderID string) (sibyl.Order, error) {
 	if err := v.canTrade(); err != nil {
 		return sibyl.Order{}, err
+	}
+	if !ValidOrderID(nativeOrderID) {
+		return sibyl.Order{}, sibyl.FieldErrorf(sibyl.NotFound, "order_id", "Polymarket has no order %q: its order ids are 0x and 64 hex digits", nativeOrderID)
 	}
 	done, why, err := v.trader.Cancel(ctx, nativeOrderID)
 	if err != nil {

@@ -67,6 +67,7 @@ const (
 	DropAfter
 	TimeoutAfter // processes, then answers only after the client has given up
 	TooMany      // 429, nothing processed
+	Slow         // answers correctly after 300 ms
 )
 
 // Server is the fake Polymarket. Create it with New; Close it when done.
@@ -270,6 +271,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case DropBefore:
 		drop(w)
 		return
+	}
+	if fault == Slow {
+		time.Sleep(300 * time.Millisecond)
 	}
 	rec := httptest.NewRecorder()
 	s.route(rec, r, body)
