@@ -127,6 +127,11 @@ type Service struct {
 	mu       sync.Mutex
 	waiters  map[string]chan struct{} // record id -> closed when the record changes hands
 	inflight counter                  // asynchronous completions not yet on disk
+	// placing is held (read) by every order-opening call from before its
+	// claim until its venue call is over; CancelAllOpen takes it (write) as a
+	// barrier, so an order claimed before a halt is at the venue, and seen,
+	// before the kill switch lists what to cancel.
+	placing sync.RWMutex
 
 	rules rulesCache // markets' order rules, for checkSteps
 

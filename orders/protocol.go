@@ -116,6 +116,10 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		}
 	}
 
+	if a.OpensOrder && !a.background {
+		s.placing.RLock()
+		defer s.placing.RUnlock()
+	}
 	deadline := time.Now().Add(s.opts.WaitInFlight)
 	for {
 		c, err := s.claim(a, id, fp, coid, prepared)
