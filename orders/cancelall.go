@@ -28,7 +28,12 @@ type CancelAllResult struct {
 // the kill switch's --cancel-open.
 func (s *Service) CancelAllOpen(ctx context.Context, tag, transport string) CancelAllResult {
 	var res CancelAllResult
-	s.Flush() // accepted orders' completions, so the index lists them
+	// Orders claimed before the halt may be on their way to the venue: let
+	// those calls finish (the halt refuses every later claim), so that the
+	// lists below see them.
+	s.placing.Lock()
+	s.placing.Unlock() //nolint:staticcheck // a barrier, not a critical section
+	s.Flush()          // accepted orders' completions, so the index lists them
 	type target struct{ principal, venue, order string }
 	var targets []target
 	for _, o := range s.store.OpenOrders(s.now().Add(time.Hour), 0) {
