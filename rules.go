@@ -93,16 +93,23 @@ func (r OrderRules) CheckPrice(p decimal.Decimal) error {
 	if len(r.PriceRanges) == 0 {
 		return FieldErrorf(Invalid, "limit_price", "this market takes no limit orders")
 	}
+	lo, hi := r.PriceRanges[0].Start, r.PriceRanges[0].End
 	for _, pr := range r.PriceRanges {
+		lo, hi = decimal.Min(lo, pr.Start), decimal.Max(hi, pr.End)
 		if p.LessThan(pr.Start) || p.GreaterThan(pr.End) || !pr.Step.IsPositive() {
 			continue
 		}
-		if p.Sub(pr.Start).Mod(pr.Step).IsZero() {
+		off := p.Sub(pr.Start).Mod(pr.Step)
+		if off.IsZero() {
 			return nil
 		}
+		below := p.Sub(off)
+		above := decimal.Min(below.Add(pr.Step), pr.End)
+		return FieldErrorf(Invalid, "limit_price", "limit_price %s is not on this market's price steps; use %s or %s (valid prices, dollars: %s)",
+			p, below, above, r.describePrices())
 	}
-	return FieldErrorf(Invalid, "limit_price", "limit_price %s is not a valid price of this market; valid prices (dollars): %s",
-		p, r.describePrices())
+	return FieldErrorf(Invalid, "limit_price", "limit_price %s is outside this market's prices: between %s and %s dollars (valid prices: %s)",
+		p, lo, hi, r.describePrices())
 }
 
 // CheckQuantity returns nil when q is a valid order quantity, else an Invalid

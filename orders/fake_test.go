@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shopspring/decimal"
 	sibyl "github.com/sibylmcp/sibyl"
 )
 
@@ -79,11 +80,13 @@ type exchange struct {
 	status  sibyl.OrderStatus           // status of new orders (default open)
 	refuse  atomic.Pointer[sibyl.Error] // when set, PlaceOrder refuses with it
 	mid     float64                     // when set, Market quotes every outcome at this mid
+	rules   *sibyl.OrderRules           // the markets' order rules (default: $0.01 ticks, whole contracts)
 
-	mu       sync.Mutex
-	orders   map[string]sibyl.Order // by order id
-	byClient map[string]string      // principal\x00client id -> order id
-	created  int
+	mu          sync.Mutex
+	marketCalls int                    // Market calls (the order rules' lookups)
+	orders      map[string]sibyl.Order // by order id
+	byClient    map[string]string      // principal\x00client id -> order id
+	created     int
 }
 
 func newExchange() *exchange {
@@ -95,11 +98,18 @@ func (x *exchange) venue() *fakeVenue {
 	return &fakeVenue{
 		name: "paper",
 		market: func(_ context.Context, id string) (sibyl.Market, error) {
+			x.mu.Lock()
+			x.marketCalls++
+			x.mu.Unlock()
+			rules := sibyl.TickRules(decimal.New(1, -2), decimal.NewFromInt(1), decimal.Zero)
+			if x.rules != nil {
+				rules = *x.rules
+			}
 			if x.mid == 0 {
-				return sibyl.Market{}, errNotImplemented
+				return sibyl.Market{ID: "paper:" + id, NativeID: id, OrderRules: rules}, nil
 			}
 			// Quoted a cent either side, so the midpoint is x.mid.
-			return sibyl.Market{ID: "paper:" + id, Outcomes: []sibyl.Outcome{{Name: "Yes", Bid: x.mid - 0.01, Ask: x.mid + 0.01}, {Name: "No", Bid: 1 - x.mid - 0.01, Ask: 1 - x.mid + 0.01}}}, nil
+			return sibyl.Market{ID: "paper:" + id, NativeID: id, OrderRules: rules, Outcomes: []sibyl.Outcome{{Name: "Yes", Bid: x.mid - 0.01, Ask: x.mid + 0.01}, {Name: "No", Bid: 1 - x.mid - 0.01, Ask: 1 - x.mid + 0.01}}}, nil
 		},
 		placeOrder: func(ctx context.Context, req sibyl.OrderRequest) (sibyl.Order, error) {
 			if x.latency > 0 {

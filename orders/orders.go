@@ -104,6 +104,10 @@ type Options struct {
 	// Halt is the kill switch: while it is on, every new order is refused
 	// (risk_limit, not stored). Nil: never halted.
 	Halt *Halt
+	// Live is sibyl serve's --live: orders and cancels on a venue whose
+	// VenueInfo.RealMoney is set are refused without it (Unauthorized, naming
+	// --live), before anything is recorded or sent.
+	Live bool
 	// Hooks are test hook points; leave zero in production.
 	Hooks Hooks
 	// Logger receives internal failures that have no caller to go to (a
@@ -128,6 +132,8 @@ type Service struct {
 	// barrier, so an order claimed before a halt is at the venue, and seen,
 	// before the kill switch lists what to cancel.
 	placing sync.RWMutex
+
+	rules rulesCache // markets' order rules, for checkSteps
 
 	askedMu sync.Mutex
 	asked   map[string]time.Time // background reconciliation: what was asked about lately, and when
@@ -309,6 +315,8 @@ type Action struct {
 // It returns the venue's order, or the stored one with Replayed set when the key
 // was used before with the same arguments. Errors (all *sibyl.Error):
 //   - invalid (Field idempotency_key, market_id, ...): nothing was recorded or sent;
+//     a quantity or limit price off the market's steps (sibyl.OrderRules) is
+//     refused so (Field quantity or limit_price, the message naming the steps);
 //   - idempotency_key_reused: the key was used with other arguments; nothing sent;
 //   - possible_duplicate: the same order was placed under another key moments ago;
 //     retry with the original key, or set AllowDuplicate;
@@ -329,6 +337,12 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 		return refused(sibyl.FieldErrorf(sibyl.Invalid, "market_id", "market id %q is not of the form venue:native_id", req.MarketID))
 	}
 	if err := validateOrder(req.Order); err != nil {
+		return refused(err)
+	}
+	if err := s.checkSteps(ctx, req.Principal, req.Key, venueName, native, req.Order); err != nil {
+		if sibyl.ErrorCode(err).Retryable() {
+			return Result{}, err // nothing recorded or sent; the check runs again on the retry
+		}
 		return refused(err)
 	}
 	args := req.Args
@@ -444,6 +458,16 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (CancelResult, 
 	}
 	if req.OrderID == "" {
 		return refused(sibyl.FieldErrorf(sibyl.Invalid, "order_id", "order_id is required"))
+	}
+	if err := s.liveGate(venueName, ToolCancelOrder); err != nil {
+		return refused(err) // before the ownership check: the answer names --live
+	}
+	// On a shared account, another principal's order is not there for the
+	// caller: refused as unknown, nothing recorded or sent.
+	if owns, err := s.Owns(req.Principal, venueName, req.OrderID); err != nil {
+		return Result{}, err
+	} else if !owns {
+		return refused(notYours(req.OrderID))
 	}
 	args := req.Args
 	if len(args) == 0 {

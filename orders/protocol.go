@@ -56,6 +56,10 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		s.auditInvalid(ctx, a, err)
 		return Result{}, err
 	}
+	if err := s.liveGate(a.Venue, a.Tool); err != nil {
+		s.auditInvalid(ctx, a, err)
+		return Result{}, err
+	}
 	// Fingerprint, redact and canonicalize the arguments once, outside the
 	// shared transactions.
 	tmpl, err := store.PrepareFingerprinted(store.AuditEntry{Principal: a.Principal, Session: a.Session, Transport: a.Transport,
@@ -437,8 +441,16 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 	}
 	var stored store.Record
 	var already bool
+	shared := a.OpensOrder && refusal == nil && o.NativeID != "" && s.sharedAccount(a.Venue)
 	fn := func(t *store.Txn) error {
 		stored, already = store.Record{}, false
+		if shared {
+			// One account for every principal: remember whose order it is,
+			// in the transaction that completes its record.
+			if err := putOwner(t, a.Venue, o.NativeID, a.Principal); err != nil {
+				return err
+			}
+		}
 		if a.ClosesOrder && o.NativeID != "" && o.Status.Final() {
 			if _, err := t.MarkOrderFinal(a.Principal, a.Venue, o.NativeID, now); err != nil {
 				return err

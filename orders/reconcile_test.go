@@ -286,6 +286,12 @@ func TestReconcilePendingMovesOn(t *testing.T) {
 		script[i] = faulty.ErrorBeforeSend
 	}
 	h = newHarness(t, faulty.Options{Script: script, ReadErrorRate: 1}, nil)
+	// The market's order rules were read while the venue still answered
+	// reads (a venue that answers no read refuses every new order before
+	// anything is recorded).
+	if _, err := h.svc.marketRules(ctx, "paper", h.x.venue(), "BTC-ABOVE-120000"); err != nil {
+		t.Fatal(err)
+	}
 	for i := range script {
 		if _, err := h.svc.Place(ctx, placeReq(fmt.Sprintf("venue-down-%02d", i), float64(i+1))); sibyl.ErrorCode(err) != sibyl.Unavailable {
 			t.Fatalf("call %d: %v, want unavailable", i, err)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	sibyl "github.com/sibylmcp/sibyl"
 )
 
 func FuzzAppendJSONString(f *testing.F) {
@@ -108,6 +110,7 @@ func TestRecordEncoding(t *testing.T) {
 		{State: Done, Fingerprint: "f", Venue: "paper", Error: &RecordError{Code: "invalid", Message: "bad \"x\"", Field: "limit_price"},
 			OrderID: "PO-1", OrderFinal: true, Created: t0.In(time.FixedZone("X", -3600))},
 		{State: Done, Error: &RecordError{Code: "market_closed", Message: "closed"}, Result: json.RawMessage(`{"id":"x"}`)},
+		{State: Pending, NativeMarketID: "KXBTC-26DEC31", Prepared: &sibyl.PreparedOrder{NativeOrderID: "0xabc", Payload: []byte(`{"salt":1}`)}},
 	}
 	for i, rec := range recs {
 		got, err := encodeRecord(&rec)

@@ -318,6 +318,13 @@ func (d *Deps) getOrder(ctx context.Context, c *Call, in getOrderIn) (getOrderOu
 	if err != nil {
 		return getOrderOut{}, err
 	}
+	// On a venue whose one account every principal shares, only the
+	// caller's own orders are there for them.
+	if owns, err := d.Orders.Owns(c.Principal, venueName, orderID); err != nil {
+		return getOrderOut{}, err
+	} else if !owns {
+		return getOrderOut{}, sibyl.FieldErrorf(sibyl.NotFound, "order_id", "no order %q of yours at venue %s; list_orders shows your orders", orderID, venueName)
+	}
 	o, err := v.GetOrder(ctx, c.Principal, orderID)
 	if err != nil {
 		return getOrderOut{}, err
@@ -367,10 +374,17 @@ func (d *Deps) listOrders(ctx context.Context, c *Call, in listOrdersIn) (listOr
 	if err != nil {
 		return listOrdersOut{}, err
 	}
-	out := listOrdersOut{Orders: make([]OrderOut, len(page.Orders)), NextCursor: page.NextCursor,
+	out := listOrdersOut{Orders: make([]OrderOut, 0, len(page.Orders)), NextCursor: page.NextCursor,
 		Answer: Answer{Venue: venueName, Timestamp: d.now(), Simulated: v.Info().Simulated}}
-	for i, o := range page.Orders {
-		out.Orders[i] = orderOut(o)
+	for _, o := range page.Orders {
+		// A shared account lists every principal's orders: keep the caller's.
+		// (A page can then hold fewer than limit orders; next_cursor goes on.)
+		if owns, err := d.Orders.Owns(c.Principal, venueName, o.NativeID); err != nil {
+			return listOrdersOut{}, err
+		} else if !owns {
+			continue
+		}
+		out.Orders = append(out.Orders, orderOut(o))
 	}
 	return out, nil
 }
@@ -396,6 +410,8 @@ type getPositionsOut struct {
 	Reserved  float64       `json:"reserved" jsonschema_description:"Cash held by resting buy orders, dollars."`
 	Equity    float64       `json:"equity" jsonschema_description:"cash + reserved + the positions' market value."`
 	Positions []PositionOut `json:"positions" jsonschema_description:"Holdings, marked to market."`
+	// SharedAccount says whose money this is.
+	SharedAccount bool `json:"shared_account,omitempty" jsonschema_description:"True when the venue trades one real account for every user of this server: cash and positions are that account's, not yours alone (your own orders are the ones list_orders shows)."`
 	Answer
 }
 
@@ -413,7 +429,8 @@ func (d *Deps) getPositions(ctx context.Context, c *Call, in getPositionsIn) (ge
 		return getPositionsOut{}, err
 	}
 	out := getPositionsOut{Cash: sibyl.RoundMoney(p.Cash), Reserved: sibyl.RoundMoney(p.Reserved), Equity: sibyl.RoundMoney(p.Equity), Positions: make([]PositionOut, len(p.Positions)),
-		Answer: Answer{Venue: name, Timestamp: p.Time.UTC(), Simulated: p.Simulated}}
+		SharedAccount: p.SharedAccount || d.Orders.SharedAccount(name),
+		Answer:        Answer{Venue: name, Timestamp: p.Time.UTC(), Simulated: p.Simulated}}
 	if out.Timestamp.IsZero() {
 		out.Timestamp = d.now()
 	}

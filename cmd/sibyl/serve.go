@@ -261,7 +261,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	}
 	m.halt = &orders.Halt{}
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: true,
-		Limits: limits, Halt: m.halt})
+		Limits: limits, Halt: m.halt, Live: m.venueFlags.live})
 	m.orders = svc
 	// The kill switch: applied before the first call is served, then watched.
 	m.control = &control{dir: m.DataDir, store: st, orders: svc, halt: m.halt, log: m.logger}

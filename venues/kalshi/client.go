@@ -351,9 +351,15 @@ func (c *Client) GetOrders(ctx context.Context, oq OrdersQuery) (OrdersPage, err
 
 // Reconciliation paging: the claim time is moved back by reconcileSlack to
 // absorb clock skew between sibyl and Kalshi, and at most reconcilePages pages
-// are read before giving up with Unavailable (never a guessed NotFound).
+// are read before giving up with Unavailable (never a guessed NotFound). The
+// slack is generous on purpose: a NotFound lets the next attempt send the order
+// again, and Kalshi refuses a repeated client_order_id only while the first
+// order rests, so a window that started after the first order was created (a
+// local clock more than the slack ahead) could place a second one. An hour of
+// one market's orders costs a few more pages, and a window too long to read is
+// Unavailable, which is safe.
 const (
-	reconcileSlack    = 5 * time.Minute
+	reconcileSlack    = time.Hour
 	reconcilePageSize = 200
 	reconcilePages    = 50
 )

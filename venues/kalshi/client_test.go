@@ -280,6 +280,12 @@ func TestFindOrderByClientID(t *testing.T) {
 	wantCode(t, err, sibyl.NotFound)
 	_, err = f.client.FindOrderByClientID(ctx, "KXBTCD-26DEC3117-T119999.99", "target", time.Time{})
 	wantCode(t, err, sibyl.NotFound)
+	// A claim time 30 minutes after the order was created (a local clock
+	// ahead of Kalshi's) still finds it: a NotFound here would let the next
+	// attempt send a second order once the first is no longer resting.
+	if o, err := f.client.FindOrderByClientID(ctx, mkt, "target", now.Add(30*time.Minute)); err != nil || o.ClientOrderID != "target" {
+		t.Errorf("claim time 30 min late: got %+v, %v; want the order", o, err)
+	}
 	// An order created long before the claim time (beyond the skew slack) is
 	// outside the window.
 	_, err = f.client.FindOrderByClientID(ctx, mkt, "target", now.Add(time.Hour))

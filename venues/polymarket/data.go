@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
 	"github.com/sibylmcp/sibyl"
 )
 

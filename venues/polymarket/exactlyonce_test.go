@@ -90,7 +90,7 @@ func TestExactlyOnceThroughOrders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st, orders.New(orders.Options{Store: st, Venues: map[string]sibyl.Venue{"polymarket": v}, SoleOwner: true, Lease: 2 * time.Second})
+		return st, orders.New(orders.Options{Store: st, Venues: map[string]sibyl.Venue{"polymarket": v}, SoleOwner: true, Lease: 2 * time.Second, Live: true})
 	}
 	st, svc := open()
 	const keys = 40

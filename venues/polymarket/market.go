@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
 	"github.com/sibylmcp/sibyl/venues/polymarket/clob"
 )
 

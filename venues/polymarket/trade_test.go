@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
 	"github.com/sibylmcp/sibyl"
 	"github.com/sibylmcp/sibyl/venues/polymarket/clob"
 	"github.com/sibylmcp/sibyl/venues/polymarket/pmtest"
