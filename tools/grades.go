@@ -84,6 +84,14 @@ type gradeIn struct {
 	AsOf          string `json:"as_of,omitempty" jsonschema:"pattern=^[0-9]{4}-[0-9]{2}-[0-9]{2}$" jsonschema_description:"Grade as of this UTC day (YYYY-MM-DD), using only data up to and including it. Omit for the latest complete day."`
 	Source        string `json:"source,omitempty" jsonschema:"maxLength=40" jsonschema_description:"Price feed to grade from, such as paper (simulated) or csv (when the server was given --ohlcv-dir); list_venues lists the feeds. Omit for the default feed."`
 	SecondOpinion bool   `json:"second_opinion,omitempty" jsonschema_description:"true: also show Token Metrics' own current trader, investor and TM grades beside sibyl's, labelled by source (needs the server's Token Metrics key; each call is billed to it, answers are cached for an hour). Default false."`
+	HistoryDays   int    `json:"history_days,omitempty" jsonschema:"minimum=0,maximum=90" jsonschema_description:"Also return the grades of this many UTC days before as_of (0-90, default 0), oldest first, to see how the grades moved. Days the feed cannot grade (too little history) are left out."`
+}
+
+// GradePointOut is a token's two grades on one past day.
+type GradePointOut struct {
+	AsOf          string  `json:"as_of" jsonschema_description:"The UTC day graded (YYYY-MM-DD)."`
+	TraderGrade   float64 `json:"trader_grade" jsonschema_description:"Trader Grade 0-100 on that day."`
+	InvestorGrade float64 `json:"investor_grade" jsonschema_description:"Investor Grade 0-100 on that day."`
 }
 
 // ComponentOut is one transparent input of a grade.
@@ -123,6 +131,7 @@ type gradeAnswer struct {
 	GradeOut
 	Freshness
 	SecondOpinion *SecondOpinionOut `json:"second_opinion,omitempty" jsonschema_description:"With second_opinion: another grader's current grades of the token (Token Metrics'), labelled by source, or why they are missing. Not computed by sibyl."`
+	History       []GradePointOut   `json:"history,omitempty" jsonschema_description:"With history_days: the grades of the days before as_of, oldest first (as_of's own grade is the answer's)."`
 	Timestamp     time.Time         `json:"timestamp" jsonschema_description:"When this answer was made (RFC 3339, UTC)."`
 }
 
@@ -143,6 +152,20 @@ func (d *Deps) getTokenGrade(ctx context.Context, c *Call, in gradeIn) (gradeAns
 	out.Freshness = dayFreshness(out.Timestamp, gr.AsOf, "this grade's last close ("+out.AsOf+")")
 	if in.SecondOpinion {
 		out.SecondOpinion = d.secondOpinions(ctx, c.Tool, []string{gr.Symbol}, c.log)[gr.Symbol]
+	}
+	for n := in.HistoryDays; n >= 1; n-- {
+		past, err := g.Grade(ctx, gr.Symbol, gr.AsOf.AddDate(0, 0, -n))
+		switch code := sibyl.ErrorCode(err); {
+		case err == nil:
+			out.History = append(out.History, GradePointOut{AsOf: past.AsOf.UTC().Format(time.DateOnly), TraderGrade: past.TraderGrade, InvestorGrade: past.InvestorGrade})
+		case ctx.Err() != nil:
+			return gradeAnswer{}, sibyl.WrapError(sibyl.Unavailable, ctx.Err(), "the grade history was cut short: the call was cancelled or timed out")
+		case code == sibyl.Invalid || code == sibyl.NotFound:
+			// That day cannot be graded (too little history before it): left
+			// out, as the argument's description says.
+		default:
+			return gradeAnswer{}, err
+		}
 	}
 	return out, nil
 }

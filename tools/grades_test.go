@@ -136,3 +136,49 @@ func TestGetPriceHistory(t *testing.T) {
 }
 
 func approxEqual(a, b float64) bool { return a-b < 1e-6*b && b-a < 1e-6*b }
+
+// history_days returns the grades of the days before as_of, oldest first, each
+// equal to the grade asked for that day; days without enough history before
+// them are left out.
+func TestGetTokenGradeHistory(t *testing.T) {
+	ts := All(MustDeps(t))
+	tool := toolByName(t, ts, "get_token_grade")
+	body, err := call(t, tool, `{"symbol":"BTC","as_of":"2026-11-26","history_days":5}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g gradeAnswer
+	if err := json.Unmarshal(body, &g); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"}
+	if len(g.History) != len(want) {
+		t.Fatalf("history: got %d days %+v, want %v", len(g.History), g.History, want)
+	}
+	for i, p := range g.History {
+		if p.AsOf != want[i] {
+			t.Errorf("history[%d].as_of: got %s, want %s", i, p.AsOf, want[i])
+		}
+		day, err := call(t, tool, `{"symbol":"BTC","as_of":"`+p.AsOf+`"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d gradeAnswer
+		_ = json.Unmarshal(day, &d)
+		if d.TraderGrade != p.TraderGrade || d.InvestorGrade != p.InvestorGrade {
+			t.Errorf("history %s: got %v/%v, want the day's own grades %v/%v", p.AsOf, p.TraderGrade, p.InvestorGrade, d.TraderGrade, d.InvestorGrade)
+		}
+	}
+	// Without history_days the answer has none.
+	plain, err := call(t, tool, `{"symbol":"BTC"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), `"history"`) {
+		t.Errorf("history without history_days: %s", plain)
+	}
+	// Out of range is refused on the argument.
+	if _, err := call(t, tool, `{"symbol":"BTC","history_days":91}`); err == nil || !strings.Contains(err.Error(), "history_days") {
+		t.Errorf("history_days 91: got %v, want a refusal naming history_days", err)
+	}
+}

@@ -254,7 +254,7 @@ func build(r *http.Request, call Caller) pageData {
 	} else {
 		d.Charts = append(d.Charts, chart{Name: "orderbook", Title: "Order book", Err: "no market to draw: pass ?market=venue:id"})
 	}
-	addChart("grade", "Token grade", "get_token_grade", map[string]any{"symbol": d.Symbol})
+	addChart("grade", "Token grade", "get_token_grade", map[string]any{"symbol": d.Symbol, "history_days": 30})
 	return d
 }
 

@@ -88,13 +88,23 @@ func runChromium(t *testing.T, bin, u string, flags ...string) string {
 func screenshot(t *testing.T, bin, u, name string, w, h int) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), name)
-	runChromium(t, bin, u, "--screenshot="+out, fmt.Sprintf("--window-size=%d,%d", w, h))
+	// The view's sandboxed (opaque-origin) frame would get a renderer process
+	// of its own, and headless Chromium's virtual time does not wait for
+	// another process: the screenshot could catch the view before the host
+	// handed it the result. One process keeps the sandbox and the timing.
+	runChromium(t, bin, u, "--screenshot="+out, fmt.Sprintf("--window-size=%d,%d", w, h),
+		"--disable-site-isolation-trials", "--disable-features=site-per-process,IsolateOrigins")
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	if len(b) < 2000 || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Fatalf("screenshot %s: not a PNG of a page (%d bytes)", name, len(b))
+	}
+	// A view still waiting for its result is one line of text on a blank
+	// page (under 10 kB here); every drawn chart is over 30 kB.
+	if len(b) < 20000 {
+		t.Errorf("screenshot %s: %d bytes, too small for a drawn chart (the view may not have had its result yet)", name, len(b))
 	}
 	if dir := os.Getenv("SIBYL_SCREENSHOTS"); dir != "" {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -243,7 +253,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 	_, sres := appsCall(ctx, t, cs, "search_markets", map[string]any{"query": "BTC above", "status": "open", "limit": 20})
 	market := pickMarket(t, sres)
 	book, _ := appsCall(ctx, t, cs, "get_orderbook", map[string]any{"market": market, "depth": 8})
-	grade, _ := appsCall(ctx, t, cs, "get_token_grade", map[string]any{"symbol": "BTC"})
+	grade, _ := appsCall(ctx, t, cs, "get_token_grade", map[string]any{"symbol": "BTC", "history_days": 30})
 	history, _ := appsCall(ctx, t, cs, "get_market_history", map[string]any{"market": market, "hours": 168, "points": 60})
 	bad, bres := appsCall(ctx, t, cs, "get_token_grade", map[string]any{"symbol": "NOSUCHTOKEN"})
 	if !bres.IsError {
@@ -334,7 +344,9 @@ func TestMCPAppsInChromium(t *testing.T) {
 			if n := strings.Count(dom, `<rect class="bar`); n < 8 {
 				t.Errorf("grade view: %d bars drawn, want one per component", n)
 			}
-			wantAll(t, name, dom, "Trader Grade", "Investor Grade", "momentum_7d", "low_volatility")
+			wantAll(t, name, dom, "Trader Grade", "Investor Grade", "momentum_7d", "low_volatility", "Grades over the last 31 days")
+			hasPath(t, name, dom, "traderline")
+			hasPath(t, name, dom, "investorline")
 		case "grade-error":
 			wantAll(t, name, dom, `class="msg error"`, "The tool answered with an error")
 			if strings.Contains(dom, "<svg") {
@@ -345,7 +357,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 	screenshot(t, bin, host.URL+"/hedge", "view-hedge.png", 800, 760)
 	screenshot(t, bin, host.URL+"/hedge-dark", "view-hedge-dark.png", 800, 760)
 	screenshot(t, bin, host.URL+"/orderbook", "view-orderbook.png", 800, 640)
-	screenshot(t, bin, host.URL+"/grade", "view-grade.png", 800, 720)
+	screenshot(t, bin, host.URL+"/grade", "view-grade.png", 800, 1060)
 	screenshot(t, bin, host.URL+"/history", "view-history.png", 800, 420)
 
 	t.Run("ui page", func(t *testing.T) {

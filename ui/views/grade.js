@@ -37,4 +37,26 @@ SIBYL.views.grade = function (root, d) {
   });
   SIBYL.html(root, "p", {"class": "sub"}, "Bars are each component's score (0-100); faded bars carry no weight in the grade." +
     (d.source ? " Source: " + d.source + "." : "") + (d.simulated ? " Simulated data." : ""));
+  SIBYL.gradeHistory(root, d);
+};
+
+// gradeHistory draws the trader and investor grades over the days before
+// as_of (get_token_grade with history_days) and as_of itself, when there are
+// at least two days to draw.
+SIBYL.gradeHistory = function (root, d) {
+  var pts = (d.history || []).concat(d.as_of ? [{as_of: d.as_of, trader_grade: d.trader_grade, investor_grade: d.investor_grade}] : [])
+    .map(function (p) { return {t: Date.parse(p.as_of + "T00:00:00Z"), tg: p.trader_grade, ig: p.investor_grade}; })
+    .filter(function (p) { return !isNaN(p.t) && typeof p.tg === "number" && typeof p.ig === "number"; });
+  if (pts.length < 2) return;
+  SIBYL.html(root, "h3", {}, "Grades over the last " + pts.length + " days");
+  SIBYL.legend(root, [["Trader Grade", "var(--accent)"], ["Investor Grade", "var(--good)"]]);
+  var t0 = pts[0].t, t1 = pts[pts.length - 1].t, day = 864e5, step = Math.max(1, Math.ceil((t1 - t0) / day / 7)) * day, xticks = [];
+  for (var v = t0; v <= t1; v += step) xticks.push(v);
+  var f = SIBYL.frame(root, {x0: t0, x1: t1, xticks: xticks, y0: 0, y1: 100, height: 240, label: "grades over time",
+    xfmt: function (v) { return new Date(v).toISOString().slice(5, 10); }, yfmt: function (v) { return String(v); }, xlabel: "day (UTC)"});
+  [["traderline", "tg", "var(--accent)"], ["investorline", "ig", "var(--good)"]].forEach(function (l) {
+    var s = "";
+    pts.forEach(function (p, i) { s += (i ? "L" : "M") + f.x(p.t).toFixed(1) + "," + f.y(p[l[1]]).toFixed(1); });
+    SIBYL.el(f.svg, "path", {"class": l[0], d: s, fill: "none", stroke: l[2], "stroke-width": 2});
+  });
 };
