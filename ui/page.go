@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -255,6 +257,24 @@ func build(r *http.Request, call Caller) pageData {
 		d.Charts = append(d.Charts, chart{Name: "orderbook", Title: "Order book", Err: "no market to draw: pass ?market=venue:id"})
 	}
 	addChart("grade", "Token grade", "get_token_grade", map[string]any{"symbol": d.Symbol, "history_days": 30})
+	// A hedge preview (plan_hedge, read-only): ?hedge_quantity=N tokens of the
+	// symbol (default 1), protected below 90% of spot for 30 days.
+	quantity := 1.0
+	if q := strings.TrimSpace(r.URL.Query().Get("hedge_quantity")); q != "" {
+		if v, err := strconv.ParseFloat(q, 64); err == nil && v > 0 && v <= 1e6 {
+			quantity = v
+		}
+	}
+	var spot struct {
+		Price float64 `json:"price"`
+	}
+	if err := get("get_spot_price", map[string]any{"symbol": d.Symbol}, &spot); err != nil || spot.Price <= 0 {
+		d.Charts = append(d.Charts, chart{Name: "hedge", Title: "Hedge preview", Err: "no spot price for " + d.Symbol + ": no hedge to preview"})
+		return d
+	}
+	by := time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly)
+	addChart("hedge", fmt.Sprintf("Hedge preview: %g %s protected below 90%% of spot until %s", quantity, d.Symbol, by), "plan_hedge",
+		map[string]any{"symbol": d.Symbol, "quantity": quantity, "protect_below": math.Floor(spot.Price * 0.9), "by": by})
 	return d
 }
 

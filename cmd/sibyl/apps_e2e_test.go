@@ -392,6 +392,8 @@ func TestMCPAppsInChromium(t *testing.T) {
 		hasPath(t, "ui", dom, "bids")
 		hasPath(t, "ui", dom, "asks")
 		hasPath(t, "ui", dom, "prob")
+		hasPath(t, "ui", dom, "hedged")
+		hasPath(t, "ui", dom, "traderline")
 		wantAll(t, "ui", dom, "hash chain verified through entry", `<table class="audit">`, `<table class="orders">`, `<table class="positions">`,
 			"<td>buy</td>", market, "place_order", "Trader Grade", `class="bar`)
 		if strings.Contains(dom, `class="msg error"`) {
@@ -407,7 +409,7 @@ func TestMCPAppsInChromium(t *testing.T) {
 				t.Errorf("/ui: audit rows not newest first: %s after %s", seqs[i][1], seqs[i-1][1])
 			}
 		}
-		screenshot(t, bin, proxy.URL+"/ui", "ui-page.png", 1000, 1900)
+		screenshot(t, bin, proxy.URL+"/ui", "ui-page.png", 1000, 3800)
 	})
 }
 
