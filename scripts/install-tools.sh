@@ -5,7 +5,9 @@
 #                       suite), for V in $CONFORMANCE_VERSIONS; scripts/conformance.sh runs it
 #   .tools/inspector    @modelcontextprotocol/inspector (the official MCP Inspector, CLI mode)
 # and zsh (apt-get, when missing and run as root), for the README transcript test, and
-# chromium (apt-get, likewise), for the headless browser tests of the MCP Apps views.
+# chromium (apt-get, likewise), for the headless browser tests of the MCP Apps views,
+# and etcd (Debian's etcd-server package, likewise), for the etcd store's tests, which
+# start their own 3-member clusters on loopback ports (internal/etcdtest).
 # Idempotent: a tool already at the wanted version is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +40,21 @@ if ! command -v chromium >/dev/null; then
     echo "install-tools: chromium is missing (apt-get install chromium): TestMCPAppsInChromium needs it under CI" >&2
   fi
 fi
+
+# etcd (Debian's etcd-server package provides /usr/bin/etcd) runs the clusters the etcd
+# store's tests start on loopback ports (internal/etcdtest; under CI=true a missing etcd
+# fails them). Where the package starts a system etcd service, it listens on the default
+# ports 2379/2380, which the tests never use.
+if ! command -v etcd >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "install-tools: installing etcd-server" >&2
+    apt-get install -y etcd-server >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y etcd-server >/dev/null 2>&1; } ||
+      echo "install-tools: could not install etcd-server" >&2
+  else
+    echo "install-tools: etcd is missing (apt-get install etcd-server): the etcd store's tests need it under CI" >&2
+  fi
+fi
+command -v etcd >/dev/null && echo "install-tools: $(etcd --version 2>/dev/null | head -1)" >&2
 
 if ! command -v npm >/dev/null; then
   echo "install-tools: npm is needed to fetch Node 22 and the MCP test peers (apt-get install npm)" >&2
