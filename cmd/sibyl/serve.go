@@ -382,6 +382,20 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return err
 	}
 	defer stopMetrics()
+	if auth != nil && m.RateLimit > 0 && sharedStore(m.store) {
+		// The rate limit is the deployment's: this instance takes its share.
+		p := newPeers(m.store, m.store.Owner(), time.Now)
+		n, err := p.beat()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		auth.setInstances(n)
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.run(pctx, auth.setInstances, n, m.logger) }()
+		defer func() { stop(); <-done }()
+	}
 	if sharedStore(m.store) {
 		sctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
