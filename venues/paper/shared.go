@@ -2,6 +2,7 @@ package paper
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -50,6 +51,20 @@ import (
 const GenBucketName = "paper_venue_gen"
 
 var genKey = []byte("gen")
+
+// logKeep is how many generations' changes the store keeps (keys
+// "c/<generation>" of GenBucketName, each the keys and values one change
+// wrote): an instance that is fewer generations behind applies them instead
+// of reloading the whole state.
+const logKeep = 256
+
+func logKey(gen uint64) []byte { return []byte(fmt.Sprintf("c/%020d", gen)) }
+
+// logPut is one key and value of a logged change.
+type logPut struct {
+	K string          `json:"k"`
+	V json.RawMessage `json:"v"`
+}
 
 // maxFenced bounds how many times a change is computed again after its
 // commit found that another instance had written first.
@@ -162,23 +177,74 @@ func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn fun
 	}
 }
 
-// refresh brings the memory to the store's latest state (v.mu held): it
-// reloads it when the stored generation moved, or when the memory is stale.
+// refresh brings the memory to the store's latest state (v.mu held). When
+// the stored generation moved, it applies the changes logged since the
+// memory's generation, or reloads everything when they are no longer all
+// logged (or the memory is stale).
 func (v *Venue) refresh() error {
-	if !v.stale {
-		var gen uint64
-		err := v.opts.Store.View(func(t store.Txn) error {
-			var err error
-			gen, _, err = viewGen(t)
+	if v.stale {
+		return v.reloadShared()
+	}
+	var gen uint64
+	var changes [][]kvPut
+	full := false
+	err := v.opts.Store.View(func(t store.Txn) error {
+		var err error
+		changes, full = nil, false
+		if gen, _, err = viewGen(t); err != nil || gen == v.gen {
 			return err
-		})
-		if err != nil {
-			return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: reading the generation from %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; retry")
 		}
-		if gen == v.gen {
+		if gen < v.gen || gen-v.gen > logKeep {
+			full = true
 			return nil
 		}
+		gb, err := t.Bucket(GenBucketName)
+		if err != nil {
+			return err
+		}
+		for g := v.gen + 1; g <= gen; g++ {
+			raw := gb.Get(logKey(g))
+			if raw == nil {
+				full = true
+				return nil
+			}
+			var c []logPut
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return fmt.Errorf("decoding the paper venue's change %d: %w", g, err)
+			}
+			puts := make([]kvPut, len(c))
+			for i, p := range c {
+				puts[i] = kvPut{p.K, p.V}
+			}
+			changes = append(changes, puts)
+		}
+		return nil
+	})
+	if err != nil {
+		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: reading the generation from %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; retry")
 	}
+	if gen == v.gen {
+		return nil
+	}
+	if full {
+		return v.reloadShared()
+	}
+	for _, puts := range changes {
+		if err := v.apply(puts); err != nil {
+			// The memory may be half changed: start again from the store.
+			return v.reloadShared()
+		}
+	}
+	v.gen = gen
+	v.applied.Add(uint64(len(changes)))
+	if v.checkApply != nil {
+		v.checkApply()
+	}
+	return nil
+}
+
+// reloadShared replaces the memory with the store's state (v.mu held).
+func (v *Venue) reloadShared() error {
 	v.reloads.Add(1)
 	v.st = newState()
 	if err := v.load(); err != nil {
@@ -232,6 +298,14 @@ func (v *Venue) commitShared(t *tx) error {
 	}
 	gen := v.gen
 	next := []byte(strconv.FormatUint(gen+1, 10))
+	logged := make([]logPut, len(puts))
+	for i, p := range puts {
+		logged[i] = logPut{p.k, p.v}
+	}
+	change, err := json.Marshal(logged)
+	if err != nil {
+		return err
+	}
 	err = v.opts.Store.Commit(func(tn store.Txn) error {
 		gb, err := tn.Bucket(GenBucketName)
 		if err != nil {
@@ -249,6 +323,14 @@ func (v *Venue) commitShared(t *tx) error {
 		for _, p := range puts {
 			if err := b.Put([]byte(p.k), p.v); err != nil {
 				return fmt.Errorf("writing %s: %w", p.k, err)
+			}
+		}
+		if err := gb.Put(logKey(gen+1), change); err != nil {
+			return err
+		}
+		if gen+1 > logKeep {
+			if err := gb.Delete(logKey(gen + 1 - logKeep)); err != nil {
+				return err
 			}
 		}
 		return gb.Put(genKey, next)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,7 @@ func mustShared(t *testing.T, stores []store.Store, opts Options, clk *clock) []
 		if !v.shared {
 			t.Fatalf("instance %d: the venue does not treat %s as shared", i, s.Describe())
 		}
+		v.checkApply = func() { checkApplied(t, v) }
 		vs[i] = v
 	}
 	return vs
@@ -284,7 +286,11 @@ func testSharedConcurrent(t *testing.T, open openShared) {
 			t.Errorf("position %s: fills say %d, the portfolio has none", k, n)
 		}
 	}
-	t.Logf("%d orders placed, %d refused for funds, %d fills; reloads: %d and %d", len(acked), refused, len(fills), vs[0].reloads.Load(), vs[1].reloads.Load())
+	t.Logf("%d orders placed, %d refused for funds, %d fills; changes applied: %d and %d, reloads: %d and %d",
+		len(acked), refused, len(fills), vs[0].applied.Load(), vs[1].applied.Load(), vs[0].reloads.Load(), vs[1].reloads.Load())
+	if vs[0].applied.Load()+vs[1].applied.Load() == 0 {
+		t.Error("no instance applied another's change")
+	}
 }
 
 // testSharedVisibility: an order placed through one instance is found,
@@ -461,4 +467,89 @@ func TestBoltNeverReloads(t *testing.T) {
 	if n := v.reloads.Load(); n != 0 {
 		t.Errorf("got %d reloads, want 0", n)
 	}
+}
+
+// checkApplied fails t unless v's memory, after it applied other instances'
+// changes, is what loading the store gives (v.mu held). It compares only when
+// the store is still at v's generation.
+func checkApplied(t *testing.T, v *Venue) {
+	w := &Venue{opts: v.opts, prices: v.prices, defCache: map[string]*marketDef{}, fee: v.fee, shared: true, world: v.world, st: newState()}
+	if err := w.load(); err != nil {
+		t.Errorf("loading to check an applied change: %v", err)
+		return
+	}
+	if w.gen != v.gen {
+		return // changed again meanwhile
+	}
+	if diff := cmp.Diff(dumpState(w), dumpState(v)); diff != "" {
+		t.Errorf("generation %d: memory after applying changes differs from the store (-loaded +applied):\n%s", v.gen, diff)
+	}
+}
+
+// stateDump is the trading state that decides every answer and every future
+// fill, in comparable form.
+type stateDump struct {
+	OrderSeq, FillSeq uint64
+	Orders            map[string]order
+	ByClient          map[string]string
+	Accounts          map[string]accountDump
+	Books             map[string]bookDump
+}
+
+type accountDump struct {
+	Cash, Reserved int64
+	Positions      map[string]position
+	Open, Orders   []string
+}
+
+type bookDump struct {
+	Bids, Asks [ticks][]string
+	Resting    int
+	Used       [2][ticks]int64 // in the current bucket
+}
+
+func dumpState(v *Venue) stateDump {
+	st := v.st
+	d := stateDump{OrderSeq: st.orderSeq, FillSeq: st.fillSeq, Orders: map[string]order{}, ByClient: map[string]string{}, Accounts: map[string]accountDump{}, Books: map[string]bookDump{}}
+	for id, o := range st.orders {
+		d.Orders[id] = *o
+	}
+	for k, o := range st.byClient {
+		d.ByClient[k] = o.NativeID
+	}
+	for p, a := range st.accounts {
+		ad := accountDump{Cash: a.Cash, Reserved: a.Reserved, Positions: map[string]position{}}
+		for k, pos := range a.Positions {
+			ad.Positions[k] = *pos
+		}
+		for id := range a.open {
+			ad.Open = append(ad.Open, id)
+		}
+		sort.Strings(ad.Open)
+		for _, o := range a.orders {
+			ad.Orders = append(ad.Orders, o.NativeID)
+		}
+		d.Accounts[p] = ad
+	}
+	cur, _ := v.bucketOf(v.now())
+	for id, ms := range st.markets {
+		var bd bookDump
+		for tk := 1; tk < ticks; tk++ {
+			for _, o := range ms.bids[tk] {
+				bd.Bids[tk] = append(bd.Bids[tk], o.NativeID)
+			}
+			for _, o := range ms.asks[tk] {
+				bd.Asks[tk] = append(bd.Asks[tk], o.NativeID)
+			}
+		}
+		bd.Resting = ms.resting
+		if ms.bucket == cur {
+			bd.Used = ms.used
+		}
+		if bd.Resting == 0 && bd.Used == ([2][ticks]int64{}) {
+			continue // a market that only memory remembers holds nothing
+		}
+		d.Books[id] = bd
+	}
+	return d
 }

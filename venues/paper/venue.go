@@ -74,6 +74,9 @@ type Venue struct {
 	stale   bool          // st may differ from the store at gen: reload (v.mu)
 	claimed bool          // the store holds the world's settings (v.mu)
 	reloads atomic.Uint64 // how many times st was reloaded from the store
+	applied atomic.Uint64 // how many logged changes were applied to st
+	// checkApply, when set (by tests), runs after changes were applied.
+	checkApply func()
 }
 
 var _ sibyl.Venue = (*Venue)(nil)
