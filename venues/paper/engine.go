@@ -118,6 +118,7 @@ func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
 	if ms.synced && ms.syncBucket+1 > from {
 		from = ms.syncBucket + 1
 	}
+	fills := v.st.fillSeq
 	for b := from; b <= cur && ms.resting > 0; b++ {
 		start := time.Unix(0, b*int64(v.opts.MMRefresh)).UTC()
 		if b == cur {
@@ -129,6 +130,12 @@ func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
 		v.cross(ms, &q, &used, b, start, false, t)
 	}
 	ms.synced, ms.syncBucket = true, cur
+	if v.st.fillSeq != fills {
+		// Store how far the replay went with its fills, so that a reload
+		// (a restart, another instance) does not replay those buckets again
+		// and fill a partly filled order twice.
+		t.mm[ms] = struct{}{}
+	}
 }
 
 // cross fills resting orders that the quotes q of bucket b (with used

@@ -50,6 +50,7 @@ func testShared(t *testing.T, open openShared) {
 	t.Run("ConcurrentOrdersOneAccount", func(t *testing.T) { testSharedConcurrent(t, open) })
 	t.Run("OneInstanceSeesAnother", func(t *testing.T) { testSharedVisibility(t, open) })
 	t.Run("RestingFillSeenEverywhere", func(t *testing.T) { testSharedRestingFill(t, open) })
+	t.Run("ReplayedFillOnce", func(t *testing.T) { testSharedReplayedFill(t, open) })
 	t.Run("OtherSettingsRefused", func(t *testing.T) { testSharedSettings(t, open) })
 }
 
@@ -417,6 +418,52 @@ func testSharedRestingFill(t *testing.T, open openShared) {
 	}
 	if len(pa.Positions) != 1 || !gb.FilledQuantity.Equal(decimal.NewFromFloat(pa.Positions[0].Quantity)) {
 		t.Errorf("position %+v after %s filled", pa.Positions, gb.FilledQuantity)
+	}
+}
+
+// testSharedReplayedFill: a big resting order partly filled by the replay of
+// past market-maker buckets on one instance is not filled again by another
+// instance's replay of the same buckets.
+func testSharedReplayedFill(t *testing.T, open openShared) {
+	clk := &clock{t: t0.Add(5 * time.Second)}
+	vs := mustShared(t, open(t, 2), Options{Seed: 21, StartingCash: 1e7}, clk)
+	a, b := vs[0], vs[1]
+	id := openMarket(t, a, 0.5).id
+	def, _ := a.listed(id, clk.Now())
+	limit := mustBook(t, a, id, "Yes").Asks[0].Price - 0.02
+	o := mustPlace(t, a, sibyl.OrderRequest{Principal: "p", ClientOrderID: "big", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromInt(100000), LimitPrice: dec(limit)})
+	tick := roundTick(limit)
+	crosses := func(at time.Time) bool {
+		bk, start := a.bucketOf(at)
+		q := a.quotes(def, bk, start)
+		for x := 1; x <= tick; x++ {
+			if q.ask[x] > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	look := clk.Now()
+	for !crosses(look) && look.Before(t0.Add(3*day)) {
+		look = look.Add(time.Minute)
+	}
+	for crosses(look) {
+		look = look.Add(time.Minute)
+	}
+	clk.Set(look)
+	ga, err := a.GetOrder(ctx, "p", o.NativeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ga.Status != sibyl.OrderPartiallyFilled {
+		t.Fatalf("after the market crossed: %+v, want a partial fill", ga)
+	}
+	gb, err := b.GetOrder(ctx, "p", o.NativeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ga, gb); diff != "" {
+		t.Errorf("the other instance shows other fills (-a +b):\n%s", diff)
 	}
 }
 
