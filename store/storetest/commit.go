@@ -245,54 +245,56 @@ func testCreateIfAbsent(t *testing.T, s *suite) {
 	claimRace(t, []store.Store{st}, 48)
 }
 
-// claimRace runs n concurrent create-if-absent claims of one record spread
-// over stores, and checks that exactly one won and that every store sees the
-// winner's record.
+// claimRace runs rounds of n concurrent create-if-absent claims of one record
+// spread over stores, and checks that exactly one won each round and that
+// every store sees the winner's record.
 func claimRace(t *testing.T, stores []store.Store, n int) {
 	t.Helper()
-	rid := id("claim-race-0001")
-	won := make([]bool, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			st := stores[i%len(stores)]
-			var mine bool
-			errs[i] = st.Commit(func(tx store.Txn) error {
-				mine = false
-				if _, ok, err := tx.Record(rid); err != nil || ok {
-					return err
-				}
-				rec := pending(rid, t0)
-				rec.Owner = fmt.Sprintf("claimant-%d", i)
-				mine = true
-				return tx.PutRecord(rec)
-			})
-			won[i] = mine && errs[i] == nil
-		}()
-	}
-	close(start)
-	wg.Wait()
-	winners := []int{}
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("claimant %d: %v", i, errs[i])
+	for round := range 4 {
+		rid := id(fmt.Sprintf("claim-race-%04d", round))
+		won := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				st := stores[i%len(stores)]
+				var mine bool
+				errs[i] = st.Commit(func(tx store.Txn) error {
+					mine = false
+					if _, ok, err := tx.Record(rid); err != nil || ok {
+						return err
+					}
+					rec := pending(rid, t0)
+					rec.Owner = fmt.Sprintf("claimant-%d", i)
+					mine = true
+					return tx.PutRecord(rec)
+				})
+				won[i] = mine && errs[i] == nil
+			}()
 		}
-		if won[i] {
-			winners = append(winners, i)
+		close(start)
+		wg.Wait()
+		winners := []int{}
+		for i := range n {
+			if errs[i] != nil {
+				t.Errorf("round %d claimant %d: %v", round, i, errs[i])
+			}
+			if won[i] {
+				winners = append(winners, i)
+			}
 		}
-	}
-	if len(winners) != 1 {
-		t.Fatalf("claimants that created the record: got %v, want exactly one", winners)
-	}
-	for j, st := range stores {
-		rec := mustRecord(t, st, rid)
-		if want := fmt.Sprintf("claimant-%d", winners[0]); rec.Owner != want {
-			t.Errorf("store %d: record owner %q, want the winner %q", j, rec.Owner, want)
+		if len(winners) != 1 {
+			t.Fatalf("round %d: claimants that created the record: got %v, want exactly one", round, winners)
+		}
+		for j, st := range stores {
+			rec := mustRecord(t, st, rid)
+			if want := fmt.Sprintf("claimant-%d", winners[0]); rec.Owner != want {
+				t.Errorf("round %d store %d: record owner %q, want the winner %q", round, j, rec.Owner, want)
+			}
 		}
 	}
 }
@@ -307,53 +309,57 @@ func testDuplicateCheckSerializable(t *testing.T, s *suite) {
 
 func dupRace(t *testing.T, stores []store.Store, n int) {
 	t.Helper()
-	const fp = "fp-shared-by-all"
-	placed := make([]bool, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			st := stores[i%len(stores)]
-			var ok bool
-			err := st.Commit(func(tx store.Txn) error {
-				ok = false
-				if _, found, err := tx.FingerprintUse("local", "place_order", fp); err != nil || found {
-					return err
+	// Several rounds, each on a new fingerprint, so that some round's first
+	// claims share a transaction (or race between instances).
+	for round := range 8 {
+		fp := fmt.Sprintf("fp-shared-by-all-%d", round)
+		placed := make([]bool, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				st := stores[i%len(stores)]
+				var ok bool
+				err := st.Commit(func(tx store.Txn) error {
+					ok = false
+					if _, found, err := tx.FingerprintUse("local", "place_order", fp); err != nil || found {
+						return err
+					}
+					rec := pending(id(fmt.Sprintf("dup-race-%d-%04d", round, i)), t0.Add(time.Duration(i)*time.Millisecond))
+					rec.Fingerprint, rec.DupIndexed = fp, true
+					ok = true
+					return tx.PutRecord(rec)
+				})
+				if err != nil {
+					t.Errorf("round %d claim %d: %v", round, i, err)
 				}
-				rec := pending(id(fmt.Sprintf("dup-race-%04d", i)), t0.Add(time.Duration(i)*time.Millisecond))
-				rec.Fingerprint, rec.DupIndexed = fp, true
-				ok = true
-				return tx.PutRecord(rec)
-			})
-			if err != nil {
-				t.Errorf("claim %d: %v", i, err)
-			}
-			placed[i] = ok && err == nil
-		}()
-	}
-	close(start)
-	wg.Wait()
-	var winners []int
-	for i, p := range placed {
-		if p {
-			winners = append(winners, i)
+				placed[i] = ok && err == nil
+			}()
 		}
-	}
-	if len(winners) != 1 {
-		t.Fatalf("claims that found no earlier use of the fingerprint: got %v, want exactly one", winners)
-	}
-	for j, st := range stores {
-		var u store.FingerprintUse
-		var found bool
-		if err := st.View(func(tx store.Txn) error {
-			var err error
-			u, found, err = tx.FingerprintUse("local", "place_order", fp)
-			return err
-		}); err != nil || !found || u.Key != fmt.Sprintf("dup-race-%04d", winners[0]) {
-			t.Errorf("store %d: FingerprintUse: got %+v (found %v, err %v), want the winner's key", j, u, found, err)
+		close(start)
+		wg.Wait()
+		var winners []int
+		for i, p := range placed {
+			if p {
+				winners = append(winners, i)
+			}
+		}
+		if len(winners) != 1 {
+			t.Fatalf("round %d: claims that found no earlier use of the fingerprint: got %v, want exactly one", round, winners)
+		}
+		for j, st := range stores {
+			var u store.FingerprintUse
+			var found bool
+			if err := st.View(func(tx store.Txn) error {
+				var err error
+				u, found, err = tx.FingerprintUse("local", "place_order", fp)
+				return err
+			}); err != nil || !found || u.Key != fmt.Sprintf("dup-race-%d-%04d", round, winners[0]) {
+				t.Errorf("round %d store %d: FingerprintUse: got %+v (found %v, err %v), want the winner's key", round, j, u, found, err)
+			}
 		}
 	}
 }
