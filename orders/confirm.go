@@ -34,7 +34,7 @@ func Notional(o sibyl.OrderRequest) decimal.Decimal { return riskOrder("", o).No
 // confirmAudit appends the confirmation's audit entry, and for a decline
 // writes the refusal as the record's outcome. It runs in the claim
 // transaction of a new record; declined reports the refusal.
-func (s *Service) confirmAudit(t *store.Txn, a Action, fresh store.PreparedRecord, tmpl store.AuditEntry) (declined error, err error) {
+func (s *Service) confirmAudit(t store.Txn, a Action, fresh store.PreparedRecord, tmpl store.AuditEntry) (declined error, err error) {
 	cf := a.confirm
 	args, err := json.Marshal(map[string]any{"asked": cf.Asked, "answer": cf.Action, "by": cf.By})
 	if err != nil {

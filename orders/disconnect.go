@@ -39,7 +39,7 @@ func disconnectKey(owner, session, venue, orderID string) []byte {
 // session, so that SessionEnded cancels it. The watch is on disk (fsync)
 // when it returns.
 func (s *Service) CancelOnDisconnect(session, principal, venue, orderID string) error {
-	err := s.store.UpdateBucket(bucketDisconnect, func(b *store.Bucket) error {
+	err := s.store.UpdateBucket(bucketDisconnect, func(b store.Bucket) error {
 		return b.Put(disconnectKey(s.opts.Owner, session, venue, orderID), []byte(principal))
 	})
 	if err != nil {
@@ -69,7 +69,7 @@ type watched struct {
 func (s *Service) cancelWatched(ctx context.Context, pick func(owner, session string) bool) DisconnectResult {
 	var res DisconnectResult
 	var list []watched
-	_ = s.store.ViewBucket(bucketDisconnect, func(b *store.Bucket) error {
+	_ = s.store.ViewBucket(bucketDisconnect, func(b store.Bucket) error {
 		return b.ForEachPrefix(nil, func(k, v []byte) error {
 			parts := strings.SplitN(string(k), "\x00", 4)
 			if len(parts) == 4 && pick(parts[0], parts[1]) {
@@ -98,7 +98,7 @@ func (s *Service) cancelWatched(ctx context.Context, pick func(owner, session st
 		}
 	}
 	if len(done) > 0 {
-		err := s.store.UpdateBucket(bucketDisconnect, func(b *store.Bucket) error {
+		err := s.store.UpdateBucket(bucketDisconnect, func(b store.Bucket) error {
 			for _, k := range done {
 				if err := b.Delete(k); err != nil {
 					return err

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -39,12 +40,18 @@ func (l *noSpaceLog) log(logger *slog.Logger, now time.Time, err error) {
 // storeError turns a storage failure of the claim into the caller's error: a
 // full disk is unavailable and retryable (the claim was rolled back, nothing
 // was sent: the same idempotency_key may be retried once space is freed),
-// logged once per interval; anything else is internal.
+// logged once per interval; a store that cannot be reached or has lost its
+// quorum (store.ErrUnavailable) is unavailable and retryable too, for the same
+// reason; anything else is internal.
 func (s *Service) storeError(what string, err error) error {
 	if store.IsNoSpace(err) {
 		s.noSpace.log(s.opts.Logger, time.Now(), err)
 		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("%s: %w", what, err),
 			"the server's disk is full: nothing was recorded or sent; retry later with the same idempotency_key")
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("%s: %w", what, err),
+			"the shared state store cannot be reached or has lost its quorum: nothing was recorded or sent; retry later with the same idempotency_key")
 	}
 	return sibyl.WrapError(sibyl.Internal, fmt.Errorf("%s: %w", what, err), "internal error")
 }

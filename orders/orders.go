@@ -70,7 +70,7 @@ type Hooks struct {
 
 // Options configures a Service. Store and Venues are required.
 type Options struct {
-	Store  *store.Store
+	Store  store.Store
 	Venues map[string]sibyl.Venue // by venue name, the part of a market id before the colon
 	Now    func() time.Time       // default time.Now
 
@@ -88,7 +88,10 @@ type Options struct {
 	// DuplicateWindow is how long an identical place_order under another key is
 	// refused as possible_duplicate (default 60s).
 	DuplicateWindow time.Duration
-	// Owner names this process in the records it claims (default a random UUID).
+	// Owner names this process in the records it claims (default the Store's
+	// Owner, or a random UUID when the store tracks no instances). On a store shared by several instances (etcd) it must be the
+	// Store's Owner: that is the name whose liveness Store.OwnerLive knows, and
+	// a record claimed under any other name is taken over as abandoned.
 	Owner string
 	// SoleOwner says this Service is the only one using the Store, as in
 	// `sibyl serve`, where bbolt's exclusive file lock keeps every other process
@@ -120,7 +123,7 @@ type Options struct {
 // share a file over time): in-process waiters are notified, others poll.
 type Service struct {
 	opts   Options
-	store  *store.Store
+	store  store.Store
 	venues map[string]sibyl.Venue
 	now    func() time.Time
 
@@ -165,7 +168,12 @@ func New(opts Options) *Service {
 		opts.DuplicateWindow = 60 * time.Second
 	}
 	if opts.Owner == "" {
-		opts.Owner = uuid.NewString()
+		if opts.Store != nil {
+			opts.Owner = opts.Store.Owner()
+		}
+		if opts.Owner == "" {
+			opts.Owner = uuid.NewString()
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

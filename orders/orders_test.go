@@ -41,7 +41,7 @@ func (c *clock) Add(d time.Duration) {
 
 type harness struct {
 	path  string
-	store *store.Store
+	store store.Store
 	x     *exchange
 	venue *faulty.Venue
 	clock *clock

@@ -29,7 +29,7 @@ func (s *Service) sharedAccount(venue string) bool {
 
 // putOwner records principal as the owner of the order, inside the
 // completion's transaction.
-func putOwner(t *store.Txn, venue, nativeOrderID, principal string) error {
+func putOwner(t store.Txn, venue, nativeOrderID, principal string) error {
 	b, err := t.Bucket(bucketOrderOwners)
 	if err != nil {
 		return err
@@ -43,7 +43,7 @@ func putOwner(t *store.Txn, venue, nativeOrderID, principal string) error {
 // Completions still queued are written first.
 func (s *Service) OrderOwner(venue, nativeOrderID string) (principal string, ok bool, err error) {
 	read := func() error {
-		return s.store.ViewBucket(bucketOrderOwners, func(b *store.Bucket) error {
+		return s.store.ViewBucket(bucketOrderOwners, func(b store.Bucket) error {
 			if v := b.Get(ownerKey(venue, nativeOrderID)); v != nil {
 				principal, ok = string(v), true
 			}

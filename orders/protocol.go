@@ -214,14 +214,20 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 		return claim{}, err
 	}
 	var c claim
-	err = s.store.Commit(func(t *store.Txn) error {
+	err = s.store.Commit(func(t store.Txn) error {
 		c = claim{} // Commit may run this more than once
 		audit := auditTmpl
 		rec, ok, err := t.Record(id)
 		if err != nil {
 			return err
 		}
-		if a.background && (!ok || rec.State != store.Pending || !a.sameRequest(rec.Fingerprint, fp) || s.leaseLive(rec, now)) {
+		live := false
+		if ok && rec.State == store.Pending {
+			if live, err = s.leaseLiveTxn(t, rec, now); err != nil {
+				return err
+			}
+		}
+		if a.background && (!ok || rec.State != store.Pending || !a.sameRequest(rec.Fingerprint, fp) || live) {
 			c = claim{kind: claimSkip} // done, gone or owned meanwhile: not ours to touch
 			return nil
 		}
@@ -304,7 +310,7 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 			if rec.Error != nil {
 				audit.Error = string(rec.Error.Code)
 			}
-		case s.leaseLive(rec, now):
+		case live:
 			c = claim{kind: claimWait, rec: rec}
 			return nil // nothing to write
 		case !a.background && a.OpensOrder && s.Halted() != nil:
@@ -442,7 +448,7 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 	var stored store.Record
 	var already bool
 	shared := a.OpensOrder && refusal == nil && o.NativeID != "" && s.sharedAccount(a.Venue)
-	fn := func(t *store.Txn) error {
+	fn := func(t store.Txn) error {
 		stored, already = store.Record{}, false
 		if shared {
 			// One account for every principal: remember whose order it is,
@@ -525,7 +531,7 @@ func (s *Service) complete(a Action, id store.RecordID, coid string, c claim, o 
 
 // commitAsync queues fn and, once it is on disk, wakes the waiters of id and
 // runs the AfterComplete hook.
-func (s *Service) commitAsync(key string, id store.RecordID, fn func(t *store.Txn) error) {
+func (s *Service) commitAsync(key string, id store.RecordID, fn func(t store.Txn) error) {
 	s.inflight.add(1)
 	err := s.store.CommitAsync(fn, func(err error) {
 		s.notify(id)
@@ -554,7 +560,7 @@ func (s *Service) Flush() { s.inflight.wait() }
 // the lease released, so the next attempt reconciles at once. The write is not
 // awaited: if it is lost, the lease simply expires.
 func (s *Service) completeUnknown(a Action, id store.RecordID, coid string, attempt int, cause error) (Result, error) {
-	s.commitAsync(a.Key, id, func(t *store.Txn) error {
+	s.commitAsync(a.Key, id, func(t store.Txn) error {
 		now := s.now()
 		rec, ok, err := t.Record(id)
 		if err != nil || !ok || rec.State != store.Pending || rec.Attempt != attempt {
@@ -648,8 +654,9 @@ func (s *Service) notify(id store.RecordID) {
 }
 
 // wait blocks until the record id is no longer held by a live owner, the
-// deadline passes or ctx ends. It is woken by notify from this Service and
-// polls the store for owners in other Services.
+// deadline passes or ctx ends. It is woken by notify from this Service and,
+// for owners in other instances, by the store's watch on the record (etcd) or,
+// where the store has none, by polling it.
 func (s *Service) wait(ctx context.Context, id store.RecordID, deadline time.Time) {
 	k := waiterKey(id)
 	s.mu.Lock()
@@ -662,30 +669,64 @@ func (s *Service) wait(ctx context.Context, id store.RecordID, deadline time.Tim
 
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
-	poll := time.NewTicker(50 * time.Millisecond)
-	defer poll.Stop()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	for {
-		// Check after subscribing, so a completion just before is not missed.
+		// Subscribe, then check, so a completion just before is not missed.
+		changed := s.store.WatchRecord(wctx, id)
+		var poll <-chan time.Time
+		if changed == nil {
+			poll = time.After(50 * time.Millisecond)
+		}
 		rec, ok, err := s.store.Record(id)
 		if err != nil || !ok || rec.State != store.Pending || !s.leaseLive(rec, s.now()) {
 			return
 		}
+		// A live lease ends on its own: wake then at the latest, to take over.
+		expiry := time.NewTimer(max(rec.LeaseUntil.Sub(s.now()), 0) + 5*time.Millisecond)
 		select {
 		case <-ch:
-			return
 		case <-timer.C:
-			return
 		case <-ctx.Done():
-			return
-		case <-poll.C:
+		case <-changed:
+			expiry.Stop()
+			continue
+		case <-poll:
+			expiry.Stop()
+			continue
+		case <-expiry.C:
+			continue
 		}
+		expiry.Stop()
+		return
 	}
 }
 
 // leaseLive reports whether rec's owner may still be working on it: its lease
-// has not run out and, for a SoleOwner, the owner is this Service (any other
-// owner's process has died, or it could not have left the file to us).
+// has not run out, the store does not know its instance to be gone (on etcd,
+// an instance's liveness is its etcd lease) and, for a SoleOwner, the owner is
+// this Service (any other owner's process has died, or it could not have left
+// the file to us).
 func (s *Service) leaseLive(rec store.Record, now time.Time) bool {
+	if !s.leaseTimeLive(rec, now) {
+		return false
+	}
+	return rec.Owner == s.opts.Owner || s.store.OwnerLive(rec.Owner)
+}
+
+// leaseLiveTxn is leaseLive inside a transaction: the owner's liveness is read
+// in t, so the transaction is retried if it changes before t commits.
+func (s *Service) leaseLiveTxn(t store.Txn, rec store.Record, now time.Time) (bool, error) {
+	if !s.leaseTimeLive(rec, now) {
+		return false, nil
+	}
+	if rec.Owner == s.opts.Owner {
+		return true, nil
+	}
+	return t.OwnerLive(rec.Owner)
+}
+
+func (s *Service) leaseTimeLive(rec store.Record, now time.Time) bool {
 	if s.opts.SoleOwner && rec.Owner != s.opts.Owner {
 		return false
 	}

@@ -113,7 +113,7 @@ func (s *Service) ReconcileOpen(ctx context.Context, cutoff time.Time, limit int
 		chunk := final[:min(len(final), reconcileChunk)]
 		final = final[len(chunk):]
 		marked := 0
-		err := s.store.Commit(func(t *store.Txn) error {
+		err := s.store.Commit(func(t store.Txn) error {
 			marked = 0 // Commit may run this more than once
 			for _, o := range chunk {
 				ok, err := t.MarkOrderFinal(o.Principal, o.Venue, o.OrderID, now)

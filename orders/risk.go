@@ -101,7 +101,7 @@ func ledgerKey(parts ...string) []byte { return []byte(strings.Join(parts, "\x00
 
 func resKey(id store.RecordID) []byte { return ledgerKey("r", id.Principal, id.Tool, id.Key) }
 
-func getDec(b *store.Bucket, k []byte) decimal.Decimal {
+func getDec(b store.Bucket, k []byte) decimal.Decimal {
 	v := b.Get(k)
 	if v == nil {
 		return decimal.Zero
@@ -114,7 +114,7 @@ func getDec(b *store.Bucket, k []byte) decimal.Decimal {
 }
 
 // addDec adds delta to the counter at k, never going below zero.
-func addDec(b *store.Bucket, k []byte, delta decimal.Decimal) error {
+func addDec(b store.Bucket, k []byte, delta decimal.Decimal) error {
 	v := decimal.Max(getDec(b, k).Add(delta), decimal.Zero)
 	if v.IsZero() {
 		return b.Delete(k)
@@ -122,7 +122,7 @@ func addDec(b *store.Bucket, k []byte, delta decimal.Decimal) error {
 	return b.Put(k, []byte(v.String()))
 }
 
-func getInt(b *store.Bucket, k []byte) int {
+func getInt(b store.Bucket, k []byte) int {
 	var n int
 	if v := b.Get(k); v != nil {
 		_, _ = fmt.Sscan(string(v), &n)
@@ -130,7 +130,7 @@ func getInt(b *store.Bucket, k []byte) int {
 	return n
 }
 
-func addInt(b *store.Bucket, k []byte, delta int) error {
+func addInt(b store.Bucket, k []byte, delta int) error {
 	n := max(getInt(b, k)+delta, 0)
 	if n == 0 {
 		return b.Delete(k)
@@ -140,7 +140,7 @@ func addInt(b *store.Bucket, k []byte, delta int) error {
 
 // usage reads the counters of principal ("" for every principal) for market
 // on day. b may be nil (no ledger yet).
-func usage(b *store.Bucket, principal, market, day string) risk.Usage {
+func usage(b store.Bucket, principal, market, day string) risk.Usage {
 	if b == nil {
 		return risk.Usage{}
 	}
@@ -183,7 +183,7 @@ func (s *Service) prepareRisk(a Action, now time.Time) (*prepared, error) {
 // checks the order against the venue's limits and, when it passes and the
 // limits count usage, adds it to the counters and keeps its reservation under
 // the record id. It returns the risk refusal (nil when the order may go).
-func (s *Service) checkAndReserve(t *store.Txn, p *prepared, id store.RecordID) (refusal error, err error) {
+func (s *Service) checkAndReserve(t store.Txn, p *prepared, id store.RecordID) (refusal error, err error) {
 	if p.raw == nil {
 		return storedNote(p.limits.Check(p.order, risk.Usage{}, risk.Usage{})), nil
 	}
@@ -219,7 +219,7 @@ func exposureOf(r reservation) decimal.Decimal {
 }
 
 // apply adds to the principal's and the total counters.
-func apply(b *store.Bucket, r reservation, daily, exposure decimal.Decimal, open int) error {
+func apply(b store.Bucket, r reservation, daily, exposure decimal.Decimal, open int) error {
 	for _, p := range []string{r.Principal, ""} {
 		if !daily.IsZero() {
 			if err := addDec(b, ledgerKey("d", r.Day, p), daily); err != nil {
@@ -245,7 +245,7 @@ func apply(b *store.Bucket, r reservation, daily, exposure decimal.Decimal, open
 // what it filled; one that rests keeps its reservation under its order id,
 // for its cancel or reconciliation to settle. A record without a reservation
 // (limits not counted, or settled already) is left alone.
-func (s *Service) settleClaim(t *store.Txn, id store.RecordID, venue string, o sibyl.Order, refusal error) error {
+func (s *Service) settleClaim(t store.Txn, id store.RecordID, venue string, o sibyl.Order, refusal error) error {
 	b, r, ok, err := takeReservation(t, resKey(id))
 	if err != nil || !ok {
 		return err
@@ -267,7 +267,7 @@ func (s *Service) settleClaim(t *store.Txn, id store.RecordID, venue string, o s
 // settleOrder runs where an order is seen final (its cancel, or the
 // reconciliation of open orders): the reservation it kept while resting is
 // settled from its final state.
-func settleOrder(t *store.Txn, principal, venue string, o sibyl.Order) error {
+func settleOrder(t store.Txn, principal, venue string, o sibyl.Order) error {
 	b, r, ok, err := takeReservation(t, ledgerKey("x", principal, venue, o.NativeID))
 	if err != nil || !ok {
 		return err
@@ -278,7 +278,7 @@ func settleOrder(t *store.Txn, principal, venue string, o sibyl.Order) error {
 // finish settles a final order: it no longer rests; a buy keeps the exposure
 // of what it filled (at its price), a sell takes what it sold off the market's
 // exposure.
-func finish(b *store.Bucket, r reservation, o sibyl.Order) error {
+func finish(b store.Bucket, r reservation, o sibyl.Order) error {
 	filled := o.FilledQuantity
 	price := r.Price
 	if price.IsZero() {
@@ -293,7 +293,7 @@ func finish(b *store.Bucket, r reservation, o sibyl.Order) error {
 	return apply(b, r, decimal.Zero, exp, -1)
 }
 
-func takeReservation(t *store.Txn, k []byte) (*store.Bucket, reservation, bool, error) {
+func takeReservation(t store.Txn, k []byte) (store.Bucket, reservation, bool, error) {
 	b, err := t.Bucket(bucketRiskLedger)
 	if err != nil || b == nil {
 		return nil, reservation{}, false, err
@@ -332,7 +332,7 @@ func (s *Service) CheckRisk(ctx context.Context, principal string, legs []Leg) e
 	}
 	day := s.now().UTC().Format(time.DateOnly)
 	var refusal error
-	err := s.store.View(func(t *store.Txn) error {
+	err := s.store.View(func(t store.Txn) error {
 		b, err := t.Bucket(bucketRiskLedger)
 		if err != nil {
 			return err

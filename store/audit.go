@@ -196,7 +196,7 @@ func readHead(tx *bolt.Tx) (AuditHead, error) {
 // PrepareAudit, which callers should use to keep the work out of the shared
 // transaction), fills in Seq, Prev, Hash and HMAC (and Time when zero), and
 // returns the stored entry.
-func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
+func (t *boltTxn) AppendAudit(e AuditEntry) (AuditEntry, error) {
 	e, err := t.s.appendAudit(t.tx, e, &t.head)
 	if err == nil && t.s.onCommit != nil {
 		t.audited = append(t.audited, AuditOutcome{Tool: e.Tool, Outcome: e.Outcome, Error: e.Error})
@@ -206,13 +206,13 @@ func (t *Txn) AppendAudit(e AuditEntry) (AuditEntry, error) {
 
 // appendAudit appends e; cache holds the chain head across the appends of one
 // transaction (it must start zero and live no longer).
-func (s *Store) appendAudit(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditEntry, error) {
+func (s *Bolt) appendAudit(tx *bolt.Tx, e AuditEntry, cache *headCache) (AuditEntry, error) {
 	return s.appendAuditFormat(tx, e, cache, auditFormat)
 }
 
 // appendAuditFormat appends e in the given format (tests write legacy entries
 // to show that old chains still verify).
-func (s *Store) appendAuditFormat(tx *bolt.Tx, e AuditEntry, cache *headCache, format int) (AuditEntry, error) {
+func (s *Bolt) appendAuditFormat(tx *bolt.Tx, e AuditEntry, cache *headCache, format int) (AuditEntry, error) {
 	var head AuditHead
 	if cache.ok {
 		head = cache.head
@@ -312,7 +312,7 @@ type headCache struct {
 
 // chainSums returns the hex SHA-256 and, when a key is configured, the hex
 // HMAC-SHA256 of prev followed by body.
-func (s *Store) chainSums(prev string, body []byte) (sum, mac string) {
+func (s *Bolt) chainSums(prev string, body []byte) (sum, mac string) {
 	return chainSums(s.auditKey, prev, body)
 }
 
@@ -360,7 +360,7 @@ type AuditVerification struct {
 // VerifyAudit walks the whole audit chain in one read transaction and returns
 // the first bad entry with the reason, or OK. The error is non-nil only when the
 // file cannot be read.
-func (s *Store) VerifyAudit() (AuditVerification, error) {
+func (s *Bolt) VerifyAudit() (AuditVerification, error) {
 	var res AuditVerification
 	err := s.db.View(func(tx *bolt.Tx) error {
 		res = AuditVerification{HMACChecked: len(s.auditKey) > 0}
@@ -405,7 +405,7 @@ func (s *Store) VerifyAudit() (AuditVerification, error) {
 }
 
 // checkEntry checks one stored entry against its seq and the previous hash.
-func (s *Store) checkEntry(seq uint64, prev string, v []byte) (AuditProblem, string) {
+func (s *Bolt) checkEntry(seq uint64, prev string, v []byte) (AuditProblem, string) {
 	return checkEntry(s.auditKey, seq, prev, v)
 }
 
@@ -503,7 +503,7 @@ func VerifyAuditJSONL(r io.Reader, key []byte) (AuditVerification, error) {
 
 // AuditHead returns the chain head: the last seq and its hash (seq 0 and 64
 // zeros for an empty chain).
-func (s *Store) AuditHead() (AuditHead, error) {
+func (s *Bolt) AuditHead() (AuditHead, error) {
 	var h AuditHead
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
@@ -516,7 +516,7 @@ func (s *Store) AuditHead() (AuditHead, error) {
 // ReadAudit returns up to limit entries (default 100, at most 10,000) with seq
 // greater than afterSeq, oldest first, keeping only those of tool when tool is
 // not empty. Pass the last returned seq as afterSeq to read the next page.
-func (s *Store) ReadAudit(afterSeq uint64, limit int, tool string) ([]AuditEntry, error) {
+func (s *Bolt) ReadAudit(afterSeq uint64, limit int, tool string) ([]AuditEntry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -540,7 +540,7 @@ func (s *Store) ReadAudit(afterSeq uint64, limit int, tool string) ([]AuditEntry
 
 // TailAudit returns the last n entries (default 20, at most 10,000), of tool
 // when tool is not empty, oldest first.
-func (s *Store) TailAudit(n int, tool string) ([]AuditEntry, error) {
+func (s *Bolt) TailAudit(n int, tool string) ([]AuditEntry, error) {
 	if n <= 0 {
 		n = 20
 	}
@@ -569,7 +569,7 @@ func (s *Store) TailAudit(n int, tool string) ([]AuditEntry, error) {
 // Lines: each line is the stored canonical bytes of one entry, so the export
 // can be re-verified elsewhere. It reads in pages and writes outside the read
 // transactions. It returns how many entries it wrote.
-func (s *Store) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
+func (s *Bolt) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
 	n := 0
 	for {
 		var page [][]byte
@@ -616,13 +616,13 @@ type auditReq struct {
 // for the disk. It blocks while the queue is full (until ctx ends) and fails with
 // ErrClosed after Close. Use it for read-only tool calls; state-changing calls
 // use Txn.AppendAudit inside their own transaction.
-func (s *Store) AuditAsync(ctx context.Context, e AuditEntry) error {
+func (s *Bolt) AuditAsync(ctx context.Context, e AuditEntry) error {
 	return s.sendAudit(ctx, auditReq{entry: e})
 }
 
 // FlushAudit waits until every entry queued before the call is on disk. It
 // returns the first error the appender met since the previous flush.
-func (s *Store) FlushAudit(ctx context.Context) error {
+func (s *Bolt) FlushAudit(ctx context.Context) error {
 	done := make(chan error, 1)
 	if err := s.sendAudit(ctx, auditReq{flush: done}); err != nil {
 		return err
@@ -635,7 +635,7 @@ func (s *Store) FlushAudit(ctx context.Context) error {
 	}
 }
 
-func (s *Store) sendAudit(ctx context.Context, r auditReq) error {
+func (s *Bolt) sendAudit(ctx context.Context, r auditReq) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -649,7 +649,7 @@ func (s *Store) sendAudit(ctx context.Context, r auditReq) error {
 	}
 }
 
-func (s *Store) auditLoop() {
+func (s *Bolt) auditLoop() {
 	defer s.loops.Done()
 	var pendingErr error
 	batch := make([]auditReq, 0, s.auditMax)
@@ -720,7 +720,7 @@ func redactValue(v any) any { return redact.Value(v) }
 // AuditEntryHashes returns the stored hash of the entry at each seq, in one
 // read transaction, with "" for a seq that has no entry. `sibyl audit verify
 // --anchor` compares them with the anchor's checkpoints.
-func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
+func (s *Bolt) AuditEntryHashes(seqs []uint64) ([]string, error) {
 	out := make([]string, len(seqs))
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAudit))
@@ -749,7 +749,7 @@ func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
 // being decoded (their stored bytes are searched for the canonical
 // "principal" member first), so a key reading its own entries in a long log
 // of others' costs a scan, not a decode of every entry.
-func (s *Store) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit int, tool string) ([]AuditEntry, uint64, error) {
+func (s *Bolt) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit int, tool string) ([]AuditEntry, uint64, error) {
 	if limit <= 0 {
 		limit = 100
 	}

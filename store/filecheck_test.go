@@ -39,7 +39,7 @@ func TestOpenRefusesDamagedFile(t *testing.T) {
 		{"truncated", data[:used/2], "is truncated"},
 		{"not bbolt", []byte(strings.Repeat("not a database\n", 1000)), "not a sibyl data file"},
 	} {
-		for _, open := range []func(string, Options) (*Store, error){OpenOptions, OpenReadOnly} {
+		for _, open := range []func(string, Options) (*Bolt, error){OpenOptions, OpenReadOnly} {
 			path := filepath.Join(t.TempDir(), "sibyl.db")
 			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
 				t.Fatal(err)

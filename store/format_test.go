@@ -39,7 +39,8 @@ func TestLegacyExportStillVerifies(t *testing.T) {
 func TestMixedFormatChainVerifies(t *testing.T) {
 	s := mustOpen(t, Options{AuditKey: []byte("k")})
 	add := func(format int, note string) {
-		err := s.Commit(func(t *Txn) error {
+		err := s.Commit(func(tn Txn) error {
+			t := tn.(*boltTxn)
 			_, err := s.appendAuditFormat(t.tx, AuditEntry{Principal: "key:<a&b>", Tool: "get_market", Outcome: OutcomeOK,
 				Args: json.RawMessage(`{"market":"paper:X","note":"` + note + `","n":1.50}`)}, &t.head, format)
 			return err
@@ -95,7 +96,7 @@ func FuzzAuditEntryJCS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, args []byte, principal, key string) {
 		s := mustOpen(t, Options{})
 		var stored AuditEntry
-		err := s.Commit(func(tx *Txn) (err error) {
+		err := s.Commit(func(tx Txn) (err error) {
 			stored, err = tx.AppendAudit(AuditEntry{Principal: principal, Key: key, Tool: "t", Outcome: "ok", Args: args,
 				Time: time.Unix(1, 0), OrderIDs: []string{principal}})
 			return err

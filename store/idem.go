@@ -180,7 +180,7 @@ func decodeVersion(v []byte) (Record, error) {
 	return rec, nil
 }
 
-func (t *Txn) logBucket() *bolt.Bucket {
+func (t *boltTxn) logBucket() *bolt.Bucket {
 	if t.log == nil {
 		t.log = t.tx.Bucket([]byte(bucketIdemLog))
 		if t.tx.Writable() {
@@ -191,7 +191,7 @@ func (t *Txn) logBucket() *bolt.Bucket {
 }
 
 // Record returns the record with the given id. ok is false when there is none.
-func (t *Txn) Record(id RecordID) (rec Record, ok bool, err error) {
+func (t *boltTxn) Record(id RecordID) (rec Record, ok bool, err error) {
 	if err := id.valid(); err != nil {
 		return Record{}, false, err
 	}
@@ -240,7 +240,7 @@ func (p PreparedRecord) Record() Record { return p.rec }
 // detection index from DupIndexed and Fingerprint, the order index from
 // OrderID and Venue. Callers on a hot path should PrepareRecord outside the
 // transaction and PutPrepared inside it.
-func (t *Txn) PutRecord(rec Record) error {
+func (t *boltTxn) PutRecord(rec Record) error {
 	p, err := PrepareRecord(rec)
 	if err != nil {
 		return err
@@ -251,7 +251,7 @@ func (t *Txn) PutRecord(rec Record) error {
 
 // PutPrepared is PutRecord for a prepared record. It returns the new version's
 // number (see RecordVersion).
-func (t *Txn) PutPrepared(p PreparedRecord) (version uint64, err error) {
+func (t *boltTxn) PutPrepared(p PreparedRecord) (version uint64, err error) {
 	rec := &p.rec
 	if p.value == nil {
 		return 0, errors.New("store: PutPrepared with a zero PreparedRecord")
@@ -283,7 +283,7 @@ func (t *Txn) PutPrepared(p PreparedRecord) (version uint64, err error) {
 // RecordVersion returns the number of the record's newest version: it changes
 // with every PutRecord, so a caller that wrote version v and finds it still
 // newest knows the record is exactly what it wrote.
-func (t *Txn) RecordVersion(id RecordID) (uint64, bool) {
+func (t *boltTxn) RecordVersion(id RecordID) (uint64, bool) {
 	m, ok := t.recMeta(string(id.bytes()))
 	return m.seq, ok
 }
@@ -331,7 +331,7 @@ func encodeRecord(rec *Record) ([]byte, error) {
 
 // dropFingerprint removes the duplicate-detection entry fpk if it still names
 // key (a later key's entry is left alone).
-func (t *Txn) dropFingerprint(fpk, key string) {
+func (t *boltTxn) dropFingerprint(fpk, key string) {
 	if u, ok := t.fpUse(fpk); ok && u.key == key {
 		t.idemDelta().fps[fpk] = nil
 	}
@@ -339,7 +339,7 @@ func (t *Txn) dropFingerprint(fpk, key string) {
 
 // FingerprintUse returns the last use of fingerprint by principal on tool: the
 // newest record with DupIndexed set and that fingerprint.
-func (t *Txn) FingerprintUse(principal, tool, fingerprint string) (FingerprintUse, bool, error) {
+func (t *boltTxn) FingerprintUse(principal, tool, fingerprint string) (FingerprintUse, bool, error) {
 	u, ok := t.fpUse(string(joinKey(principal, tool, fingerprint)))
 	if !ok {
 		return FingerprintUse{}, false, nil
@@ -350,7 +350,7 @@ func (t *Txn) FingerprintUse(principal, tool, fingerprint string) (FingerprintUs
 // MarkOrderFinal sets OrderFinal on the record that opened principal's order
 // orderID at venue (the record whose OrderID it is), so the retention sweep may
 // drop it. It reports whether such a record exists.
-func (t *Txn) MarkOrderFinal(principal, venue, orderID string, now time.Time) (bool, error) {
+func (t *boltTxn) MarkOrderFinal(principal, venue, orderID string, now time.Time) (bool, error) {
 	idb, ok := t.orderRecord(string(joinKey(principal, venue, orderID)))
 	if !ok {
 		return false, nil
@@ -373,7 +373,7 @@ func (t *Txn) MarkOrderFinal(principal, venue, orderID string, now time.Time) (b
 
 // Record returns the record with the given id, read outside any Commit. ok is
 // false when there is none.
-func (s *Store) Record(id RecordID) (rec Record, ok bool, err error) {
+func (s *Bolt) Record(id RecordID) (rec Record, ok bool, err error) {
 	if err := id.valid(); err != nil {
 		return Record{}, false, err
 	}
@@ -412,7 +412,7 @@ type IdemStats struct {
 }
 
 // IdemStats returns the record counts.
-func (s *Store) IdemStats() IdemStats {
+func (s *Bolt) IdemStats() IdemStats {
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
 	return IdemStats{Records: len(s.idx.recs), Versions: len(s.idx.recs) + s.idx.superseded}

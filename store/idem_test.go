@@ -15,9 +15,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func put(tb testing.TB, s *Store, recs ...Record) {
+func put(tb testing.TB, s *Bolt, recs ...Record) {
 	tb.Helper()
-	if err := s.Commit(func(t *Txn) error {
+	if err := s.Commit(func(t Txn) error {
 		for _, r := range recs {
 			if err := t.PutRecord(r); err != nil {
 				return err
@@ -29,7 +29,7 @@ func put(tb testing.TB, s *Store, recs ...Record) {
 	}
 }
 
-func mustRecord(tb testing.TB, s *Store, id RecordID) Record {
+func mustRecord(tb testing.TB, s *Bolt, id RecordID) Record {
 	tb.Helper()
 	rec, ok, err := s.Record(id)
 	if err != nil || !ok {
@@ -38,11 +38,11 @@ func mustRecord(tb testing.TB, s *Store, id RecordID) Record {
 	return rec
 }
 
-func fingerprintUse(tb testing.TB, s *Store, principal, tool, fp string) (FingerprintUse, bool) {
+func fingerprintUse(tb testing.TB, s *Bolt, principal, tool, fp string) (FingerprintUse, bool) {
 	tb.Helper()
 	var u FingerprintUse
 	var ok bool
-	if err := s.View(func(t *Txn) (err error) { u, ok, err = t.FingerprintUse(principal, tool, fp); return err }); err != nil {
+	if err := s.View(func(t Txn) (err error) { u, ok, err = t.FingerprintUse(principal, tool, fp); return err }); err != nil {
 		tb.Fatal(err)
 	}
 	return u, ok
@@ -97,7 +97,7 @@ func TestRecordLogSurvivesReopen(t *testing.T) {
 	if u, ok := fingerprintUse(t, s, "p", "place_order", "fp2"); ok {
 		t.Errorf("fingerprint fp2 (refused record): %+v, want none", u)
 	}
-	err = s.Commit(func(t *Txn) error {
+	err = s.Commit(func(t Txn) error {
 		ok, err := t.MarkOrderFinal("p", "paper", "o-1", t0.Add(time.Hour))
 		if err == nil && !ok {
 			err = fmt.Errorf("order o-1 not in the order index")
@@ -120,7 +120,7 @@ func TestRecordLogSurvivesReopen(t *testing.T) {
 	if n := logEntries(t, s); n != s.IdemStats().Versions {
 		t.Errorf("log entries %d, IdemStats %+v", n, s.IdemStats())
 	}
-	if err := s.Commit(func(*Txn) error { return nil }); err != nil {
+	if err := s.Commit(func(Txn) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.IdemStats(); got != (IdemStats{Records: 3, Versions: 3}) {
@@ -134,7 +134,7 @@ func TestRecordLogSurvivesReopen(t *testing.T) {
 	}
 }
 
-func logEntries(tb testing.TB, s *Store) int {
+func logEntries(tb testing.TB, s *Bolt) int {
 	tb.Helper()
 	n := 0
 	s.db.View(func(tx *bolt.Tx) error {
@@ -167,7 +167,7 @@ func TestSupersededVersionsAreDeleted(t *testing.T) {
 		t.Fatalf("after rewriting every record: %+v", got)
 	}
 	// A rolled-back transaction deletes nothing, and forgets nothing.
-	if err := s.Commit(func(*Txn) error { return errors.New("refused") }); err == nil {
+	if err := s.Commit(func(Txn) error { return errors.New("refused") }); err == nil {
 		t.Fatal("a failing commit function committed")
 	}
 	if got, logged := s.IdemStats(), logEntries(t, s); got.Versions != 2*n || logged != 2*n {
@@ -179,7 +179,7 @@ func TestSupersededVersionsAreDeleted(t *testing.T) {
 	}
 	s = mustOpenPath(t, path) // checked and closed at cleanup
 	for i, want := range []int{2*n - garbagePerTxn, n} {
-		if err := s.Commit(func(*Txn) error { return nil }); err != nil {
+		if err := s.Commit(func(Txn) error { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if got, logged := s.IdemStats(), logEntries(t, s); got.Versions != want || logged != want {
@@ -251,7 +251,7 @@ func TestMigratesFirstLayout(t *testing.T) {
 	if u, ok := fingerprintUse(t, s, "p", "place_order", "fpC"); !ok || u.Key != "pending-1" {
 		t.Errorf("fingerprint fpC: %+v %v", u, ok)
 	}
-	err = s.Commit(func(t *Txn) error {
+	err = s.Commit(func(t Txn) error {
 		if ok, err := t.MarkOrderFinal("p", "paper", "o-7", t0.Add(time.Hour)); err != nil || !ok {
 			return fmt.Errorf("MarkOrderFinal: %v %v", ok, err)
 		}
@@ -321,7 +321,7 @@ func TestRecordReadsRaceSweeps(t *testing.T) {
 				continue
 			}
 			for _, id := range ids {
-				s.CommitAsync(func(t *Txn) error {
+				s.CommitAsync(func(t Txn) error {
 					return t.PutRecord(Record{ID: id, State: Pending, Attempt: round, Fingerprint: "fp", Created: time.Now()})
 				}, nil)
 			}
@@ -334,7 +334,7 @@ func TestRecordReadsRaceSweeps(t *testing.T) {
 	// their transaction leaves the versions they supersede for the next sweep
 	// (by design). An empty Commit behind them is answered only once they are
 	// committed and applied, so the sweep below runs in a later transaction.
-	if err := s.Commit(func(*Txn) error { return nil }); err != nil {
+	if err := s.Commit(func(Txn) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Sweep(time.Now().Add(-time.Hour)); err != nil {

@@ -116,7 +116,7 @@ const garbagePerTxn = 512
 // up again (Store.Record). A version already gone (a sweep took it) is skipped.
 // So the log holds about one version per record instead of every version
 // until the next sweep.
-func (t *Txn) collectGarbage() {
+func (t *boltTxn) collectGarbage() {
 	g := t.s.idx.garbage
 	if len(g) == 0 {
 		return
@@ -142,7 +142,7 @@ func (t *Txn) collectGarbage() {
 }
 
 // idemDelta returns the transaction's pending index changes, creating them.
-func (t *Txn) idemDelta() *idemDelta {
+func (t *boltTxn) idemDelta() *idemDelta {
 	if t.idem == nil {
 		t.s.idx.mu.RLock()
 		next := t.s.idx.nextSeq
@@ -152,7 +152,7 @@ func (t *Txn) idemDelta() *idemDelta {
 	return t.idem
 }
 
-func (t *Txn) nextLogSeq() uint64 {
+func (t *boltTxn) nextLogSeq() uint64 {
 	d := t.idemDelta()
 	seq := d.nextSeq
 	d.nextSeq++
@@ -160,7 +160,7 @@ func (t *Txn) nextLogSeq() uint64 {
 }
 
 // recMeta looks a record up, this transaction's changes first.
-func (t *Txn) recMeta(id string) (recMeta, bool) {
+func (t *boltTxn) recMeta(id string) (recMeta, bool) {
 	if t.idem != nil {
 		if m, ok := t.idem.recs[id]; ok {
 			if m == nil {
@@ -172,7 +172,7 @@ func (t *Txn) recMeta(id string) (recMeta, bool) {
 	return t.s.idx.lookup(id)
 }
 
-func (t *Txn) fpUse(fpk string) (fpUse, bool) {
+func (t *boltTxn) fpUse(fpk string) (fpUse, bool) {
 	if t.idem != nil {
 		if u, ok := t.idem.fps[fpk]; ok {
 			if u == nil {
@@ -187,7 +187,7 @@ func (t *Txn) fpUse(fpk string) (fpUse, bool) {
 	return u, ok
 }
 
-func (t *Txn) orderRecord(ok string) (string, bool) {
+func (t *boltTxn) orderRecord(ok string) (string, bool) {
 	if t.idem != nil {
 		if id, found := t.idem.orders[ok]; found {
 			if id == nil {
@@ -218,7 +218,7 @@ type OpenOrder struct {
 // a record when the venue fills, expires or settles the order on its own; a
 // caller that finds the order final marks it so with Txn.MarkOrderFinal, and
 // the next sweep can delete it.
-func (s *Store) OpenOrders(createdBefore time.Time, limit int) []OpenOrder {
+func (s *Bolt) OpenOrders(createdBefore time.Time, limit int) []OpenOrder {
 	cut := createdBefore.UnixNano()
 	x := s.idx
 	x.mu.RLock()
@@ -250,7 +250,7 @@ func (s *Store) OpenOrders(createdBefore time.Time, limit int) []OpenOrder {
 // PendingRecords returns up to limit ids (all when limit <= 0) of tool's
 // records created before createdBefore whose outcome is still unknown (state
 // pending), oldest first.
-func (s *Store) PendingRecords(tool string, createdBefore time.Time, limit int) []RecordID {
+func (s *Bolt) PendingRecords(tool string, createdBefore time.Time, limit int) []RecordID {
 	cut := createdBefore.UnixNano()
 	type found struct {
 		id      RecordID
@@ -286,7 +286,7 @@ func (s *Store) PendingRecords(tool string, createdBefore time.Time, limit int) 
 
 // forgetRecord drops rec (being deleted from the log) from the indexes. It
 // reports whether a duplicate-detection entry went with it.
-func (t *Txn) forgetRecord(rec Record) (droppedFP bool) {
+func (t *boltTxn) forgetRecord(rec Record) (droppedFP bool) {
 	d := t.idemDelta()
 	id := string(rec.ID.bytes())
 	d.recs[id] = nil

@@ -41,7 +41,7 @@ var ErrBadAPIKey = errors.New("invalid or revoked API key")
 
 // CreateAPIKey stores a new key with the given name and scopes and returns the
 // token (shown once: only its hash is stored) and the stored key.
-func (s *Store) CreateAPIKey(name string, scopes []string, now time.Time) (token string, key APIKey, err error) {
+func (s *Bolt) CreateAPIKey(name string, scopes []string, now time.Time) (token string, key APIKey, err error) {
 	idb := make([]byte, 6)
 	secret := make([]byte, 32)
 	if _, err := rand.Read(idb); err != nil {
@@ -73,7 +73,7 @@ func (s *Store) CreateAPIKey(name string, scopes []string, now time.Time) (token
 // AuthenticateAPIKey returns the live key a token names. Any malformed, unknown
 // or revoked token, or a wrong secret, gives ErrBadAPIKey; the comparison of the
 // secret's hash takes constant time.
-func (s *Store) AuthenticateAPIKey(token string) (APIKey, error) {
+func (s *Bolt) AuthenticateAPIKey(token string) (APIKey, error) {
 	rest, ok := strings.CutPrefix(token, tokenPrefix)
 	id, sec, ok2 := strings.Cut(rest, "_")
 	if !ok || !ok2 || len(id) != 12 || sec == "" {
@@ -91,7 +91,7 @@ func (s *Store) AuthenticateAPIKey(token string) (APIKey, error) {
 	return key, nil
 }
 
-func (s *Store) apiKey(id string) (key APIKey, found bool, err error) {
+func (s *Bolt) apiKey(id string) (key APIKey, found bool, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
 		if b == nil {
@@ -108,7 +108,7 @@ func (s *Store) apiKey(id string) (key APIKey, found bool, err error) {
 }
 
 // APIKeys returns every key (revoked ones too), oldest first.
-func (s *Store) APIKeys() ([]APIKey, error) {
+func (s *Bolt) APIKeys() ([]APIKey, error) {
 	var out []APIKey
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
@@ -130,7 +130,7 @@ func (s *Store) APIKeys() ([]APIKey, error) {
 
 // RevokeAPIKey marks a key revoked: its token stops working at once. Revoking an
 // unknown id is an error; revoking twice keeps the first time.
-func (s *Store) RevokeAPIKey(id string, now time.Time) error {
+func (s *Bolt) RevokeAPIKey(id string, now time.Time) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
 		var v []byte

@@ -32,7 +32,7 @@ func TestOnCommitReportsEachCommittedEntryOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.Commit(func(t *Txn) error {
+			_ = s.Commit(func(t Txn) error {
 				e := AuditEntry{Principal: "p", Tool: "place_order", Outcome: OutcomePlaced, Key: fmt.Sprintf("key-%04d", i)}
 				if i%3 == 0 {
 					e.Outcome, e.Error = OutcomeRejected, "risk_limit"

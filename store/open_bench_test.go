@@ -23,7 +23,7 @@ func BenchmarkOpenRebuildsIndex(b *testing.B) {
 	}
 	now := time.Now()
 	for i := 0; i < n; i += 1000 {
-		err := s.Commit(func(t *Txn) error {
+		err := s.Commit(func(t Txn) error {
 			for j := i; j < i+1000; j++ {
 				rec := Record{ID: RecordID{"key:3f9a2b7c", "place_order", fmt.Sprintf("0b6f2c1e-9c1a-4b7e-8f00-%012d", j)},
 					State: Pending, Fingerprint: fmt.Sprintf("%064x", j), ClientOrderID: "04c299f0-0d92-5cc5-8f9c-cce3f68d02ea",

@@ -91,7 +91,7 @@ type AuditOutcome struct {
 }
 
 // Store is the bbolt file. It is safe for concurrent use.
-type Store struct {
+type Bolt struct {
 	db       *bolt.DB
 	idx      *idemIndex // the record log's in-memory index; see index.go
 	auditKey []byte
@@ -105,6 +105,8 @@ type Store struct {
 	loops    sync.WaitGroup
 
 	onCommit func(CommitInfo)
+
+	locks sync.Map // lock name -> chan struct{} of capacity 1 (Lock)
 
 	verified verifiedPrefix // how much of the audit chain VerifyAuditIncremental has verified
 
@@ -129,7 +131,7 @@ type CommitStats struct {
 }
 
 // CommitStats returns the group committer's counters, for metrics and benchmarks.
-func (s *Store) CommitStats() CommitStats {
+func (s *Bolt) CommitStats() CommitStats {
 	tx := s.db.Stats().TxStats
 	return CommitStats{Transactions: s.commitTxs.Load(), Functions: s.commitFns.Load(), Busy: time.Duration(s.commitBusy.Load()),
 		PagesWritten: uint64(tx.GetWrite()), WriteTime: tx.GetWriteTime()}
@@ -138,13 +140,13 @@ func (s *Store) CommitStats() CommitStats {
 // Open opens (creating if needed) the bbolt file at path with default Options,
 // creating its directory with mode 0700. It fails with a clear error if another
 // process holds the file.
-func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
+func Open(path string) (*Bolt, error) { return OpenOptions(path, Options{}) }
 
 // OpenOptions is Open with options. It refuses, with an error wrapping
 // ErrDamaged that names the file and what to do, a file that is empty,
 // truncated or not a bbolt file, instead of starting a new store over it or
 // crashing on it.
-func OpenOptions(path string, opts Options) (*Store, error) {
+func OpenOptions(path string, opts Options) (*Bolt, error) {
 	return open(path, opts, false)
 }
 
@@ -153,14 +155,14 @@ func OpenOptions(path string, opts Options) (*Store, error) {
 // directory the process may not write (a read-only copy). Writes through the
 // returned Store fail. It fails like OpenOptions on a damaged file, and when the
 // file does not exist.
-func OpenReadOnly(path string, opts Options) (*Store, error) {
+func OpenReadOnly(path string, opts Options) (*Bolt, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	return open(path, opts, true)
 }
 
-func open(path string, opts Options, readOnly bool) (*Store, error) {
+func open(path string, opts Options, readOnly bool) (*Bolt, error) {
 	if !readOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("creating data dir: %w", err)
@@ -221,7 +223,7 @@ func open(path string, opts Options, readOnly bool) (*Store, error) {
 		}
 		return nil, err
 	}
-	s := &Store{
+	s := &Bolt{
 		db:       db,
 		idx:      idx,
 		auditKey: bytes.Clone(opts.AuditKey),
@@ -246,7 +248,7 @@ func orDefault(v, def int) int {
 
 // Close writes the queued asynchronous audit entries, waits for running commits,
 // and closes the file. Calls made after Close fail with ErrClosed.
-func (s *Store) Close() error {
+func (s *Bolt) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -261,11 +263,11 @@ func (s *Store) Close() error {
 }
 
 // Path returns the file's path.
-func (s *Store) Path() string { return s.db.Path() }
+func (s *Bolt) Path() string { return s.db.Path() }
 
 // Check runs bbolt's consistency check over the whole file and returns the first
 // problem it finds, or nil. Tests call it in cleanup; `sibyl audit verify` may too.
-func (s *Store) Check() error {
+func (s *Bolt) Check() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		var first error
 		for err := range tx.Check() {
@@ -280,13 +282,13 @@ func (s *Store) Check() error {
 // Bucket is one named bucket inside an Update or View closure. Values returned by
 // Get are copies and stay valid after the closure returns. A Bucket must not be
 // used after its closure returns.
-type Bucket struct {
+type boltBucket struct {
 	b        *bolt.Bucket
 	writable bool
 }
 
 // Get returns a copy of the value at key, or nil when there is none.
-func (b *Bucket) Get(key []byte) []byte {
+func (b *boltBucket) Get(key []byte) []byte {
 	v := b.b.Get(key)
 	if v == nil {
 		return nil
@@ -295,27 +297,27 @@ func (b *Bucket) Get(key []byte) []byte {
 }
 
 // Put stores value at key. It fails inside a View closure.
-func (b *Bucket) Put(key, value []byte) error { return b.b.Put(key, value) }
+func (b *boltBucket) Put(key, value []byte) error { return b.b.Put(key, value) }
 
 // Delete removes key. It fails inside a View closure.
-func (b *Bucket) Delete(key []byte) error { return b.b.Delete(key) }
+func (b *boltBucket) Delete(key []byte) error { return b.b.Delete(key) }
 
 // PackPages makes the bucket fill pages completely before splitting them, for
 // the rest of the transaction, instead of bbolt's default of half: right for
 // keys written mostly in ascending order, such as sequence numbers, where a
 // half-filled page is never filled later. It is a no-op inside a View closure.
-func (b *Bucket) PackPages() {
+func (b *boltBucket) PackPages() {
 	if b.writable {
 		b.b.FillPercent = 1
 	}
 }
 
 // NextSequence returns the bucket's next autoincrement integer.
-func (b *Bucket) NextSequence() (uint64, error) { return b.b.NextSequence() }
+func (b *boltBucket) NextSequence() (uint64, error) { return b.b.NextSequence() }
 
 // ForEachPrefix calls fn for every key with the given prefix, in key order, with
 // copies of key and value. Iteration stops at the first error, which is returned.
-func (b *Bucket) ForEachPrefix(prefix []byte, fn func(key, value []byte) error) error {
+func (b *boltBucket) ForEachPrefix(prefix []byte, fn func(key, value []byte) error) error {
 	c := b.b.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if err := fn(bytes.Clone(k), bytes.Clone(v)); err != nil {
@@ -329,13 +331,13 @@ func (b *Bucket) ForEachPrefix(prefix []byte, fn func(key, value []byte) error) 
 // if needed). The transaction commits (and fsyncs) when fn returns nil and rolls
 // back otherwise. Use it for state with no idempotency or audit duties, such as
 // the paper venue's books and accounts.
-func (s *Store) UpdateBucket(name string, fn func(b *Bucket) error) error {
+func (s *Bolt) UpdateBucket(name string, fn func(b Bucket) error) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists([]byte(name))
 		if err != nil {
 			return fmt.Errorf("creating bucket %s: %w", name, err)
 		}
-		return fn(&Bucket{b: bk, writable: true})
+		return fn(&boltBucket{b: bk, writable: true})
 	})
 }
 
@@ -348,33 +350,34 @@ func (s *Store) UpdateBucket(name string, fn func(b *Bucket) error) error {
 // in order gets them on disk in that order. fn has Commit's re-run rules: it
 // may run more than once and must have no side effects outside the bucket. It
 // fails with ErrClosed (and done is not called) after Close.
-func (s *Store) CommitBucketAsync(name string, fn func(b *Bucket) error, done func(error)) error {
-	return s.CommitAsync(func(t *Txn) error {
+func (s *Bolt) CommitBucketAsync(name string, fn func(b Bucket) error, done func(error)) error {
+	return s.CommitAsync(func(tn Txn) error {
+		t := tn.(*boltTxn)
 		bk, err := t.tx.CreateBucketIfNotExists([]byte(name))
 		if err != nil {
 			return fmt.Errorf("creating bucket %s: %w", name, err)
 		}
-		return fn(&Bucket{b: bk, writable: true})
+		return fn(&boltBucket{b: bk, writable: true})
 	}, done)
 }
 
 // ViewBucket runs fn in one read-only transaction on the named bucket. fn is not
 // called when the bucket does not exist yet.
-func (s *Store) ViewBucket(name string, fn func(b *Bucket) error) error {
+func (s *Bolt) ViewBucket(name string, fn func(b Bucket) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(name))
 		if bk == nil {
 			return nil
 		}
-		return fn(&Bucket{b: bk})
+		return fn(&boltBucket{b: bk})
 	})
 }
 
 // Txn is one transaction over the idempotency records, their indexes and the
 // audit chain. It is valid only inside the function given to Commit or View.
-type Txn struct {
+type boltTxn struct {
 	tx   *bolt.Tx
-	s    *Store
+	s    *Bolt
 	head headCache    // the audit chain head as of this transaction's last append
 	idem *idemDelta   // this transaction's changes to the record index, applied on commit
 	log  *bolt.Bucket // the record log, once looked up
@@ -394,7 +397,7 @@ type Txn struct {
 // only when the transaction must not commit; report decisions (a refusal, a
 // replay) through captured variables and return nil, so that neighbours in the
 // batch are not re-run.
-func (s *Store) Commit(fn func(t *Txn) error) error {
+func (s *Bolt) Commit(fn func(t Txn) error) error {
 	req := &commitReq{fn: fn, done: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
@@ -412,7 +415,7 @@ func (s *Store) Commit(fn func(t *Txn) error) error {
 // (which would wait for the goroutine running it). fn has Commit's re-run
 // rules. Close runs every function queued before it. It fails with ErrClosed
 // (and done is not called) after Close.
-func (s *Store) CommitAsync(fn func(t *Txn) error, done func(error)) error {
+func (s *Bolt) CommitAsync(fn func(t Txn) error, done func(error)) error {
 	req := &commitReq{fn: fn, then: done}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -424,12 +427,12 @@ func (s *Store) CommitAsync(fn func(t *Txn) error, done func(error)) error {
 }
 
 // View runs fn in a read-only transaction. Txn's write methods fail inside it.
-func (s *Store) View(fn func(t *Txn) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Txn{tx: tx, s: s}) })
+func (s *Bolt) View(fn func(t Txn) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTxn{tx: tx, s: s}) })
 }
 
 type commitReq struct {
-	fn   func(t *Txn) error
+	fn   func(t Txn) error
 	done chan error  // Commit: receives the result
 	then func(error) // CommitAsync: called with the result
 }
@@ -447,7 +450,7 @@ func (r *commitReq) reply(err error) {
 // (up to maxBatch), runs them in one transaction, and answers them all after the
 // commit. While one batch is being fsync'd the next one gathers, so a lone caller
 // pays one fsync and many callers share them, with no timer delay.
-func (s *Store) commitLoop() {
+func (s *Bolt) commitLoop() {
 	defer s.loops.Done()
 	batch := make([]*commitReq, 0, s.maxBatch)
 	last := 1 // size of the previous batch
@@ -466,7 +469,7 @@ func (s *Store) commitLoop() {
 // that were just answered are about to submit their next request, and catching
 // them in this batch saves them a whole fsync. A lone caller (previous batch of
 // one) never waits.
-func (s *Store) gather(batch *[]*commitReq, last int) {
+func (s *Bolt) gather(batch *[]*commitReq, last int) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -504,10 +507,10 @@ func (s *Store) gather(batch *[]*commitReq, last int) {
 // gatherDelay bounds how long the committer waits for stragglers.
 const gatherDelay = 500 * time.Microsecond
 
-func (s *Store) runBatch(batch []*commitReq) {
+func (s *Bolt) runBatch(batch []*commitReq) {
 	for len(batch) > 0 {
 		failed := -1
-		err := s.update(len(batch), func(t *Txn) error {
+		err := s.update(len(batch), func(t *boltTxn) error {
 			for i, r := range batch {
 				if err := safeCall(r.fn, t); err != nil {
 					failed = i
@@ -525,7 +528,7 @@ func (s *Store) runBatch(batch []*commitReq) {
 				s.runBatch(batch[:failed])
 			}
 			r := batch[failed]
-			r.reply(s.update(1, func(t *Txn) error { return safeCall(r.fn, t) }))
+			r.reply(s.update(1, func(t *boltTxn) error { return safeCall(r.fn, t) }))
 			batch = batch[failed+1:]
 			continue
 		}
@@ -541,11 +544,11 @@ func (s *Store) runBatch(batch []*commitReq) {
 // update runs fn in one read-write transaction and, when it commits, makes its
 // changes to the record index visible. Only the committer's goroutine calls it,
 // so the index has one writer and changes in commit order.
-func (s *Store) update(fns int, fn func(t *Txn) error) error {
-	var t *Txn
+func (s *Bolt) update(fns int, fn func(t *boltTxn) error) error {
+	var t *boltTxn
 	var fnDone time.Time
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t = &Txn{tx: tx, s: s}
+		t = &boltTxn{tx: tx, s: s}
 		t.collectGarbage()
 		err := fn(t)
 		fnDone = time.Now()
@@ -560,7 +563,7 @@ func (s *Store) update(fns int, fn func(t *Txn) error) error {
 	return err
 }
 
-func safeCall(fn func(*Txn) error, t *Txn) (err error) {
+func safeCall(fn func(Txn) error, t *boltTxn) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("store: commit function panicked: %v", p)

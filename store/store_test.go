@@ -21,7 +21,7 @@ import (
 
 // mustOpen opens a store in a fresh temp dir and checks the file's consistency
 // in cleanup.
-func mustOpen(tb testing.TB, opts Options) *Store {
+func mustOpen(tb testing.TB, opts Options) *Bolt {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "sibyl.db")
 	s, err := OpenOptions(path, opts)
@@ -39,7 +39,7 @@ func mustOpen(tb testing.TB, opts Options) *Store {
 
 // tamperAudit overwrites the stored bytes of audit entry seq, bypassing the
 // chain, as an attacker with the file would.
-func tamperAudit(tb testing.TB, s *Store, seq uint64, edit func([]byte) []byte) {
+func tamperAudit(tb testing.TB, s *Bolt, seq uint64, edit func([]byte) []byte) {
 	tb.Helper()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAudit))
@@ -54,7 +54,7 @@ func tamperAudit(tb testing.TB, s *Store, seq uint64, edit func([]byte) []byte) 
 	}
 }
 
-func rawAudit(tb testing.TB, s *Store, seq uint64) []byte {
+func rawAudit(tb testing.TB, s *Bolt, seq uint64) []byte {
 	tb.Helper()
 	var v []byte
 	s.db.View(func(tx *bolt.Tx) error {
@@ -64,10 +64,10 @@ func rawAudit(tb testing.TB, s *Store, seq uint64) []byte {
 	return v
 }
 
-func appendN(tb testing.TB, s *Store, n int) {
+func appendN(tb testing.TB, s *Bolt, n int) {
 	tb.Helper()
 	for i := 0; i < n; i++ {
-		err := s.Commit(func(t *Txn) error {
+		err := s.Commit(func(t Txn) error {
 			_, err := t.AppendAudit(AuditEntry{
 				Time: time.Date(2026, 11, 27, 4, 0, i, 0, time.UTC), Principal: "local", Session: "s1", Transport: "stdio",
 				Tool: "place_order", Outcome: OutcomeIntent, Key: fmt.Sprintf("key-%08d", i),
@@ -229,17 +229,17 @@ func TestAuditTamperEveryByte(t *testing.T) {
 func TestAuditStructuralTampering(t *testing.T) {
 	tests := []struct {
 		name    string
-		tamper  func(tb testing.TB, s *Store)
+		tamper  func(tb testing.TB, s *Bolt)
 		seq     uint64
 		problem AuditProblem
 	}{
-		{"delete middle entry", func(tb testing.TB, s *Store) {
+		{"delete middle entry", func(tb testing.TB, s *Bolt) {
 			s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketAudit)).Delete(seqKey(2)) })
 		}, 2, ProblemGap},
-		{"truncate last entry", func(tb testing.TB, s *Store) {
+		{"truncate last entry", func(tb testing.TB, s *Bolt) {
 			s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketAudit)).Delete(seqKey(3)) })
 		}, 3, ProblemHeadMismatch},
-		{"rewrite entry with a recomputed hash", func(tb testing.TB, s *Store) {
+		{"rewrite entry with a recomputed hash", func(tb testing.TB, s *Bolt) {
 			// An attacker without the HMAC key recomputes the SHA-256 but not the HMAC.
 			tamperAudit(tb, s, 2, func(v []byte) []byte {
 				var m map[string]any
@@ -248,17 +248,17 @@ func TestAuditStructuralTampering(t *testing.T) {
 				delete(m, "hash")
 				delete(m, "hmac")
 				body, _ := marshalCanonical(m)
-				sum, _ := (&Store{}).chainSums(m["prev"].(string), body)
+				sum, _ := (&Bolt{}).chainSums(m["prev"].(string), body)
 				m["hash"] = sum
 				m["hmac"] = strings.Repeat("0", 64)
 				out, _ := marshalCanonical(m)
 				return out
 			})
 		}, 2, ProblemHMACMismatch},
-		{"non-canonical whitespace", func(tb testing.TB, s *Store) {
+		{"non-canonical whitespace", func(tb testing.TB, s *Bolt) {
 			tamperAudit(tb, s, 1, func(v []byte) []byte { return append(v, ' ') })
 		}, 1, ProblemNonCanonical},
-		{"not JSON", func(tb testing.TB, s *Store) {
+		{"not JSON", func(tb testing.TB, s *Bolt) {
 			tamperAudit(tb, s, 3, func(v []byte) []byte { return []byte("garbage") })
 		}, 3, ProblemBadJSON},
 	}
@@ -354,7 +354,7 @@ func TestAuditAsyncFlushedOnClose(t *testing.T) {
 	}
 }
 
-func mustOpenPath(tb testing.TB, path string) *Store {
+func mustOpenPath(tb testing.TB, path string) *Bolt {
 	tb.Helper()
 	s, err := Open(path)
 	if err != nil {
@@ -378,7 +378,7 @@ func TestCommitBatchIsolatesFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.Commit(func(t *Txn) error {
+			errs[i] = s.Commit(func(t Txn) error {
 				if err := t.PutRecord(Record{ID: id(i), State: Pending}); err != nil {
 					return err
 				}
@@ -414,7 +414,7 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 		{ID: RecordID{"p", "place_order", "recent"}, State: Done, Created: now.Add(-time.Hour), OrderID: "o3", Venue: "paper", OrderFinal: true,
 			Fingerprint: "fp-new", DupIndexed: true},
 	}
-	err := s.Commit(func(t *Txn) error {
+	err := s.Commit(func(t Txn) error {
 		for _, r := range recs {
 			if err := t.PutRecord(r); err != nil {
 				return err
@@ -448,7 +448,7 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 		}
 	}
 	// The order closes: the next sweep drops its record.
-	err = s.Commit(func(t *Txn) error {
+	err = s.Commit(func(t Txn) error {
 		ok, err := t.MarkOrderFinal("p", "paper", "o2", now)
 		if !ok {
 			return fmt.Errorf("order o2 not indexed")
@@ -465,7 +465,7 @@ func TestSweepKeepsOpenOrders(t *testing.T) {
 	}
 	fpUsed := func(fp string) bool {
 		var ok bool
-		s.View(func(t *Txn) (err error) { _, ok, err = t.FingerprintUse("p", "place_order", fp); return err })
+		s.View(func(t Txn) (err error) { _, ok, err = t.FingerprintUse("p", "place_order", fp); return err })
 		return ok
 	}
 	if fpUsed("fp-old") || !fpUsed("fp-new") {
@@ -527,7 +527,7 @@ func TestAuditEntryEncodingIsCanonical(t *testing.T) {
 			}
 			// The stored form (encoded in two parts) is canonical and decodes to the entry.
 			var stored AuditEntry
-			if err := s.Commit(func(t *Txn) (err error) { stored, err = t.AppendAudit(e); return err }); err != nil {
+			if err := s.Commit(func(t Txn) (err error) { stored, err = t.AppendAudit(e); return err }); err != nil {
 				t.Fatal(err)
 			}
 			raw := rawAudit(t, s, stored.Seq)
@@ -555,7 +555,7 @@ func TestCommitKeepsQueueOrderOnFailure(t *testing.T) {
 	s := mustOpen(t, Options{})
 	release := make(chan struct{})
 	blocked := make(chan struct{})
-	go s.Commit(func(t *Txn) error { // holds the committer while the rest queue
+	go s.Commit(func(t Txn) error { // holds the committer while the rest queue
 		close(blocked)
 		<-release
 		return nil
@@ -565,7 +565,7 @@ func TestCommitKeepsQueueOrderOnFailure(t *testing.T) {
 	write := func(val string, failFirst bool) {
 		ran := false
 		wg.Add(1)
-		err := s.CommitBucketAsync("order_test", func(b *Bucket) error {
+		err := s.CommitBucketAsync("order_test", func(b Bucket) error {
 			if failFirst && !ran {
 				ran = true
 				return errors.New("first run fails")
@@ -588,7 +588,7 @@ func TestCommitKeepsQueueOrderOnFailure(t *testing.T) {
 	close(release)
 	wg.Wait()
 	var got []byte
-	if err := s.ViewBucket("order_test", func(b *Bucket) error { got = b.Get([]byte("k")); return nil }); err != nil {
+	if err := s.ViewBucket("order_test", func(b Bucket) error { got = b.Get([]byte("k")); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if string(got) != "5" {

@@ -31,14 +31,15 @@ const (
 // It also deletes any superseded version still in the record log, whatever its
 // age (the committer deletes them as it goes; see Txn.collectGarbage). It works
 // through the group committer, a few thousand log entries per transaction.
-func (s *Store) Sweep(cutoff time.Time) (SweepResult, error) {
+func (s *Bolt) Sweep(cutoff time.Time) (SweepResult, error) {
 	var total SweepResult
 	cut := cutoff.UnixNano()
 	var from uint64
 	for {
 		var res SweepResult
 		var next uint64
-		err := s.Commit(func(t *Txn) error {
+		err := s.Commit(func(tn Txn) error {
+			t := tn.(*boltTxn)
 			res, next = SweepResult{}, 0 // Commit may run this more than once
 			b := t.logBucket()
 			c := b.Cursor()
@@ -134,7 +135,7 @@ type Sweeper struct {
 
 // StartSweeper starts a background loop that calls Sweep(now - Retention) every
 // Interval. Stop it before closing the Store.
-func (s *Store) StartSweeper(opts SweeperOptions) *Sweeper {
+func (s *Bolt) StartSweeper(opts SweeperOptions) *Sweeper {
 	if opts.Retention <= 0 {
 		opts.Retention = 24 * time.Hour
 	}

@@ -9,17 +9,17 @@ import (
 // and audit entry it belongs to (the orders service's risk ledger does). In a
 // Commit the bucket is created when missing; in a View a missing bucket is
 // returned as nil with a nil error, and callers treat it as empty.
-func (t *Txn) Bucket(name string) (*Bucket, error) {
+func (t *boltTxn) Bucket(name string) (Bucket, error) {
 	if t.tx.Writable() {
 		bk, err := t.tx.CreateBucketIfNotExists([]byte(name))
 		if err != nil {
 			return nil, fmt.Errorf("creating bucket %s: %w", name, err)
 		}
-		return &Bucket{b: bk, writable: true}, nil
+		return &boltBucket{b: bk, writable: true}, nil
 	}
 	bk := t.tx.Bucket([]byte(name))
 	if bk == nil {
 		return nil, nil
 	}
-	return &Bucket{b: bk}, nil
+	return &boltBucket{b: bk}, nil
 }

@@ -46,7 +46,7 @@ type IncrementalVerification struct {
 // call. The whole-chain check from scratch is VerifyAudit (`sibyl audit
 // verify`); this is for callers that may call often, such as get_audit_log.
 // The error is non-nil only when the file cannot be read.
-func (s *Store) VerifyAuditIncremental(limit int) (IncrementalVerification, error) {
+func (s *Bolt) VerifyAuditIncremental(limit int) (IncrementalVerification, error) {
 	if limit <= 0 {
 		limit = DefaultVerifyBatch
 	}

@@ -9,11 +9,11 @@ import (
 )
 
 // appendBulk appends n entries, a thousand per transaction.
-func appendBulk(tb testing.TB, s *Store, n int) {
+func appendBulk(tb testing.TB, s *Bolt, n int) {
 	tb.Helper()
 	for done := 0; done < n; {
 		batch := min(1000, n-done)
-		err := s.Commit(func(t *Txn) error {
+		err := s.Commit(func(t Txn) error {
 			for i := done; i < done+batch; i++ {
 				if _, err := t.AppendAudit(AuditEntry{
 					Time: time.Date(2026, 11, 27, 4, 0, 0, i, time.UTC), Principal: "key:abc", Session: "s1", Transport: "http",

@@ -14,7 +14,7 @@ import (
 // lose the last few read entries (never an order: order tools audit inside their
 // own transactions).
 type StoreAuditor struct {
-	Store *store.Store
+	Store store.Store
 	Log   *slog.Logger
 }
 

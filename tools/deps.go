@@ -33,7 +33,7 @@ type Deps struct {
 	// Orders places and cancels orders exactly once; Store holds the idempotency
 	// records and the audit log. The order tools are left out without them.
 	Orders *orders.Service
-	Store  *store.Store
+	Store  store.Store
 	// Spot returns a token's current price and its time, for hedge_position;
 	// nil leaves hedge_position out.
 	Spot func(symbol string) (float64, time.Time, error)

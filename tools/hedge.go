@@ -418,7 +418,7 @@ func (d *Deps) retryRefusedLegs(ctx context.Context, principal, key string, k []
 	if !changed {
 		return sp, nil
 	}
-	err := d.Store.UpdateBucket(bucketHedgePlans, func(b *store.Bucket) error {
+	err := d.Store.UpdateBucket(bucketHedgePlans, func(b store.Bucket) error {
 		raw, err := json.Marshal(sp)
 		if err != nil {
 			return err
@@ -576,7 +576,7 @@ func (d *Deps) hedgeBooks(ctx context.Context, sym string, by time.Time, markets
 func (d *Deps) storedHedge(k []byte, fp string) (storedPlan, bool, error) {
 	var sp storedPlan
 	found := false
-	err := d.Store.ViewBucket(bucketHedgePlans, func(b *store.Bucket) error {
+	err := d.Store.ViewBucket(bucketHedgePlans, func(b store.Bucket) error {
 		raw := b.Get(k)
 		if raw == nil {
 			return nil
@@ -595,7 +595,7 @@ func (d *Deps) storedHedge(k []byte, fp string) (storedPlan, bool, error) {
 // commitHedge stores the plan under the key (fsync'd before any leg is sent). If
 // a concurrent call stored one first, that one wins and is returned.
 func (d *Deps) commitHedge(k []byte, sp storedPlan) (storedPlan, error) {
-	err := d.Store.UpdateBucket(bucketHedgePlans, func(b *store.Bucket) error {
+	err := d.Store.UpdateBucket(bucketHedgePlans, func(b store.Bucket) error {
 		if raw := b.Get(k); raw != nil {
 			var err error
 			sp, err = storedPlanFor(raw, sp.Fingerprint)

@@ -25,7 +25,7 @@ const (
 // anchorLoop appends checkpoints to the anchor file in the background.
 type anchorLoop struct {
 	w      *anchor.Writer
-	st     *store.Store
+	st     store.Store
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -38,7 +38,7 @@ type anchorLoop struct {
 // file does not (the file was truncated, wiped or rolled back to an older
 // copy): serving from such a file would forget idempotency records and could
 // send an order twice. After a deliberate restore, start a new anchor file.
-func startAnchor(path string, st *store.Store, key []byte, log *slog.Logger) (*anchorLoop, error) {
+func startAnchor(path string, st store.Store, key []byte, log *slog.Logger) (*anchorLoop, error) {
 	if _, err := os.Stat(path); err == nil {
 		head, err := st.AuditHead()
 		if err != nil {
@@ -126,7 +126,7 @@ func (a *anchorLoop) stop() error {
 // hash, and each checkpoint's HMAC must be right when key is set. It returns
 // how many checkpoints matched, or an error naming the first checkpoint that
 // does not.
-func verifyAnchor(st *store.Store, path string, key []byte, head store.AuditHead) (int, anchor.Checkpoint, error) {
+func verifyAnchor(st store.Store, path string, key []byte, head store.AuditHead) (int, anchor.Checkpoint, error) {
 	cps, err := anchor.Read(path)
 	if err != nil {
 		return 0, anchor.Checkpoint{}, err

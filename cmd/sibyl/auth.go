@@ -20,7 +20,7 @@ import (
 // limits each key's request rate. It wraps the MCP handler; mcp's Authenticate
 // hook then reads the key it put in the request's context.
 type keyAuth struct {
-	store *store.Store
+	store store.Store
 	log   *slog.Logger
 	rps   float64 // requests per second per key; <= 0: unlimited
 	live  int     // API keys not revoked when serving began

@@ -179,7 +179,7 @@ func readJSONFile(path string, v any) error {
 // control applies the control file to a running server.
 type control struct {
 	dir    string
-	store  *store.Store
+	store  store.Store
 	orders *orders.Service
 	halt   *orders.Halt
 	log    *slog.Logger
@@ -237,7 +237,7 @@ func (c *control) audit(st controlState) error {
 	if err != nil {
 		return err
 	}
-	return c.store.Commit(func(t *store.Txn) error {
+	return c.store.Commit(func(t store.Txn) error {
 		b, err := t.Bucket(bucketControl)
 		if err != nil {
 			return err

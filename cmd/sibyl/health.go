@@ -73,7 +73,7 @@ const readyTimeout = 3 * time.Second
 
 // readiness checks the data file and the venues, caching the answer for readyTTL.
 type readiness struct {
-	store  *store.Store
+	store  store.Store
 	venues map[string]sibyl.Venue
 	log    *slog.Logger
 

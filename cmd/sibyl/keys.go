@@ -129,7 +129,7 @@ func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 
 // openExisting opens the data file at path, which must exist: reading commands
 // must not create an empty one in a mistyped --data-dir and report nothing.
-func openExisting(path string, opts store.Options) (*store.Store, error) {
+func openExisting(path string, opts store.Options) (store.Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no data file at %s: pass the --data-dir 'sibyl serve' uses (or set SIBYL_DATA_DIR)", path)
 	}

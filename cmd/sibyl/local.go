@@ -401,16 +401,16 @@ const (
 // store returns the data file at path and a function to release it. Inside
 // a server it is the server's own store (released by the server), and a path
 // other than the server's is refused.
-func (e *cliEnv) store(path string, how int) (*store.Store, func(), error) {
+func (e *cliEnv) store(path string, how int) (store.Store, func(), error) {
 	if e != nil && e.m != nil && e.m.store != nil {
-		want, _ := filepath.Abs(e.m.store.Path())
+		want, _ := filepath.Abs(e.m.dbPath())
 		got, _ := filepath.Abs(path)
 		if filepath.Clean(want) != filepath.Clean(got) {
 			return nil, nil, fmt.Errorf("the server on this socket serves %s, not %s", want, got)
 		}
 		return e.m.store, func() {}, nil
 	}
-	var st *store.Store
+	var st store.Store
 	var err error
 	switch how {
 	case storeCreate:

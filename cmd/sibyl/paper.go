@@ -108,7 +108,7 @@ func paperCmd(ctx context.Context, env *cliEnv, args []string, stdout, stderr io
 		audited = map[string]any{"principal": *principal, "amount": *amount}
 	}
 	args2, _ := json.Marshal(audited)
-	if err := st.Commit(func(t *store.Txn) error {
+	if err := st.Commit(func(t store.Txn) error {
 		_, err := t.AppendAudit(store.AuditEntry{Time: time.Now().UTC(), Principal: "operator", Transport: "cli", Tool: "paper_" + sub, Args: args2, Outcome: "ok"})
 		return err
 	}); err != nil {
@@ -121,7 +121,7 @@ func paperCmd(ctx context.Context, env *cliEnv, args []string, stdout, stderr io
 // paperVenue returns the paper venue on the data file at path: the server's
 // own when env runs in it, else one opened here on the existing file with
 // the given seed.
-func (e *cliEnv) paperVenue(path string, seed int64) (*paper.Venue, *store.Store, func(), error) {
+func (e *cliEnv) paperVenue(path string, seed int64) (*paper.Venue, store.Store, func(), error) {
 	if e != nil && e.m != nil && e.m.paper != nil {
 		st, release, err := e.store(path, storeExisting)
 		if err != nil {

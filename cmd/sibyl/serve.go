@@ -83,7 +83,7 @@ type Main struct {
 	srvMu     sync.Mutex
 	srv       *mcp.Server // for the sessions gauge
 
-	store *store.Store
+	store store.Store
 	paper *paper.Venue // the paper venue, for 'sibyl paper' through the local socket
 	// httpNoAuth is set when this process serves HTTP without authentication
 	// (it started with no API key): a key created through the local socket
@@ -97,6 +97,9 @@ type Main struct {
 	orders      *orders.Service
 	logger      *slog.Logger
 }
+
+// dbPath is the data file's path.
+func (m *Main) dbPath() string { return filepath.Join(m.DataDir, "sibyl.db") }
 
 // ParseFlags reads flags, falling back to environment variables.
 func (m *Main) ParseFlags(args []string) error {
@@ -200,7 +203,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer stopLocal()
 	m.warnPaperCash(ctx)
-	dbPath := m.store.Path()
+	dbPath := m.dbPath()
 	if m.HTTPAddr == "" {
 		m.banner("stdio", dbPath)
 		stop, err := m.serveMetricsAddr(ctx)
@@ -224,7 +227,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if m.metrics == nil && !m.noMetrics {
 		m.metrics = m.newMetrics()
 	}
-	dbPath := filepath.Join(m.DataDir, "sibyl.db")
+	dbPath := m.dbPath()
 	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey(), MaxBatch: m.storeMaxBatch, OnCommit: m.onCommit})
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ func BenchmarkGetMarketUnderVerifyLoops(b *testing.B) {
 		b.Fatal(err)
 	}
 	for done := 0; done < 17000; done += 1000 {
-		err := st.Commit(func(tx *store.Txn) error {
+		err := st.Commit(func(tx store.Txn) error {
 			for i := done; i < done+1000; i++ {
 				if _, err := tx.AppendAudit(store.AuditEntry{Principal: "key:abc", Transport: "http", Tool: "get_market",
 					Outcome: store.OutcomeOK, Args: json.RawMessage(fmt.Sprintf(`{"market":"paper:M-%d","depth":5}`, i))}); err != nil {

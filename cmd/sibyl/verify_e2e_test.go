@@ -27,7 +27,7 @@ func TestGetAuditLogVerifyIsBounded(t *testing.T) {
 	}
 	const n = 5000
 	for done := 0; done < n; done += 1000 {
-		err := st.Commit(func(tx *store.Txn) error {
+		err := st.Commit(func(tx store.Txn) error {
 			for i := done; i < done+1000; i++ {
 				if _, err := tx.AppendAudit(store.AuditEntry{Principal: "key:abc", Transport: "http", Tool: "get_market",
 					Outcome: store.OutcomeOK, Args: json.RawMessage(fmt.Sprintf(`{"market":"paper:M-%d"}`, i))}); err != nil {

@@ -39,7 +39,7 @@ func MustNew(tb testing.TB, opts Options, t time.Time) (*Venue, *clock) {
 }
 
 // MustOpenStore opens a bbolt file, and checks and closes it at cleanup.
-func MustOpenStore(tb testing.TB, path string) *store.Store {
+func MustOpenStore(tb testing.TB, path string) store.Store {
 	tb.Helper()
 	s, err := store.Open(path)
 	if err != nil {

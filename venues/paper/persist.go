@@ -161,7 +161,7 @@ func (v *Venue) enqueue(t *tx) (chan error, error) {
 	}
 	done := make(chan error, 1)
 	e := v.loaded
-	write := func(b *store.Bucket) error {
+	write := func(b store.Bucket) error {
 		if v.epoch.Load() != e {
 			return errStale
 		}
@@ -193,7 +193,7 @@ func (v *Venue) load() error {
 	var meta *metaRecord
 	var orders []*order
 	mms := map[string]mmRecord{}
-	err := v.opts.Store.ViewBucket(BucketName, func(b *store.Bucket) error {
+	err := v.opts.Store.ViewBucket(BucketName, func(b store.Bucket) error {
 		if raw := b.Get([]byte("meta")); raw != nil {
 			meta = &metaRecord{}
 			if err := json.Unmarshal(raw, meta); err != nil {
@@ -234,10 +234,10 @@ func (v *Venue) load() error {
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("loading paper state from %s: %w", v.opts.Store.Path(), err)
+		return fmt.Errorf("loading paper state from %s: %w", v.opts.Store.Describe(), err)
 	}
 	if meta != nil && meta.Seed != v.opts.Seed {
-		return fmt.Errorf("paper state in %s was created with seed %d, not %d: open it with the same seed or use another data file", v.opts.Store.Path(), meta.Seed, v.opts.Seed)
+		return fmt.Errorf("paper state in %s was created with seed %d, not %d: open it with the same seed or use another data file", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)
 	}
 	v.st = st
 	if meta != nil {

@@ -22,7 +22,7 @@ type Options struct {
 	Now func() time.Time
 	// Store persists orders, fills, balances and positions; nil keeps them in
 	// memory only. A store holding state for another seed is refused by New.
-	Store *store.Store
+	Store store.Store
 	// StartingCash is each principal's opening balance in dollars; default 10000.
 	StartingCash float64
 	// FeeRate is the taker fee coefficient: a fill of C contracts at price P

@@ -85,7 +85,7 @@ func TestExactlyOnceThroughOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "sibyl.db")
-	open := func() (*store.Store, *orders.Service) {
+	open := func() (store.Store, *orders.Service) {
 		st, err := store.Open(path)
 		if err != nil {
 			t.Fatal(err)
