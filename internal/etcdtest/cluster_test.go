@@ -274,7 +274,7 @@ func runChild(t *testing.T, mode string, env ...string) (string, []int) {
 	pidFile := t.TempDir() + "/pids"
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildHelper$", "-test.v", "-test.timeout=60s")
 	if mode == "hang" {
-		cmd.Args[len(cmd.Args)-1] = "-test.timeout=10s"
+		cmd.Args[len(cmd.Args)-1] = "-test.timeout=6s"
 	}
 	cmd.Env = append(os.Environ(), childEnvVar+"="+mode, "ETCDTEST_PIDS="+pidFile)
 	cmd.Env = append(cmd.Env, env...)
