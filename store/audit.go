@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gowebpki/jcs"
+	"github.com/sibylmcp/sibyl/canon"
 	"github.com/sibylmcp/sibyl/redact"
 	bolt "go.etcd.io/bbolt"
 )
@@ -105,21 +106,21 @@ func prepareAudit(e AuditEntry, format int) (AuditEntry, error) {
 // canonical form.
 func canonicalArgs(v any, format int) ([]byte, error) {
 	if format == FormatLegacy {
-		return appendCanonical(nil, v)
+		return canon.Append(nil, v)
 	}
 	return appendJCS(nil, v)
 }
 
 // PrepareFingerprinted is PrepareAudit for a state-changing call: it also sets
-// e.Fingerprint to Fingerprint(e.Args, omit...), decoding the arguments once
+// e.Fingerprint to canon.Fingerprint(e.Args, omit...), decoding the arguments once
 // for both. It fails, like Fingerprint, when the arguments are not a JSON
 // object.
 func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
-	m, wasNull, err := decodeArgsObject(e.Args) // a JSON null stays null in the audit
+	m, wasNull, err := canon.DecodeObject(e.Args) // a JSON null stays null in the audit
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	fp, err := fingerprintMap(m, omit)
+	fp, err := canon.FingerprintObject(m, omit)
 	if err != nil {
 		return AuditEntry{}, err
 	}
@@ -414,7 +415,7 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	if err := json.Unmarshal(v, &e); err != nil {
 		return ProblemBadJSON, err.Error()
 	}
-	canonical := Canonical
+	canonical := canon.Canonical
 	switch e.Format {
 	case 0: // FormatLegacy
 	case FormatJCS:
@@ -422,11 +423,11 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	default:
 		return ProblemBadJSON, fmt.Sprintf("unknown entry format %d", e.Format)
 	}
-	canon, err := canonical(v)
+	cv, err := canonical(v)
 	if err != nil {
 		return ProblemBadJSON, err.Error()
 	}
-	if !bytes.Equal(canon, v) {
+	if !bytes.Equal(cv, v) {
 		return ProblemNonCanonical, "stored bytes are not canonical JSON"
 	}
 	if e.Seq != seq {
@@ -447,7 +448,7 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	if e.Format == FormatJCS {
 		body, err = canonicalArgs(m, FormatJCS)
 	} else {
-		body, err = appendCanonical(nil, m)
+		body, err = canon.Append(nil, m)
 	}
 	if err != nil {
 		return ProblemBadJSON, err.Error()
@@ -693,27 +694,6 @@ func (s *Bolt) auditLoop() {
 
 // Redacted replaces a secret value in the audit log (see package redact).
 const Redacted = redact.Redacted
-
-// RedactArgs returns args with every secret and oversized value replaced by
-// package redact's policy (secret names and value shapes at any depth, long
-// strings and large arrays as their length and hash). Arguments that are not valid JSON
-// come back as a JSON string saying so, never as the raw bytes.
-func RedactArgs(args json.RawMessage) json.RawMessage {
-	if len(bytes.TrimSpace(args)) == 0 {
-		return args
-	}
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return json.RawMessage(`"[redacted: arguments are not valid JSON]"`)
-	}
-	out, err := json.Marshal(redactValue(v))
-	if err != nil {
-		return json.RawMessage(`"[redacted: arguments could not be encoded]"`)
-	}
-	return out
-}
 
 func redactValue(v any) any { return redact.Value(v) }
 

@@ -1,5 +1,16 @@
-// Package store keeps sibyl's durable state in one bbolt file: idempotency records,
-// orders, the audit chain, API keys and the paper venue's state.
+// Package store keeps sibyl's durable state: idempotency records, orders, the
+// audit chain, API keys and other components' small buckets (the paper
+// venue's state, the risk ledger, order owners, hedge plans).
+//
+// Store (backend.go) is the interface the rest of sibyl uses; it says what the
+// exactly-once protocol needs of any backend. This package holds that
+// interface, the types it stores (Record, AuditEntry, APIKey) with their
+// encodings and checks, and Bolt, the default backend: one bbolt file owned by
+// one process. Package store/etcdstore is the backend for several instances
+// sharing one etcd cluster. Canonical JSON and fingerprints are package canon's
+// job, the redaction policy package redact's.
+//
+// The rest of this comment describes Bolt.
 //
 // bbolt stays inside this package: callers see Update/View closures over named
 // buckets, a Txn over the idempotency records and the audit chain, and byte slices
