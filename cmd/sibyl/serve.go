@@ -269,7 +269,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	// The kill switch: applied before the first call is served, then watched.
 	m.control = &control{dir: m.DataDir, store: st, orders: svc, halt: m.halt, log: m.logger}
 	m.control.start()
-	m.sweeper = st.StartSweeper(store.SweeperOptions{
+	m.sweeper = store.StartSweeper(st, store.SweeperOptions{
 		// Orders that rested and then filled or expired at the venue keep their
 		// records until a venue says they are final.
 		BeforeSweep: func(ctx context.Context, cutoff time.Time) {
