@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sibylmcp/sibyl/canon"
 	"slices"
 	"strings"
 	"sync"
@@ -71,7 +72,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	}
 	fp := tmpl.Fingerprint
 	if len(a.FingerprintArgs) > 0 {
-		nfp, err := store.Fingerprint(a.FingerprintArgs, fingerprintOmit...)
+		nfp, err := canon.Fingerprint(a.FingerprintArgs, fingerprintOmit...)
 		if err != nil {
 			err := sibyl.WrapError(sibyl.Invalid, err, "arguments must be a JSON object")
 			s.auditInvalid(ctx, a, err)
@@ -79,7 +80,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 		}
 		a.legacyFPs = append(a.legacyFPs[:0:0], fp)
 		for _, eq := range a.EquivalentArgs {
-			if efp, err := store.Fingerprint(eq, fingerprintOmit...); err == nil {
+			if efp, err := canon.Fingerprint(eq, fingerprintOmit...); err == nil {
 				a.legacyFPs = append(a.legacyFPs, efp)
 			}
 		}

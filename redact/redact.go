@@ -9,6 +9,7 @@
 package redact
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -255,4 +256,25 @@ func containsFold(s, w string) bool {
 		}
 	}
 	return false
+}
+
+// JSON returns args, a JSON document, with every secret and oversized value
+// replaced by Value's policy (secret names and value shapes at any depth,
+// long strings and large arrays as their length and hash). Arguments that are
+// not valid JSON come back as a JSON string saying so, never as the raw bytes.
+func JSON(args json.RawMessage) json.RawMessage {
+	if len(bytes.TrimSpace(args)) == 0 {
+		return args
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return json.RawMessage(`"[redacted: arguments are not valid JSON]"`)
+	}
+	out, err := json.Marshal(Value(v))
+	if err != nil {
+		return json.RawMessage(`"[redacted: arguments could not be encoded]"`)
+	}
+	return out
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gowebpki/jcs"
+	"github.com/sibylmcp/sibyl/canon"
 	"github.com/sibylmcp/sibyl/redact"
 	bolt "go.etcd.io/bbolt"
 )
@@ -105,21 +106,21 @@ func prepareAudit(e AuditEntry, format int) (AuditEntry, error) {
 // canonical form.
 func canonicalArgs(v any, format int) ([]byte, error) {
 	if format == FormatLegacy {
-		return appendCanonical(nil, v)
+		return canon.Append(nil, v)
 	}
 	return appendJCS(nil, v)
 }
 
 // PrepareFingerprinted is PrepareAudit for a state-changing call: it also sets
-// e.Fingerprint to Fingerprint(e.Args, omit...), decoding the arguments once
+// e.Fingerprint to canon.Fingerprint(e.Args, omit...), decoding the arguments once
 // for both. It fails, like Fingerprint, when the arguments are not a JSON
 // object.
 func PrepareFingerprinted(e AuditEntry, omit ...string) (AuditEntry, error) {
-	m, wasNull, err := decodeArgsObject(e.Args) // a JSON null stays null in the audit
+	m, wasNull, err := canon.DecodeObject(e.Args) // a JSON null stays null in the audit
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	fp, err := fingerprintMap(m, omit)
+	fp, err := canon.FingerprintObject(m, omit)
 	if err != nil {
 		return AuditEntry{}, err
 	}
@@ -362,7 +363,7 @@ type AuditVerification struct {
 // file cannot be read.
 func (s *Bolt) VerifyAudit() (AuditVerification, error) {
 	var res AuditVerification
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		res = AuditVerification{HMACChecked: len(s.auditKey) > 0}
 		head, err := readHead(tx)
 		if err != nil {
@@ -414,7 +415,7 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	if err := json.Unmarshal(v, &e); err != nil {
 		return ProblemBadJSON, err.Error()
 	}
-	canonical := Canonical
+	canonical := canon.Canonical
 	switch e.Format {
 	case 0: // FormatLegacy
 	case FormatJCS:
@@ -422,11 +423,11 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	default:
 		return ProblemBadJSON, fmt.Sprintf("unknown entry format %d", e.Format)
 	}
-	canon, err := canonical(v)
+	cv, err := canonical(v)
 	if err != nil {
 		return ProblemBadJSON, err.Error()
 	}
-	if !bytes.Equal(canon, v) {
+	if !bytes.Equal(cv, v) {
 		return ProblemNonCanonical, "stored bytes are not canonical JSON"
 	}
 	if e.Seq != seq {
@@ -447,7 +448,7 @@ func checkEntry(key []byte, seq uint64, prev string, v []byte) (AuditProblem, st
 	if e.Format == FormatJCS {
 		body, err = canonicalArgs(m, FormatJCS)
 	} else {
-		body, err = appendCanonical(nil, m)
+		body, err = canon.Append(nil, m)
 	}
 	if err != nil {
 		return ProblemBadJSON, err.Error()
@@ -505,7 +506,7 @@ func VerifyAuditJSONL(r io.Reader, key []byte) (AuditVerification, error) {
 // zeros for an empty chain).
 func (s *Bolt) AuditHead() (AuditHead, error) {
 	var h AuditHead
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		h, err = readHead(tx)
 		return err
@@ -522,7 +523,7 @@ func (s *Bolt) ReadAudit(afterSeq uint64, limit int, tool string) ([]AuditEntry,
 	}
 	limit = min(limit, 10000)
 	var out []AuditEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			var e AuditEntry
@@ -546,7 +547,7 @@ func (s *Bolt) TailAudit(n int, tool string) ([]AuditEntry, error) {
 	}
 	n = min(n, 10000)
 	var out []AuditEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			var e AuditEntry
@@ -573,7 +574,7 @@ func (s *Bolt) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
 	n := 0
 	for {
 		var page [][]byte
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket([]byte(bucketAudit)).Cursor()
 			for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(page) < 1000; k, v = c.Next() {
 				page = append(page, bytes.Clone(v))
@@ -667,7 +668,7 @@ func (s *Bolt) auditLoop() {
 				break gather
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.updateDB(func(tx *bolt.Tx) error {
 			var cache headCache
 			for _, r := range batch {
 				if r.flush != nil {
@@ -694,27 +695,6 @@ func (s *Bolt) auditLoop() {
 // Redacted replaces a secret value in the audit log (see package redact).
 const Redacted = redact.Redacted
 
-// RedactArgs returns args with every secret and oversized value replaced by
-// package redact's policy (secret names and value shapes at any depth, long
-// strings and large arrays as their length and hash). Arguments that are not valid JSON
-// come back as a JSON string saying so, never as the raw bytes.
-func RedactArgs(args json.RawMessage) json.RawMessage {
-	if len(bytes.TrimSpace(args)) == 0 {
-		return args
-	}
-	dec := json.NewDecoder(bytes.NewReader(args))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return json.RawMessage(`"[redacted: arguments are not valid JSON]"`)
-	}
-	out, err := json.Marshal(redactValue(v))
-	if err != nil {
-		return json.RawMessage(`"[redacted: arguments could not be encoded]"`)
-	}
-	return out
-}
-
 func redactValue(v any) any { return redact.Value(v) }
 
 // AuditEntryHashes returns the stored hash of the entry at each seq, in one
@@ -722,7 +702,7 @@ func redactValue(v any) any { return redact.Value(v) }
 // --anchor` compares them with the anchor's checkpoints.
 func (s *Bolt) AuditEntryHashes(seqs []uint64) ([]string, error) {
 	out := make([]string, len(seqs))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAudit))
 		for i, seq := range seqs {
 			v := b.Get(seqKey(seq))
@@ -760,7 +740,7 @@ func (s *Bolt) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit i
 	memberJCS := append([]byte(`"principal":`), appendJCSString(nil, principal)...)
 	var out []AuditEntry
 	last := afterSeq
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		scanned := 0
 		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit && scanned < scanLimit; k, v = c.Next() {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"github.com/sibylmcp/sibyl/canon"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -13,62 +14,11 @@ import (
 // FuzzAppendJSONString hold that), without reflection, because the committer is
 // the one goroutine every order waits for.
 
-const hexDigits = "0123456789abcdef"
+// appendJSONString appends s as encoding/json's Marshal writes a string (see
+// canon.AppendString).
+func appendJSONString(b []byte, s string) []byte { return canon.AppendString(b, s) }
 
-// appendJSONString appends s as encoding/json's Marshal writes a string: with
-// HTML escaping (<, > and & as \u003c, \u003e and \u0026), U+2028 and U+2029
-// escaped, and invalid UTF-8 replaced by U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+const hexDigits = "0123456789abcdef"
 
 var errTimeRange = errors.New("time outside the years 0-9999 cannot be encoded as JSON")
 

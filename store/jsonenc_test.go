@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gowebpki/jcs"
+	"github.com/sibylmcp/sibyl/canon"
+	"github.com/sibylmcp/sibyl/redact"
 	"maps"
 	"slices"
 	"strconv"
@@ -192,15 +194,15 @@ func FuzzCanonicalMatchesReference(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		want, werr := referenceCanonical(data)
-		got, gerr := Canonical(data)
+		got, gerr := canon.Canonical(data)
 		if (werr == nil) != (gerr == nil) || !bytes.Equal(got, want) {
-			t.Fatalf("Canonical(%q) = %s, %v; reference %s, %v", data, got, gerr, want, werr)
+			t.Fatalf("canon.Canonical(%q) = %s, %v; reference %s, %v", data, got, gerr, want, werr)
 		}
 		// PrepareAudit's single-decode path equals the two-step one.
-		ref, rerr := Canonical(RedactArgs(data))
+		ref, rerr := canon.Canonical(redact.JSON(data))
 		c, cerr := canonicalRedacted(data, FormatLegacy)
 		if (rerr == nil) != (cerr == nil) || (rerr == nil && !bytes.Equal(c, ref)) {
-			t.Fatalf("canonicalRedacted(%q) = %s, %v; Canonical(RedactArgs) %s, %v", data, c, cerr, ref, rerr)
+			t.Fatalf("canonicalRedacted(%q) = %s, %v; canon.Canonical(RedactArgs) %s, %v", data, c, cerr, ref, rerr)
 		}
 	})
 }
@@ -213,7 +215,7 @@ func FuzzPrepareFingerprinted(f *testing.F) {
 	f.Fuzz(func(t *testing.T, args []byte) {
 		e := AuditEntry{Principal: "p", Tool: "place_order", Args: args, Time: time.Unix(1, 0)}
 		got, gerr := PrepareFingerprinted(e, "idempotency_key", "allow_duplicate")
-		fp, ferr := Fingerprint(args, "idempotency_key", "allow_duplicate")
+		fp, ferr := canon.Fingerprint(args, "idempotency_key", "allow_duplicate")
 		var want AuditEntry
 		werr := ferr
 		if werr == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sibylmcp/sibyl/canon"
 	"math"
 	"strings"
 	"time"
@@ -198,7 +199,7 @@ func (d *Deps) hedgePosition(ctx context.Context, c *Call, in hedgeIn) (hedgeOut
 	if err != nil {
 		return hedgeOut{}, err
 	}
-	fp, err := store.Fingerprint(c.Args, "idempotency_key")
+	fp, err := canon.Fingerprint(c.Args, "idempotency_key")
 	if err != nil {
 		return hedgeOut{}, sibyl.WrapError(sibyl.Invalid, err, "the arguments are not canonical JSON")
 	}

@@ -1,4 +1,9 @@
-package store
+// Package canon computes the canonical JSON form of tool arguments and the
+// request fingerprints of state-changing calls computed over it: the
+// fingerprint is what tells a retry (same arguments, same key) from a reused
+// key (other arguments) and an identical order under a new key (a possible
+// duplicate). It has no state and does no I/O.
+package canon
 
 import (
 	"bytes"
@@ -9,6 +14,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Canonical returns the canonical JSON form of data, the form that fingerprints
@@ -44,14 +50,14 @@ func Canonical(data []byte) ([]byte, error) {
 }
 
 func writeCanonical(buf *bytes.Buffer, v any) error {
-	b, err := appendCanonical(buf.AvailableBuffer(), v)
+	b, err := Append(buf.AvailableBuffer(), v)
 	buf.Write(b)
 	return err
 }
 
-// appendCanonical appends the canonical form of a value decoded by
+// Append appends the canonical form of a value decoded by
 // encoding/json with UseNumber.
-func appendCanonical(b []byte, v any) ([]byte, error) {
+func Append(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		b = append(b, "null"...)
@@ -62,9 +68,9 @@ func appendCanonical(b []byte, v any) ([]byte, error) {
 		if err != nil {
 			return b, fmt.Errorf("canonical json: number %s: %w", v, err)
 		}
-		b = appendJSONFloat(b, f)
+		b = AppendFloat(b, f)
 	case string:
-		b = appendJSONString(b, v)
+		b = AppendString(b, v)
 	case []any:
 		b = append(b, '[')
 		for i, e := range v {
@@ -72,7 +78,7 @@ func appendCanonical(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendCanonical(b, e); err != nil {
+			if b, err = Append(b, e); err != nil {
 				return b, err
 			}
 		}
@@ -88,9 +94,9 @@ func appendCanonical(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(appendJSONString(b, k), ':')
+			b = append(AppendString(b, k), ':')
 			var err error
-			if b, err = appendCanonical(b, v[k]); err != nil {
+			if b, err = Append(b, v[k]); err != nil {
 				return b, err
 			}
 		}
@@ -101,10 +107,10 @@ func appendCanonical(b []byte, v any) ([]byte, error) {
 	return b, nil
 }
 
-// appendJSONFloat appends f as encoding/json writes a float64 (ES6-like:
+// AppendFloat appends f as encoding/json writes a float64 (ES6-like:
 // plain digits unless below 1e-6 or at least 1e21 in magnitude; the exponent
 // without leading zeros). f must be finite, as numbers parsed from JSON are.
-func appendJSONFloat(b []byte, f float64) []byte {
+func AppendFloat(b []byte, f float64) []byte {
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -125,17 +131,17 @@ func appendJSONFloat(b []byte, f float64) []byte {
 // top-level members named in omit (normally "idempotency_key") removed. args
 // must be a JSON object; empty args count as {}.
 func Fingerprint(args json.RawMessage, omit ...string) (string, error) {
-	m, _, err := decodeArgsObject(args)
+	m, _, err := DecodeObject(args)
 	if err != nil {
 		return "", err
 	}
-	return fingerprintMap(m, omit)
+	return FingerprintObject(m, omit)
 }
 
-// decodeArgsObject decodes tool arguments that must be a JSON object (numbers
+// DecodeObject decodes tool arguments that must be a JSON object (numbers
 // as json.Number). Empty arguments and null count as {}; wasNull tells null
 // apart.
-func decodeArgsObject(args json.RawMessage) (m map[string]any, wasNull bool, err error) {
+func DecodeObject(args json.RawMessage) (m map[string]any, wasNull bool, err error) {
 	if len(bytes.TrimSpace(args)) == 0 {
 		args = json.RawMessage("{}")
 	}
@@ -150,8 +156,8 @@ func decodeArgsObject(args json.RawMessage) (m map[string]any, wasNull bool, err
 	return m, false, nil
 }
 
-// fingerprintMap is Fingerprint of decoded arguments. It leaves m as it was.
-func fingerprintMap(m map[string]any, omit []string) (string, error) {
+// FingerprintObject is Fingerprint of decoded arguments. It leaves m as it was.
+func FingerprintObject(m map[string]any, omit []string) (string, error) {
 	var saved []any
 	for _, k := range omit {
 		v, ok := m[k]
@@ -161,7 +167,7 @@ func fingerprintMap(m map[string]any, omit []string) (string, error) {
 		saved = append(saved, v)
 		delete(m, k)
 	}
-	c, err := appendCanonical(nil, m)
+	c, err := Append(nil, m)
 	for i, k := range omit {
 		if _, gone := saved[i].(absent); !gone {
 			m[k] = saved[i]
@@ -176,3 +182,60 @@ func fingerprintMap(m map[string]any, omit []string) (string, error) {
 
 // absent marks an omitted member that was not there.
 type absent struct{}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as encoding/json's Marshal writes a string: with
+// HTML escaping (<, > and & as \u003c, \u003e and \u0026), U+2028 and U+2029
+// escaped, and invalid UTF-8 replaced by U+FFFD.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
