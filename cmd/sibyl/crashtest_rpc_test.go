@@ -464,10 +464,10 @@ type serverProc struct {
 var ctEndpointRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`)
 
 // launchHTTPServer starts `sibyl serve --http 127.0.0.1:0 --data-dir dir` with
-// the extra environment and waits (at most 30s) for its banner. The caller
-// owns the process: kill it, or register cleanup.
-func launchHTTPServer(dir string, env []string) (*serverProc, error) {
-	cmd := exec.Command(sibylBin, "serve", "--http", "127.0.0.1:0", "--data-dir", dir)
+// the extra environment (and extra flags) and waits (at most 30s) for its
+// banner. The caller owns the process: kill it, or register cleanup.
+func launchHTTPServer(dir string, env []string, flags ...string) (*serverProc, error) {
+	cmd := exec.Command(sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dir}, flags...)...)
 	cmd.Env = ctEnv(env)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
