@@ -29,8 +29,11 @@ func (s *Bolt) WatchRecord(ctx context.Context, id RecordID) <-chan struct{} { r
 // Describe names the file.
 func (s *Bolt) Describe() string { return "bbolt file " + s.Path() }
 
-// Lock takes the in-process lock name.
+// Lock takes the in-process lock name. It fails with ErrClosed after Close.
 func (s *Bolt) Lock(ctx context.Context, name string) (func(), error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
 	v, _ := s.locks.LoadOrStore(name, make(chan struct{}, 1))
 	ch := v.(chan struct{})
 	select {

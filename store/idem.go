@@ -388,7 +388,7 @@ func (s *Bolt) Record(id RecordID) (rec Record, ok bool, err error) {
 			return Record{}, false, nil
 		}
 		var v []byte
-		if err := s.db.View(func(tx *bolt.Tx) error {
+		if err := s.view(func(tx *bolt.Tx) error {
 			v = bytes.Clone(tx.Bucket([]byte(bucketIdemLog)).Get(seqKey(m.seq)))
 			return nil
 		}); err != nil {
