@@ -16,9 +16,9 @@ func TestWriteLoad(t *testing.T) {
 	cli := c.Client(t)
 	ctx := ctxT(t, 60*time.Second)
 	for _, tc := range []struct {
-		kind    WriteKind
-		perOp   int64
-		record  string // the key suffix of a ValueSize value
+		kind   WriteKind
+		perOp  int64
+		record string // the key suffix of a ValueSize value
 	}{
 		{PutWrite, 1, "/put/7"},
 		{ClaimWrite, 3, "/rec/7"},
