@@ -260,6 +260,9 @@ func (t *boltTxn) PutPrepared(p PreparedRecord) (version uint64, err error) {
 	if err := t.logBucket().Put(seqKey(seq), p.value); err != nil {
 		return 0, err
 	}
+	if rec.Owner != "" {
+		t.s.owners.Store(rec.Owner, struct{}{}) // see Bolt.OwnerLive
+	}
 	id := string(rec.ID.bytes())
 	d := t.idemDelta()
 	if old, ok := t.recMeta(id); ok {

@@ -117,7 +117,8 @@ type Bolt struct {
 
 	onCommit func(CommitInfo)
 
-	locks sync.Map // lock name -> chan struct{} of capacity 1 (Lock)
+	locks  sync.Map // lock name -> chan struct{} of capacity 1 (Lock)
+	owners sync.Map // owner -> struct{}: the owners that wrote a record since Open (OwnerLive)
 
 	verified verifiedPrefix // how much of the audit chain VerifyAuditIncremental has verified
 
