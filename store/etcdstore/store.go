@@ -124,11 +124,11 @@ type Store struct {
 
 	maxRev atomic.Int64 // the newest revision any response showed
 
-	mu       sync.RWMutex // guards closed and the sends on commitCh and auditCh
-	closed   bool
-	commitCh chan *commitReq
-	auditCh  chan auditReq
-	auditMax int
+	mu        sync.RWMutex // guards closed and the sends on commitCh and auditCh
+	closed    bool
+	commitCh  chan *commitReq
+	auditCh   chan auditReq
+	auditMax  int
 	loops     sync.WaitGroup // the committer
 	auditDone sync.WaitGroup // the audit appender
 	sessLoop  sync.WaitGroup
