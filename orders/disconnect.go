@@ -55,10 +55,17 @@ func (s *Service) SessionEnded(ctx context.Context, session string) DisconnectRe
 	return s.cancelWatched(ctx, func(owner, sess string) bool { return owner == s.opts.Owner && sess == session })
 }
 
-// CancelOrphaned cancels the orders watched by earlier processes, whose
-// sessions ended when they died. sibyl serve runs it before serving.
+// CancelOrphaned cancels the orders watched by instances that are gone, whose
+// sessions ended when they died: for a SoleOwner every other owner (an
+// earlier process of the same data file), on a shared store the owners the
+// store knows to be gone (Store.OwnerLive), so that the live sessions of
+// other instances keep their orders. sibyl serve runs it before serving and,
+// on a shared store, every few seconds (an instance may die and never come
+// back).
 func (s *Service) CancelOrphaned(ctx context.Context) DisconnectResult {
-	return s.cancelWatched(ctx, func(owner, _ string) bool { return owner != s.opts.Owner })
+	return s.cancelWatched(ctx, func(owner, _ string) bool {
+		return owner != s.opts.Owner && (s.opts.SoleOwner || !s.store.OwnerLive(owner))
+	})
 }
 
 type watched struct {

@@ -330,7 +330,7 @@ type AuditVerification struct {
 // file cannot be read.
 func (s *Bolt) VerifyAudit() (AuditVerification, error) {
 	var res AuditVerification
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		res = AuditVerification{HMACChecked: len(s.auditKey) > 0}
 		head, err := readHead(tx)
 		if err != nil {
@@ -473,7 +473,7 @@ func VerifyAuditJSONL(r io.Reader, key []byte) (AuditVerification, error) {
 // zeros for an empty chain).
 func (s *Bolt) AuditHead() (AuditHead, error) {
 	var h AuditHead
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		h, err = readHead(tx)
 		return err
@@ -490,7 +490,7 @@ func (s *Bolt) ReadAudit(afterSeq uint64, limit int, tool string) ([]AuditEntry,
 	}
 	limit = min(limit, 10000)
 	var out []AuditEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit; k, v = c.Next() {
 			var e AuditEntry
@@ -514,7 +514,7 @@ func (s *Bolt) TailAudit(n int, tool string) ([]AuditEntry, error) {
 	}
 	n = min(n, 10000)
 	var out []AuditEntry
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
 			var e AuditEntry
@@ -541,7 +541,7 @@ func (s *Bolt) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
 	n := 0
 	for {
 		var page [][]byte
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket([]byte(bucketAudit)).Cursor()
 			for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(page) < 1000; k, v = c.Next() {
 				page = append(page, bytes.Clone(v))
@@ -635,7 +635,7 @@ func (s *Bolt) auditLoop() {
 				break gather
 			}
 		}
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.updateDB(func(tx *bolt.Tx) error {
 			var cache headCache
 			for _, r := range batch {
 				if r.flush != nil {
@@ -669,7 +669,7 @@ func redactValue(v any) any { return redact.Value(v) }
 // --anchor` compares them with the anchor's checkpoints.
 func (s *Bolt) AuditEntryHashes(seqs []uint64) ([]string, error) {
 	out := make([]string, len(seqs))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAudit))
 		for i, seq := range seqs {
 			v := b.Get(seqKey(seq))
@@ -707,7 +707,7 @@ func (s *Bolt) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit i
 	memberJCS := append([]byte(`"principal":`), appendJCSString(nil, principal)...)
 	var out []AuditEntry
 	last := afterSeq
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		scanned := 0
 		for k, v := c.Seek(seqKey(afterSeq + 1)); k != nil && len(out) < limit && scanned < scanLimit; k, v = c.Next() {

@@ -260,6 +260,9 @@ func (t *boltTxn) PutPrepared(p PreparedRecord) (version uint64, err error) {
 	if err := t.logBucket().Put(seqKey(seq), p.value); err != nil {
 		return 0, err
 	}
+	if rec.Owner != "" {
+		t.s.owners.Store(rec.Owner, struct{}{}) // see Bolt.OwnerLive
+	}
 	id := string(rec.ID.bytes())
 	d := t.idemDelta()
 	if old, ok := t.recMeta(id); ok {
@@ -388,7 +391,7 @@ func (s *Bolt) Record(id RecordID) (rec Record, ok bool, err error) {
 			return Record{}, false, nil
 		}
 		var v []byte
-		if err := s.db.View(func(tx *bolt.Tx) error {
+		if err := s.view(func(tx *bolt.Tx) error {
 			v = bytes.Clone(tx.Bucket([]byte(bucketIdemLog)).Get(seqKey(m.seq)))
 			return nil
 		}); err != nil {

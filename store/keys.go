@@ -44,7 +44,7 @@ func (s *Bolt) CreateAPIKey(name string, scopes []string, now time.Time) (token 
 	if err != nil {
 		return "", APIKey{}, err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.updateDB(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists([]byte(bucketAPIKeys))
 		if err != nil {
 			return err
@@ -76,7 +76,7 @@ func (s *Bolt) AuthenticateAPIKey(token string) (APIKey, error) {
 }
 
 func (s *Bolt) apiKey(id string) (key APIKey, found bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
 		if b == nil {
 			return nil
@@ -94,7 +94,7 @@ func (s *Bolt) apiKey(id string) (key APIKey, found bool, err error) {
 // APIKeys returns every key (revoked ones too), oldest first.
 func (s *Bolt) APIKeys() ([]APIKey, error) {
 	var out []APIKey
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
 		if b == nil {
 			return nil
@@ -115,7 +115,7 @@ func (s *Bolt) APIKeys() ([]APIKey, error) {
 // RevokeAPIKey marks a key revoked: its token stops working at once. Revoking an
 // unknown id is an error; revoking twice keeps the first time.
 func (s *Bolt) RevokeAPIKey(id string, now time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.updateDB(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
 		var v []byte
 		if b != nil {

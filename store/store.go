@@ -117,7 +117,8 @@ type Bolt struct {
 
 	onCommit func(CommitInfo)
 
-	locks sync.Map // lock name -> chan struct{} of capacity 1 (Lock)
+	locks  sync.Map // lock name -> chan struct{} of capacity 1 (Lock)
+	owners sync.Map // owner -> struct{}: the owners that wrote a record since Open (OwnerLive)
 
 	verified verifiedPrefix // how much of the audit chain VerifyAuditIncremental has verified
 
@@ -346,7 +347,7 @@ func (b *boltBucket) ForEachPrefix(prefix []byte, fn func(key, value []byte) err
 // back otherwise. Use it for state with no idempotency or audit duties, such as
 // the paper venue's books and accounts.
 func (s *Bolt) UpdateBucket(name string, fn func(b Bucket) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.updateDB(func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists([]byte(name))
 		if err != nil {
 			return fmt.Errorf("creating bucket %s: %w", name, err)
@@ -378,7 +379,7 @@ func (s *Bolt) CommitBucketAsync(name string, fn func(b Bucket) error, done func
 // ViewBucket runs fn in one read-only transaction on the named bucket. fn is not
 // called when the bucket does not exist yet.
 func (s *Bolt) ViewBucket(name string, fn func(b Bucket) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		bk := tx.Bucket([]byte(name))
 		if bk == nil {
 			return nil
@@ -442,7 +443,7 @@ func (s *Bolt) CommitAsync(fn func(t Txn) error, done func(error)) error {
 
 // View runs fn in a read-only transaction. Txn's write methods fail inside it.
 func (s *Bolt) View(fn func(t Txn) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&boltTxn{tx: tx, s: s}) })
+	return s.view(func(tx *bolt.Tx) error { return fn(&boltTxn{tx: tx, s: s}) })
 }
 
 type commitReq struct {
@@ -561,7 +562,7 @@ func (s *Bolt) runBatch(batch []*commitReq) {
 func (s *Bolt) update(fns int, fn func(t *boltTxn) error) error {
 	var t *boltTxn
 	var fnDone time.Time
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.updateDB(func(tx *bolt.Tx) error {
 		t = &boltTxn{tx: tx, s: s}
 		t.collectGarbage()
 		err := fn(t)

@@ -135,7 +135,22 @@ type Sweeper struct {
 
 // StartSweeper starts a background loop that calls Sweep(now - Retention) every
 // Interval. Stop it before closing the Store.
-func (s *Bolt) StartSweeper(opts SweeperOptions) *Sweeper {
+func (s *Bolt) StartSweeper(opts SweeperOptions) *Sweeper { return StartSweeper(s, opts) }
+
+// SweeperLock is the Store.Lock that elects the sweep's leader among the
+// instances sharing a store: the first sweeper to take it keeps it until it
+// stops (or its instance dies, which releases it on etcd), and only the holder
+// sweeps; the others try again every round. Sweeps and the reconciliation in
+// BeforeSweep stay correct if two instances ever run them at once (a holder
+// cut off from etcd that has not noticed yet): every change goes through
+// Commit and the claim protocol.
+const SweeperLock = "sweeper"
+
+// StartSweeper starts a background loop over any Store that, every Interval,
+// makes sure this instance leads (SweeperLock; a round is skipped while
+// another instance does), runs BeforeSweep and then Sweep(now - Retention).
+// Stop it before closing the Store.
+func StartSweeper(s Store, opts SweeperOptions) *Sweeper {
 	if opts.Retention <= 0 {
 		opts.Retention = 24 * time.Hour
 	}
@@ -151,11 +166,26 @@ func (s *Bolt) StartSweeper(opts SweeperOptions) *Sweeper {
 		defer close(sw.done)
 		tick := time.NewTicker(opts.Interval)
 		defer tick.Stop()
+		var unlock func() // set while this sweeper leads
+		defer func() {
+			if unlock != nil {
+				unlock()
+			}
+		}()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+				if unlock == nil {
+					lctx, cancelLock := context.WithTimeout(ctx, time.Second)
+					u, err := s.Lock(lctx, SweeperLock)
+					cancelLock()
+					if err != nil {
+						continue // another instance leads (or the store is unreachable): next round
+					}
+					unlock = u
+				}
 				cutoff := opts.Now().Add(-opts.Retention)
 				if opts.BeforeSweep != nil {
 					opts.BeforeSweep(ctx, cutoff)

@@ -60,7 +60,7 @@ func (s *Bolt) VerifyAuditIncremental(limit int) (IncrementalVerification, error
 		v.hash = genesisHash
 	}
 	var res IncrementalVerification
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		r := AuditVerification{HMACChecked: len(s.auditKey) > 0}
 		bad := func(seq uint64, p AuditProblem, format string, args ...any) {
 			r.BadSeq, r.Problem, r.Detail = seq, p, fmt.Sprintf(format, args...)

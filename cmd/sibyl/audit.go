@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 )
 
 const auditHelp = `Usage:
@@ -36,6 +35,8 @@ func auditCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, auditHelp); fs.PrintDefaults() }
 	dataDir := fs.String("data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` holding sibyl.db [SIBYL_DATA_DIR]")
+	var sf storeFlags
+	sf.register(fs)
 	n := fs.Int("n", 20, "tail: how many entries")
 	tool := fs.String("tool", "", "tail: only entries of this tool")
 	jsonl := fs.Bool("jsonl", false, "export: write JSON lines (the only format)")
@@ -55,10 +56,12 @@ func auditCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 	case sub == "export" && !*jsonl:
 		return fmt.Errorf("export needs --jsonl (the only format)")
 	}
-	path := filepath.Join(*dataDir, "sibyl.db")
+	if err := sf.check(); err != nil {
+		return err
+	}
 	// Read only: the audit commands work on a read-only copy of the file
 	// (or, while a server holds it, in the server through its socket).
-	st, release, err := env.store(path, storeRead)
+	st, release, err := env.store(&sf, *dataDir, storeRead)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/sibylmcp/sibyl/mcp"
 	"github.com/sibylmcp/sibyl/orders"
@@ -25,4 +26,34 @@ func (m *Main) watchDisconnects(srv *mcp.Server, svc *orders.Service) {
 			}
 		}()
 	})
+}
+
+// orphanCheck is how often an instance on a shared store looks for the
+// cancel-on-disconnect watches of instances that died (their sessions ended
+// with them, and they may never come back to cancel at their next start).
+const orphanCheck = 5 * time.Second
+
+// cancelOrphansEvery runs CancelOrphaned every interval until the returned
+// function is called. Several instances may find the same orphan: the cancels
+// go through the exactly-once path under keys derived from the watch, so
+// each order is cancelled once.
+func (m *Main) cancelOrphansEvery(interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if res := m.orders.CancelOrphaned(ctx); res != (orders.DisconnectResult{}) {
+					m.logger.Warn("cancel on disconnect: orders of sessions that ended with an instance that died", "cancelled", res.Cancelled, "already_final", res.WereFinal, "failed", res.Failed)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -23,6 +23,8 @@ import (
 // write the control file; the server reads it at start and every
 // controlPoll while it runs, applies a state it has not applied yet (audit
 // entry and the applied id in one transaction), and answers in the ack file.
+// On a shared store (etcd) the state and the ack are keys of the control
+// bucket instead, so that one command halts every instance.
 const (
 	controlFile = "halt.json"
 	ackFile     = "halt.ack.json"
@@ -77,6 +79,8 @@ func haltCmd(ctx context.Context, args []string, halt bool, stdout, stderr io.Wr
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, haltHelp); fs.PrintDefaults() }
 	dataDir := fs.String("data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` of the server's data file [SIBYL_DATA_DIR]")
+	var sf storeFlags
+	sf.register(fs)
 	var cancelOpen bool
 	var reason string
 	wait := fs.Duration("wait", 3*time.Second, "how long to wait for a running server to confirm")
@@ -91,23 +95,39 @@ func haltCmd(ctx context.Context, args []string, halt bool, stdout, stderr io.Wr
 	if len(pos) > 0 {
 		return fmt.Errorf("unexpected argument %q", pos[0])
 	}
-	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+	if err := sf.check(); err != nil {
 		return err
+	}
+	var ch controlChannel
+	where := "this data dir"
+	if sf.shared() {
+		// Every instance on the shared store reads the state from it.
+		stor, err := sf.open(ctx, *dataDir, store.Options{}, storeExisting, nil)
+		if err != nil {
+			return err
+		}
+		defer stor.Close()
+		ch, where = storeControl{st: stor}, "this store"
+	} else {
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return err
+		}
+		ch = fileControl{dir: *dataDir}
 	}
 	st := controlState{Halted: halt, ID: uuid.NewString(), Time: time.Now().UTC(), By: whoAmI(), Reason: reason, CancelOpen: cancelOpen}
 	start := time.Now()
-	if err := writeJSONFile(filepath.Join(*dataDir, controlFile), st); err != nil {
-		return fmt.Errorf("writing the control file: %w", err)
+	if err := ch.writeState(st); err != nil {
+		return fmt.Errorf("writing the control state: %w", err)
 	}
-	ack, ok := waitAck(ctx, *dataDir, st.ID, *wait, false)
+	ack, ok := waitAck(ctx, ch, st.ID, *wait, false)
 	if !ok {
-		fmt.Fprintf(stdout, "%s recorded in %s; no running server confirmed within %s: it applies when 'sibyl serve' next starts on this data dir\n",
-			name, filepath.Join(*dataDir, controlFile), *wait)
+		fmt.Fprintf(stdout, "%s recorded in %s; no running server confirmed within %s: it applies when 'sibyl serve' next starts on %s\n",
+			name, ch, *wait, where)
 		return nil
 	}
 	fmt.Fprintf(stdout, "%s applied by the running server %.0f ms after the command\n", name, ack.AppliedAt.Sub(start).Seconds()*1000)
 	if cancelOpen {
-		ack, ok = waitAck(ctx, *dataDir, st.ID, 2*time.Minute, true)
+		ack, ok = waitAck(ctx, ch, st.ID, 2*time.Minute, true)
 		if !ok {
 			fmt.Fprintf(stdout, "cancels still running after 2 minutes; see 'sibyl audit tail'\n")
 			return nil
@@ -120,12 +140,11 @@ func haltCmd(ctx context.Context, args []string, halt bool, stdout, stderr io.Wr
 	return nil
 }
 
-// waitAck polls the ack file for id (and, with cancels, for their end).
-func waitAck(ctx context.Context, dir, id string, d time.Duration, cancels bool) (controlAck, bool) {
+// waitAck polls the ack for id (and, with cancels, for their end).
+func waitAck(ctx context.Context, ch controlChannel, id string, d time.Duration, cancels bool) (controlAck, bool) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		var ack controlAck
-		if readJSONFile(filepath.Join(dir, ackFile), &ack) == nil && ack.ID == id && (!cancels || ack.CancelDone) {
+		if ack, ok, err := ch.readAck(); err == nil && ok && ack.ID == id && (!cancels || ack.CancelDone) {
 			return ack, true
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -178,7 +197,7 @@ func readJSONFile(path string, v any) error {
 
 // control applies the control file to a running server.
 type control struct {
-	dir    string
+	ch     controlChannel
 	store  store.Store
 	orders *orders.Service
 	halt   *orders.Halt
@@ -192,11 +211,12 @@ type control struct {
 // check reads the control file and applies a state not applied yet. A missing
 // file means never halted.
 func (c *control) check(ctx context.Context) {
-	var st controlState
-	if err := readJSONFile(filepath.Join(c.dir, controlFile), &st); err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			c.log.Warn("reading the halt control file", "err", err)
-		}
+	st, ok, err := c.ch.readState()
+	if err != nil {
+		c.log.Warn("reading the halt control state", "err", err)
+		return
+	}
+	if !ok {
 		return
 	}
 	if st.ID == "" || st.ID == c.applied {
@@ -209,7 +229,7 @@ func (c *control) check(ctx context.Context) {
 		c.log.Error("auditing the halt state", "err", err)
 	}
 	ack := controlAck{ID: st.ID, AppliedAt: time.Now().UTC()}
-	if err := writeJSONFile(filepath.Join(c.dir, ackFile), ack); err != nil {
+	if err := c.ch.writeAck(ack); err != nil {
 		c.log.Error("writing the halt ack", "err", err)
 	}
 	if st.Halted {
@@ -220,7 +240,7 @@ func (c *control) check(ctx context.Context) {
 	if st.Halted && st.CancelOpen {
 		ack = c.cancelOpen(ctx, st, ack)
 		ack.CancelDone = true
-		if err := writeJSONFile(filepath.Join(c.dir, ackFile), ack); err != nil {
+		if err := c.ch.writeAck(ack); err != nil {
 			c.log.Error("writing the halt ack", "err", err)
 		}
 	}
@@ -285,4 +305,96 @@ func (c *control) stop() {
 		c.cancel()
 		<-c.done
 	}
+}
+
+// controlChannel is where the operator's control state and the servers' acks
+// travel: files in the data dir (bbolt), or the shared store (etcd).
+type controlChannel interface {
+	readState() (controlState, bool, error)
+	writeState(controlState) error
+	readAck() (controlAck, bool, error)
+	writeAck(controlAck) error
+	String() string
+}
+
+// fileControl is the control channel of a bbolt data dir.
+type fileControl struct{ dir string }
+
+func (f fileControl) readState() (controlState, bool, error) {
+	var st controlState
+	err := readJSONFile(filepath.Join(f.dir, controlFile), &st)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, false, nil
+	}
+	return st, err == nil, err
+}
+
+func (f fileControl) writeState(st controlState) error {
+	return writeJSONFile(filepath.Join(f.dir, controlFile), st)
+}
+
+func (f fileControl) readAck() (controlAck, bool, error) {
+	var ack controlAck
+	err := readJSONFile(filepath.Join(f.dir, ackFile), &ack)
+	if errors.Is(err, os.ErrNotExist) {
+		return ack, false, nil
+	}
+	return ack, err == nil, err
+}
+
+func (f fileControl) writeAck(ack controlAck) error {
+	return writeJSONFile(filepath.Join(f.dir, ackFile), ack)
+}
+
+func (f fileControl) String() string { return filepath.Join(f.dir, controlFile) }
+
+// storeControl is the control channel of a shared store: keys "state" and
+// "ack" of the control bucket. Every instance polls the state; the last to
+// apply it writes the ack.
+type storeControl struct{ st store.Store }
+
+func (s storeControl) get(key string, v any) (bool, error) {
+	var raw []byte
+	err := s.st.ViewBucket(bucketControl, func(b store.Bucket) error {
+		raw = b.Get([]byte(key))
+		return nil
+	})
+	if err != nil || raw == nil {
+		return false, err
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+func (s storeControl) put(key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.st.UpdateBucket(bucketControl, func(b store.Bucket) error { return b.Put([]byte(key), raw) })
+}
+
+func (s storeControl) readState() (controlState, bool, error) {
+	var st controlState
+	ok, err := s.get("state", &st)
+	return st, ok, err
+}
+
+func (s storeControl) writeState(st controlState) error { return s.put("state", st) }
+
+func (s storeControl) readAck() (controlAck, bool, error) {
+	var ack controlAck
+	ok, err := s.get("ack", &ack)
+	return ack, ok, err
+}
+
+func (s storeControl) writeAck(ack controlAck) error { return s.put("ack", ack) }
+
+func (s storeControl) String() string { return "the control bucket of " + s.st.Describe() }
+
+// controlChannel returns the channel of this server's store.
+func (m *Main) controlChannel(st store.Store) controlChannel {
+	if m.storeFlags.shared() {
+		return storeControl{st: st}
+	}
+	return fileControl{dir: m.DataDir}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -43,6 +42,8 @@ func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, keysHelp); fs.PrintDefaults() }
 	dataDir := fs.String("data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` holding sibyl.db [SIBYL_DATA_DIR]")
+	var sf storeFlags
+	sf.register(fs)
 	name := fs.String("name", "", "create: what the key is for (required)")
 	scopes := fs.String("scopes", "read", "create: comma-separated scopes: read, trade")
 	pos, err := parseArgs(fs, args)
@@ -51,7 +52,9 @@ func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 	}
 	// Check the command line before opening the file: a mistake must not wait
 	// on the lock of a running server, nor create a data file.
-	path := filepath.Join(*dataDir, "sibyl.db")
+	if err := sf.check(); err != nil {
+		return err
+	}
 	switch sub {
 	case "create":
 		if len(pos) > 0 {
@@ -68,7 +71,7 @@ func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 			}
 			sc = append(sc, s)
 		}
-		st, release, err := env.store(path, storeCreate)
+		st, release, err := env.store(&sf, *dataDir, storeCreate)
 		if err != nil {
 			return err
 		}
@@ -87,7 +90,7 @@ func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 		if len(pos) > 0 {
 			return fmt.Errorf("keys list: unexpected argument %q", pos[0])
 		}
-		st, release, err := env.store(path, storeExisting)
+		st, release, err := env.store(&sf, *dataDir, storeExisting)
 		if err != nil {
 			return err
 		}
@@ -110,7 +113,7 @@ func keysCmd(env *cliEnv, args []string, stdout, stderr io.Writer) error {
 		if len(pos) != 1 {
 			return fmt.Errorf("keys revoke: name exactly one key id (sibyl keys list shows them)")
 		}
-		st, release, err := env.store(path, storeExisting)
+		st, release, err := env.store(&sf, *dataDir, storeExisting)
 		if err != nil {
 			return err
 		}

@@ -398,31 +398,29 @@ const (
 	storeRead            // read only (audit): works on a read-only copy
 )
 
-// store returns the data file at path and a function to release it. Inside
-// a server it is the server's own store (released by the server), and a path
-// other than the server's is refused.
-func (e *cliEnv) store(path string, how int) (store.Store, func(), error) {
+// store returns the store sf selects (the data file in dataDir, or the etcd
+// cluster) and a function to release it. Inside a server it is the server's
+// own store (released by the server), and another data file is refused.
+func (e *cliEnv) store(sf *storeFlags, dataDir string, how int) (store.Store, func(), error) {
+	path := filepath.Join(dataDir, "sibyl.db")
 	if e != nil && e.m != nil && e.m.store != nil {
-		want, _ := filepath.Abs(e.m.dbPath())
-		got, _ := filepath.Abs(path)
-		if filepath.Clean(want) != filepath.Clean(got) {
-			return nil, nil, fmt.Errorf("the server on this socket serves %s, not %s", want, got)
+		if e.m.storeFlags.shared() != sf.shared() {
+			return nil, nil, fmt.Errorf("the server on this socket serves the %s store, not %s", e.m.storeFlags.backend, sf.backend)
+		}
+		if !sf.shared() {
+			want, _ := filepath.Abs(e.m.dbPath())
+			got, _ := filepath.Abs(path)
+			if filepath.Clean(want) != filepath.Clean(got) {
+				return nil, nil, fmt.Errorf("the server on this socket serves %s, not %s", want, got)
+			}
 		}
 		return e.m.store, func() {}, nil
 	}
-	var st store.Store
-	var err error
-	switch how {
-	case storeCreate:
-		st, err = store.Open(path)
-	case storeExisting:
-		st, err = openExisting(path, store.Options{})
-	default:
-		if _, serr := os.Stat(path); serr != nil {
-			return nil, nil, fmt.Errorf("no data file at %s: pass the --data-dir 'sibyl serve' uses (or set SIBYL_DATA_DIR)", path)
-		}
-		st, err = store.OpenReadOnly(path, store.Options{AuditKey: auditKey()})
+	opts := store.Options{}
+	if how == storeRead {
+		opts.AuditKey = auditKey()
 	}
+	st, err := sf.open(context.Background(), dataDir, opts, how, nil)
 	if err != nil {
 		return nil, nil, err
 	}

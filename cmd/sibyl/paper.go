@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -42,6 +41,8 @@ func paperCmd(ctx context.Context, env *cliEnv, args []string, stdout, stderr io
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, paperHelp); fs.PrintDefaults() }
 	dataDir := fs.String("data-dir", envString("SIBYL_DATA_DIR", defaultDataDir()), "`DIR` holding sibyl.db [SIBYL_DATA_DIR]")
+	var sf storeFlags
+	sf.register(fs)
 	principal := fs.String("principal", "", "the account's principal: local, or an API key id")
 	amount := fs.Float64("amount", 0, "fund: dollars to add")
 	defCash, err := strconv.ParseFloat(envString("SIBYL_PAPER_CASH", "10000"), 64)
@@ -72,7 +73,10 @@ func paperCmd(ctx context.Context, env *cliEnv, args []string, stdout, stderr io
 	case sub == "reset" && !(*cash >= 0):
 		return fmt.Errorf("paper reset: --cash must be at least 0 dollars")
 	}
-	pv, st, release, err := env.paperVenue(filepath.Join(*dataDir, "sibyl.db"), seed)
+	if err := sf.check(); err != nil {
+		return err
+	}
+	pv, st, release, err := env.paperVenue(&sf, *dataDir, seed)
 	if err != nil {
 		return err
 	}
@@ -118,18 +122,18 @@ func paperCmd(ctx context.Context, env *cliEnv, args []string, stdout, stderr io
 	return nil
 }
 
-// paperVenue returns the paper venue on the data file at path: the server's
-// own when env runs in it, else one opened here on the existing file with
+// paperVenue returns the paper venue on the store sf selects: the server's
+// own when env runs in it, else one opened here on the existing store with
 // the given seed.
-func (e *cliEnv) paperVenue(path string, seed int64) (*paper.Venue, store.Store, func(), error) {
+func (e *cliEnv) paperVenue(sf *storeFlags, dataDir string, seed int64) (*paper.Venue, store.Store, func(), error) {
 	if e != nil && e.m != nil && e.m.paper != nil {
-		st, release, err := e.store(path, storeExisting)
+		st, release, err := e.store(sf, dataDir, storeExisting)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		return e.m.paper, st, release, nil
 	}
-	st, release, err := e.store(path, storeExisting)
+	st, release, err := e.store(sf, dataDir, storeExisting)
 	if err != nil {
 		return nil, nil, nil, err
 	}

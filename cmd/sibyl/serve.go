@@ -83,8 +83,9 @@ type Main struct {
 	srvMu     sync.Mutex
 	srv       *mcp.Server // for the sessions gauge
 
-	store store.Store
-	paper *paper.Venue // the paper venue, for 'sibyl paper' through the local socket
+	store      store.Store
+	storeFlags storeFlags   // --store and the etcd options (storeflags.go)
+	paper      *paper.Venue // the paper venue, for 'sibyl paper' through the local socket
 	// httpNoAuth is set when this process serves HTTP without authentication
 	// (it started with no API key): a key created through the local socket
 	// is accepted, but keys are required only after a restart.
@@ -132,6 +133,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&m.InsecureNoAuth, "insecure-no-auth", false, "allow --http on a non-loopback address without API keys, or without authentication once every key is revoked (anyone who reaches it may trade)")
 	fs.StringVar(&m.AllowHost, "allow-host", envString("SIBYL_ALLOW_HOST", ""), "extra comma-separated host names accepted in Host and Origin headers over HTTP (loopback names are always accepted) [SIBYL_ALLOW_HOST]")
 	fs.StringVar(&m.AuditAnchor, "audit-anchor", envString("SIBYL_AUDIT_ANCHOR", ""), "append checkpoints of the audit chain's head (seq, hash, HMAC with SIBYL_AUDIT_KEY) to `FILE`, outside the data file, at start, every 10 s or 1,000 entries while it moves, and at shutdown; 'sibyl audit verify --anchor FILE' then detects truncation, wipes and rollbacks of the data file. Keep FILE on other storage [SIBYL_AUDIT_ANCHOR]")
+	m.storeFlags.register(fs)
 	m.risk.register(fs)
 	m.venueFlags.register(fs)
 	if err := m.limits.register(fs); err != nil {
@@ -152,6 +154,9 @@ func (m *Main) ParseFlags(args []string) error {
 		m.paperCashSet = true
 	}
 	if err := m.ops.check(fs, m.Stdout); err != nil {
+		return err
+	}
+	if err := m.storeFlags.check(); err != nil {
 		return err
 	}
 	if err := m.risk.check(); err != nil {
@@ -179,7 +184,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.logger = slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: m.LogLevel}))
 	// One sibyl per data file: a stdio client of a data file another process
 	// serves is bridged to it (local.go).
-	if m.HTTPAddr == "" {
+	if m.HTTPAddr == "" && !m.storeFlags.shared() {
 		if c, err := dialLocal(m.DataDir); err == nil {
 			return m.bridge(ctx, c)
 		}
@@ -197,13 +202,21 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	stopLocal, err := m.startLocal(ctx, srv)
-	if err != nil {
-		return err
+	// The local socket lets CLI commands and stdio clients reach the process
+	// that holds a bbolt file. On a shared store every command opens the
+	// store itself, and every stdio process is an instance of its own.
+	if !m.storeFlags.shared() {
+		stopLocal, err := m.startLocal(ctx, srv)
+		if err != nil {
+			return err
+		}
+		defer stopLocal()
+	} else {
+		stopOrphans := m.cancelOrphansEvery(orphanCheck)
+		defer stopOrphans()
 	}
-	defer stopLocal()
 	m.warnPaperCash(ctx)
-	dbPath := m.dbPath()
+	dbPath := m.store.Describe()
 	if m.HTTPAddr == "" {
 		m.banner("stdio", dbPath)
 		stop, err := m.serveMetricsAddr(ctx)
@@ -227,8 +240,8 @@ func (m *Main) Open() (*mcp.Server, error) {
 	if m.metrics == nil && !m.noMetrics {
 		m.metrics = m.newMetrics()
 	}
-	dbPath := m.dbPath()
-	st, err := store.OpenOptions(dbPath, store.Options{AuditKey: auditKey(), MaxBatch: m.storeMaxBatch, OnCommit: m.onCommit})
+	st, err := m.storeFlags.open(context.Background(), m.DataDir,
+		store.Options{AuditKey: auditKey(), MaxBatch: m.storeMaxBatch, OnCommit: m.onCommit}, storeCreate, m.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -263,13 +276,16 @@ func (m *Main) Open() (*mcp.Server, error) {
 		return nil, err
 	}
 	m.halt = &orders.Halt{}
-	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: true,
+	// One process per bbolt file: any other owner of a pending record has
+	// died. On a shared store the other instances are alive until the store
+	// says otherwise (Store.OwnerLive).
+	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: !m.storeFlags.shared(),
 		Limits: limits, Halt: m.halt, Live: m.venueFlags.live})
 	m.orders = svc
 	// The kill switch: applied before the first call is served, then watched.
-	m.control = &control{dir: m.DataDir, store: st, orders: svc, halt: m.halt, log: m.logger}
+	m.control = &control{ch: m.controlChannel(st), store: st, orders: svc, halt: m.halt, log: m.logger}
 	m.control.start()
-	m.sweeper = st.StartSweeper(store.SweeperOptions{
+	m.sweeper = store.StartSweeper(st, store.SweeperOptions{
 		// Orders that rested and then filled or expired at the venue keep their
 		// records until a venue says they are final.
 		BeforeSweep: func(ctx context.Context, cutoff time.Time) {
@@ -307,10 +323,15 @@ func (m *Main) Open() (*mcp.Server, error) {
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
 	all := tools.All(deps)
+	stateKey, err := sharedStateKey(st) // nil unless several instances share st
+	if err != nil {
+		return nil, err
+	}
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
 		ToolVisible:  tools.VisibleTo(all), // a read-only key does not see the trade tools
+		StateKey:     stateKey,
 	})
 	tools.RegisterObserved(srv, all, tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
 	ui.Register(srv) // MCP Apps views, seen only by clients that declare the extension
@@ -377,6 +398,26 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return err
 	}
 	defer stopMetrics()
+	if auth != nil && m.RateLimit > 0 && sharedStore(m.store) {
+		// The rate limit is the deployment's: this instance takes its share.
+		p := newPeers(m.store, m.store.Owner(), time.Now)
+		n, err := p.beat()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		auth.setInstances(n)
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.run(pctx, auth.setInstances, n, m.logger) }()
+		defer func() { stop(); <-done }()
+	}
+	if sharedStore(m.store) {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); m.sessionStore().sweepSessions(sctx, m.logger) }()
+		defer func() { stop(); <-done }()
+	}
 	m.httpNoAuth.Store(auth == nil)
 	switch {
 	case auth == nil && m.InsecureNoAuth && m.hadKeys:
@@ -452,6 +493,10 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 				opts.AllowedOrigins = append(opts.AllowedOrigins, "http://"+h, "https://"+h)
 			}
 		}
+	}
+	if sharedStore(m.store) {
+		// Several instances share the store: any of them serves any session.
+		opts.Sessions = m.sessionStore()
 	}
 	h := mcp.NewHTTPHandler(srv, opts)
 	mux := http.NewServeMux()

@@ -27,14 +27,48 @@
 // # Client v3.7.3 against the Debian server 3.4.23
 //
 // The tests in this package run go.etcd.io/etcd/client/v3 v3.7.3 against the etcd
-// 3.4.23 server and double as the cluster's self-test.
+// 3.4.23 server and double as the cluster's self-test. Everything a store needs works
+// (compat_test.go):
+//   - KV: Put/Get/Delete with prefix, sort, limit/count, PrevKV, reads at an old
+//     revision, Compact (then ErrCompacted); MemberList, Status.
+//   - Txn: compares on CreateRevision (create-if-absent: of 32 concurrent claimers
+//     through all three members exactly one wins), ModRevision (fencing: a stale
+//     revision fails), Value, Version, LeaseValue; Else reads; nested txns; a txn
+//     putting one key twice is refused (ErrDuplicateKey).
+//   - Leases: Grant, KeepAlive (keeps keys past the TTL), TimeToLive with keys,
+//     Leases, expiry once keep-alives stop (the key's DELETE is seen by a watch;
+//     a 2 s lease lapsed within a few seconds), Revoke, ErrLeaseNotFound afterwards.
+//   - Watch: prefix watches from a revision with PrevKV, in revision order, on another
+//     member than the writer's; RequestProgress; a compacted start revision reports
+//     ErrCompacted with CompactRevision.
+//   - concurrency: Session (Done when its lease is revoked), Mutex (TryLock →
+//     ErrLocked, IsOwner guarding a txn, the next Lock wins when the holder's
+//     lease lapses), Election (Campaign, Proclaim, Observe, Leader, Resign →
+//     ErrElectionNoLeader, a waiting candidate wins when the leader's lease lapses).
+//   - Member loss: a session, its leased key and a watch survive each member being
+//     killed and restarted in turn.
 //
-// What a store on etcd must know (checked by TestKillRestartMember): a write sent while
-// the cluster has no leader (the leader just died) can fail after about 6 s with
-// "etcdserver: request timed out"; its outcome is unknown (it may yet commit), and the
-// client does not retry it. Without quorum, writes and linearizable reads fail (or
-// block until the context ends); serializable reads still answer from a member's
-// possibly stale copy (TestQuorumLossAndBack).
+// Nothing tried failed against 3.4.23. Not available on a 3.4 server (not tried, not
+// needed): --unsafe-no-fsync, the Downgrade API, lease checkpointing by default (on
+// 3.4 a leader change renews every lease's full TTL, so a dead owner's lease can take
+// up to TTL after the last election to lapse).
+//
+// What a store on etcd must know. A Txn whose branches hold no operation (compares
+// only) is served like a serializable read, from the answering member's local state:
+// right after a put acknowledged by one member it can miss it on another (in about
+// one of five tries here; TestCompatCompareOnlyTxnIsStale). This is etcd's rule in
+// every version (isTxnSerializable is vacuously true), not a 3.4 bug; a txn with an
+// OpGet in a branch, or any write, is linearizable. Never check ownership or a fence
+// with a compare-only txn. A write sent while the cluster has no leader (the
+// leader just died) can fail after about 6 s with "etcdserver: request timed out"
+// (seen while writing TestKillRestartMember, which now waits for a new leader); the
+// client does not retry it. Without quorum, writes and linearizable reads block until
+// the caller's context ends (or fail with "request timed out"); serializable reads
+// still answer from a member's possibly stale copy (TestQuorumLossAndBack). A write
+// that failed so is not known to have failed: if the member that took it was leader
+// and wins again once quorum is back, it commits (TestFailedWriteMayCommitLater sees
+// it happen). Treat such errors as "outcome unknown", re-read after quorum returns,
+// never guess.
 //
 // This package is for tests only: it must never be imported by non-test code.
 package etcdtest
