@@ -17,6 +17,10 @@ import (
 // "refused" would place it again under a new key). The retry reconciles and
 // finds the one order.
 func TestConflictWithUnknownLookupIsUnknown(t *testing.T) {
+	forEachBackend(t, testConflictWithUnknownLookupIsUnknown)
+}
+
+func testConflictWithUnknownLookupIsUnknown(t *testing.T, be backend) {
 	x := newExchange()
 	fv := x.venue()
 	place, lookup := fv.placeOrder, fv.orderByClientID
@@ -34,7 +38,7 @@ func TestConflictWithUnknownLookupIsUnknown(t *testing.T) {
 		}
 		return lookup(ctx, principal, coid, hint)
 	}
-	h := newHarness(t, faulty.Options{}, func(o *Options) { o.Venues = map[string]sibyl.Venue{"paper": fv} })
+	h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) { o.Venues = map[string]sibyl.Venue{"paper": fv} })
 	ctx := context.Background()
 	req := placeReq("conflict-1", 5)
 	_, err := h.svc.Place(ctx, req)

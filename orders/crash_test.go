@@ -17,9 +17,14 @@ import (
 // The real-process crash test: a child process (this test binary, re-run with
 // SIBYL_CRASH_AT set) places an order and dies with os.Exit at a hook point,
 // with no deferred cleanup, as cmd's crash switch would make it. The parent then
-// opens the same bbolt file and retries the same key.
+// opens the same store (the bbolt file, the etcd prefix) and retries the same
+// key.
 
-const crashEnv = "SIBYL_TEST_CRASH_AT"
+const (
+	crashEnv        = "SIBYL_TEST_CRASH_AT"
+	crashBackendEnv = "SIBYL_TEST_BACKEND" // the backend's name
+	crashRefEnv     = "SIBYL_TEST_STORE"   // where its data is (backend.fresh)
+)
 
 // saveExchange writes the exchange's orders to path, so the venue outlives the
 // child process, as a real venue would.
@@ -59,10 +64,11 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("runs only as the child of TestProcessCrashRecovery")
 	}
 	dir := os.Getenv("SIBYL_TEST_DIR")
-	st, err := store.Open(filepath.Join(dir, "sibyl.db"))
-	if err != nil {
-		t.Fatal(err)
+	be, ok := backendNamed(os.Getenv(crashBackendEnv))
+	if !ok {
+		t.Fatalf("no backend %q", os.Getenv(crashBackendEnv))
 	}
+	st := be.open(t, os.Getenv(crashRefEnv))
 	x := newExchange()
 	v := x.venue()
 	place := v.placeOrder
@@ -90,15 +96,21 @@ func TestCrashChild(t *testing.T) {
 	t.Fatalf("the hook did not exit (Place: %+v, %v)", res, err)
 }
 
-func TestProcessCrashRecovery(t *testing.T) {
+func TestProcessCrashRecovery(t *testing.T) { forEachBackend(t, testProcessCrashRecovery) }
+
+func testProcessCrashRecovery(t *testing.T, be backend) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
 	for _, at := range []string{"after_claim", "after_send", "after_return"} {
 		t.Run(at, func(t *testing.T) {
 			dir := t.TempDir()
+			ref := be.fresh(t)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), crashEnv+"="+at, "SIBYL_TEST_DIR="+dir)
+			cmd.Env = append(os.Environ(), crashEnv+"="+at, "SIBYL_TEST_DIR="+dir, crashBackendEnv+"="+be.name, crashRefEnv+"="+ref)
+			if be.childEnv != nil {
+				cmd.Env = append(cmd.Env, be.childEnv()...)
+			}
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != 3 {
@@ -113,10 +125,7 @@ func TestProcessCrashRecovery(t *testing.T) {
 			if got := x.count(); got != wantBefore {
 				t.Fatalf("orders at the venue after the crash: got %d, want %d", got, wantBefore)
 			}
-			st, err := store.Open(filepath.Join(dir, "sibyl.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := be.open(t, ref)
 			defer st.Close()
 			rec, ok, err := st.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: "crash-process-01"})
 			if err != nil || !ok || (rec.State != store.Pending && at != "after_return") {
@@ -142,8 +151,10 @@ func TestProcessCrashRecovery(t *testing.T) {
 			if v, err := st.VerifyAudit(); err != nil || !v.OK {
 				t.Errorf("audit chain: got %+v, %v", v, err)
 			}
-			if err := st.Check(); err != nil {
-				t.Errorf("bbolt check: %v", err)
+			if b, ok := st.(*store.Bolt); ok {
+				if err := b.Check(); err != nil {
+					t.Errorf("bbolt check: %v", err)
+				}
 			}
 		})
 	}

@@ -9,7 +9,11 @@ import (
 )
 
 func TestCancelOnDisconnectBySession(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+	forEachBackend(t, testCancelOnDisconnectBySession)
+}
+
+func testCancelOnDisconnectBySession(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	var ids []string
 	for i, key := range []string{"k-dc-000001", "k-dc-000002", "k-dc-000003"} {
@@ -56,8 +60,10 @@ func TestCancelOnDisconnectBySession(t *testing.T) {
 // CancelAllOpen (sibyl halt --cancel-open) cancels the open orders and the
 // resting order of a record whose answer was lost, exactly once each: a
 // second run with the same tag replays.
-func TestCancelAllOpen(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestCancelAllOpen(t *testing.T) { forEachBackend(t, testCancelAllOpen) }
+
+func testCancelAllOpen(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	for _, key := range []string{"k-ca-000001", "k-ca-000002"} {
 		if _, err := h.svc.Place(ctx, placeAt(key, "paper:BTC", "buy", 1, 0.3)); err != nil {

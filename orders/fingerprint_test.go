@@ -14,8 +14,10 @@ import (
 // applied) decide whether a retry is the same request, and a record written
 // by the earlier rule (fingerprint of the arguments as sent) still matches a
 // retry that resends them.
-func TestFingerprintWithDefaults(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestFingerprintWithDefaults(t *testing.T) { forEachBackend(t, testFingerprintWithDefaults) }
+
+func testFingerprintWithDefaults(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	req := func(key, raw, applied string) PlaceRequest {
 		r := placeReq(key, 10)

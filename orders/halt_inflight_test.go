@@ -16,6 +16,10 @@ import (
 // at the venue (the order is not there yet), and the order then rests after
 // the kill switch said every resting order was cancelled.
 func TestCancelAllOpenWaitsForInFlightPlace(t *testing.T) {
+	forEachBackend(t, testCancelAllOpenWaitsForInFlightPlace)
+}
+
+func testCancelAllOpenWaitsForInFlightPlace(t *testing.T, be backend) {
 	x := newExchange()
 	fv := x.venue()
 	place := fv.placeOrder
@@ -26,7 +30,7 @@ func TestCancelAllOpenWaitsForInFlightPlace(t *testing.T) {
 		return place(ctx, req)
 	}
 	halt := &Halt{}
-	h := newHarness(t, faulty.Options{}, func(o *Options) {
+	h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) {
 		o.Venues = map[string]sibyl.Venue{"paper": fv}
 		o.Halt = halt
 		o.SendTimeout = 10 * time.Second

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -40,7 +39,8 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type harness struct {
-	path  string
+	be    backend
+	ref   string // where the backend keeps the data: a file, an etcd key prefix
 	store store.Store
 	x     *exchange
 	venue *faulty.Venue
@@ -48,11 +48,19 @@ type harness struct {
 	svc   *Service
 }
 
-// newHarness opens a real bbolt file in a temp dir with a Service over an
-// exchange wrapped by faulty. In cleanup it checks the file and the audit chain.
+// newHarness is newHarnessOn a bbolt file.
 func newHarness(t *testing.T, fopts faulty.Options, mod func(*Options)) *harness {
 	t.Helper()
-	h := &harness{path: filepath.Join(t.TempDir(), "sibyl.db"), x: newExchange(), clock: newClock()}
+	return newHarnessOn(t, boltBackend, fopts, mod)
+}
+
+// newHarnessOn opens a fresh store of backend be (a real bbolt file in a temp
+// dir, a prefix on a real etcd cluster) with a Service over an exchange
+// wrapped by faulty. In cleanup it checks the audit chain (and a bbolt file's
+// consistency).
+func newHarnessOn(t *testing.T, be backend, fopts faulty.Options, mod func(*Options)) *harness {
+	t.Helper()
+	h := &harness{be: be, ref: be.fresh(t), x: newExchange(), clock: newClock()}
 	h.venue = faulty.New(h.x.venue(), fopts)
 	h.open(t, mod)
 	return h
@@ -61,10 +69,7 @@ func newHarness(t *testing.T, fopts faulty.Options, mod func(*Options)) *harness
 // open (re)opens the store and builds a new Service, as a restarted process would.
 func (h *harness) open(t *testing.T, mod func(*Options)) {
 	t.Helper()
-	st, err := store.OpenOptions(h.path, store.Options{AuditKey: []byte("test-key")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := h.be.open(t, h.ref)
 	h.store = st
 	opts := Options{Store: st, Venues: map[string]sibyl.Venue{"paper": h.venue}, Now: h.clock.Now, WaitInFlight: 2 * time.Second}
 	if mod != nil {
@@ -77,8 +82,10 @@ func (h *harness) open(t *testing.T, mod func(*Options)) {
 		if err := st.FlushAudit(context.Background()); err != nil && !errors.Is(err, store.ErrClosed) {
 			t.Errorf("flushing audit: %v", err)
 		}
-		if err := st.Check(); err != nil && !strings.Contains(err.Error(), "not open") {
-			t.Errorf("bbolt check: %v", err)
+		if b, ok := st.(*store.Bolt); ok {
+			if err := b.Check(); err != nil && !strings.Contains(err.Error(), "not open") {
+				t.Errorf("bbolt check: %v", err)
+			}
 		}
 		if res, err := st.VerifyAudit(); err == nil && !res.OK {
 			t.Errorf("audit chain: got %+v, want OK", res)
@@ -119,6 +126,10 @@ func wantCode(t *testing.T, err error, want sibyl.Code) {
 }
 
 func TestConcurrentSameKeyPlacesOnce(t *testing.T) {
+	forEachBackend(t, testConcurrentSameKeyPlacesOnce)
+}
+
+func testConcurrentSameKeyPlacesOnce(t *testing.T, be backend) {
 	tests := []struct {
 		name    string
 		latency time.Duration
@@ -129,7 +140,7 @@ func TestConcurrentSameKeyPlacesOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, faulty.Options{Latency: tt.latency}, func(o *Options) { o.WaitInFlight = tt.wait })
+			h := newHarnessOn(t, be, faulty.Options{Latency: tt.latency}, func(o *Options) { o.WaitInFlight = tt.wait })
 			const callers = 1000
 			req := placeReq("agent-7f3a-order-1", 10)
 			type answer struct {
@@ -181,7 +192,9 @@ func TestConcurrentSameKeyPlacesOnce(t *testing.T) {
 	}
 }
 
-func TestHooksSeeDurableState(t *testing.T) {
+func TestHooksSeeDurableState(t *testing.T) { forEachBackend(t, testHooksSeeDurableState) }
+
+func testHooksSeeDurableState(t *testing.T, be backend) {
 	var h *harness
 	var seen []string
 	check := func(stage string, want store.RecordState) func(string) {
@@ -193,7 +206,7 @@ func TestHooksSeeDurableState(t *testing.T) {
 			seen = append(seen, stage)
 		}
 	}
-	h = newHarness(t, faulty.Options{}, func(o *Options) {
+	h = newHarnessOn(t, be, faulty.Options{}, func(o *Options) {
 		o.Hooks = Hooks{
 			AfterClaim:    check("after claim", store.Pending),
 			AfterSend:     check("after send", store.Pending),
@@ -209,8 +222,10 @@ func TestHooksSeeDurableState(t *testing.T) {
 	}
 }
 
-func TestHedgeLegsAreIndependent(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestHedgeLegsAreIndependent(t *testing.T) { forEachBackend(t, testHedgeLegsAreIndependent) }
+
+func testHedgeLegsAreIndependent(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	base := "hedge-7c1e-2f"
 	for round := 0; round < 2; round++ { // the second round is the agent's retry of the whole hedge
@@ -231,8 +246,10 @@ func TestHedgeLegsAreIndependent(t *testing.T) {
 	}
 }
 
-func TestKeyReusedWithDifferentArgs(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestKeyReusedWithDifferentArgs(t *testing.T) { forEachBackend(t, testKeyReusedWithDifferentArgs) }
+
+func testKeyReusedWithDifferentArgs(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	if _, err := h.svc.Place(ctx, placeReq("key-reuse-0001", 10)); err != nil {
 		t.Fatal(err)
@@ -255,7 +272,9 @@ func TestKeyReusedWithDifferentArgs(t *testing.T) {
 	}
 }
 
-func TestUnknownOutcomeReconciles(t *testing.T) {
+func TestUnknownOutcomeReconciles(t *testing.T) { forEachBackend(t, testUnknownOutcomeReconciles) }
+
+func testUnknownOutcomeReconciles(t *testing.T, be backend) {
 	tests := []struct {
 		fault      faulty.Fault
 		wantPlaces int // PlaceOrder calls in total
@@ -267,7 +286,7 @@ func TestUnknownOutcomeReconciles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fault.String(), func(t *testing.T) {
-			h := newHarness(t, faulty.Options{Script: []faulty.Fault{tt.fault}, TimeoutAfter: 5 * time.Second},
+			h := newHarnessOn(t, be, faulty.Options{Script: []faulty.Fault{tt.fault}, TimeoutAfter: 5 * time.Second},
 				func(o *Options) { o.SendTimeout = 100 * time.Millisecond })
 			ctx := context.Background()
 			req := placeReq("lost-response-1", 5)
@@ -304,7 +323,9 @@ func TestUnknownOutcomeReconciles(t *testing.T) {
 	}
 }
 
-func TestCrashRecovery(t *testing.T) {
+func TestCrashRecovery(t *testing.T) { forEachBackend(t, testCrashRecovery) }
+
+func testCrashRecovery(t *testing.T, be backend) {
 	tests := []struct {
 		name       string
 		crashAt    func(h *Hooks, crash func(string))
@@ -316,7 +337,7 @@ func TestCrashRecovery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var h *harness
-			h = newHarness(t, faulty.Options{}, func(o *Options) {
+			h = newHarnessOn(t, be, faulty.Options{}, func(o *Options) {
 				tt.crashAt(&o.Hooks, func(string) { runtime.Goexit() }) // the process dies here
 			})
 			req := placeReq("crash-test-01", 3)
@@ -359,7 +380,11 @@ func TestCrashRecovery(t *testing.T) {
 }
 
 func TestDeterministicRejectionReplayed(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+	forEachBackend(t, testDeterministicRejectionReplayed)
+}
+
+func testDeterministicRejectionReplayed(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	h.x.refuse.Store(sibyl.FieldErrorf(sibyl.InsufficientFunds, "quantity", "balance $3.00 does not cover $4.20"))
 	req := placeReq("reject-0001", 10)
@@ -385,8 +410,10 @@ func TestDeterministicRejectionReplayed(t *testing.T) {
 	}
 }
 
-func TestPossibleDuplicate(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestPossibleDuplicate(t *testing.T) { forEachBackend(t, testPossibleDuplicate) }
+
+func testPossibleDuplicate(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	if _, err := h.svc.Place(ctx, placeReq("first-key-001", 10)); err != nil {
 		t.Fatal(err)
@@ -422,8 +449,10 @@ func TestPossibleDuplicate(t *testing.T) {
 	}
 }
 
-func TestRetentionKeepsOpenOrders(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestRetentionKeepsOpenOrders(t *testing.T) { forEachBackend(t, testRetentionKeepsOpenOrders) }
+
+func testRetentionKeepsOpenOrders(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	open, err := h.svc.Place(ctx, placeReq("open-order-01", 1))
 	if err != nil {
@@ -456,8 +485,10 @@ func TestRetentionKeepsOpenOrders(t *testing.T) {
 	}
 }
 
-func TestCancelExactlyOnce(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestCancelExactlyOnce(t *testing.T) { forEachBackend(t, testCancelExactlyOnce) }
+
+func testCancelExactlyOnce(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	placed, err := h.svc.Place(ctx, placeReq("place-then-cancel", 4))
 	if err != nil {
@@ -489,8 +520,10 @@ func TestCancelExactlyOnce(t *testing.T) {
 	}
 }
 
-func TestBadInputsLeaveNoRecord(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestBadInputsLeaveNoRecord(t *testing.T) { forEachBackend(t, testBadInputsLeaveNoRecord) }
+
+func testBadInputsLeaveNoRecord(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	long := strings.Repeat("k", 129)
 	tests := []struct {
@@ -553,8 +586,10 @@ func TestBadInputsLeaveNoRecord(t *testing.T) {
 	}
 }
 
-func TestRandomFaultsNeverDuplicate(t *testing.T) {
-	h := newHarness(t, faulty.Options{Seed: 42, LostResponse: 0.15, ServerError: 0.1, ErrorBeforeSend: 0.1, Timeout: 0.05,
+func TestRandomFaultsNeverDuplicate(t *testing.T) { forEachBackend(t, testRandomFaultsNeverDuplicate) }
+
+func testRandomFaultsNeverDuplicate(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{Seed: 42, LostResponse: 0.15, ServerError: 0.1, ErrorBeforeSend: 0.1, Timeout: 0.05,
 		TimeoutAfter: time.Second, Latency: time.Millisecond, Jitter: 2 * time.Millisecond},
 		func(o *Options) { o.SendTimeout = 50 * time.Millisecond })
 	const keys, callersPerKey = 40, 5
@@ -610,8 +645,10 @@ func TestClientOrderIDIsStable(t *testing.T) {
 	}
 }
 
-func TestRecordWaitsForCompletion(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestRecordWaitsForCompletion(t *testing.T) { forEachBackend(t, testRecordWaitsForCompletion) }
+
+func testRecordWaitsForCompletion(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		key := fmt.Sprintf("lookup-key-%03d", i)
@@ -656,7 +693,9 @@ func TestSoleOwnerRecoversAtOnce(t *testing.T) {
 // the record over: its completion must start from the record as the retry left
 // it (not from what its own claim wrote), whether the retry has completed it
 // already or is still running.
-func TestCompletionAfterTakeover(t *testing.T) {
+func TestCompletionAfterTakeover(t *testing.T) { forEachBackend(t, testCompletionAfterTakeover) }
+
+func testCompletionAfterTakeover(t *testing.T, be backend) {
 	for _, tt := range []struct {
 		name          string
 		retryFinishes bool // the retry completes before the first owner does
@@ -668,7 +707,7 @@ func TestCompletionAfterTakeover(t *testing.T) {
 			var sends atomic.Int32
 			firstSent, releaseFirst := make(chan struct{}), make(chan struct{})
 			retrySent, releaseRetry := make(chan struct{}), make(chan struct{})
-			h := newHarness(t, faulty.Options{}, func(o *Options) {
+			h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) {
 				o.Hooks.AfterSend = func(string) {
 					switch sends.Add(1) {
 					case 1:

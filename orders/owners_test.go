@@ -20,10 +20,12 @@ func (v infoVenue) Info() sibyl.VenueInfo { return v.info }
 
 // On a venue whose one account every principal shares, sibyl records who
 // placed which order, and a principal cancels only its own.
-func TestSharedAccountOwnership(t *testing.T) {
+func TestSharedAccountOwnership(t *testing.T) { forEachBackend(t, testSharedAccountOwnership) }
+
+func testSharedAccountOwnership(t *testing.T, be backend) {
 	x := newExchange()
 	fv := faulty.New(x.venue(), faulty.Options{})
-	h := newHarness(t, faulty.Options{}, withVenue(infoVenue{fv, sibyl.VenueInfo{Name: "paper", Mode: sibyl.ModeDemo, Available: true, SharedAccount: true}}))
+	h := newHarnessOn(t, be, faulty.Options{}, withVenue(infoVenue{fv, sibyl.VenueInfo{Name: "paper", Mode: sibyl.ModeDemo, Available: true, SharedAccount: true}}))
 	ctx := context.Background()
 	req := placeReq("shared-alice-1", 1)
 	req.Principal = "alice"
@@ -71,8 +73,10 @@ func TestSharedAccountOwnership(t *testing.T) {
 
 // A venue with an account per principal keeps no ownership records: the
 // venue keeps principals apart itself.
-func TestOwnsWithoutSharedAccount(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestOwnsWithoutSharedAccount(t *testing.T) { forEachBackend(t, testOwnsWithoutSharedAccount) }
+
+func testOwnsWithoutSharedAccount(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	res, err := h.svc.Place(context.Background(), placeReq("own-acct-0001", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -87,12 +91,14 @@ func TestOwnsWithoutSharedAccount(t *testing.T) {
 
 // A real-money venue without --live: place and cancel are refused naming
 // --live, with nothing recorded or sent; with Live they go through.
-func TestRealMoneyNeedsLive(t *testing.T) {
+func TestRealMoneyNeedsLive(t *testing.T) { forEachBackend(t, testRealMoneyNeedsLive) }
+
+func testRealMoneyNeedsLive(t *testing.T, be backend) {
 	for _, live := range []bool{false, true} {
 		x := newExchange()
 		fv := faulty.New(x.venue(), faulty.Options{})
 		v := infoVenue{fv, sibyl.VenueInfo{Name: "paper", Mode: sibyl.ModeLive, Available: true, RealMoney: true}}
-		h := newHarness(t, faulty.Options{}, func(o *Options) { withVenue(v)(o); o.Live = live })
+		h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) { withVenue(v)(o); o.Live = live })
 		ctx := context.Background()
 		_, perr := h.svc.Place(ctx, placeReq("live-gate-0001", 1))
 		_, cerr := h.svc.Cancel(ctx, CancelRequest{Principal: "local", Key: "live-gate-c001", Venue: "paper", OrderID: "o-1"})

@@ -108,6 +108,10 @@ func withVenue(v sibyl.Venue) func(*Options) {
 // The prepared order is stored in the claim, and every resend after an
 // unknown outcome sends exactly those bytes: the venue sees one order.
 func TestPreparedOrderResentByteIdentical(t *testing.T) {
+	forEachBackend(t, testPreparedOrderResentByteIdentical)
+}
+
+func testPreparedOrderResentByteIdentical(t *testing.T, be backend) {
 	for _, tt := range []struct {
 		name  string
 		fault faulty.Fault
@@ -119,7 +123,7 @@ func TestPreparedOrderResentByteIdentical(t *testing.T) {
 			x := newExchange()
 			pv := newPreparingVenue(x)
 			pv.faults = []faulty.Fault{tt.fault}
-			h := newHarness(t, faulty.Options{}, withVenue(pv))
+			h := newHarnessOn(t, be, faulty.Options{}, withVenue(pv))
 			ctx := context.Background()
 			req := placeReq("prepared-0001", 3)
 			if _, err := h.svc.Place(ctx, req); sibyl.ErrorCode(err) != sibyl.Unavailable {
@@ -171,10 +175,14 @@ func TestPreparedOrderResentByteIdentical(t *testing.T) {
 // after reopening the file sends the bytes the first process stored, and
 // prepares nothing new.
 func TestPreparedOrderSurvivesRestart(t *testing.T) {
+	forEachBackend(t, testPreparedOrderSurvivesRestart)
+}
+
+func testPreparedOrderSurvivesRestart(t *testing.T, be backend) {
 	x := newExchange()
 	pv := newPreparingVenue(x)
 	pv.faults = []faulty.Fault{faulty.ErrorBeforeSend}
-	h := newHarness(t, faulty.Options{}, withVenue(pv))
+	h := newHarnessOn(t, be, faulty.Options{}, withVenue(pv))
 	ctx := context.Background()
 	req := placeReq("prepared-restart", 2)
 	if _, err := h.svc.Place(ctx, req); sibyl.ErrorCode(err) != sibyl.Unavailable {
@@ -197,10 +205,12 @@ func TestPreparedOrderSurvivesRestart(t *testing.T) {
 
 // Two first calls with one key race: the loser of the claim discards what it
 // prepared, and every send uses the winner's stored bytes.
-func TestPreparedOrderClaimRace(t *testing.T) {
+func TestPreparedOrderClaimRace(t *testing.T) { forEachBackend(t, testPreparedOrderClaimRace) }
+
+func testPreparedOrderClaimRace(t *testing.T, be backend) {
 	x := newExchange()
 	pv := newPreparingVenue(x)
-	h := newHarness(t, faulty.Options{}, withVenue(pv))
+	h := newHarnessOn(t, be, faulty.Options{}, withVenue(pv))
 	ctx := context.Background()
 	req := placeReq("prepared-race", 1)
 	release := make(chan struct{})

@@ -18,7 +18,11 @@ import (
 // its record until ReconcileOpen asks the venue and marks it final; orders
 // still open, and those the venue does not answer for, keep theirs.
 func TestReconcileOpenLetsTheSweepGo(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+	forEachBackend(t, testReconcileOpenLetsTheSweepGo)
+}
+
+func testReconcileOpenLetsTheSweepGo(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	ctx := context.Background()
 	ids := map[string]string{} // key -> order id
 	for i, key := range []string{"fills-later-1", "expires-later", "still-open-01", "venue-forgot1"} {
@@ -101,7 +105,9 @@ func TestReconcileOpenLetsTheSweepGo(t *testing.T) {
 // ReconcilePending completes the record when the venue has the order (and a
 // later retry replays it), and leaves it pending, writing nothing and sending
 // nothing, when the venue has none.
-func TestReconcilePending(t *testing.T) {
+func TestReconcilePending(t *testing.T) { forEachBackend(t, testReconcilePending) }
+
+func testReconcilePending(t *testing.T, be backend) {
 	for _, tt := range []struct {
 		fault      faulty.Fault
 		atVenue    bool
@@ -111,7 +117,7 @@ func TestReconcilePending(t *testing.T) {
 		{faulty.ErrorBeforeSend, false, 2},
 	} {
 		t.Run(tt.fault.String(), func(t *testing.T) {
-			h := newHarness(t, faulty.Options{Script: []faulty.Fault{tt.fault}}, nil)
+			h := newHarnessOn(t, be, faulty.Options{Script: []faulty.Fault{tt.fault}}, nil)
 			ctx := context.Background()
 			req := placeReq("abandoned-01", 3)
 			if _, err := h.svc.Place(ctx, req); sibyl.ErrorCode(err) != sibyl.Unavailable {
@@ -200,9 +206,11 @@ func equalStrings(a, b []string) bool { return slices.Equal(a, b) }
 
 // ReconcilePending racing the agent's own retry of the same key: one order,
 // one completion, whichever takes the record first.
-func TestReconcilePendingRacesRetry(t *testing.T) {
+func TestReconcilePendingRacesRetry(t *testing.T) { forEachBackend(t, testReconcilePendingRacesRetry) }
+
+func testReconcilePendingRacesRetry(t *testing.T, be backend) {
 	for i := range 20 {
-		h := newHarness(t, faulty.Options{Script: []faulty.Fault{faulty.LostResponse}}, nil)
+		h := newHarnessOn(t, be, faulty.Options{Script: []faulty.Fault{faulty.LostResponse}}, nil)
 		ctx := context.Background()
 		req := placeReq(fmt.Sprintf("race-key-%03d", i), 3)
 		if _, err := h.svc.Place(ctx, req); sibyl.ErrorCode(err) != sibyl.Unavailable {
@@ -249,9 +257,11 @@ func TestReconcilePendingRacesRetry(t *testing.T) {
 // are never retried) do not take every round: with a limit of one, each call
 // asks about the next record, and the abandoned order behind them is reached.
 // A venue that keeps failing ends the pass after a few errors.
-func TestReconcilePendingMovesOn(t *testing.T) {
+func TestReconcilePendingMovesOn(t *testing.T) { forEachBackend(t, testReconcilePendingMovesOn) }
+
+func testReconcilePendingMovesOn(t *testing.T, be backend) {
 	script := []faulty.Fault{faulty.ErrorBeforeSend, faulty.ErrorBeforeSend, faulty.ErrorBeforeSend, faulty.LostResponse}
-	h := newHarness(t, faulty.Options{Script: script}, nil)
+	h := newHarnessOn(t, be, faulty.Options{Script: script}, nil)
 	ctx := context.Background()
 	for i := range script {
 		if _, err := h.svc.Place(ctx, placeReq(fmt.Sprintf("stays-pending-%d", i), float64(i+1))); sibyl.ErrorCode(err) != sibyl.Unavailable {
@@ -285,7 +295,7 @@ func TestReconcilePendingMovesOn(t *testing.T) {
 	for i := range script {
 		script[i] = faulty.ErrorBeforeSend
 	}
-	h = newHarness(t, faulty.Options{Script: script, ReadErrorRate: 1}, nil)
+	h = newHarnessOn(t, be, faulty.Options{Script: script, ReadErrorRate: 1}, nil)
 	// The market's order rules were read while the venue still answered
 	// reads (a venue that answers no read refuses every new order before
 	// anything is recorded).

@@ -3,7 +3,6 @@ package orders
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -61,6 +60,10 @@ func wantRiskRefusal(t *testing.T, h *harness, req PlaceRequest, limit string) {
 }
 
 func TestRiskLimitsRefuseBeforeSending(t *testing.T) {
+	forEachBackend(t, testRiskLimitsRefuseBeforeSending)
+}
+
+func testRiskLimitsRefuseBeforeSending(t *testing.T, be backend) {
 	const mkt = "paper:BTC-ABOVE-120000"
 	tests := []struct {
 		name   string
@@ -94,7 +97,7 @@ func TestRiskLimitsRefuseBeforeSending(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			x := newExchange()
 			x.mid = 0.5
-			h := &harness{path: filepath.Join(t.TempDir(), "sibyl.db"), x: x, clock: newClock()}
+			h := &harness{be: be, ref: be.fresh(t), x: x, clock: newClock()}
 			h.venue = faulty.New(x.venue(), faulty.Options{})
 			h.open(t, withLimits(tc.limits))
 			for _, r := range tc.before {
@@ -108,7 +111,11 @@ func TestRiskLimitsRefuseBeforeSending(t *testing.T) {
 }
 
 func TestRiskMarketOrderNeedsWorstPrice(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{RequireWorstPrice: true}))
+	forEachBackend(t, testRiskMarketOrderNeedsWorstPrice)
+}
+
+func testRiskMarketOrderNeedsWorstPrice(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, withLimits(risk.Limits{RequireWorstPrice: true}))
 	r := placeReq("k-mkt-00001", 3)
 	r.Order.Type, r.Order.LimitPrice, r.Order.TimeInForce, r.Args = sibyl.MarketOrder, decimal.Zero, sibyl.IOC, nil
 	_, err := h.svc.Place(context.Background(), r)
@@ -121,7 +128,11 @@ func TestRiskMarketOrderNeedsWorstPrice(t *testing.T) {
 // Concurrent orders cannot together pass a limit that each passes alone:
 // the check and the reservation are one transaction with the claim.
 func TestRiskCountersUnderConcurrency(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxOpen: 5, MaxDaily: usd("7.5")}))
+	forEachBackend(t, testRiskCountersUnderConcurrency)
+}
+
+func testRiskCountersUnderConcurrency(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, withLimits(risk.Limits{MaxOpen: 5, MaxDaily: usd("7.5")}))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	placed, refused := 0, 0
@@ -152,8 +163,12 @@ func TestRiskCountersUnderConcurrency(t *testing.T) {
 // The counters are on disk: a restarted service sees the orders placed
 // before; a cancel gives back the open slot and the unfilled exposure.
 func TestRiskCountersSurviveRestartAndCancel(t *testing.T) {
+	forEachBackend(t, testRiskCountersSurviveRestartAndCancel)
+}
+
+func testRiskCountersSurviveRestartAndCancel(t *testing.T, be backend) {
 	lim := withLimits(risk.Limits{MaxOpen: 2, MaxMarket: usd("2")})
-	h := newHarness(t, faulty.Options{}, lim)
+	h := newHarnessOn(t, be, faulty.Options{}, lim)
 	ctx := context.Background()
 	first, err := h.svc.Place(ctx, placeAt("k-rs-00001", "paper:BTC", sibyl.Buy, 2, 0.5))
 	if err != nil {
@@ -179,8 +194,10 @@ func TestRiskCountersSurviveRestartAndCancel(t *testing.T) {
 }
 
 // A venue's deterministic refusal gives its reservation back.
-func TestRiskVenueRefusalReleases(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxDaily: usd("1")}))
+func TestRiskVenueRefusalReleases(t *testing.T) { forEachBackend(t, testRiskVenueRefusalReleases) }
+
+func testRiskVenueRefusalReleases(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, withLimits(risk.Limits{MaxDaily: usd("1")}))
 	h.x.refuse.Store(sibyl.Errorf(sibyl.InsufficientFunds, "no money"))
 	_, err := h.svc.Place(context.Background(), placeAt("k-vr-00001", "paper:BTC", sibyl.Buy, 2, 0.5))
 	wantCode(t, err, sibyl.InsufficientFunds)
@@ -190,8 +207,10 @@ func TestRiskVenueRefusalReleases(t *testing.T) {
 	}
 }
 
-func TestCheckRiskCountsEarlierLegs(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxDaily: usd("10")}))
+func TestCheckRiskCountsEarlierLegs(t *testing.T) { forEachBackend(t, testCheckRiskCountsEarlierLegs) }
+
+func testCheckRiskCountsEarlierLegs(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, withLimits(risk.Limits{MaxDaily: usd("10")}))
 	legs := []Leg{
 		{MarketID: "paper:A", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.5)}},
 		{MarketID: "paper:B", Order: sibyl.OrderRequest{Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromFloat(10), LimitPrice: decimal.NewFromFloat(0.5)}},
@@ -211,8 +230,12 @@ func TestCheckRiskCountsEarlierLegs(t *testing.T) {
 }
 
 func TestHaltRefusesNewOrdersNotCancels(t *testing.T) {
+	forEachBackend(t, testHaltRefusesNewOrdersNotCancels)
+}
+
+func testHaltRefusesNewOrdersNotCancels(t *testing.T, be backend) {
 	halt := &Halt{}
-	h := newHarness(t, faulty.Options{}, func(o *Options) { o.Halt = halt })
+	h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) { o.Halt = halt })
 	ctx := context.Background()
 	open, err := h.svc.Place(ctx, placeReq("k-h-000001", 1))
 	if err != nil {
@@ -235,8 +258,10 @@ func TestHaltRefusesNewOrdersNotCancels(t *testing.T) {
 
 // An order that fills at the venue on its own frees its open slot when the
 // background reconciliation sees it final; its filled exposure stays.
-func TestRiskReconcileOpenSettles(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, withLimits(risk.Limits{MaxOpen: 2, MaxMarket: usd("2")}))
+func TestRiskReconcileOpenSettles(t *testing.T) { forEachBackend(t, testRiskReconcileOpenSettles) }
+
+func testRiskReconcileOpenSettles(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, withLimits(risk.Limits{MaxOpen: 2, MaxMarket: usd("2")}))
 	ctx := context.Background()
 	first, err := h.svc.Place(ctx, placeAt("k-ro-00001", "paper:BTC", sibyl.Buy, 2, 0.5))
 	if err != nil {

@@ -18,8 +18,10 @@ import (
 // An order off its market's steps is refused before anything is recorded or
 // sent, with an error naming the valid steps; a recorded key is replayed even
 // after the market's steps changed.
-func TestPlaceChecksMarketSteps(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+func TestPlaceChecksMarketSteps(t *testing.T) { forEachBackend(t, testPlaceChecksMarketSteps) }
+
+func testPlaceChecksMarketSteps(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	kalshiLike := sibyl.OrderRules{
 		PriceRanges: []sibyl.PriceRange{
 			{Start: decimal.RequireFromString("0.001"), End: decimal.RequireFromString("0.1"), Step: decimal.RequireFromString("0.001")},
@@ -79,7 +81,11 @@ func TestPlaceChecksMarketSteps(t *testing.T) {
 // A venue that cannot say a market's steps gets no order: the call fails
 // with nothing recorded or sent.
 func TestPlaceRefusesMarketWithoutSteps(t *testing.T) {
-	h := newHarness(t, faulty.Options{}, nil)
+	forEachBackend(t, testPlaceRefusesMarketWithoutSteps)
+}
+
+func testPlaceRefusesMarketWithoutSteps(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, nil)
 	h.x.rules = &sibyl.OrderRules{} // no price ranges, no quantity step
 	_, err := h.svc.Place(context.Background(), placeReq("no-steps-0001", 1))
 	if sibyl.ErrorCode(err) != sibyl.Invalid || !strings.Contains(sibyl.ErrorMessage(err), "no usable price and quantity steps") {
@@ -109,6 +115,10 @@ func (c *captureVenue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (
 // price on the market's steps; the others are refused as invalid, naming the
 // field.
 func TestOnlyOnStepOrdersReachTheVenue(t *testing.T) {
+	forEachBackend(t, testOnlyOnStepOrdersReachTheVenue)
+}
+
+func testOnlyOnStepOrdersReachTheVenue(t *testing.T, be backend) {
 	x := newExchange()
 	rules := sibyl.OrderRules{
 		PriceRanges: []sibyl.PriceRange{
@@ -119,7 +129,7 @@ func TestOnlyOnStepOrdersReachTheVenue(t *testing.T) {
 	}
 	x.rules = &rules
 	cv := &captureVenue{Venue: x.venue()}
-	h := newHarness(t, faulty.Options{}, withVenue(cv))
+	h := newHarnessOn(t, be, faulty.Options{}, withVenue(cv))
 	rng := rand.New(rand.NewPCG(1, 2))
 	refused := 0
 	for i := range 300 {

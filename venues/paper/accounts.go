@@ -42,17 +42,21 @@ func (v *Venue) Accounts(ctx context.Context) ([]AccountInfo, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	t := v.begin(v.now())
-	names := make([]string, 0, len(v.st.accounts))
-	for p := range v.st.accounts {
-		names = append(names, p)
+	var out []AccountInfo
+	if err := v.run(ctx, v.now(), false, func(t *tx) {
+		names := make([]string, 0, len(v.st.accounts))
+		for p := range v.st.accounts {
+			names = append(names, p)
+		}
+		sort.Strings(names)
+		out = make([]AccountInfo, len(names))
+		for i, p := range names {
+			out[i] = v.info(p)
+		}
+	}); err != nil {
+		return nil, err
 	}
-	sort.Strings(names)
-	out := make([]AccountInfo, len(names))
-	for i, p := range names {
-		out[i] = v.info(p)
-	}
-	return out, v.commitAndUnlock(t)
+	return out, nil
 }
 
 // Account returns principal's account (a principal without one shows the
@@ -65,9 +69,11 @@ func (v *Venue) Account(ctx context.Context, principal string) (AccountInfo, err
 	if err != nil {
 		return AccountInfo{}, err
 	}
-	t := v.begin(v.now())
-	info := v.info(p)
-	return info, v.commitAndUnlock(t)
+	var info AccountInfo
+	if err := v.run(ctx, v.now(), false, func(t *tx) { info = v.info(p) }); err != nil {
+		return AccountInfo{}, err
+	}
+	return info, nil
 }
 
 // Fund adds amount dollars (whole cents, > 0) to principal's available cash,
@@ -88,12 +94,13 @@ func (v *Venue) Fund(ctx context.Context, principal string, amount float64) (Acc
 	if cents <= 0 {
 		return AccountInfo{}, sibyl.FieldErrorf(sibyl.Invalid, "amount", "must be a positive number of dollars, got %v", amount)
 	}
-	t := v.begin(v.now())
-	a := v.account(p, t)
-	a.Cash += cents
-	t.accounts[a] = struct{}{}
-	info := v.info(p)
-	if err := v.commitAndUnlock(t); err != nil {
+	var info AccountInfo
+	if err := v.run(ctx, v.now(), true, func(t *tx) {
+		a := v.account(p, t)
+		a.Cash += cents
+		t.accounts[a] = struct{}{}
+		info = v.info(p)
+	}); err != nil {
 		return AccountInfo{}, err
 	}
 	return info, nil
@@ -119,30 +126,31 @@ func (v *Venue) Reset(ctx context.Context, principal string, cash float64) (Acco
 		return AccountInfo{}, sibyl.FieldErrorf(sibyl.Invalid, "cash", "must be at least 0 dollars, got %v", cash)
 	}
 	now := v.now()
-	t := v.begin(now)
-	a := v.account(p, t)
-	ids := make([]string, 0, len(a.open))
-	for id := range a.open {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		o := a.open[id]
-		v.unbook(v.st.markets[o.Native], o)
-		v.release(o, t)
-		o.Status = sibyl.OrderCancelled
-		o.RejectReason = "cancelled by a paper account reset"
-		o.UpdatedAt = now
-	}
-	a.Cash, a.Reserved = cents, 0
-	for k, pos := range a.Positions {
-		if pos.Qty > 0 || pos.Committed > 0 {
-			delete(a.Positions, k)
+	var info AccountInfo
+	if err := v.run(ctx, now, true, func(t *tx) {
+		a := v.account(p, t)
+		ids := make([]string, 0, len(a.open))
+		for id := range a.open {
+			ids = append(ids, id)
 		}
-	}
-	t.accounts[a] = struct{}{}
-	info := v.info(p)
-	if err := v.commitAndUnlock(t); err != nil {
+		sort.Strings(ids)
+		for _, id := range ids {
+			o := a.open[id]
+			v.unbook(v.st.markets[o.Native], o)
+			v.release(o, t)
+			o.Status = sibyl.OrderCancelled
+			o.RejectReason = "cancelled by a paper account reset"
+			o.UpdatedAt = now
+		}
+		a.Cash, a.Reserved = cents, 0
+		for k, pos := range a.Positions {
+			if pos.Qty > 0 || pos.Committed > 0 {
+				delete(a.Positions, k)
+			}
+		}
+		t.accounts[a] = struct{}{}
+		info = v.info(p)
+	}); err != nil {
 		return AccountInfo{}, err
 	}
 	return info, nil

@@ -125,16 +125,17 @@ func (v *Venue) SearchMarkets(ctx context.Context, q sibyl.MarketQuery) (sibyl.M
 		}
 		hits = append(hits, m)
 	}
-	page := sibyl.MarketPage{Markets: make([]sibyl.Market, 0, len(hits))}
-	t := v.begin(now)
-	for _, m := range hits {
-		ms := v.st.markets[m.id]
-		if ms != nil {
-			v.syncMarket(ms, now, t)
+	page := sibyl.MarketPage{}
+	if err := v.run(ctx, now, false, func(t *tx) {
+		page.Markets = make([]sibyl.Market, 0, len(hits))
+		for _, m := range hits {
+			ms := v.st.markets[m.id]
+			if ms != nil {
+				v.syncMarket(ms, now, t)
+			}
+			page.Markets = append(page.Markets, v.view(m, ms, now))
 		}
-		page.Markets = append(page.Markets, v.view(m, ms, now))
-	}
-	if err := v.commitAndUnlock(t); err != nil {
+	}); err != nil {
 		return sibyl.MarketPage{}, err
 	}
 	if more && len(hits) > 0 {
@@ -212,13 +213,14 @@ func (v *Venue) Market(ctx context.Context, nativeID string) (sibyl.Market, erro
 	if err != nil {
 		return sibyl.Market{}, err
 	}
-	t := v.begin(now)
-	ms := v.st.markets[def.id]
-	if ms != nil {
-		v.syncMarket(ms, now, t)
-	}
-	m := v.view(def, ms, now)
-	if err := v.commitAndUnlock(t); err != nil {
+	var m sibyl.Market
+	if err := v.run(ctx, now, false, func(t *tx) {
+		ms := v.st.markets[def.id]
+		if ms != nil {
+			v.syncMarket(ms, now, t)
+		}
+		m = v.view(def, ms, now)
+	}); err != nil {
 		return sibyl.Market{}, err
 	}
 	return m, nil
@@ -253,13 +255,14 @@ func (v *Venue) OrderBook(ctx context.Context, nativeID, outcome string, depth i
 	if err != nil {
 		return sibyl.OrderBook{}, err
 	}
-	t := v.begin(now)
-	ms := v.st.markets[def.id]
-	if ms != nil {
-		v.syncMarket(ms, now, t)
-	}
-	bids, asks := v.yesLevels(def, ms, now)
-	if err := v.commitAndUnlock(t); err != nil {
+	var bids, asks [ticks]int64
+	if err := v.run(ctx, now, false, func(t *tx) {
+		ms := v.st.markets[def.id]
+		if ms != nil {
+			v.syncMarket(ms, now, t)
+		}
+		bids, asks = v.yesLevels(def, ms, now)
+	}); err != nil {
 		return sibyl.OrderBook{}, err
 	}
 	book := sibyl.OrderBook{

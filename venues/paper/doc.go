@@ -37,6 +37,15 @@
 // re-opened with the same store and seed continues where it stopped. Each
 // principal's account opens with StartingCash on first use.
 //
+// On a store shared by several sibyl instances (etcd: Store.Owner is not
+// empty) the memory is only a cache of the store's state, kept at a
+// generation number stored with it: changes are made under the store's lock
+// (cluster-wide) from the latest state and committed fenced on the
+// generation, reads check the generation first and apply the changes other
+// instances logged (or reload), so N instances show one paper world with
+// unique order ids. The instances must run with the same seed and paper
+// settings; New refuses others (see shared.go).
+//
 // Closing and settlement are applied at the first call after their time (in
 // time order, with the result fixed by the simulated price at the close):
 // resting orders of a closed market become expired and release their

@@ -118,6 +118,7 @@ func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
 	if ms.synced && ms.syncBucket+1 > from {
 		from = ms.syncBucket + 1
 	}
+	fills := v.st.fillSeq
 	for b := from; b <= cur && ms.resting > 0; b++ {
 		start := time.Unix(0, b*int64(v.opts.MMRefresh)).UTC()
 		if b == cur {
@@ -129,6 +130,12 @@ func (v *Venue) syncMarket(ms *mstate, now time.Time, t *tx) {
 		v.cross(ms, &q, &used, b, start, false, t)
 	}
 	ms.synced, ms.syncBucket = true, cur
+	if v.st.fillSeq != fills {
+		// Store how far the replay went with its fills, so that a reload
+		// (a restart, another instance) does not replay those buckets again
+		// and fill a partly filled order twice.
+		t.mm[ms] = struct{}{}
+	}
 }
 
 // cross fills resting orders that the quotes q of bucket b (with used
@@ -448,15 +455,16 @@ func (v *Venue) PlaceOrder(ctx context.Context, req sibyl.OrderRequest) (sibyl.O
 	// order back even when the request would no longer pass (its market
 	// closed, say).
 	cr, cerr := v.check(req, now)
-	t := v.begin(now)
-	var o *order
-	var err error
-	if o = v.byClientID(req.Principal, req.ClientOrderID); o != nil {
-		v.syncOrder(o, now, t)
-	} else if err = cerr; err == nil {
-		o, err = v.place(cr, now, t)
-	}
-	return v.orderResult(t, o, err)
+	return v.orderCall(ctx, now, true, func(t *tx) (*order, error) {
+		if o := v.byClientID(req.Principal, req.ClientOrderID); o != nil {
+			v.syncOrder(o, now, t)
+			return o, nil
+		}
+		if cerr != nil {
+			return nil, cerr
+		}
+		return v.place(cr, now, t)
+	})
 }
 
 // checkedRequest is an order request that passed validate, with its market.
@@ -615,19 +623,20 @@ func (v *Venue) CancelOrder(ctx context.Context, principal, nativeOrderID string
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	t := v.begin(now)
-	o, err := v.findOrder(principal, nativeOrderID, now, t)
-	if err == nil {
-		if o.Status.Final() {
-			err = sibyl.Errorf(sibyl.Conflict, "order %s is already %s and cannot be cancelled", o.NativeID, o.Status)
-		} else {
-			v.unbook(v.st.markets[o.Native], o)
-			v.release(o, t)
-			o.Status = sibyl.OrderCancelled
-			o.UpdatedAt = now
+	return v.orderCall(ctx, now, true, func(t *tx) (*order, error) {
+		o, err := v.findOrder(principal, nativeOrderID, now, t)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return v.orderResult(t, o, err)
+		if o.Status.Final() {
+			return o, sibyl.Errorf(sibyl.Conflict, "order %s is already %s and cannot be cancelled", o.NativeID, o.Status)
+		}
+		v.unbook(v.st.markets[o.Native], o)
+		v.release(o, t)
+		o.Status = sibyl.OrderCancelled
+		o.UpdatedAt = now
+		return o, nil
+	})
 }
 
 // findOrder returns principal's order, brought up to date (see syncOrder).
@@ -656,17 +665,24 @@ func (v *Venue) syncOrder(o *order, now time.Time, t *tx) {
 	}
 }
 
-// orderResult ends a call about order o (nil when err says why there is
-// none): it takes o's public view, commits t and releases v.mu.
-func (v *Venue) orderResult(t *tx, o *order, err error) (sibyl.Order, error) {
+// orderCall runs a call about one order (see run): fn returns the order, or
+// nil and the reason there is none. orderCall returns the order's public
+// view as fn left it, and fn's error unless storing the call's changes
+// failed.
+func (v *Venue) orderCall(ctx context.Context, now time.Time, write bool, fn func(t *tx) (*order, error)) (sibyl.Order, error) {
 	var out sibyl.Order
-	if o != nil {
-		out = publicOrder(o)
+	var ferr error
+	if err := v.run(ctx, now, write, func(t *tx) {
+		var o *order
+		o, ferr = fn(t)
+		out = sibyl.Order{}
+		if o != nil {
+			out = publicOrder(o)
+		}
+	}); err != nil {
+		return sibyl.Order{}, err
 	}
-	if cerr := v.commitAndUnlock(t); cerr != nil {
-		return sibyl.Order{}, cerr
-	}
-	return out, err
+	return out, ferr
 }
 
 // GetOrder returns one of principal's orders by the venue's id, or NotFound.
@@ -675,9 +691,9 @@ func (v *Venue) GetOrder(ctx context.Context, principal, nativeOrderID string) (
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	t := v.begin(now)
-	o, err := v.findOrder(principal, nativeOrderID, now, t)
-	return v.orderResult(t, o, err)
+	return v.orderCall(ctx, now, false, func(t *tx) (*order, error) {
+		return v.findOrder(principal, nativeOrderID, now, t)
+	})
 }
 
 // OrderByClientID returns principal's order with the given client order id,
@@ -688,15 +704,14 @@ func (v *Venue) OrderByClientID(ctx context.Context, principal, clientOrderID st
 		return sibyl.Order{}, err
 	}
 	now := v.now()
-	t := v.begin(now)
-	var err error
-	o := v.byClientID(principal, clientOrderID)
-	if o == nil {
-		err = sibyl.FieldErrorf(sibyl.NotFound, "client_order_id", "no order with client order id %q for this principal", clientOrderID)
-	} else {
+	return v.orderCall(ctx, now, false, func(t *tx) (*order, error) {
+		o := v.byClientID(principal, clientOrderID)
+		if o == nil {
+			return nil, sibyl.FieldErrorf(sibyl.NotFound, "client_order_id", "no order with client order id %q for this principal", clientOrderID)
+		}
 		v.syncOrder(o, now, t)
-	}
-	return v.orderResult(t, o, err)
+		return o, nil
+	})
 }
 
 // ListOrders returns one page of principal's orders, newest first, filtered
@@ -734,10 +749,13 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 	}
 	market = strings.ToUpper(market)
 	now := v.now()
-	t := v.begin(now)
-	page := sibyl.OrderPage{Orders: []sibyl.Order{}}
-	a := v.st.accounts[principal]
-	if a != nil {
+	var page sibyl.OrderPage
+	if err := v.run(ctx, now, false, func(t *tx) {
+		page = sibyl.OrderPage{Orders: []sibyl.Order{}}
+		a := v.st.accounts[principal]
+		if a == nil {
+			return
+		}
 		v.syncOpen(a, now, t)
 		// a.orders is sorted by Seq; start below the cursor.
 		i := sort.Search(len(a.orders), func(i int) bool { return a.orders[i].Seq >= before }) - 1
@@ -757,8 +775,7 @@ func (v *Venue) ListOrders(ctx context.Context, principal string, q sibyl.OrderQ
 			page.Orders = append(page.Orders, publicOrder(o))
 			lastSeq = o.Seq
 		}
-	}
-	if err := v.commitAndUnlock(t); err != nil {
+	}); err != nil {
 		return sibyl.OrderPage{}, err
 	}
 	return page, nil
@@ -806,16 +823,21 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 		return sibyl.Portfolio{}, sibyl.FieldErrorf(sibyl.Invalid, "principal", "principal is required")
 	}
 	now := v.now()
-	t := v.begin(now)
+	var pf sibyl.Portfolio
+	if err := v.run(ctx, now, false, func(t *tx) { pf = v.portfolio(principal, now, t) }); err != nil {
+		return sibyl.Portfolio{}, err
+	}
+	return pf, nil
+}
+
+// portfolio is Portfolio's body, with v.mu held.
+func (v *Venue) portfolio(principal string, now time.Time, t *tx) sibyl.Portfolio {
 	pf := sibyl.Portfolio{Venue: v.opts.Name, Positions: []sibyl.Position{}, Time: now, Simulated: true}
 	a := v.st.accounts[principal]
 	if a == nil {
 		pf.Cash = v.opts.StartingCash
 		pf.Equity = pf.Cash
-		if err := v.commitAndUnlock(t); err != nil {
-			return sibyl.Portfolio{}, err
-		}
-		return pf, nil
+		return pf
 	}
 	v.syncOpen(a, now, t)
 	keys := make([]string, 0, len(a.Positions))
@@ -868,8 +890,5 @@ func (v *Venue) Portfolio(ctx context.Context, principal string) (sibyl.Portfoli
 	pf.Cash = centsToDollars(a.Cash)
 	pf.Reserved = centsToDollars(a.Reserved)
 	pf.Equity = math.Round((pf.Cash+pf.Reserved+mv)*100) / 100
-	if err := v.commitAndUnlock(t); err != nil {
-		return sibyl.Portfolio{}, err
-	}
-	return pf, nil
+	return pf
 }

@@ -23,6 +23,9 @@ type metaRecord struct {
 	Seed     int64  `json:"seed"`
 	OrderSeq uint64 `json:"order_seq"`
 	FillSeq  uint64 `json:"fill_seq"`
+	// World is the simulation's settings that every instance sharing the
+	// store must agree on; written only by shared venues (see shared.go).
+	World *worldRecord `json:"world,omitempty"`
 }
 
 type mmRecord struct {
@@ -116,11 +119,9 @@ type kvPut struct {
 // errStale fails a queued write made after an earlier write failed.
 var errStale = errors.New("paper venue: an earlier write failed; this change was made on state that was not kept")
 
-// enqueue encodes t's changes (under v.mu, so they are a consistent snapshot)
-// and queues them to the store's group committer; the returned channel
-// receives the commit's result. A failed write bumps v.epoch, so that the
-// writes queued after it fail too and the state is reloaded.
-func (v *Venue) enqueue(t *tx) (chan error, error) {
+// encode returns t's changes as the keys and values to write (v.mu held, so
+// they are a consistent snapshot).
+func (v *Venue) encode(t *tx) ([]kvPut, error) {
 	var puts []kvPut
 	put := func(k string, val any) error {
 		raw, err := json.Marshal(val)
@@ -155,9 +156,21 @@ func (v *Venue) enqueue(t *tx) (chan error, error) {
 		}
 	}
 	if t.meta {
-		if err := put("meta", metaRecord{Seed: v.opts.Seed, OrderSeq: v.st.orderSeq, FillSeq: v.st.fillSeq}); err != nil {
+		if err := put("meta", metaRecord{Seed: v.opts.Seed, OrderSeq: v.st.orderSeq, FillSeq: v.st.fillSeq, World: v.world}); err != nil {
 			return nil, err
 		}
+	}
+	return puts, nil
+}
+
+// enqueue encodes t's changes (under v.mu, so they are a consistent snapshot)
+// and queues them to the store's group committer; the returned channel
+// receives the commit's result. A failed write bumps v.epoch, so that the
+// writes queued after it fail too and the state is reloaded.
+func (v *Venue) enqueue(t *tx) (chan error, error) {
+	puts, err := v.encode(t)
+	if err != nil {
+		return nil, err
 	}
 	done := make(chan error, 1)
 	e := v.loaded
@@ -193,7 +206,7 @@ func (v *Venue) load() error {
 	var meta *metaRecord
 	var orders []*order
 	mms := map[string]mmRecord{}
-	err := v.opts.Store.ViewBucket(BucketName, func(b store.Bucket) error {
+	read := func(b store.Bucket) error {
 		if raw := b.Get([]byte("meta")); raw != nil {
 			meta = &metaRecord{}
 			if err := json.Unmarshal(raw, meta); err != nil {
@@ -232,12 +245,33 @@ func (v *Venue) load() error {
 			mms[strings.TrimPrefix(string(k), "m/")] = r
 			return nil
 		})
-	})
+	}
+	var gen uint64
+	var err error
+	if v.shared {
+		// One snapshot of the state and its generation (see shared.go).
+		err = v.opts.Store.View(func(t store.Txn) error {
+			var b store.Bucket
+			gen, b, err = viewGen(t)
+			if err != nil || b == nil {
+				return err
+			}
+			return read(b)
+		})
+	} else {
+		err = v.opts.Store.ViewBucket(BucketName, read)
+	}
 	if err != nil {
 		return fmt.Errorf("loading paper state from %s: %w", v.opts.Store.Describe(), err)
 	}
 	if meta != nil && meta.Seed != v.opts.Seed {
-		return fmt.Errorf("paper state in %s was created with seed %d, not %d: open it with the same seed or use another data file", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)
+		if v.shared {
+			return &otherWorldError{fmt.Sprintf("paper state in %s was created with seed %d, not %d: every instance sharing it must run with the same --seed", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)}
+		}
+		return &otherWorldError{fmt.Sprintf("paper state in %s was created with seed %d, not %d: open it with the same seed or use another data file", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)}
+	}
+	if meta != nil && meta.World != nil && v.world != nil && *meta.World != *v.world {
+		return &otherWorldError{fmt.Sprintf("paper state in %s was created with %s; this instance has %s: every instance sharing it must run the paper venue with the same settings", v.opts.Store.Describe(), meta.World, v.world)}
 	}
 	v.st = st
 	if meta != nil {
@@ -295,8 +329,15 @@ func (v *Venue) load() error {
 			}
 		}
 	}
+	v.gen, v.stale = gen, false
+	v.claimed = meta != nil && meta.World != nil
 	return nil
 }
+
+// otherWorldError refuses stored state made with other world settings.
+type otherWorldError struct{ msg string }
+
+func (e *otherWorldError) Error() string { return e.msg }
 
 func encodeCursor(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 

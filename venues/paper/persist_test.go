@@ -396,3 +396,79 @@ func TestFailedReloadRefusesWrites(t *testing.T) {
 		t.Errorf("the failed order x2 is on disk: %v", err)
 	}
 }
+
+// TestReplayedFillsNotRepeatedAfterReopen: a resting order partly filled by
+// the replay of a past market-maker bucket (not the current one) keeps just
+// that fill after a reopen: the replay's progress is stored with the fill, so
+// the reopened venue does not replay the bucket and fill the order again.
+func TestReplayedFillsNotRepeatedAfterReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sibyl.db")
+	s1, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: t0.Add(5 * time.Second)}
+	v1, err := New(Options{Seed: 21, Store: s1, Now: clk.Now, StartingCash: 1e7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := openMarket(t, v1, 0.5).id
+	def, _ := v1.listed(id, clk.Now())
+	book := mustBook(t, v1, id, "Yes")
+	limit := book.Asks[0].Price - 0.02
+	o := mustPlace(t, v1, sibyl.OrderRequest{Principal: "p", ClientOrderID: "big", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromInt(100000), LimitPrice: dec(limit)})
+	tick := roundTick(limit)
+	var when time.Time
+	for m := 1; m < 3*24*60 && when.IsZero(); m++ {
+		at := t0.Add(time.Duration(m) * time.Minute)
+		b, start := v1.bucketOf(at)
+		q := v1.quotes(def, b, start)
+		for x := 1; x <= tick; x++ {
+			if q.ask[x] > 0 {
+				when = at
+			}
+		}
+	}
+	if when.IsZero() {
+		t.Fatal("the market never came down to the limit in 3 days")
+	}
+	// Look first in a later bucket whose quotes do not reach the limit: the
+	// fills come from the replay of past buckets only.
+	crosses := func(at time.Time) bool {
+		b, start := v1.bucketOf(at)
+		q := v1.quotes(def, b, start)
+		for x := 1; x <= tick; x++ {
+			if q.ask[x] > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	look := when.Add(time.Minute)
+	for crosses(look) {
+		look = look.Add(time.Minute)
+	}
+	clk.Set(look)
+	before, err := v1.GetOrder(ctx, "p", o.NativeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.FilledQuantity.IsZero() || before.Status != sibyl.OrderPartiallyFilled {
+		t.Fatalf("after the market crossed: %+v, want a partial fill", before)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := MustOpenStore(t, path)
+	v2, err := New(Options{Seed: 21, Store: s2, Now: clk.Now, StartingCash: 1e7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := v2.GetOrder(ctx, "p", o.NativeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("the order changed across the reopen (-before +after):\n%s", diff)
+	}
+}

@@ -22,6 +22,11 @@ type Options struct {
 	Now func() time.Time
 	// Store persists orders, fills, balances and positions; nil keeps them in
 	// memory only. A store holding state for another seed is refused by New.
+	// A store shared by several instances (Store.Owner is not "": etcd) is
+	// the only truth: every call sees its latest state and changes are
+	// serialized across instances by its lock; the instances must then agree
+	// on every setting below except Now (New refuses other settings than the
+	// ones recorded with the state) and their clocks should be in sync.
 	Store store.Store
 	// StartingCash is each principal's opening balance in dollars; default 10000.
 	StartingCash float64
@@ -60,6 +65,18 @@ type Venue struct {
 	loaded uint64 // the write epoch st was loaded in (see commit)
 
 	epoch atomic.Uint64 // bumped when a write to Options.Store fails
+
+	// On a shared store (see shared.go):
+	shared  bool
+	world   *worldRecord  // the settings recorded with the state
+	writer  chan struct{} // one local caller at a time takes the store's lock
+	gen     uint64        // the stored generation st was loaded at (v.mu)
+	stale   bool          // st may differ from the store at gen: reload (v.mu)
+	claimed bool          // the store holds the world's settings (v.mu)
+	reloads atomic.Uint64 // how many times st was reloaded from the store
+	applied atomic.Uint64 // how many logged changes were applied to st
+	// checkApply, when set (by tests), runs after changes were applied.
+	checkApply func()
 }
 
 var _ sibyl.Venue = (*Venue)(nil)
@@ -110,7 +127,15 @@ func New(opts Options) (*Venue, error) {
 		fee:      newFeeSchedule(opts.FeeRate, opts.MakerFeeRate),
 	}
 	v.st = newState()
-	if opts.Store != nil {
+	switch {
+	case opts.Store == nil:
+	case opts.Store.Owner() != "":
+		// Several instances share the store (shared.go).
+		v.shared, v.world, v.writer = true, newWorld(opts), make(chan struct{}, 1)
+		if err := v.claimWorld(); err != nil {
+			return nil, err
+		}
+	default:
 		if err := v.load(); err != nil {
 			return nil, err
 		}

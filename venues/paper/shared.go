@@ -1,0 +1,367 @@
+package paper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/store"
+)
+
+// A venue whose store is shared by several sibyl instances (Store.Owner is
+// not "": etcd) keeps the same in-memory trading state as one on a bbolt
+// file, but it is only a cache of the store's:
+//
+//   - The store keeps a generation number (bucket GenBucketName), bumped in
+//     the same transaction as every change of the trading state. The venue
+//     remembers the generation its memory was loaded at.
+//   - A call that changes the state (PlaceOrder, CancelOrder, Fund, Reset)
+//     takes the store's lock BucketName (cluster-wide on etcd), reloads the
+//     state when the stored generation is not the one in memory, makes its
+//     change and commits it with the next generation before it releases the
+//     lock. The commit is fenced: it fails unless the stored generation is
+//     still the one the change was computed from, so a holder that lost the
+//     lock (its lease lapsed) cannot overwrite a newer state; such a call
+//     reloads and runs again.
+//   - A call that only reads (GetOrder, ListOrders, Portfolio, the market
+//     data) checks the generation without the lock, reloading when it moved,
+//     and answers from memory. When the read itself would change the state
+//     (a resting order filled by the simulated market makers, a market that
+//     closed or settled since the last call), its changes are dropped and the
+//     call runs again as a change, under the lock.
+//
+// So every call sees the store's latest state, changes are serialized across
+// instances, and order and fill ids (counters in the "meta" record) are
+// unique. The settings that shape the simulated world (the seed, starting
+// cash, fees, market-maker refresh, settlement delay, retention, venue name)
+// are recorded with the state by the first instance; an instance with other
+// settings is refused by New, as one with another seed is on a bbolt file.
+//
+// On a single-process store (Bolt) none of this runs: nothing else writes
+// the bucket, the memory is the truth, and writes go through the group
+// committer without waiting under the lock (persist.go).
+
+// GenBucketName is the bucket holding the generation of the paper venue's
+// shared trading state (key "gen", a decimal number). Only venues on a shared
+// store write it.
+const GenBucketName = "paper_venue_gen"
+
+var genKey = []byte("gen")
+
+// logKeep is how many generations' changes the store keeps (keys
+// "c/<generation>" of GenBucketName, each the keys and values one change
+// wrote): an instance that is fewer generations behind applies them instead
+// of reloading the whole state.
+const logKeep = 256
+
+func logKey(gen uint64) []byte { return []byte(fmt.Sprintf("c/%020d", gen)) }
+
+// logPut is one key and value of a logged change.
+type logPut struct {
+	K string          `json:"k"`
+	V json.RawMessage `json:"v"`
+}
+
+// maxFenced bounds how many times a change is computed again after its
+// commit found that another instance had written first.
+const maxFenced = 5
+
+// errFenced fails a shared commit whose generation is no longer the stored one.
+var errFenced = errors.New("paper venue: another instance changed the trading state first")
+
+// worldRecord is what every instance sharing the trading state must agree on:
+// the settings that shape the simulated world and its accounts.
+type worldRecord struct {
+	Seed         int64   `json:"seed"`
+	StartingCash int64   `json:"starting_cash"` // cents
+	FeeRate      float64 `json:"fee_rate"`
+	MakerFeeRate float64 `json:"maker_fee_rate"`
+	MMRefresh    int64   `json:"mm_refresh_ns"`
+	SettleDelay  int64   `json:"settle_delay_ns"`
+	Retention    int64   `json:"retention_ns"`
+	Name         string  `json:"name"`
+}
+
+func newWorld(o Options) *worldRecord {
+	return &worldRecord{
+		Seed: o.Seed, StartingCash: dollarsToCents(o.StartingCash), FeeRate: o.FeeRate, MakerFeeRate: o.MakerFeeRate,
+		MMRefresh: int64(o.MMRefresh), SettleDelay: int64(o.SettleDelay), Retention: int64(o.Retention), Name: o.Name,
+	}
+}
+
+// String names the settings as the flags and options that set them.
+func (w *worldRecord) String() string {
+	return fmt.Sprintf("seed %d, starting cash $%.2f, fee rate %v, maker fee rate %v, market-maker refresh %v, settle delay %v, retention %v, venue name %q",
+		w.Seed, centsToDollars(w.StartingCash), w.FeeRate, w.MakerFeeRate, time.Duration(w.MMRefresh), time.Duration(w.SettleDelay), time.Duration(w.Retention), w.Name)
+}
+
+// run runs fn, the body of one call at now, on the trading state and makes
+// what it changed durable before it returns. write says the call is meant to
+// change the state. fn may run more than once (on a shared store), each time
+// on fresh state, so it must reset what it reports through captured
+// variables. run returns a storage error (Unavailable: the call's change was
+// not kept, or on a shared store its outcome is unknown); fn's own result is
+// the caller's.
+func (v *Venue) run(ctx context.Context, now time.Time, write bool, fn func(t *tx)) error {
+	if !v.shared {
+		t := v.begin(now)
+		fn(t)
+		return v.commitAndUnlock(t)
+	}
+	return v.runShared(ctx, now, write, fn)
+}
+
+// runShared is run on a shared store (see the comment at the top of this file).
+func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn func(t *tx)) error {
+	if !write {
+		v.mu.Lock()
+		err := v.refresh()
+		if err == nil {
+			t := newTx()
+			v.housekeep(now, t)
+			fn(t)
+			if t.empty() {
+				v.mu.Unlock()
+				return nil
+			}
+			// Reading changed the state: drop the change (the memory is no
+			// longer the store's) and make it under the lock.
+			v.stale = true
+		}
+		v.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	// One local writer at a time asks for the store's lock.
+	select {
+	case v.writer <- struct{}{}:
+		defer func() { <-v.writer }()
+	case <-ctx.Done():
+		return ctxErr(ctx)
+	}
+	unlock, err := v.opts.Store.Lock(ctx, BucketName)
+	if err != nil {
+		if cerr := ctxErr(ctx); cerr != nil {
+			return cerr
+		}
+		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: taking the lock on %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; nothing was changed, retry")
+	}
+	defer unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		if err := v.refresh(); err != nil {
+			return err
+		}
+		t := newTx()
+		v.housekeep(now, t)
+		fn(t)
+		if t.empty() {
+			return nil
+		}
+		err := v.commitShared(t)
+		if err == nil {
+			return nil
+		}
+		v.stale = true // memory holds a change the store may not have
+		if errors.Is(err, errFenced) && attempt < maxFenced {
+			continue // nothing was written: compute it again on the new state
+		}
+		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit to %s: %w", v.opts.Store.Describe(), err),
+			"the paper venue could not save its shared state; the change may not have been kept, retry")
+	}
+}
+
+// refresh brings the memory to the store's latest state (v.mu held). When
+// the stored generation moved, it applies the changes logged since the
+// memory's generation, or reloads everything when they are no longer all
+// logged (or the memory is stale).
+func (v *Venue) refresh() error {
+	if v.stale {
+		return v.reloadShared()
+	}
+	var gen uint64
+	var changes [][]kvPut
+	full := false
+	err := v.opts.Store.View(func(t store.Txn) error {
+		var err error
+		changes, full = nil, false
+		if gen, _, err = viewGen(t); err != nil || gen == v.gen {
+			return err
+		}
+		if gen < v.gen || gen-v.gen > logKeep {
+			full = true
+			return nil
+		}
+		gb, err := t.Bucket(GenBucketName)
+		if err != nil {
+			return err
+		}
+		for g := v.gen + 1; g <= gen; g++ {
+			raw := gb.Get(logKey(g))
+			if raw == nil {
+				full = true
+				return nil
+			}
+			var c []logPut
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return fmt.Errorf("decoding the paper venue's change %d: %w", g, err)
+			}
+			puts := make([]kvPut, len(c))
+			for i, p := range c {
+				puts[i] = kvPut{p.K, p.V}
+			}
+			changes = append(changes, puts)
+		}
+		return nil
+	})
+	if err != nil {
+		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: reading the generation from %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; retry")
+	}
+	if gen == v.gen {
+		return nil
+	}
+	if full {
+		return v.reloadShared()
+	}
+	for _, puts := range changes {
+		if err := v.apply(puts); err != nil {
+			// The memory may be half changed: start again from the store.
+			return v.reloadShared()
+		}
+	}
+	v.gen = gen
+	v.applied.Add(uint64(len(changes)))
+	if v.checkApply != nil {
+		v.checkApply()
+	}
+	return nil
+}
+
+// reloadShared replaces the memory with the store's state (v.mu held).
+func (v *Venue) reloadShared() error {
+	v.reloads.Add(1)
+	v.st = newState()
+	if err := v.load(); err != nil {
+		v.st, v.stale = newState(), true
+		var ow *otherWorldError
+		if errors.As(err, &ow) {
+			return sibyl.WrapError(sibyl.Internal, err, "the paper venue's shared state was created with other settings than this instance's; see the server log")
+		}
+		return sibyl.WrapError(sibyl.Unavailable, err, "the paper venue could not load its shared state; retry")
+	}
+	return nil
+}
+
+// viewGen returns the stored generation and the state's bucket (nil when
+// there is none yet) inside t.
+func viewGen(t store.Txn) (uint64, store.Bucket, error) {
+	gb, err := t.Bucket(GenBucketName)
+	if err != nil {
+		return 0, nil, err
+	}
+	var gen uint64
+	if gb != nil {
+		if gen, err = decodeGen(gb.Get(genKey)); err != nil {
+			return 0, nil, err
+		}
+	}
+	b, err := t.Bucket(BucketName)
+	return gen, b, err
+}
+
+func decodeGen(raw []byte) (uint64, error) {
+	if raw == nil {
+		return 0, nil
+	}
+	g, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("decoding the paper venue's generation %q: %w", raw, err)
+	}
+	return g, nil
+}
+
+// commitShared writes t's changes with the next generation, fenced on the
+// generation the memory holds (v.mu held), and waits until they are durable.
+func (v *Venue) commitShared(t *tx) error {
+	if !v.claimed {
+		t.meta = true // the first write records the world's settings
+	}
+	puts, err := v.encode(t)
+	if err != nil {
+		return err
+	}
+	gen := v.gen
+	next := []byte(strconv.FormatUint(gen+1, 10))
+	logged := make([]logPut, len(puts))
+	for i, p := range puts {
+		logged[i] = logPut{p.k, p.v}
+	}
+	change, err := json.Marshal(logged)
+	if err != nil {
+		return err
+	}
+	err = v.opts.Store.Commit(func(tn store.Txn) error {
+		gb, err := tn.Bucket(GenBucketName)
+		if err != nil {
+			return err
+		}
+		if got, err := decodeGen(gb.Get(genKey)); err != nil {
+			return err
+		} else if got != gen {
+			return errFenced
+		}
+		b, err := tn.Bucket(BucketName)
+		if err != nil {
+			return err
+		}
+		for _, p := range puts {
+			if err := b.Put([]byte(p.k), p.v); err != nil {
+				return fmt.Errorf("writing %s: %w", p.k, err)
+			}
+		}
+		if err := gb.Put(logKey(gen+1), change); err != nil {
+			return err
+		}
+		if gen+1 > logKeep {
+			if err := gb.Delete(logKey(gen + 1 - logKeep)); err != nil {
+				return err
+			}
+		}
+		return gb.Put(genKey, next)
+	})
+	if err != nil {
+		return err
+	}
+	v.gen, v.claimed = gen+1, true
+	return nil
+}
+
+// claimWorld loads the shared state (refusing settings other than the
+// recorded ones) and, when no instance has recorded the world's settings
+// yet, records this one's, so that a later instance with other settings is
+// refused.
+func (v *Venue) claimWorld() error {
+	v.mu.Lock()
+	err := v.load()
+	claimed := v.claimed
+	v.mu.Unlock()
+	if err != nil || claimed {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// An empty change: commitShared writes the meta record when the world
+	// is not claimed yet. A competing instance's claim makes the reload fail
+	// on other settings.
+	return v.runShared(ctx, v.now(), true, func(t *tx) {
+		if !v.claimed {
+			t.meta = true
+		}
+	})
+}
