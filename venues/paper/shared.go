@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -118,8 +119,14 @@ func (v *Venue) run(ctx context.Context, now time.Time, write bool, fn func(t *t
 // runShared is run on a shared store (see the comment at the top of this file).
 func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn func(t *tx)) error {
 	if !write {
+		// Read the generation before taking v.mu, so that concurrent reads
+		// wait for the store together, not one after the other.
+		seen, err := v.storedGen()
+		if err != nil {
+			return err
+		}
 		v.mu.Lock()
-		err := v.refresh()
+		err = v.refreshTo(seen)
 		if err == nil {
 			t := newTx()
 			v.housekeep(now, t)
@@ -152,10 +159,17 @@ func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn fun
 		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: taking the lock on %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; nothing was changed, retry")
 	}
 	defer unlock()
+	seen, err := v.storedGen()
+	if err != nil {
+		return err
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for attempt := 1; ; attempt++ {
-		if err := v.refresh(); err != nil {
+		if attempt > 1 {
+			seen = math.MaxUint64 // the commit found a newer generation: look again
+		}
+		if err := v.refreshTo(seen); err != nil {
 			return err
 		}
 		t := newTx()
@@ -169,12 +183,42 @@ func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn fun
 			return nil
 		}
 		v.stale = true // memory holds a change the store may not have
+		if errors.Is(err, errFenced) {
+			v.fenced.Add(1)
+		}
 		if errors.Is(err, errFenced) && attempt < maxFenced {
 			continue // nothing was written: compute it again on the new state
 		}
 		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit to %s: %w", v.opts.Store.Describe(), err),
 			"the paper venue could not save its shared state; the change may not have been kept, retry")
 	}
+}
+
+// storedGen returns the stored generation (without v.mu).
+func (v *Venue) storedGen() (uint64, error) {
+	var gen uint64
+	err := v.opts.Store.View(func(t store.Txn) error {
+		gb, err := t.Bucket(GenBucketName)
+		if err != nil || gb == nil {
+			return err
+		}
+		gen, err = decodeGen(gb.Get(genKey))
+		return err
+	})
+	if err != nil {
+		return 0, sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: reading the generation from %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; retry")
+	}
+	return gen, nil
+}
+
+// refreshTo brings the memory to the generation seen, read from the store
+// since the call began, or later (v.mu held): when it is there already (this
+// instance's own commits brought it there), it reads nothing.
+func (v *Venue) refreshTo(seen uint64) error {
+	if !v.stale && v.gen >= seen {
+		return nil
+	}
+	return v.refresh()
 }
 
 // refresh brings the memory to the store's latest state (v.mu held). When

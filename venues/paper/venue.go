@@ -75,6 +75,7 @@ type Venue struct {
 	claimed bool          // the store holds the world's settings (v.mu)
 	reloads atomic.Uint64 // how many times st was reloaded from the store
 	applied atomic.Uint64 // how many logged changes were applied to st
+	fenced  atomic.Uint64 // how many commits found another instance's first
 	// checkApply, when set (by tests), runs after changes were applied.
 	checkApply func()
 }
