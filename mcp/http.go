@@ -67,6 +67,17 @@ type HTTPOptions struct {
 	// Stateless serves without sessions: no Mcp-Session-Id, no GET stream
 	// (405), and no server-to-client requests.
 	Stateless bool
+	// Sessions, when set, keeps every session's SessionMeta where all the
+	// instances serving this endpoint read it: a request naming a session
+	// this instance does not hold is served from the stored meta (same
+	// principal only), DELETE and idle expiry remove it there, and the end
+	// is reported (Server.OnSessionEnd) by the one instance that removed it.
+	// Shutdown then leaves the sessions to the other instances. An open GET
+	// stream, server-to-client requests awaiting answers, requests in flight
+	// (and their notifications/cancelled) stay with the instance holding
+	// them; the session limits count this instance's sessions only. Nil:
+	// sessions live in this process only.
+	Sessions SessionStore
 	// JSONResponse answers a request with application/json unless its handler
 	// streams notifications or requests to the client first, or the client
 	// accepts only text/event-stream. When false, every request is answered
@@ -95,6 +106,11 @@ type httpSession struct {
 	lastUsed atomic.Int64 // unix nanoseconds
 	busy     atomic.Int32 // requests and GET streams in progress
 	getOpen  atomic.Bool
+
+	// With HTTPOptions.Sessions: what the store holds, as last seen here.
+	storedUsed atomic.Int64 // its LastUsed, unix nanoseconds
+	storedMu   sync.Mutex
+	storedMut  mutable // its log level and subscriptions
 }
 
 // Defaults of HTTPOptions' limits.
@@ -147,7 +163,11 @@ func (h *HTTPHandler) Shutdown(ctx context.Context) error {
 	clear(h.perPrin)
 	h.mu.Unlock()
 	for _, hs := range sessions {
-		h.srv.removeSession(hs.Session)
+		if h.opts.Sessions != nil {
+			h.srv.dropSession(hs.Session) // it goes on at the other instances
+		} else {
+			h.srv.removeSession(hs.Session)
+		}
 	}
 	done := make(chan struct{})
 	go func() { h.active.Wait(); close(done) }()
@@ -167,6 +187,10 @@ func (h *HTTPHandler) reap() {
 		case <-h.stop:
 			return
 		case now := <-t.C:
+			if h.opts.Sessions != nil {
+				h.reapStored(now)
+				continue
+			}
 			limit := now.Add(-h.opts.SessionIdleTimeout).UnixNano()
 			h.mu.Lock()
 			var idle []*httpSession
@@ -328,9 +352,9 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		h.post(w, r, principal, scopes)
 	case http.MethodGet:
-		h.get(w, r, principal)
+		h.get(w, r, principal, scopes)
 	case http.MethodDelete:
-		h.delete(w, r, principal)
+		h.delete(w, r, principal, scopes)
 	default:
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		httpError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest, "method "+r.Method+" not allowed")
@@ -338,13 +362,17 @@ func (h *HTTPHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // lookup finds the session named by the request's Mcp-Session-Id and checks
-// it belongs to principal. It writes the error response and returns nil when
-// there is none.
-func (h *HTTPHandler) lookup(w http.ResponseWriter, r *http.Request, principal string, id json.RawMessage) *httpSession {
+// it belongs to principal (with HTTPOptions.Sessions: as the store says, and
+// rebuilt here with scopes when this instance does not hold it). It writes
+// the error response and returns nil when there is none.
+func (h *HTTPHandler) lookup(w http.ResponseWriter, r *http.Request, principal string, scopes []string, id json.RawMessage) *httpSession {
 	sid := r.Header.Get("Mcp-Session-Id")
 	if sid == "" {
 		httpError(w, http.StatusBadRequest, id, CodeInvalidRequest, "bad request: the Mcp-Session-Id header is required (send initialize first)")
 		return nil
+	}
+	if h.opts.Sessions != nil {
+		return h.lookupStored(w, r, sid, principal, scopes, id)
 	}
 	h.mu.Lock()
 	hs := h.sessions[sid]
@@ -422,7 +450,7 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 		return
 	}
 	if body[0] == '[' {
-		h.postBatch(w, r, principal, body)
+		h.postBatch(w, r, principal, scopes, body)
 		return
 	}
 	m := inMsgPool.Get().(*inMsg)
@@ -489,26 +517,20 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 		hs.lastUsed.Store(time.Now().UnixNano())
 		hs.busy.Add(1)
 		h.mu.Lock()
-		switch {
-		case h.opts.MaxSessionsPerPrincipal > 0 && h.perPrin[principal] >= h.opts.MaxSessionsPerPrincipal:
+		if h.admit(w, principal, m.ID) {
 			h.mu.Unlock()
 			hs.close()
-			w.Header().Set("Retry-After", "60")
-			httpError(w, http.StatusTooManyRequests, m.ID, CodeInvalidRequest, "too many sessions: this principal has "+strconv.Itoa(h.opts.MaxSessionsPerPrincipal)+
-				" open sessions, the most allowed; end unused ones with DELETE (idle ones expire) and retry")
-			return
-		case h.opts.MaxSessions > 0 && len(h.sessions) >= h.opts.MaxSessions:
-			h.mu.Unlock()
-			hs.close()
-			w.Header().Set("Retry-After", "60")
-			httpError(w, http.StatusServiceUnavailable, m.ID, CodeInvalidRequest, "too many sessions: the server holds "+strconv.Itoa(h.opts.MaxSessions)+" open sessions, the most allowed; retry later")
 			return
 		}
 		h.sessions[sid] = hs
 		h.perPrin[principal]++
 		h.mu.Unlock()
 		h.srv.addSession(hs.Session)
-		h.runRequest(w, r, hs.Session, m, jsonOK, sseOK, sid)
+		var before func() *Error
+		if h.opts.Sessions != nil {
+			before = func() *Error { return h.storeCreate(r.Context(), hs) }
+		}
+		h.runRequestHook(w, r, hs.Session, m, jsonOK, sseOK, sid, before)
 		hs.busy.Add(-1)
 		hs.mu.Lock()
 		ok := hs.initialized
@@ -519,7 +541,7 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 		return
 	}
 
-	hs := h.lookup(w, r, principal, m.ID)
+	hs := h.lookup(w, r, principal, scopes, m.ID)
 	if hs == nil {
 		return
 	}
@@ -533,7 +555,11 @@ func (h *HTTPHandler) post(w http.ResponseWriter, r *http.Request, principal str
 		h.srv.serveNotification(hs.Session, *m.Method, m.Params)
 		w.WriteHeader(http.StatusAccepted)
 	default:
-		h.runRequest(w, r, hs.Session, m, jsonOK, sseOK, hs.id)
+		var before func() *Error
+		if h.opts.Sessions != nil {
+			before = func() *Error { return h.storeChanges(r.Context(), hs) }
+		}
+		h.runRequestHook(w, r, hs.Session, m, jsonOK, sseOK, hs.id, before)
 	}
 }
 
@@ -608,7 +634,13 @@ func (h *HTTPHandler) postStateless(w http.ResponseWriter, r *http.Request, m *i
 
 // runRequest runs one request and answers it on w as JSON or SSE.
 func (h *HTTPHandler) runRequest(w http.ResponseWriter, r *http.Request, sess *Session, m *inMsg, jsonOK, sseOK bool, sid string) {
-	ps := &postStream{w: w, sseOK: sseOK, jsonOK: jsonOK, sid: sid, preferJSON: h.opts.JSONResponse || !sseOK}
+	h.runRequestHook(w, r, sess, m, jsonOK, sseOK, sid, nil)
+}
+
+// runRequestHook is runRequest with before (when not nil) run just before a
+// result is sent: an *Error it returns is sent instead.
+func (h *HTTPHandler) runRequestHook(w http.ResponseWriter, r *http.Request, sess *Session, m *inMsg, jsonOK, sseOK bool, sid string, before func() *Error) {
+	ps := &postStream{w: w, sseOK: sseOK, jsonOK: jsonOK, sid: sid, preferJSON: h.opts.JSONResponse || !sseOK, id: m.ID, before: before}
 	ps.stateless = sess.stateless
 	var link context.Context
 	if sid != "" {
@@ -628,6 +660,8 @@ type postStream struct {
 	preferJSON bool
 	stateless  bool
 	sid        string
+	id         json.RawMessage // the request's id
+	before     func() *Error   // run before a result is sent (nil: none)
 
 	mu   sync.Mutex
 	mode int // 0 undecided, 1 JSON written, 2 SSE
@@ -687,6 +721,15 @@ func (p *postStream) writeTyped(msg []byte, kind msgKind, e *Error) error {
 		return ErrNoClientStream
 	}
 	resp := kind == kindResponse
+	if resp && p.before != nil {
+		before := p.before
+		p.before = nil
+		if e == nil {
+			if be := before(); be != nil {
+				msg, e = errorBytes(p.id, be), be
+			}
+		}
+	}
 	if p.mode == 0 {
 		if resp && p.jsonOK && (p.preferJSON || e != nil) {
 			hd := p.header()
@@ -754,7 +797,7 @@ func statelessStatus(e *Error) int {
 	return http.StatusOK
 }
 
-func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal string) {
+func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal string, scopes []string) {
 	if h.opts.Stateless || r.Header.Get("Mcp-Protocol-Version") == Version20260728 {
 		w.Header().Set("Allow", "POST")
 		httpError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest, "method not allowed: this server has no GET stream")
@@ -765,7 +808,7 @@ func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal stri
 		httpError(w, http.StatusNotAcceptable, nil, CodeInvalidRequest, "not acceptable: the GET stream needs Accept: text/event-stream")
 		return
 	}
-	hs := h.lookup(w, r, principal, nil)
+	hs := h.lookup(w, r, principal, scopes, nil)
 	if hs == nil {
 		return
 	}
@@ -834,14 +877,29 @@ func (g *getStream) close() {
 	g.mu.Unlock()
 }
 
-func (h *HTTPHandler) delete(w http.ResponseWriter, r *http.Request, principal string) {
+func (h *HTTPHandler) delete(w http.ResponseWriter, r *http.Request, principal string, scopes []string) {
 	if h.opts.Stateless {
 		w.Header().Set("Allow", "POST")
 		httpError(w, http.StatusMethodNotAllowed, nil, CodeInvalidRequest, "method not allowed: this server has no sessions")
 		return
 	}
-	hs := h.lookup(w, r, principal, nil)
+	hs := h.lookup(w, r, principal, scopes, nil)
 	if hs == nil {
+		return
+	}
+	if h.opts.Sessions != nil {
+		ctx, cancel := h.storeCtx(r.Context())
+		found, err := h.endStored(ctx, hs.id, principal)
+		cancel()
+		switch {
+		case err != nil:
+			w.Header().Set("Retry-After", "1")
+			httpError(w, http.StatusServiceUnavailable, nil, CodeInternalError, msgSessionStore)
+		case !found: // ended at the same moment by another instance (or expiry)
+			httpError(w, http.StatusNotFound, nil, CodeInvalidRequest, "session not found: it has ended or never existed; initialize a new one")
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
 		return
 	}
 	h.endSession(hs.id)
@@ -879,7 +937,7 @@ func (dropStream) writeTyped(_ []byte, kind msgKind, _ *Error) error {
 // at most batchParallel at a time, and their answers are streamed into one
 // JSON array as they come, so the memory a batch holds is bounded by a few
 // answers, not by the whole array.
-func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principal string, body []byte) {
+func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principal string, scopes []string, body []byte) {
 	if h.opts.Stateless {
 		httpError(w, http.StatusBadRequest, nil, CodeInvalidRequest, "invalid request: JSON-RPC batches need a 2025-03-26 session")
 		return
@@ -889,7 +947,7 @@ func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principa
 		httpErrorData(w, http.StatusBadRequest, nil, e)
 		return
 	}
-	hs := h.lookup(w, r, principal, nil)
+	hs := h.lookup(w, r, principal, scopes, nil)
 	if hs == nil {
 		return
 	}
@@ -921,6 +979,9 @@ func (h *HTTPHandler) postBatch(w http.ResponseWriter, r *http.Request, principa
 		}()
 	}
 	wg.Wait()
+	if h.opts.Sessions != nil {
+		_ = h.storeChanges(r.Context(), hs) // logged; the answers are out already
+	}
 	bs.finish()
 }
 

@@ -353,6 +353,15 @@ func (s *Server) removeSession(sess *Session) {
 	}
 }
 
+// dropSession forgets a session this process holds a copy of, without
+// reporting its end: it goes on (or was ended) at another instance.
+func (s *Server) dropSession(sess *Session) {
+	s.sessMu.Lock()
+	delete(s.sessions, sess)
+	s.sessMu.Unlock()
+	sess.close()
+}
+
 // OnSessionEnd sets a hook called once for every session that ends: stdio's
 // input closed, an HTTP DELETE, or an HTTP session reaped as idle. It runs on
 // the goroutine ending the session, after the session's handlers were

@@ -25,8 +25,9 @@ type keyAuth struct {
 	rps   float64 // requests per second per key; <= 0: unlimited
 	live  int     // API keys not revoked when serving began
 
-	mu       sync.Mutex
-	limiters map[string]*rate.Limiter
+	mu        sync.Mutex
+	limiters  map[string]*rate.Limiter
+	instances int // instances sharing the budget (peers.go); 0 or 1: this one alone
 
 	// fails limits failed authentications per client address (nil: none).
 	fails *failLimiter
@@ -104,14 +105,32 @@ func (a *keyAuth) limiter(id string) *rate.Limiter {
 	defer a.mu.Unlock()
 	l, ok := a.limiters[id]
 	if !ok {
-		lim := rate.Inf
-		if a.rps > 0 {
-			lim = rate.Limit(a.rps)
-		}
-		l = rate.NewLimiter(lim, max(1, int(2*a.rps)))
+		l = rate.NewLimiter(a.share())
 		a.limiters[id] = l
 	}
 	return l
+}
+
+// share returns this instance's part of a key's budget: rps/N per second
+// with a burst of two seconds of it (at least 1). Caller holds a.mu.
+func (a *keyAuth) share() (rate.Limit, int) {
+	if a.rps <= 0 {
+		return rate.Inf, 1
+	}
+	r := a.rps / float64(max(1, a.instances))
+	return rate.Limit(r), max(1, int(2*r))
+}
+
+// setInstances makes every key's limiter enforce rps/n from now on.
+func (a *keyAuth) setInstances(n int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.instances = n
+	lim, burst := a.share()
+	for _, l := range a.limiters {
+		l.SetLimit(lim)
+		l.SetBurst(burst)
+	}
 }
 
 // authenticate is mcp's Authenticate hook: the key wrap put in the context.

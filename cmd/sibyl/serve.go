@@ -323,10 +323,15 @@ func (m *Main) Open() (*mcp.Server, error) {
 	m.ready = &readiness{store: st, venues: venues, log: m.logger}
 
 	all := tools.All(deps)
+	stateKey, err := sharedStateKey(st) // nil unless several instances share st
+	if err != nil {
+		return nil, err
+	}
 	srv := mcp.NewServer(mcp.Implementation{Name: "sibyl", Title: "sibyl", Version: version}, &mcp.ServerOptions{
 		Logger:       m.logger,
 		Instructions: instructions,
 		ToolVisible:  tools.VisibleTo(all), // a read-only key does not see the trade tools
+		StateKey:     stateKey,
 	})
 	tools.RegisterObserved(srv, all, tools.StoreAuditor{Store: st, Log: m.logger}, m.toolObserver(), m.logger)
 	ui.Register(srv) // MCP Apps views, seen only by clients that declare the extension
@@ -393,6 +398,26 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 		return err
 	}
 	defer stopMetrics()
+	if auth != nil && m.RateLimit > 0 && sharedStore(m.store) {
+		// The rate limit is the deployment's: this instance takes its share.
+		p := newPeers(m.store, m.store.Owner(), time.Now)
+		n, err := p.beat()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		auth.setInstances(n)
+		pctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); p.run(pctx, auth.setInstances, n, m.logger) }()
+		defer func() { stop(); <-done }()
+	}
+	if sharedStore(m.store) {
+		sctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); m.sessionStore().sweepSessions(sctx, m.logger) }()
+		defer func() { stop(); <-done }()
+	}
 	m.httpNoAuth.Store(auth == nil)
 	switch {
 	case auth == nil && m.InsecureNoAuth && m.hadKeys:
@@ -468,6 +493,10 @@ func (m *Main) httpHandler(srv *mcp.Server) (http.Handler, *mcp.HTTPHandler, *ke
 				opts.AllowedOrigins = append(opts.AllowedOrigins, "http://"+h, "https://"+h)
 			}
 		}
+	}
+	if sharedStore(m.store) {
+		// Several instances share the store: any of them serves any session.
+		opts.Sessions = m.sessionStore()
 	}
 	h := mcp.NewHTTPHandler(srv, opts)
 	mux := http.NewServeMux()

@@ -255,7 +255,10 @@ wait:
 	if _, err := cli.Put(ctx, "lease/r", "v", clientv3.WithLease(l2.ID)); err != nil {
 		t.Fatal(err)
 	}
-	r, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue("lease/r"), "=", l2.ID)).Commit()
+	// (With an OpGet: a txn of compares alone is served serializably, see
+	// TestCompatCompareOnlyTxnIsStale.)
+	r, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue("lease/r"), "=", l2.ID)).
+		Then(clientv3.OpGet("lease/r")).Commit()
 	if err != nil || !r.Succeeded {
 		t.Fatalf("compare on the key's lease: got %v, %v", r, err)
 	}
@@ -549,4 +552,51 @@ func TestCompatSurvivesMemberLoss(t *testing.T) {
 	if got := mustGetValue(t, cli, "s/held"); got != "v" {
 		t.Fatalf("leased key: got %q", got)
 	}
+}
+
+// TestCompatCompareOnlyTxnIsStale: etcd serves a Txn whose branches hold no operation
+// like a serializable read (isTxnSerializable is vacuously true), from the answering
+// member's local state without asking the leader, so right after a put acknowledged
+// by one member, a compare-only txn on another can still see the key's old state. A
+// txn with an OpGet (linearizable) in a branch, or any write, does not. So: never use a
+// compare-only txn as a check ("am I still the owner?"); put an OpGet in it.
+func TestCompatCompareOnlyTxnIsStale(t *testing.T) {
+	c := StartCluster(t, 3)
+	ctx := ctxT(t, 120*time.Second)
+	var clis []*clientv3.Client
+	for _, m := range c.Members() {
+		cl, err := NewClient(m.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		clis = append(clis, cl)
+	}
+	check := func(i int, withGet bool) bool { // put through one member, compare through another
+		k := "stale/" + strconv.Itoa(i)
+		if _, err := clis[i%3].Put(ctx, k, "v"); err != nil {
+			t.Fatal(err)
+		}
+		txn := clis[(i+1)%3].Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "=", "v"))
+		if withGet {
+			txn = txn.Then(clientv3.OpGet(k))
+		}
+		r, err := txn.Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Succeeded
+	}
+	for i := 0; i < 300; i++ {
+		if !check(i, true) {
+			t.Fatalf("round %d: a txn with an OpGet did not see the acknowledged put", i)
+		}
+	}
+	for i := 300; i < 3300; i++ {
+		if !check(i, false) {
+			t.Logf("round %d: a compare-only txn on another member missed the acknowledged put", i-300)
+			return
+		}
+	}
+	t.Fatal("3000 compare-only txns all saw the put just acknowledged: the documented staleness was not seen")
 }
