@@ -453,3 +453,13 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// checkOpen returns store.ErrClosed after Close.
+func (s *Store) checkOpen() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	return nil
+}
