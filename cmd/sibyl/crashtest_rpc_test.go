@@ -295,8 +295,14 @@ type rawStdioConn struct {
 // session. The process is killed in t.Cleanup.
 func startStdio(ctx context.Context, t *testing.T, dir string) *rawStdioConn {
 	t.Helper()
-	cmd := exec.Command(sibylBin, "serve", "--data-dir", dir)
-	cmd.Env = ctEnv(nil)
+	return startStdioWith(ctx, t, dir, nil)
+}
+
+// startStdioWith is startStdio with extra environment variables and flags.
+func startStdioWith(ctx context.Context, t *testing.T, dir string, env []string, flags ...string) *rawStdioConn {
+	t.Helper()
+	cmd := exec.Command(sibylBin, append([]string{"serve", "--data-dir", dir}, flags...)...)
+	cmd.Env = ctEnv(env)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
