@@ -30,10 +30,10 @@ const (
 func sharedStore(st store.Store) bool { return st.Owner() != "" }
 
 // storeSessions is mcp.SessionStore over the state store's bucket
-// mcp_sessions. Entries hold no secret (the principal is an API key's name,
-// never its token) and expire idle after the session idle timeout: mcp treats
-// an entry idle that long as ended, and sweep deletes those no instance has
-// ended yet (their instance died).
+// mcp_sessions. Entries hold no secret (the principal is "key:" and an API
+// key's id, never its token) and expire idle after the session idle timeout:
+// mcp treats an entry idle that long as ended, and sweep deletes those no
+// instance has ended yet (their instance died).
 type storeSessions struct {
 	st   store.Store
 	idle time.Duration // --session-idle
