@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gowebpki/jcs"
@@ -172,7 +170,7 @@ type AuditHead struct {
 	Hash string `json:"hash"`
 }
 
-var genesisHash = strings.Repeat("0", 64)
+var genesisHash = AuditGenesis
 
 func seqKey(seq uint64) []byte {
 	var k [8]byte
@@ -181,15 +179,7 @@ func seqKey(seq uint64) []byte {
 }
 
 func readHead(tx *bolt.Tx) (AuditHead, error) {
-	v := tx.Bucket([]byte(bucketMeta)).Get([]byte(metaAuditHead))
-	if v == nil {
-		return AuditHead{Hash: genesisHash}, nil
-	}
-	var h AuditHead
-	if err := json.Unmarshal(v, &h); err != nil {
-		return AuditHead{}, fmt.Errorf("decoding audit head: %w", err)
-	}
-	return h, nil
+	return DecodeAuditHead(tx.Bucket([]byte(bucketMeta)).Get([]byte(metaAuditHead)))
 }
 
 // AppendAudit adds e to the audit chain in this transaction, so the entry and the
@@ -224,32 +214,10 @@ func (s *Bolt) appendAuditFormat(tx *bolt.Tx, e AuditEntry, cache *headCache, fo
 		}
 		head = h
 	}
-	var err error
-	if e, err = prepareAudit(e, format); err != nil {
-		return AuditEntry{}, err
-	}
-	e.Seq = head.Seq + 1
-	e.Prev = head.Hash
-	e.Hash, e.HMAC = "", ""
-	e.Format = 0
-	if format != FormatLegacy {
-		e.Format = format
-	}
-	body, split, err := encodeAuditBody(&e)
+	e, stored, err := linkAudit(e, head, s.auditKey, format)
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	e.Hash, e.HMAC = s.chainSums(e.Prev, body)
-
-	// The stored form is the body with the "hash" (and "hmac") members put in
-	// their sorted place, at split.
-	stored := make([]byte, 0, len(body)+160)
-	stored = append(stored, body[:split+1]...) // through the '{' or ','
-	stored = append(append(append(stored, `"hash":"`...), e.Hash...), '"')
-	if e.HMAC != "" {
-		stored = append(append(append(stored, `,"hmac":"`...), e.HMAC...), '"')
-	}
-	stored = append(append(stored, ','), body[split+1:]...)
 
 	ab := tx.Bucket([]byte(bucketAudit))
 	ab.FillPercent = 1 // append-only: pack pages full instead of splitting them in half
@@ -257,8 +225,7 @@ func (s *Bolt) appendAuditFormat(tx *bolt.Tx, e AuditEntry, cache *headCache, fo
 		return AuditEntry{}, err
 	}
 	head = AuditHead{Seq: e.Seq, Hash: e.Hash}
-	hv := append(strconv.AppendUint([]byte(`{"seq":`), head.Seq, 10), `,"hash":"`...)
-	hv = append(append(hv, head.Hash...), `"}`...) // as json.Marshal(head) writes it
+	hv := EncodeAuditHead(head)
 	if err := tx.Bucket([]byte(bucketMeta)).Put([]byte(metaAuditHead), hv); err != nil {
 		return AuditEntry{}, err
 	}

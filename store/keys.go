@@ -1,16 +1,10 @@
 package store
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,17 +36,10 @@ var ErrBadAPIKey = errors.New("invalid or revoked API key")
 // CreateAPIKey stores a new key with the given name and scopes and returns the
 // token (shown once: only its hash is stored) and the stored key.
 func (s *Bolt) CreateAPIKey(name string, scopes []string, now time.Time) (token string, key APIKey, err error) {
-	idb := make([]byte, 6)
-	secret := make([]byte, 32)
-	if _, err := rand.Read(idb); err != nil {
+	token, key, err = NewAPIKey(name, scopes, now)
+	if err != nil {
 		return "", APIKey{}, err
 	}
-	if _, err := rand.Read(secret); err != nil {
-		return "", APIKey{}, err
-	}
-	sec := base64.RawURLEncoding.EncodeToString(secret)
-	sum := sha256.Sum256([]byte(sec))
-	key = APIKey{ID: hex.EncodeToString(idb), Name: name, Scopes: scopes, Created: now.UTC(), Hash: hex.EncodeToString(sum[:])}
 	raw, err := json.Marshal(key)
 	if err != nil {
 		return "", APIKey{}, err
@@ -67,25 +54,22 @@ func (s *Bolt) CreateAPIKey(name string, scopes []string, now time.Time) (token 
 	if err != nil {
 		return "", APIKey{}, fmt.Errorf("storing API key: %w", err)
 	}
-	return tokenPrefix + key.ID + "_" + sec, key, nil
+	return token, key, nil
 }
 
 // AuthenticateAPIKey returns the live key a token names. Any malformed, unknown
 // or revoked token, or a wrong secret, gives ErrBadAPIKey; the comparison of the
 // secret's hash takes constant time.
 func (s *Bolt) AuthenticateAPIKey(token string) (APIKey, error) {
-	rest, ok := strings.CutPrefix(token, tokenPrefix)
-	id, sec, ok2 := strings.Cut(rest, "_")
-	if !ok || !ok2 || len(id) != 12 || sec == "" {
+	id, sec, ok := ParseAPIToken(token)
+	if !ok {
 		return APIKey{}, ErrBadAPIKey
 	}
 	key, found, err := s.apiKey(id)
 	if err != nil {
 		return APIKey{}, err
 	}
-	sum := sha256.Sum256([]byte(sec))
-	want, _ := hex.DecodeString(key.Hash)
-	if !found || !key.Revoked.IsZero() || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+	if !found || !key.Live(sec) {
 		return APIKey{}, ErrBadAPIKey
 	}
 	return key, nil
@@ -138,7 +122,7 @@ func (s *Bolt) RevokeAPIKey(id string, now time.Time) error {
 			v = b.Get([]byte(id))
 		}
 		if v == nil {
-			return fmt.Errorf("no API key with id %q (sibyl keys list shows them)", id)
+			return NoAPIKeyError(id)
 		}
 		var k APIKey
 		if err := json.Unmarshal(v, &k); err != nil {

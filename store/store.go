@@ -140,6 +140,9 @@ type CommitStats struct {
 	// WriteTime the time they took, fsyncs included: the write amplification.
 	PagesWritten uint64
 	WriteTime    time.Duration
+	// Retries counts transactions run again because another instance wrote
+	// what they had read (shared backends; always 0 for Bolt).
+	Retries uint64
 }
 
 // CommitStats returns the group committer's counters, for metrics and benchmarks.

@@ -1,0 +1,89 @@
+package etcdstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/sibylmcp/sibyl/store"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// OwnerLive reports whether the instance named owner is registered: its
+// owner key exists, under a lease that it keeps alive. When etcd cannot be
+// read it answers true: the caller then waits for the record's own lease
+// instead of taking over a claim that may still be worked on.
+func (s *Store) OwnerLive(owner string) bool {
+	if owner == s.owner {
+		return true
+	}
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	resp, err := s.cli.Get(ctx, s.prefix+keyOwners+owner, clientv3.WithCountOnly())
+	if err != nil {
+		return true
+	}
+	s.seen(resp.Header.Revision)
+	return resp.Count > 0
+}
+
+// WatchRecord returns a channel closed when the record id may have changed
+// (written by any instance) or ctx ends. The watch starts just after the
+// newest revision this instance has seen, so a write after the caller's next
+// read of the record is never missed (an earlier one may wake it for nothing).
+func (s *Store) WatchRecord(ctx context.Context, id store.RecordID) <-chan struct{} {
+	ch := make(chan struct{})
+	if id.Valid() != nil {
+		close(ch)
+		return ch
+	}
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	wch := s.cli.Watch(wctx, s.recKey(id), clientv3.WithRev(s.maxRev.Load()+1))
+	go func() {
+		defer cancel()
+		defer close(ch)
+		select {
+		case <-wch: // an event, an error (compacted, no leader) or the end
+		case <-ctx.Done():
+		case <-s.ctx.Done():
+		}
+	}()
+	return ch
+}
+
+// Lock takes the cluster-wide lock name: first among this instance's
+// callers, then an etcd mutex under locks/<name> on the instance's session,
+// so a holder whose instance dies loses it with its lease.
+func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
+	v, _ := s.locks.LoadOrStore(name, make(chan struct{}, 1))
+	local := v.(chan struct{})
+	select {
+	case local <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	sess := s.session()
+	if sess == nil {
+		<-local
+		return nil, errLeaseLostUnavailable()
+	}
+	m := concurrency.NewMutex(sess, s.prefix+keyLocks+name)
+	if err := m.Lock(ctx); err != nil {
+		<-local
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, s.etcdErr("taking lock "+name, err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			uctx, cancel := s.opCtx()
+			if err := m.Unlock(uctx); err != nil {
+				s.log.Warn("etcd: releasing a lock; it goes with the instance lease", "lock", name, "err", err)
+			}
+			cancel()
+			<-local
+		})
+	}, nil
+}
