@@ -122,13 +122,7 @@ func (t *txn) get(key string) ([]byte, bool, error) {
 	if r, ok := t.reads[key]; ok {
 		return r.val, r.ok, nil
 	}
-	var opts []clientv3.OpOption
-	if t.rev > 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
-	}
-	ctx, cancel := t.s.opCtx()
-	resp, err := t.s.cli.Get(ctx, key, opts...)
-	cancel()
+	resp, err := t.s.getAt(key, t.rev)
 	if err != nil {
 		return nil, false, t.readErr("reading", err)
 	}
@@ -188,13 +182,7 @@ func (t *txn) scan(start, end string, fn func(key string, val []byte) error) err
 	got := map[string][]byte{}
 	from := start
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(scanPage)}
-		if t.rev > 0 {
-			opts = append(opts, clientv3.WithRev(t.rev))
-		}
-		ctx, cancel := t.s.opCtx()
-		resp, err := t.s.cli.Get(ctx, from, opts...)
-		cancel()
+		resp, err := t.s.getAt(from, t.rev, clientv3.WithRange(end), clientv3.WithLimit(scanPage))
 		if err != nil {
 			return t.readErr("reading a range", err)
 		}
@@ -329,4 +317,23 @@ func (t *txn) commit(lease clientv3.LeaseID) (commitResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// getAt reads key at rev, or (rev 0) linearizably now. A read at a pinned
+// revision needs no quorum round trip: any member that has applied rev
+// answers it exactly (serializable), and one that has not yet says so
+// (ErrFutureRev), when the read goes to the leader's quorum instead.
+func (s *Store) getAt(key string, rev int64, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	if rev > 0 {
+		resp, err := s.cli.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+		if !errors.Is(err, rpctypes.ErrFutureRev) {
+			return resp, err
+		}
+	}
+	return s.cli.Get(ctx, key, opts...)
 }
