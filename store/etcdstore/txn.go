@@ -36,6 +36,10 @@ type txn struct {
 	audited []store.AuditOutcome // for OnCommit
 
 	fail error // an etcd read failed: the transaction cannot commit
+
+	// cached: some read came from the instance's read cache, so even a
+	// transaction that writes nothing must send its compares to be sure.
+	cached bool
 }
 
 type readVal struct {
@@ -122,6 +126,14 @@ func (t *txn) get(key string) ([]byte, bool, error) {
 	if r, ok := t.reads[key]; ok {
 		return r.val, r.ok, nil
 	}
+	if t.writable {
+		if r, ok := t.s.cache.get(key); ok {
+			t.reads[key] = r
+			t.readLog = append(t.readLog, key)
+			t.cached = true
+			return r.val, r.ok, nil
+		}
+	}
 	resp, err := t.s.getAt(key, t.rev)
 	if err != nil {
 		return nil, false, t.readErr("reading", err)
@@ -137,6 +149,7 @@ func (t *txn) get(key string) ([]byte, bool, error) {
 	}
 	t.reads[key] = r
 	t.readLog = append(t.readLog, key)
+	t.s.cache.put(key, r)
 	return r.val, r.ok, nil
 }
 
@@ -295,6 +308,13 @@ func (t *txn) commit(lease clientv3.LeaseID) (commitResult, error) {
 	}
 	t.s.seen(resp.Header.Revision)
 	if resp.Succeeded {
+		for k, w := range t.writes {
+			if w.del {
+				t.s.cache.put(k, readVal{})
+			} else {
+				t.s.cache.put(k, readVal{val: w.val, mod: resp.Header.Revision, ok: true})
+			}
+		}
 		return commitResult{ok: true}, nil
 	}
 	res := commitResult{rev: resp.Header.Revision}
@@ -314,6 +334,7 @@ func (t *txn) commit(lease clientv3.LeaseID) (commitResult, error) {
 				r = readVal{val: valueOf(kvs[0]), mod: kvs[0].ModRevision, ok: true}
 			}
 			res.kvs[k] = r
+			t.s.cache.put(k, r)
 		}
 	}
 	return res, nil
