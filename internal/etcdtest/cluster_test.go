@@ -424,3 +424,22 @@ func TestFailedWriteMayCommitLater(t *testing.T) {
 	}
 	t.Fatal("in 10 rounds no failed put committed later; the documented hazard was not seen")
 }
+
+// TestFreePorts: distinct ports, below the kernel's ephemeral range (so a member's
+// ports are not reused by an outgoing connection while it is down).
+func TestFreePorts(t *testing.T) {
+	ports, err := freePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d twice in %v", p, ports)
+		}
+		seen[p] = true
+		if low := ephemeralLow(); low-10000 > 1000 && p >= low {
+			t.Fatalf("port %d is in the ephemeral range (from %d)", p, low)
+		}
+	}
+}
