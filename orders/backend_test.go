@@ -47,7 +47,7 @@ var boltBackend = backend{
 }
 
 // backends are the backends every exactly-once test runs on.
-func backends() []backend { return []backend{boltBackend} }
+func backends() []backend { return []backend{boltBackend, etcdBackend} }
 
 // backendNamed returns the backend called name.
 func backendNamed(name string) (backend, bool) {

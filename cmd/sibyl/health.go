@@ -112,8 +112,10 @@ func (r *readiness) check(ctx context.Context) readyReport {
 	if r.store == nil {
 		st = readyCheck{Name: "store", Reason: "the data file is not open"}
 	} else if _, err := r.store.AuditHead(); err != nil {
-		st = readyCheck{Name: "store", Reason: "the data file cannot be read"}
-		r.log.Error("readiness: reading the data file", "err", err)
+		// On etcd: no member answers, or the cluster has lost its quorum;
+		// orders are refused as unavailable meanwhile.
+		st = readyCheck{Name: "store", Reason: "the state store cannot be read (" + r.store.Describe() + ")"}
+		r.log.Error("readiness: reading the state store", "err", err)
 	}
 	rep.Checks = append(rep.Checks, st)
 	names := make([]string, 0, len(r.venues))

@@ -179,6 +179,9 @@ func (s *Store) readAuditHead(rev int64) (store.AuditHead, int64, error) {
 
 // AuditHead returns the chain head.
 func (s *Store) AuditHead() (store.AuditHead, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.AuditHead{}, err
+	}
 	h, _, err := s.readAuditHead(0)
 	return h, err
 }
@@ -207,6 +210,9 @@ func (s *Store) auditPage(start, end string, rev int64, limit int, desc bool) (*
 // ReadAudit returns up to limit entries (default 100, at most 10,000) after
 // afterSeq, oldest first, of tool when not empty.
 func (s *Store) ReadAudit(afterSeq uint64, limit int, tool string) ([]store.AuditEntry, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	if limit <= 0 {
 		limit = 100
 	}
@@ -244,6 +250,9 @@ func (s *Store) ReadAudit(afterSeq uint64, limit int, tool string) ([]store.Audi
 // ReadAuditOf is ReadAudit for one principal, reading at most scanLimit
 // entries; it returns the entries and the last seq read.
 func (s *Store) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit int, tool string) ([]store.AuditEntry, uint64, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, afterSeq, err
+	}
 	if limit <= 0 {
 		limit = 100
 	}
@@ -290,6 +299,9 @@ func (s *Store) ReadAuditOf(principal string, afterSeq uint64, limit, scanLimit 
 // TailAudit returns the last n entries (default 20, at most 10,000), of tool
 // when not empty, oldest first.
 func (s *Store) TailAudit(n int, tool string) ([]store.AuditEntry, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	if n <= 0 {
 		n = 20
 	}
@@ -329,6 +341,9 @@ func (s *Store) TailAudit(n int, tool string) ([]store.AuditEntry, error) {
 // ExportAudit writes the entries after afterSeq as JSON Lines of their stored
 // canonical bytes and returns how many it wrote.
 func (s *Store) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
+	if err := s.checkOpen(); err != nil {
+		return 0, err
+	}
 	n := 0
 	_, end := s.auditRange()
 	from := s.auditEntryKey(afterSeq + 1)
@@ -353,6 +368,9 @@ func (s *Store) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
 // AuditEntryHashes returns the stored hash of the entry at each seq ("" when
 // there is none), all read at one revision.
 func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	out := make([]string, len(seqs))
 	var rev int64
 	for i, seq := range seqs {
@@ -383,6 +401,9 @@ func (s *Store) AuditEntryHashes(seqs []uint64) ([]string, error) {
 // returns the first bad entry. The error is non-nil only when etcd cannot be
 // read.
 func (s *Store) VerifyAudit() (store.AuditVerification, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.AuditVerification{}, err
+	}
 	head, rev, err := s.readAuditHead(0)
 	if err != nil {
 		if errorsIsUnavailable(err) {
@@ -431,6 +452,9 @@ type verifiedPrefix struct {
 // at a time (store.Bolt.VerifyAuditIncremental's contract), reading at one
 // revision per call.
 func (s *Store) VerifyAuditIncremental(limit int) (store.IncrementalVerification, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.IncrementalVerification{}, err
+	}
 	if limit <= 0 {
 		limit = store.DefaultVerifyBatch
 	}

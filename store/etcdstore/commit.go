@@ -69,6 +69,9 @@ func (s *Store) commitInternal(fn func(t store.Txn) error) error {
 // View runs fn in a read-only transaction: every read is at one snapshot
 // revision. Writes fail.
 func (s *Store) View(fn func(t store.Txn) error) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
 	t := s.newTxn(false)
 	err := fn(&etcdTxn{t})
 	if t.fail != nil && err == nil {
@@ -206,7 +209,7 @@ func (s *Store) commitPrefix(batch []*commitReq) int {
 		n := len(errs)
 		fnDone := time.Now()
 		res := commitResult{ok: true}
-		if len(t.writes) > 0 {
+		if len(t.writes) > 0 || t.cached {
 			var err error
 			res, err = t.commit(lease)
 			if err != nil {

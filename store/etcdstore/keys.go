@@ -45,6 +45,9 @@ func (s *Store) CreateAPIKey(name string, scopes []string, now time.Time) (strin
 // store.ErrBadAPIKey (or an error wrapping store.ErrUnavailable when etcd
 // cannot be read).
 func (s *Store) AuthenticateAPIKey(token string) (store.APIKey, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.APIKey{}, err
+	}
 	id, sec, ok := store.ParseAPIToken(token)
 	if !ok {
 		return store.APIKey{}, store.ErrBadAPIKey
@@ -70,6 +73,9 @@ func (s *Store) AuthenticateAPIKey(token string) (store.APIKey, error) {
 
 // APIKeys returns every key (revoked ones too), oldest first.
 func (s *Store) APIKeys() ([]store.APIKey, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.opCtx()
 	resp, err := s.cli.Get(ctx, s.prefix+keyAPIKeys, clientv3.WithPrefix())
 	cancel()

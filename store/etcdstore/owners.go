@@ -55,6 +55,9 @@ func (s *Store) WatchRecord(ctx context.Context, id store.RecordID) <-chan struc
 // callers, then an etcd mutex under locks/<name> on the instance's session,
 // so a holder whose instance dies loses it with its lease.
 func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
 	v, _ := s.locks.LoadOrStore(name, make(chan struct{}, 1))
 	local := v.(chan struct{})
 	select {

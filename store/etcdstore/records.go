@@ -236,6 +236,9 @@ func (e *etcdTxn) deleteRecord(rec store.Record) (droppedFP bool, err error) {
 // Record returns the record with the given id, read (linearizable) outside
 // any Commit.
 func (s *Store) Record(id store.RecordID) (store.Record, bool, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.Record{}, false, err
+	}
 	if err := id.Valid(); err != nil {
 		return store.Record{}, false, err
 	}
@@ -247,8 +250,10 @@ func (s *Store) Record(id store.RecordID) (store.Record, bool, error) {
 	}
 	s.seen(resp.Header.Revision)
 	if len(resp.Kvs) == 0 {
+		s.cache.put(s.recKey(id), readVal{})
 		return store.Record{}, false, nil
 	}
+	s.cache.put(s.recKey(id), readVal{val: valueOf(resp.Kvs[0]), mod: resp.Kvs[0].ModRevision, ok: true})
 	rec, _, err := decodeRecValue(resp.Kvs[0].Value)
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("record %s/%s: %w", id.Tool, id.Key, err)
@@ -375,6 +380,9 @@ const sweepChunk = 24
 // chunk per transaction, each re-read there: a record changed meanwhile by
 // any instance is judged again.
 func (s *Store) Sweep(cutoff time.Time) (store.SweepResult, error) {
+	if err := s.checkOpen(); err != nil {
+		return store.SweepResult{}, err
+	}
 	var total store.SweepResult
 	var cands []store.RecordID
 	err := s.scanRecords(func(_ string, r store.RecordSummary) {

@@ -240,7 +240,8 @@ func sharedKeys(t *testing.T, a, b store.Store, _ *suite) {
 }
 
 // Each instance has its own live owner; once b is closed, a no longer counts
-// b's owner live (its claims can be taken over at once).
+// b's owner live (its claims can be taken over at once), and the locks b held
+// are free.
 func sharedOwnerGone(t *testing.T, a, b store.Store, s *suite) {
 	oa, ob := a.Owner(), b.Owner()
 	if oa == "" || ob == "" || oa == ob {
@@ -249,7 +250,15 @@ func sharedOwnerGone(t *testing.T, a, b store.Store, s *suite) {
 	if !a.OwnerLive(ob) || !b.OwnerLive(oa) {
 		t.Fatalf("OwnerLive across: a sees b %v, b sees a %v; want both live", a.OwnerLive(ob), b.OwnerLive(oa))
 	}
+	if _, err := b.Lock(ctx(t), "storetest-held-by-b"); err != nil {
+		t.Fatal(err)
+	}
 	s.close(t, b)
+	if unlock, err := a.Lock(ctx(t), "storetest-held-by-b"); err != nil {
+		t.Errorf("a's Lock of a lock b held when it closed: %v", err)
+	} else {
+		unlock()
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for a.OwnerLive(ob) {
 		if time.Now().After(deadline) {

@@ -118,8 +118,14 @@ func (v *Venue) run(ctx context.Context, now time.Time, write bool, fn func(t *t
 // runShared is run on a shared store (see the comment at the top of this file).
 func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn func(t *tx)) error {
 	if !write {
+		// Read the generation before taking v.mu, so that concurrent reads
+		// wait for the store together, not one after the other.
+		seen, err := v.storedGen()
+		if err != nil {
+			return err
+		}
 		v.mu.Lock()
-		err := v.refresh()
+		err = v.refreshTo(seen)
 		if err == nil {
 			t := newTx()
 			v.housekeep(now, t)
@@ -137,44 +143,180 @@ func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn fun
 			return err
 		}
 	}
-	// One local writer at a time asks for the store's lock.
-	select {
-	case v.writer <- struct{}{}:
-		defer func() { <-v.writer }()
-	case <-ctx.Done():
-		return ctxErr(ctx)
+	return v.submit(ctx, now, fn)
+}
+
+// writeReq is one call's change waiting for the store's lock.
+type writeReq struct {
+	now  time.Time
+	fn   func(t *tx)
+	done chan error
+}
+
+// Batching on a shared store: a change is queued, and one goroutine per
+// instance (the batcher) takes the store's lock and makes the queued changes
+// in order, those that arrived together in one commit (one generation), for
+// up to maxRounds commits before it lets other instances have the lock. So
+// the lock's round trips are shared by the callers of an instance, as
+// fsyncs are on bbolt.
+const (
+	// batchKeys bounds the keys one commit writes (each with its copy in the
+	// change log), well inside one etcd Txn (128 operations by default).
+	batchKeys = 48
+	// maxRounds bounds the commits made per turn of the lock.
+	maxRounds = 16
+	// lockWait bounds how long the batcher waits for the store's lock.
+	lockWait = 30 * time.Second
+)
+
+// submit queues fn and waits until it was committed or failed. Once queued,
+// the change is made even when ctx ends meanwhile, so submit waits for the
+// outcome instead of reporting one it does not know.
+func (v *Venue) submit(ctx context.Context, now time.Time, fn func(t *tx)) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
 	}
-	unlock, err := v.opts.Store.Lock(ctx, BucketName)
-	if err != nil {
-		if cerr := ctxErr(ctx); cerr != nil {
-			return cerr
+	r := &writeReq{now: now, fn: fn, done: make(chan error, 1)}
+	v.wqMu.Lock()
+	v.pending = append(v.pending, r)
+	start := !v.batching
+	v.batching = true
+	v.wqMu.Unlock()
+	if start {
+		go v.batcher()
+	}
+	return <-r.done
+}
+
+// batcher makes the queued changes until none is left.
+func (v *Venue) batcher() {
+	for {
+		v.wqMu.Lock()
+		if len(v.pending) == 0 {
+			v.batching = false
+			v.wqMu.Unlock()
+			return
 		}
-		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: taking the lock on %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; nothing was changed, retry")
+		v.wqMu.Unlock()
+		v.lockedTurn()
+	}
+}
+
+// take removes and returns the queued changes.
+func (v *Venue) take() []*writeReq {
+	v.wqMu.Lock()
+	defer v.wqMu.Unlock()
+	q := v.pending
+	v.pending = nil
+	return q
+}
+
+// lockedTurn takes the store's lock and makes queued changes, up to
+// maxRounds commits.
+func (v *Venue) lockedTurn() {
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	unlock, err := v.opts.Store.Lock(ctx, BucketName)
+	cancel()
+	if err != nil {
+		err = sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: taking the lock on %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; nothing was changed, retry")
+		for _, r := range v.take() {
+			r.done <- err
+		}
+		return
 	}
 	defer unlock()
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	var rest []*writeReq
+	for round := 0; round < maxRounds; round++ {
+		q := append(rest, v.take()...)
+		if len(q) == 0 {
+			return
+		}
+		// Only the first round needs to look at the store: after that this
+		// instance holds the lock and its memory is what it committed (the
+		// fence catches a lock lost meanwhile).
+		var done []*writeReq
+		var err error
+		done, rest, err = v.commitRound(q, round == 0)
+		for _, r := range done {
+			r.done <- err
+		}
+	}
+	if len(rest) > 0 {
+		// Back to the queue's head for the next turn.
+		v.wqMu.Lock()
+		v.pending = append(rest, v.pending...)
+		v.wqMu.Unlock()
+	}
+}
+
+// commitRound runs the changes of q in order, as many as fit in one commit
+// (at least one), commits them as one generation and returns the ones it
+// made and the ones left for the next round, with the result of those made
+// (v.mu and the store's lock held).
+func (v *Venue) commitRound(q []*writeReq, look bool) (done, rest []*writeReq, err error) {
 	for attempt := 1; ; attempt++ {
-		if err := v.refresh(); err != nil {
-			return err
+		if look || attempt > 1 || v.stale {
+			if err := v.refresh(); err != nil {
+				return q[:1], q[1:], err
+			}
 		}
 		t := newTx()
-		v.housekeep(now, t)
-		fn(t)
+		n := 0
+		for n < len(q) {
+			v.housekeep(q[n].now, t)
+			q[n].fn(t)
+			n++
+			if len(t.orders)+len(t.accounts)+len(t.mm) >= batchKeys {
+				break
+			}
+		}
+		done, rest = q[:n], q[n:]
 		if t.empty() {
-			return nil
+			return done, rest, nil
 		}
 		err := v.commitShared(t)
 		if err == nil {
-			return nil
+			return done, rest, nil
 		}
-		v.stale = true // memory holds a change the store may not have
-		if errors.Is(err, errFenced) && attempt < maxFenced {
-			continue // nothing was written: compute it again on the new state
+		v.stale = true // memory holds changes the store may not have
+		if errors.Is(err, errFenced) {
+			v.fenced.Add(1)
+			if attempt < maxFenced {
+				continue // nothing was written: make them again on the new state
+			}
 		}
-		return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit to %s: %w", v.opts.Store.Describe(), err),
+		return done, rest, sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit to %s: %w", v.opts.Store.Describe(), err),
 			"the paper venue could not save its shared state; the change may not have been kept, retry")
 	}
+}
+
+// storedGen returns the stored generation (without v.mu).
+func (v *Venue) storedGen() (uint64, error) {
+	var gen uint64
+	err := v.opts.Store.View(func(t store.Txn) error {
+		gb, err := t.Bucket(GenBucketName)
+		if err != nil || gb == nil {
+			return err
+		}
+		gen, err = decodeGen(gb.Get(genKey))
+		return err
+	})
+	if err != nil {
+		return 0, sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: reading the generation from %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; retry")
+	}
+	return gen, nil
+}
+
+// refreshTo brings the memory to the generation seen, read from the store
+// since the call began, or later (v.mu held): when it is there already (this
+// instance's own commits brought it there), it reads nothing more.
+func (v *Venue) refreshTo(seen uint64) error {
+	if !v.stale && v.gen >= seen {
+		return nil
+	}
+	return v.refresh()
 }
 
 // refresh brings the memory to the store's latest state (v.mu held). When

@@ -1,6 +1,7 @@
 package paper
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -45,13 +46,91 @@ func boltShared(t *testing.T, n int) []store.Store {
 
 func TestSharedBolt(t *testing.T) { testShared(t, boltShared) }
 
+// lockless is a shared store whose lock never waits: every holder believes
+// it holds it, as an instance whose lease lapsed while it worked does.
+type lockless struct{ store.Store }
+
+func (lockless) Lock(ctx context.Context, name string) (func(), error) { return func() {}, nil }
+
+// testSharedLockLost: with a lock that excludes nobody, only the fenced
+// commit keeps concurrent changes from overwriting each other; the books
+// still balance, and the losers were made again.
+func testSharedLockLost(t *testing.T, open openShared) {
+	testSharedConcurrent(t, func(t *testing.T, n int) []store.Store {
+		stores := open(t, n)
+		for i, s := range stores {
+			stores[i] = lockless{s}
+		}
+		return stores
+	}, func(vs []*Venue) {
+		var fenced uint64
+		for _, v := range vs {
+			fenced += v.fenced.Load()
+		}
+		t.Logf("%d commits fenced", fenced)
+	})
+}
+
+// racing is a shared store whose next Commit first lets another instance
+// write (before, once), as if that instance had taken the lock in between.
+type racing struct {
+	store.Store
+	before func()
+}
+
+func (r *racing) Lock(ctx context.Context, name string) (func(), error) { return func() {}, nil }
+
+func (r *racing) Commit(fn func(t store.Txn) error) error {
+	if f := r.before; f != nil {
+		r.before = nil
+		f()
+	}
+	return r.Store.Commit(fn)
+}
+
+// testSharedCommitFenced: a change computed on a generation that another
+// instance moved before the commit is not written; it is made again on the
+// new state, so neither instance's order is lost and the ids stay unique.
+func testSharedCommitFenced(t *testing.T, open openShared) {
+	stores := open(t, 2)
+	r := &racing{Store: stores[0]}
+	clk := &clock{t: t0}
+	vs := mustShared(t, []store.Store{r, stores[1]}, Options{Seed: 43}, clk)
+	a, b := vs[0], vs[1]
+	id := openMarket(t, a, 0.5).id
+	req := func(coid string) sibyl.OrderRequest {
+		return sibyl.OrderRequest{Principal: "p", ClientOrderID: coid, NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromInt(3), LimitPrice: decimal.New(2, -2)}
+	}
+	mustPlace(t, a, req("first"))
+	var fromB sibyl.Order
+	r.before = func() { fromB = mustPlace(t, b, req("from-b")) }
+	fromA := mustPlace(t, a, req("from-a"))
+	if got := a.fenced.Load(); got != 1 {
+		t.Errorf("fenced commits: got %d, want 1", got)
+	}
+	if fromA.NativeID == fromB.NativeID {
+		t.Fatalf("both orders got id %s", fromA.NativeID)
+	}
+	for _, v := range vs {
+		orders := allOrders(t, v, "p")
+		if len(orders) != 3 {
+			t.Errorf("%d orders listed, want 3: %+v", len(orders), orders)
+		}
+		if pf := mustPortfolio(t, v, "p"); pf.Reserved != 0.18 {
+			t.Errorf("reserved %v, want 0.18 for three resting orders", pf.Reserved)
+		}
+	}
+}
+
 // testShared runs the shared-state checks on the stores open gives.
 func testShared(t *testing.T, open openShared) {
-	t.Run("ConcurrentOrdersOneAccount", func(t *testing.T) { testSharedConcurrent(t, open) })
+	t.Run("ConcurrentOrdersOneAccount", func(t *testing.T) { testSharedConcurrent(t, open, nil) })
 	t.Run("OneInstanceSeesAnother", func(t *testing.T) { testSharedVisibility(t, open) })
 	t.Run("RestingFillSeenEverywhere", func(t *testing.T) { testSharedRestingFill(t, open) })
 	t.Run("ReplayedFillOnce", func(t *testing.T) { testSharedReplayedFill(t, open) })
 	t.Run("OtherSettingsRefused", func(t *testing.T) { testSharedSettings(t, open) })
+	t.Run("CommitFenced", func(t *testing.T) { testSharedCommitFenced(t, open) })
+	t.Run("LockLost", func(t *testing.T) { testSharedLockLost(t, open) })
 }
 
 // mustShared returns one venue per store, all with opts and one clock.
@@ -97,7 +176,8 @@ func allOrders(t *testing.T, v *Venue, principal string) []sibyl.Order {
 // the clock moves. No order may spend cash the account does not have, ids
 // are unique, and both instances show the same orders, cash and positions,
 // equal to what the fills add up to.
-func testSharedConcurrent(t *testing.T, open openShared) {
+// done, if not nil, is called with the venues at the end.
+func testSharedConcurrent(t *testing.T, open openShared, done func([]*Venue)) {
 	clk := &clock{t: t0}
 	vs := mustShared(t, open(t, 2), Options{Seed: 41, StartingCash: 150}, clk)
 	var ids []string
@@ -179,6 +259,9 @@ func testSharedConcurrent(t *testing.T, open openShared) {
 						req.Type, req.Quantity = sibyl.MarketOrder, decimal.NewFromFloat(math.Floor(pos.Quantity/2))
 					}
 					o, err := v.PlaceOrder(ctx, req)
+					for retry := 0; retry < 20 && sibyl.ErrorCode(err) == sibyl.Unavailable; retry++ {
+						o, err = v.PlaceOrder(ctx, req) // as an agent retries, with the same client order id
+					}
 					switch code := sibyl.ErrorCode(err); {
 					case err == nil:
 						mu.Lock()
@@ -291,6 +374,9 @@ func testSharedConcurrent(t *testing.T, open openShared) {
 		len(acked), refused, len(fills), vs[0].applied.Load(), vs[1].applied.Load(), vs[0].reloads.Load(), vs[1].reloads.Load())
 	if vs[0].applied.Load()+vs[1].applied.Load() == 0 {
 		t.Error("no instance applied another's change")
+	}
+	if done != nil {
+		done(vs)
 	}
 }
 

@@ -67,14 +67,18 @@ type Venue struct {
 	epoch atomic.Uint64 // bumped when a write to Options.Store fails
 
 	// On a shared store (see shared.go):
-	shared  bool
-	world   *worldRecord  // the settings recorded with the state
-	writer  chan struct{} // one local caller at a time takes the store's lock
-	gen     uint64        // the stored generation st was loaded at (v.mu)
-	stale   bool          // st may differ from the store at gen: reload (v.mu)
-	claimed bool          // the store holds the world's settings (v.mu)
-	reloads atomic.Uint64 // how many times st was reloaded from the store
-	applied atomic.Uint64 // how many logged changes were applied to st
+	shared   bool
+	world    *worldRecord // the settings recorded with the state
+	wqMu     sync.Mutex
+	pending  []*writeReq   // changes waiting for the batcher (wqMu)
+	batching bool          // a batcher runs (wqMu)
+	lastErr  error         // the last commitRound's result (v.mu)
+	gen      uint64        // the stored generation st was loaded at (v.mu)
+	stale    bool          // st may differ from the store at gen: reload (v.mu)
+	claimed  bool          // the store holds the world's settings (v.mu)
+	reloads  atomic.Uint64 // how many times st was reloaded from the store
+	applied  atomic.Uint64 // how many logged changes were applied to st
+	fenced   atomic.Uint64 // how many commits found another instance's first
 	// checkApply, when set (by tests), runs after changes were applied.
 	checkApply func()
 }
@@ -131,7 +135,7 @@ func New(opts Options) (*Venue, error) {
 	case opts.Store == nil:
 	case opts.Store.Owner() != "":
 		// Several instances share the store (shared.go).
-		v.shared, v.world, v.writer = true, newWorld(opts), make(chan struct{}, 1)
+		v.shared, v.world = true, newWorld(opts)
 		if err := v.claimWorld(); err != nil {
 			return nil, err
 		}
