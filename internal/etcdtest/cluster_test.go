@@ -160,6 +160,20 @@ func TestQuorumLossAndBack(t *testing.T) {
 	c := StartCluster(t, 3)
 	cli := c.Client(t)
 	mustPut(t, cli, "k", "before")
+	// An acknowledged put may not be applied yet on the slowest member; a linearizable
+	// read through each member waits until that member has applied it, so the
+	// survivor's serializable read below must see it.
+	for _, m := range c.Members() {
+		own, err := NewClient(m.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := mustGetValue(t, own, "k")
+		own.Close()
+		if got != "before" {
+			t.Fatalf("through %s: got %q, want before", m.Name(), got)
+		}
+	}
 	killed, err := c.KillQuorum()
 	if err != nil {
 		t.Fatal(err)
@@ -423,4 +437,23 @@ func TestFailedWriteMayCommitLater(t *testing.T) {
 		}
 	}
 	t.Fatal("in 10 rounds no failed put committed later; the documented hazard was not seen")
+}
+
+// TestFreePorts: distinct ports, below the kernel's ephemeral range (so a member's
+// ports are not reused by an outgoing connection while it is down).
+func TestFreePorts(t *testing.T) {
+	ports, err := freePorts(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Fatalf("port %d twice in %v", p, ports)
+		}
+		seen[p] = true
+		if low := ephemeralLow(); low-10000 > 1000 && p >= low {
+			t.Fatalf("port %d is in the ephemeral range (from %d)", p, low)
+		}
+	}
 }
