@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -165,8 +166,13 @@ const (
 	batchKeys = 48
 	// maxRounds bounds the commits made per turn of the lock.
 	maxRounds = 16
-	// lockWait bounds how long the batcher waits for the store's lock.
+	// lockWait bounds how long the batcher waits for the store's lock: more
+	// than an etcd session's lease (10s by default), so that the lock of an
+	// instance that died comes free in time.
 	lockWait = 30 * time.Second
+	// lockProbe is how long the batcher waits for the lock before it checks
+	// that the store answers at all.
+	lockProbe = time.Second
 )
 
 // submit queues fn and waits until it was committed or failed. Once queued,
@@ -215,8 +221,23 @@ func (v *Venue) take() []*writeReq {
 // maxRounds commits.
 func (v *Venue) lockedTurn() {
 	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	// Waiting for the lock does not tell a busy lock (or one whose holder
+	// died, until its lease lapses) from an unreachable store: when the
+	// lock is slow to come, a read of the store tells, and an unavailable
+	// store ends the wait with its error.
+	var probed atomic.Pointer[error]
+	probe := time.AfterFunc(lockProbe, func() {
+		if _, err := v.storedGen(); err != nil {
+			probed.Store(&err)
+			cancel()
+		}
+	})
 	unlock, err := v.opts.Store.Lock(ctx, BucketName)
+	probe.Stop()
 	cancel()
+	if p := probed.Load(); err != nil && p != nil {
+		err = *p
+	}
 	if err != nil {
 		err = sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: taking the lock on %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; nothing was changed, retry")
 		for _, r := range v.take() {
