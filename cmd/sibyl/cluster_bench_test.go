@@ -54,7 +54,8 @@ import (
 // are checked to be distinct per instance.
 //
 // Reported per variant: ops/s (orders or etcd writes), p50/p99 latency, the
-// group committer's functions per commit, conflict retries per order (etcd:
+// group committer's functions per commit and the share of the run it was
+// busy (per instance), conflict retries per order (etcd:
 // batches run again because another instance wrote what they read), this
 // process's CPU per op (servers, clients and load generator together), the etcd
 // members' CPU per op, and per op the Range and Txn RPCs the members served and
@@ -181,6 +182,7 @@ func benchOrdersOn(b *testing.B, c *etcdtest.Cluster, ms []*Main, clients int) {
 			st.Transactions += s.Transactions
 			st.Functions += s.Functions
 			st.Retries += s.Retries
+			st.Busy += s.Busy
 		}
 		return st
 	}
@@ -256,6 +258,10 @@ func benchOrdersOn(b *testing.B, c *etcdtest.Cluster, ms []*Main, clients int) {
 	if txs := stats.Transactions - stats0.Transactions; txs > 0 {
 		b.ReportMetric(float64(stats.Functions-stats0.Functions)/float64(txs), "fns/commit")
 	}
+	// How much of the run each instance's committer was running a batch
+	// (its functions, their reads and the commit): near 100, it is what the
+	// orders wait for.
+	b.ReportMetric(100*float64(stats.Busy-stats0.Busy)/float64(elapsed)/float64(len(ms)), "committer-busy-%")
 	if ms[0].storeFlags.backend == backendEtcd {
 		b.ReportMetric(float64(stats.Retries-stats0.Retries)/float64(b.N), "retries/op")
 	}
