@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sibyl "github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/risk"
 	"github.com/sibylmcp/sibyl/store"
 	"github.com/sibylmcp/sibyl/venues/faulty"
 )
@@ -195,6 +196,105 @@ func TestInstanceGoneTakenOverAtOnce(t *testing.T) {
 		}
 		if got, want := strings.Join(outcomes, ","), fmt.Sprintf("%s,%s,%s", store.OutcomeIntent, store.OutcomeRecover, store.OutcomeReconciled); got != want {
 			t.Errorf("audit outcomes: got %s, want %s", got, want)
+		}
+	})
+}
+
+// Concurrent orders sent to two instances cannot together pass a limit that
+// each passes alone: the risk ledger is in the shared store, and each
+// order's check and reservation commit with its claim.
+func TestInstancesShareRiskCounters(t *testing.T) {
+	forEachSharedBackend(t, func(t *testing.T, be backend) {
+		x := newExchange()
+		venue := faulty.New(x.venue(), faulty.Options{})
+		lim := withLimits(risk.Limits{MaxOpen: 5, MaxDaily: usd("7.5")})
+		ins := openInstances(t, be, 2, venue, newClock(), func(_ int, o *Options) { lim(o) })
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		placed, refused := 0, 0
+		for i := range 24 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err, _ := retryUntilDone(context.Background(), ins[i%2].svc, placeAt(fmt.Sprintf("k-shared-risk-%04d", i), "paper:BTC", sibyl.Buy, 3, 0.5))
+				mu.Lock()
+				defer mu.Unlock()
+				switch sibyl.ErrorCode(err) {
+				case "":
+					placed++
+				case sibyl.RiskLimit:
+					refused++
+				default:
+					t.Errorf("order %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		// $1.50 each: the daily limit of $7.50 allows five, as does the open limit.
+		if placed != 5 || refused != 19 || x.count() != 5 {
+			t.Errorf("got %d placed, %d refused, %d at the venue; want 5, 19, 5", placed, refused, x.count())
+		}
+	})
+}
+
+// An instance whose venue call outlived its record's lease completes after
+// the other instance took the record over and completed it: exactly one
+// completion is stored, and both callers get the one order.
+func TestInstancesCompletionAfterTakeover(t *testing.T) {
+	forEachSharedBackend(t, func(t *testing.T, be backend) {
+		x := newExchange()
+		venue := faulty.New(x.venue(), faulty.Options{})
+		clock := newClock()
+		firstSent, releaseFirst := make(chan struct{}), make(chan struct{})
+		ins := openInstances(t, be, 2, venue, clock, func(i int, o *Options) {
+			if i == 0 {
+				o.Hooks.AfterSend = func(string) { close(firstSent); <-releaseFirst }
+			}
+		})
+		a, b := ins[0], ins[1]
+		req := placeReq("takeover-across-1", 2)
+		first := make(chan Result, 1)
+		go func() {
+			res, err := a.svc.Place(context.Background(), req)
+			if err != nil {
+				t.Errorf("instance A: %v", err)
+			}
+			first <- res
+		}()
+		<-firstSent
+		clock.Add(31 * time.Second) // A's lease on the record runs out; A itself is alive
+		r, err := b.svc.Place(context.Background(), req)
+		if err != nil {
+			t.Fatalf("instance B's retry: %v", err)
+		}
+		b.svc.Flush()
+		close(releaseFirst)
+		f := <-first
+		a.svc.Flush()
+		if f.Order.NativeID != "o-1" || r.Order.NativeID != "o-1" || f.Replayed || !r.Replayed {
+			t.Errorf("answers: A %+v, B %+v; want o-1 for both, B's replayed (found at the venue)", f, r)
+		}
+		rec, ok, err := a.store.Record(store.RecordID{Principal: "local", Tool: ToolPlaceOrder, Key: req.Key})
+		if err != nil || !ok || rec.State != store.Done || rec.OrderID != "o-1" || rec.Attempt != 2 || rec.Owner != b.store.Owner() {
+			t.Errorf("record: %+v (ok %v, err %v); want done with o-1 at attempt 2, owned by B", rec, ok, err)
+		}
+		if got := x.count(); got != 1 {
+			t.Errorf("orders at the venue: got %d, want 1", got)
+		}
+		if err := a.store.FlushAudit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := a.store.ReadAudit(0, 100, ToolPlaceOrder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outcomes []string
+		for _, e := range entries {
+			outcomes = append(outcomes, e.Outcome)
+		}
+		got := strings.Join(outcomes, ",")
+		if !strings.HasPrefix(got, "intent,recover") || strings.Count(got, store.OutcomePlaced)+strings.Count(got, store.OutcomeReconciled) != 1 {
+			t.Errorf("audit outcomes: %s; want intent, recover, then one completion", got)
 		}
 	})
 }

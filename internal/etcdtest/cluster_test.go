@@ -160,6 +160,20 @@ func TestQuorumLossAndBack(t *testing.T) {
 	c := StartCluster(t, 3)
 	cli := c.Client(t)
 	mustPut(t, cli, "k", "before")
+	// An acknowledged put may not be applied yet on the slowest member; a linearizable
+	// read through each member waits until that member has applied it, so the
+	// survivor's serializable read below must see it.
+	for _, m := range c.Members() {
+		own, err := NewClient(m.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := mustGetValue(t, own, "k")
+		own.Close()
+		if got != "before" {
+			t.Fatalf("through %s: got %q, want before", m.Name(), got)
+		}
+	}
 	killed, err := c.KillQuorum()
 	if err != nil {
 		t.Fatal(err)

@@ -209,7 +209,7 @@ func (s *Store) commitPrefix(batch []*commitReq) int {
 		n := len(errs)
 		fnDone := time.Now()
 		res := commitResult{ok: true}
-		if len(t.writes) > 0 {
+		if len(t.writes) > 0 || t.cached {
 			var err error
 			res, err = t.commit(lease)
 			if err != nil {

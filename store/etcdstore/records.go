@@ -250,8 +250,10 @@ func (s *Store) Record(id store.RecordID) (store.Record, bool, error) {
 	}
 	s.seen(resp.Header.Revision)
 	if len(resp.Kvs) == 0 {
+		s.cache.put(s.recKey(id), readVal{})
 		return store.Record{}, false, nil
 	}
+	s.cache.put(s.recKey(id), readVal{val: valueOf(resp.Kvs[0]), mod: resp.Kvs[0].ModRevision, ok: true})
 	rec, _, err := decodeRecValue(resp.Kvs[0].Value)
 	if err != nil {
 		return store.Record{}, false, fmt.Errorf("record %s/%s: %w", id.Tool, id.Key, err)

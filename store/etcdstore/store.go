@@ -48,6 +48,7 @@ const (
 	DefaultMaxRetries  = 64
 	defaultAuditQueue  = 4096
 	defaultAuditBatch  = 64
+	readCacheSize      = 16384
 )
 
 // Options configures Open. Endpoints is required.
@@ -123,6 +124,7 @@ type Store struct {
 	lease  atomic.Int64         // the live session's lease; 0 while lost
 
 	maxRev atomic.Int64 // the newest revision any response showed
+	cache  *readCache   // last values seen, for write transactions (see readCache)
 
 	mu        sync.RWMutex // guards closed and the sends on commitCh and auditCh
 	closed    bool
@@ -179,6 +181,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		commitCh:  make(chan *commitReq, 1024),
 		auditCh:   make(chan auditReq, defaultAuditQueue),
 		auditMax:  defaultAuditBatch,
+		cache:     newReadCache(readCacheSize),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

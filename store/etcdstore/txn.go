@@ -36,6 +36,10 @@ type txn struct {
 	audited []store.AuditOutcome // for OnCommit
 
 	fail error // an etcd read failed: the transaction cannot commit
+
+	// cached: some read came from the instance's read cache, so even a
+	// transaction that writes nothing must send its compares to be sure.
+	cached bool
 }
 
 type readVal struct {
@@ -122,13 +126,15 @@ func (t *txn) get(key string) ([]byte, bool, error) {
 	if r, ok := t.reads[key]; ok {
 		return r.val, r.ok, nil
 	}
-	var opts []clientv3.OpOption
-	if t.rev > 0 {
-		opts = append(opts, clientv3.WithRev(t.rev))
+	if t.writable {
+		if r, ok := t.s.cache.get(key); ok {
+			t.reads[key] = r
+			t.readLog = append(t.readLog, key)
+			t.cached = true
+			return r.val, r.ok, nil
+		}
 	}
-	ctx, cancel := t.s.opCtx()
-	resp, err := t.s.cli.Get(ctx, key, opts...)
-	cancel()
+	resp, err := t.s.getAt(key, t.rev)
 	if err != nil {
 		return nil, false, t.readErr("reading", err)
 	}
@@ -143,6 +149,7 @@ func (t *txn) get(key string) ([]byte, bool, error) {
 	}
 	t.reads[key] = r
 	t.readLog = append(t.readLog, key)
+	t.s.cache.put(key, r)
 	return r.val, r.ok, nil
 }
 
@@ -188,13 +195,7 @@ func (t *txn) scan(start, end string, fn func(key string, val []byte) error) err
 	got := map[string][]byte{}
 	from := start
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(scanPage)}
-		if t.rev > 0 {
-			opts = append(opts, clientv3.WithRev(t.rev))
-		}
-		ctx, cancel := t.s.opCtx()
-		resp, err := t.s.cli.Get(ctx, from, opts...)
-		cancel()
+		resp, err := t.s.getAt(from, t.rev, clientv3.WithRange(end), clientv3.WithLimit(scanPage))
 		if err != nil {
 			return t.readErr("reading a range", err)
 		}
@@ -307,6 +308,13 @@ func (t *txn) commit(lease clientv3.LeaseID) (commitResult, error) {
 	}
 	t.s.seen(resp.Header.Revision)
 	if resp.Succeeded {
+		for k, w := range t.writes {
+			if w.del {
+				t.s.cache.put(k, readVal{})
+			} else {
+				t.s.cache.put(k, readVal{val: w.val, mod: resp.Header.Revision, ok: true})
+			}
+		}
 		return commitResult{ok: true}, nil
 	}
 	res := commitResult{rev: resp.Header.Revision}
@@ -326,7 +334,27 @@ func (t *txn) commit(lease clientv3.LeaseID) (commitResult, error) {
 				r = readVal{val: valueOf(kvs[0]), mod: kvs[0].ModRevision, ok: true}
 			}
 			res.kvs[k] = r
+			t.s.cache.put(k, r)
 		}
 	}
 	return res, nil
+}
+
+// getAt reads key at rev, or (rev 0) linearizably now. A read at a pinned
+// revision needs no quorum round trip: any member that has applied rev
+// answers it exactly (serializable), and one that has not yet says so
+// (ErrFutureRev), when the read goes to the leader's quorum instead.
+func (s *Store) getAt(key string, rev int64, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	if rev > 0 {
+		resp, err := s.cli.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+		if !errors.Is(err, rpctypes.ErrFutureRev) {
+			return resp, err
+		}
+	}
+	return s.cli.Get(ctx, key, opts...)
 }

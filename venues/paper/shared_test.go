@@ -52,23 +52,23 @@ type lockless struct{ store.Store }
 
 func (lockless) Lock(ctx context.Context, name string) (func(), error) { return func() {}, nil }
 
-// TestSharedLockLost: with a lock that excludes nobody, only the fenced
+// testSharedLockLost: with a lock that excludes nobody, only the fenced
 // commit keeps concurrent changes from overwriting each other; the books
-// still balance, and the losers were computed again.
-func TestSharedLockLost(t *testing.T) {
-	var fenced uint64
+// still balance, and the losers were made again.
+func testSharedLockLost(t *testing.T, open openShared) {
 	testSharedConcurrent(t, func(t *testing.T, n int) []store.Store {
-		stores := boltShared(t, n)
+		stores := open(t, n)
 		for i, s := range stores {
 			stores[i] = lockless{s}
 		}
 		return stores
 	}, func(vs []*Venue) {
+		var fenced uint64
 		for _, v := range vs {
 			fenced += v.fenced.Load()
 		}
+		t.Logf("%d commits fenced", fenced)
 	})
-	t.Logf("%d commits fenced", fenced)
 }
 
 // racing is a shared store whose next Commit first lets another instance
@@ -88,11 +88,11 @@ func (r *racing) Commit(fn func(t store.Txn) error) error {
 	return r.Store.Commit(fn)
 }
 
-// TestSharedCommitFenced: a change computed on a generation that another
+// testSharedCommitFenced: a change computed on a generation that another
 // instance moved before the commit is not written; it is made again on the
 // new state, so neither instance's order is lost and the ids stay unique.
-func TestSharedCommitFenced(t *testing.T) {
-	stores := boltShared(t, 2)
+func testSharedCommitFenced(t *testing.T, open openShared) {
+	stores := open(t, 2)
 	r := &racing{Store: stores[0]}
 	clk := &clock{t: t0}
 	vs := mustShared(t, []store.Store{r, stores[1]}, Options{Seed: 43}, clk)
@@ -129,6 +129,8 @@ func testShared(t *testing.T, open openShared) {
 	t.Run("RestingFillSeenEverywhere", func(t *testing.T) { testSharedRestingFill(t, open) })
 	t.Run("ReplayedFillOnce", func(t *testing.T) { testSharedReplayedFill(t, open) })
 	t.Run("OtherSettingsRefused", func(t *testing.T) { testSharedSettings(t, open) })
+	t.Run("CommitFenced", func(t *testing.T) { testSharedCommitFenced(t, open) })
+	t.Run("LockLost", func(t *testing.T) { testSharedLockLost(t, open) })
 }
 
 // mustShared returns one venue per store, all with opts and one clock.
