@@ -48,11 +48,15 @@ func (s *Service) CancelOnDisconnect(session, principal, venue, orderID string) 
 	return nil
 }
 
-// SessionEnded cancels every order watched for session by this process,
-// through the exactly-once cancel path with keys derived from the session and
-// the order, so a second run cancels nothing twice.
+// SessionEnded cancels every order watched for session, through the
+// exactly-once cancel path with keys derived from the session and the order,
+// so a second run cancels nothing twice. The watches of every owner count: on
+// a shared store one HTTP session's requests may be served by several
+// instances (the session lives in the store), and the instance that sees it
+// end cancels them all. Session ids are random and never reused, so a watch
+// of another process never names this one's session by chance.
 func (s *Service) SessionEnded(ctx context.Context, session string) DisconnectResult {
-	return s.cancelWatched(ctx, func(owner, sess string) bool { return owner == s.opts.Owner && sess == session })
+	return s.cancelWatched(ctx, func(_, sess string) bool { return sess == session })
 }
 
 // CancelOrphaned cancels the orders watched by instances that are gone, whose

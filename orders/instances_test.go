@@ -298,3 +298,53 @@ func TestInstancesCompletionAfterTakeover(t *testing.T) {
 		}
 	})
 }
+
+// A caller already waiting on a live owner wakes when the owner's instance
+// goes away (its owner key is deleted with its lease), not only when the
+// record changes or its lease runs out: with WaitInFlight of an hour and a
+// clock that never moves, B's waiting caller gets the order as soon as A's
+// store closes.
+func TestWaiterWakesWhenOwnerGoes(t *testing.T) {
+	forEachSharedBackend(t, func(t *testing.T, be backend) {
+		x := newExchange()
+		venue := faulty.New(x.venue(), faulty.Options{})
+		ins := openInstances(t, be, 2, venue, newClock(), func(i int, o *Options) {
+			if i == 0 {
+				o.Hooks.AfterSend = func(string) { runtime.Goexit() } // A dies after the venue took the order
+			}
+			o.WaitInFlight = time.Hour
+		})
+		a, b := ins[0], ins[1]
+		req := placeReq("owner-goes-01", 2)
+		done := make(chan struct{})
+		go func() { defer close(done); a.svc.Place(context.Background(), req) }()
+		<-done
+		type answer struct {
+			res Result
+			err error
+		}
+		got := make(chan answer, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		go func() {
+			res, err := b.svc.Place(ctx, req) // waits: A's owner is live, its lease too
+			got <- answer{res, err}
+		}()
+		select {
+		case r := <-got:
+			t.Fatalf("B's caller answered while A was live: %+v, %v; want it to wait", r.res, r.err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := a.store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r := <-got
+		if r.err != nil || r.res.Order.NativeID != "o-1" {
+			t.Fatalf("B's waiting caller after A went away: got %+v, %v; want o-1 recovered (not in_progress at its deadline)", r.res, r.err)
+		}
+		if n := venue.Calls("PlaceOrder"); n != 1 {
+			t.Errorf("PlaceOrder calls: got %d, want 1", n)
+		}
+		b.svc.Flush()
+	})
+}

@@ -425,7 +425,7 @@ func (m *Main) serveHTTP(ctx context.Context, srv *mcp.Server, dbPath string) er
 	if sharedStore(m.store) {
 		sctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); m.sessionStore().sweepSessions(sctx, m.logger) }()
+		go func() { defer close(done); m.sessionStore().sweepSessions(sctx, m.logger, m.sweptSessionEnded) }()
 		defer func() { stop(); <-done }()
 	}
 	m.httpNoAuth.Store(auth == nil)

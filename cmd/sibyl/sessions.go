@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sibylmcp/sibyl/mcp"
+	"github.com/sibylmcp/sibyl/orders"
 	"github.com/sibylmcp/sibyl/store"
 )
 
@@ -30,10 +31,10 @@ const (
 func sharedStore(st store.Store) bool { return st.Owner() != "" }
 
 // storeSessions is mcp.SessionStore over the state store's bucket
-// mcp_sessions. Entries hold no secret (the principal is an API key's name,
-// never its token) and expire idle after the session idle timeout: mcp treats
-// an entry idle that long as ended, and sweep deletes those no instance has
-// ended yet (their instance died).
+// mcp_sessions. Entries hold no secret (the principal is "key:" and an API
+// key's id, never its token) and expire idle after the session idle timeout:
+// mcp treats an entry idle that long as ended, and sweep deletes those no
+// instance has ended yet (their instance died).
 type storeSessions struct {
 	st   store.Store
 	idle time.Duration // --session-idle
@@ -200,9 +201,10 @@ func (s *storeSessions) sweep() ([]string, error) {
 	return gone, nil
 }
 
-// sweepSessions runs sweep every idle timeout until ctx ends, logging what it
-// removed (ids only) and its failures.
-func (s *storeSessions) sweepSessions(ctx context.Context, log *slog.Logger) {
+// sweepSessions runs sweep every idle timeout until ctx ends, calling ended
+// with each session it removed (their ends were reported by no instance) and
+// logging its failures.
+func (s *storeSessions) sweepSessions(ctx context.Context, log *slog.Logger, ended func(id string)) {
 	t := time.NewTicker(s.idle)
 	defer t.Stop()
 	for {
@@ -213,6 +215,9 @@ func (s *storeSessions) sweepSessions(ctx context.Context, log *slog.Logger) {
 			gone, err := s.sweep()
 			if len(gone) > 0 {
 				log.Info("removed idle MCP sessions left by stopped instances", "sessions", len(gone))
+			}
+			for _, id := range gone {
+				ended(id)
 			}
 			if err != nil && ctx.Err() == nil {
 				log.Warn("sweeping idle MCP sessions", "err", err)
@@ -257,4 +262,21 @@ func sharedStateKey(st store.Store) ([]byte, error) {
 // sessionStore returns the shared session store of sibyl serve --http.
 func (m *Main) sessionStore() *storeSessions {
 	return &storeSessions{st: m.store, idle: m.limits.sessionIdle, now: time.Now}
+}
+
+// sweptSessionEnded does for a session removed by the sweep what the end of
+// a session does (disconnect.go): its cancel_on_disconnect orders are
+// cancelled, whichever instance placed them.
+func (m *Main) sweptSessionEnded(id string) {
+	if m.orders == nil {
+		return
+	}
+	svc := m.orders
+	m.disconnects.Add(1)
+	go func() {
+		defer m.disconnects.Done()
+		if res := svc.SessionEnded(context.Background(), id); res != (orders.DisconnectResult{}) {
+			m.logger.Info("cancel on disconnect: an idle session left by a stopped instance expired", "session", id, "cancelled", res.Cancelled, "already_final", res.WereFinal, "failed", res.Failed)
+		}
+	}()
 }

@@ -1,0 +1,48 @@
+package orders
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sibyl "github.com/sibylmcp/sibyl"
+	"github.com/sibylmcp/sibyl/venues/faulty"
+)
+
+// TestSessionEndedOnAnotherInstance: on a shared store a session's requests
+// may be served by several instances (HTTP sessions shared through the
+// store), so the instance that sees the session end cancels the orders its
+// requests placed through any instance.
+func TestSessionEndedOnAnotherInstance(t *testing.T) {
+	forEachBackend(t, testSessionEndedOnAnotherInstance)
+}
+
+func testSessionEndedOnAnotherInstance(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) { o.Owner = "instance-a" })
+	ctx := context.Background()
+	res, err := h.svc.Place(ctx, placeAt("k-dcs-000001", "paper:BTC", "buy", 1, 0.3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Order.NativeID
+	h.svc.Flush()
+	if err := h.svc.CancelOnDisconnect("shared-session", "local", "paper", id); err != nil {
+		t.Fatal(err)
+	}
+	b := New(Options{Store: h.store, Venues: map[string]sibyl.Venue{"paper": h.venue}, Now: h.clock.Now,
+		WaitInFlight: 2 * time.Second, Owner: "instance-b"})
+	defer b.Flush()
+	if got := b.SessionEnded(ctx, "shared-session"); got.Cancelled != 1 || got.Unwatched != 1 {
+		t.Errorf("session ended on instance b: %+v, want the order placed through instance a cancelled", got)
+	}
+	o, err := h.x.venue().getOrder(ctx, "local", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Status != sibyl.OrderCancelled {
+		t.Errorf("order status: %s, want cancelled", o.Status)
+	}
+	if got := h.svc.SessionEnded(ctx, "shared-session"); got != (DisconnectResult{}) {
+		t.Errorf("the session's end seen again on instance a: %+v, want nothing left", got)
+	}
+}
