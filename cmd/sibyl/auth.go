@@ -61,10 +61,13 @@ func (a *keyAuth) wrap(h http.Handler) http.Handler {
 		}
 		if err != nil {
 			// The token is fine as far as we know: a 401 would tell the client
-			// to drop it. The cause goes to the log, not to the caller.
+			// to drop it. The cause goes to the log, not to the caller. On a
+			// shared store this is what an etcd cluster without quorum gives:
+			// the request is refused as unavailable (retryable), never served
+			// on a guess about the key.
 			a.log.Error("checking an API key", "err", err)
 			w.Header().Set("Retry-After", "1")
-			rpcHTTPError(w, http.StatusServiceUnavailable, "could not check the API key just now; retry")
+			rpcHTTPUnavailable(w, "could not check the API key just now (the state store did not answer); nothing was done: retry in a few seconds")
 			return
 		}
 		if !a.limiter(key.ID).Allow() {
@@ -151,6 +154,16 @@ func rpcHTTPError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":%q}}`+"\n", msg)
+}
+
+// rpcHTTPUnavailable answers 503 with a JSON-RPC error whose data is the
+// error object tool results carry ({code: "unavailable", message, retryable:
+// true}), so a client reads the refusal as the same retryable unavailable a
+// tool would give.
+func rpcHTTPUnavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprintf(w, `{"jsonrpc":"2.0","id":null,"error":{"code":-32001,"message":%q,"data":{"code":"unavailable","message":%q,"retryable":true}}}`+"\n", msg, msg)
 }
 
 // isLoopback reports whether addr (host:port) binds only the loopback interface.

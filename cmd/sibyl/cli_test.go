@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -163,6 +164,19 @@ func TestAuthMiddleware(t *testing.T) {
 		w := serve("Bearer " + token)
 		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 			t.Errorf("got %d %s, want 503 with Retry-After", w.Code, w.Body)
+		}
+		// The refusal is machine-readable as a retryable unavailable.
+		var body struct {
+			Error struct {
+				Code int `json:"code"`
+				Data struct {
+					Code      string `json:"code"`
+					Retryable bool   `json:"retryable"`
+				} `json:"data"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error.Data.Code != "unavailable" || !body.Error.Data.Retryable {
+			t.Errorf("got body %s (%v), want error.data {code: unavailable, retryable: true}", w.Body, err)
 		}
 	})
 }

@@ -295,8 +295,14 @@ type rawStdioConn struct {
 // session. The process is killed in t.Cleanup.
 func startStdio(ctx context.Context, t *testing.T, dir string) *rawStdioConn {
 	t.Helper()
-	cmd := exec.Command(sibylBin, "serve", "--data-dir", dir)
-	cmd.Env = ctEnv(nil)
+	return startStdioWith(ctx, t, dir, nil)
+}
+
+// startStdioWith is startStdio with extra environment variables and flags.
+func startStdioWith(ctx context.Context, t *testing.T, dir string, env []string, flags ...string) *rawStdioConn {
+	t.Helper()
+	cmd := exec.Command(sibylBin, append([]string{"serve", "--data-dir", dir}, flags...)...)
+	cmd.Env = ctEnv(env)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -464,10 +470,10 @@ type serverProc struct {
 var ctEndpointRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`)
 
 // launchHTTPServer starts `sibyl serve --http 127.0.0.1:0 --data-dir dir` with
-// the extra environment and waits (at most 30s) for its banner. The caller
-// owns the process: kill it, or register cleanup.
-func launchHTTPServer(dir string, env []string) (*serverProc, error) {
-	cmd := exec.Command(sibylBin, "serve", "--http", "127.0.0.1:0", "--data-dir", dir)
+// the extra environment (and extra flags) and waits (at most 30s) for its
+// banner. The caller owns the process: kill it, or register cleanup.
+func launchHTTPServer(dir string, env []string, flags ...string) (*serverProc, error) {
+	cmd := exec.Command(sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dir}, flags...)...)
 	cmd.Env = ctEnv(env)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -37,7 +37,8 @@ func (k WriteKind) String() string {
 // LoadConfig says what a WriteLoad does.
 type LoadConfig struct {
 	Kind      WriteKind
-	Clients   int    // concurrent workers, each with its own *clientv3.Client (64 if 0)
+	Clients   int    // concurrent workers (64 if 0)
+	Conns     int    // *clientv3.Clients the workers share round-robin (one per worker if 0)
 	ValueSize int    // bytes per record/audit value (300 if 0)
 	Prefix    string // key prefix ("etcdtest/load/" if empty)
 }
@@ -81,11 +82,14 @@ type WriteLoad struct {
 	runs    atomic.Int64
 }
 
-// NewWriteLoad connects cfg.Clients clients to endpoints (each answers one Get before
+// NewWriteLoad connects cfg.Conns clients to endpoints (each answers one Get before
 // it returns, so connecting is not measured). The caller must Close it.
 func NewWriteLoad(ctx context.Context, endpoints []string, cfg LoadConfig) (*WriteLoad, error) {
 	if cfg.Clients <= 0 {
 		cfg.Clients = 64
+	}
+	if cfg.Conns <= 0 || cfg.Conns > cfg.Clients {
+		cfg.Conns = cfg.Clients
 	}
 	if cfg.ValueSize <= 0 {
 		cfg.ValueSize = 300
@@ -100,7 +104,7 @@ func NewWriteLoad(ctx context.Context, endpoints []string, cfg LoadConfig) (*Wri
 		v.WriteString(strconv.FormatInt(int64(i)*7919, 36))
 	}
 	w.value = v.String()[:cfg.ValueSize]
-	for i := 0; i < cfg.Clients; i++ {
+	for i := 0; i < cfg.Conns; i++ {
 		cli, err := NewClient(endpoints...)
 		if err != nil {
 			w.Close()
@@ -128,7 +132,8 @@ func (w *WriteLoad) Run(ctx context.Context, ops int) (LoadResult, error) {
 	defer cancel()
 	var wg sync.WaitGroup
 	start := time.Now()
-	for _, cli := range w.clients {
+	for n := 0; n < w.cfg.Clients; n++ {
+		cli := w.clients[n%len(w.clients)]
 		wg.Add(1)
 		go func(cli *clientv3.Client) {
 			defer wg.Done()

@@ -24,11 +24,14 @@ func TestWriteLoad(t *testing.T) {
 		{ClaimWrite, 3, "/rec/7"},
 	} {
 		t.Run(tc.kind.String(), func(t *testing.T) {
-			w, err := NewWriteLoad(ctx, c.Endpoints(), LoadConfig{Kind: tc.kind, Clients: 8, ValueSize: 300, Prefix: "t/" + tc.kind.String() + "/"})
+			w, err := NewWriteLoad(ctx, c.Endpoints(), LoadConfig{Kind: tc.kind, Clients: 8, Conns: 3, ValueSize: 300, Prefix: "t/" + tc.kind.String() + "/"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer w.Close()
+			if len(w.clients) != 3 {
+				t.Fatalf("clients: got %d, want 3", len(w.clients))
+			}
 			r, err := w.Run(ctx, 200)
 			if err != nil {
 				t.Fatal(err)
