@@ -440,9 +440,9 @@ func (s *Store) Close() error {
 	s.auditDone.Wait()
 	close(s.commitCh)
 	s.loops.Wait()
-	sess := s.session()
-	s.cancel()
+	s.cancel() // ends the keepalive and the session loop, which may be registering again
 	s.sessLoop.Wait()
+	sess := s.session()
 	var err error
 	if sess != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opTimeout)
