@@ -143,6 +143,7 @@ type Store struct {
 	commitFns  atomic.Uint64
 	commitBusy atomic.Int64
 	retries    atomic.Uint64
+	txnsSent   atomic.Uint64 // commit Txns sent to etcd (tests: none without quorum)
 }
 
 var _ store.Store = (*Store)(nil)
