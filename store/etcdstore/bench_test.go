@@ -1,6 +1,7 @@
 package etcdstore
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -95,6 +96,27 @@ func BenchmarkCommit(b *testing.B) {
 		benchClaims(b, []store.Store{s})
 	})
 	one := etcdtest.StartCluster(b, 1)
+	for _, raw := range []struct {
+		name      string
+		endpoints []string
+	}{{"raw-claim-txn-1member", one.Endpoints()}, {"raw-claim-txn-3members", shared.Endpoints()}} {
+		// The etcd write rate with no sibyl in the way, for the ratio: 64
+		// clients each sending a claim-shaped Txn (internal/etcdtest).
+		b.Run(raw.name, func(b *testing.B) {
+			ctx := context.Background()
+			w, err := etcdtest.NewWriteLoad(ctx, raw.endpoints, etcdtest.LoadConfig{Kind: etcdtest.ClaimWrite, Prefix: newPrefix(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			b.ResetTimer()
+			r, err := w.Run(ctx, b.N)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.Report(b)
+		})
+	}
 	for _, tc := range []struct {
 		name      string
 		endpoints []string

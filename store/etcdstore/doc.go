@@ -25,7 +25,7 @@
 //
 // Commit is optimistic and group-committed per instance: one committer
 // goroutine runs a batch of queued functions against one transaction that
-// reads at a pinned snapshot revision (the first read's) and buffers writes (a
+// reads at a pinned snapshot revision (the first read's, linearizable) and buffers writes (a
 // function's reads see the writes of the functions before it). Every key read
 // is remembered with its ModRevision (0 when absent), and every range read
 // (Bucket.ForEachPrefix) as a range, and the commit is one etcd Txn:
@@ -38,6 +38,20 @@
 // committed transactions are serializable across instances, in etcd's commit
 // order. A range read detects keys inserted into its range or changed, by the
 // range compare, and keys deleted from it, by the per-key compares.
+//
+// Reads cost round trips, so two shortcuts keep them few, both safe because
+// the commit's compares check every value read. A read at the pinned revision
+// is served by whichever member has applied it (serializable; a member that
+// has not yet answers ErrFutureRev and the read goes through the leader). And
+// a write transaction takes a key's value from the instance's cache of the
+// last values it read or committed (Store.Record fills it, so a claim reads
+// its record from there): a stale value fails the compare, and the batch runs
+// again on the values the failed Txn returned. A batch that read from the
+// cache sends its compares even when it writes nothing, so what it decided on
+// was current. View never uses the cache. A batch that writes without having
+// read anything reads once first, so that a cluster without quorum refuses it
+// before any Txn is sent (a Txn sent without quorum may still commit once the
+// quorum is back: its outcome is unknown).
 //
 // A function that returns an error has its buffered writes rolled back to the
 // savepoint taken before it; the others are not re-run for it. A batch whose

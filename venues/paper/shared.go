@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/sibylmcp/sibyl"
@@ -67,8 +69,9 @@ type logPut struct {
 }
 
 // maxFenced bounds how many times a change is computed again after its
-// commit found that another instance had written first.
-const maxFenced = 5
+// commit found that another instance had written first (each time after a
+// short random pause, so that instances racing without the lock part).
+const maxFenced = 20
 
 // errFenced fails a shared commit whose generation is no longer the stored one.
 var errFenced = errors.New("paper venue: another instance changed the trading state first")
@@ -165,8 +168,14 @@ const (
 	batchKeys = 48
 	// maxRounds bounds the commits made per turn of the lock.
 	maxRounds = 16
-	// lockWait bounds how long the batcher waits for the store's lock.
-	lockWait = 30 * time.Second
+	// lockWait bounds how long the batcher waits for the store's lock before
+	// it goes on without it (a turn of another instance takes well under a
+	// second); lockSkip is how long it then does without.
+	lockWait = 3 * time.Second
+	lockSkip = 15 * time.Second
+	// lockProbe is how long the batcher waits for the lock before it checks
+	// that the store answers at all.
+	lockProbe = time.Second
 )
 
 // submit queues fn and waits until it was committed or failed. Once queued,
@@ -213,10 +222,16 @@ func (v *Venue) take() []*writeReq {
 
 // lockedTurn takes the store's lock and makes queued changes, up to
 // maxRounds commits.
+//
+// The lock only keeps instances from computing changes that the fence would
+// then refuse; correctness rests on the fenced commit. So when the lock does
+// not come within lockWait while the store answers (a holder that died keeps
+// it until its lease lapses; a lock key left behind by an acquisition that
+// failed during an outage keeps it until its instance acquires again or
+// stops), the turn goes on without it, and so do the turns of the next
+// lockSkip.
 func (v *Venue) lockedTurn() {
-	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
-	unlock, err := v.opts.Store.Lock(ctx, BucketName)
-	cancel()
+	unlock, err := v.lock()
 	if err != nil {
 		err = sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue: taking the lock on %s: %w", v.opts.Store.Describe(), err), "the paper venue's shared state is unavailable; nothing was changed, retry")
 		for _, r := range v.take() {
@@ -249,6 +264,45 @@ func (v *Venue) lockedTurn() {
 		v.pending = append(rest, v.pending...)
 		v.wqMu.Unlock()
 	}
+}
+
+// lock takes the store's lock, or returns a no-op unlock when the lock is
+// stuck (see lockedTurn). It fails when the store does not answer.
+func (v *Venue) lock() (func(), error) {
+	if time.Now().Before(v.lockSkipUntil) { // only the batcher uses it
+		v.unlocked.Add(1)
+		return func() {}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	defer cancel()
+	// Waiting for the lock does not tell a busy or stuck lock from an
+	// unreachable store: when the lock is slow to come, a read of the store
+	// tells, and an unavailable store ends the wait with its error.
+	var probed atomic.Pointer[error]
+	probe := time.AfterFunc(lockProbe, func() {
+		if _, err := v.storedGen(); err != nil {
+			probed.Store(&err)
+			cancel()
+		}
+	})
+	unlock, err := v.opts.Store.Lock(ctx, BucketName)
+	probe.Stop()
+	if err == nil {
+		return unlock, nil
+	}
+	if p := probed.Load(); p != nil {
+		return nil, *p
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return nil, err
+	}
+	// The store answers but the lock does not come: go on without it.
+	if _, err := v.storedGen(); err != nil {
+		return nil, err
+	}
+	v.lockSkipUntil = time.Now().Add(lockSkip)
+	v.unlocked.Add(1)
+	return func() {}, nil
 }
 
 // commitRound runs the changes of q in order, as many as fit in one commit
@@ -284,6 +338,7 @@ func (v *Venue) commitRound(q []*writeReq, look bool) (done, rest []*writeReq, e
 		if errors.Is(err, errFenced) {
 			v.fenced.Add(1)
 			if attempt < maxFenced {
+				time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
 				continue // nothing was written: make them again on the new state
 			}
 		}

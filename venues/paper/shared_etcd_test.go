@@ -141,3 +141,68 @@ func benchPlaceOn(b *testing.B, stores []store.Store, callers int) {
 	b.ReportMetric(float64(applied)/float64(b.N), "applied/op")
 	b.ReportMetric(float64(reloads), "reloads")
 }
+
+// TestSharedEtcdQuorumLost: with the etcd quorum lost, paper calls on any
+// instance fail as unavailable (nothing is guessed from memory); once the
+// quorum is back, the retry of the refused order (same client order id)
+// places it once, and the instances agree.
+func TestSharedEtcdQuorumLost(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	open := func() store.Store {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		s, err := etcdstore.Open(ctx, etcdstore.Options{Endpoints: c.Endpoints(), Prefix: "/quorum/", OpTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatalf("etcdstore.Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	clk := &clock{t: t0}
+	vs := mustShared(t, []store.Store{open(), open()}, Options{Seed: 44}, clk)
+	a, b := vs[0], vs[1]
+	id := openMarket(t, a, 0.5).id
+	req := func(coid string) sibyl.OrderRequest {
+		return sibyl.OrderRequest{Principal: "q", ClientOrderID: coid, NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromInt(2), LimitPrice: decimal.New(3, -2)}
+	}
+	first := mustPlace(t, a, req("before"))
+
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.PlaceOrder(ctx, req("during"))
+	wantCode(t, err, sibyl.Unavailable, "")
+	_, err = a.GetOrder(ctx, "q", first.NativeID)
+	wantCode(t, err, sibyl.Unavailable, "")
+	_, err = b.Portfolio(ctx, "q")
+	wantCode(t, err, sibyl.Unavailable, "")
+
+	rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.RestartStopped(rctx); err != nil {
+		t.Fatal(err)
+	}
+	var during sibyl.Order
+	for i := 0; ; i++ { // the first calls after the restart may still meet an election
+		during, err = a.PlaceOrder(ctx, req("during"))
+		if sibyl.ErrorCode(err) != sibyl.Unavailable || i == 20 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the retry after the quorum came back: %v", err)
+	}
+	if during.NativeID == first.NativeID {
+		t.Fatalf("the new order got the id of %s", first.NativeID)
+	}
+	for _, v := range vs {
+		orders := allOrders(t, v, "q")
+		if len(orders) != 2 {
+			t.Errorf("%d orders, want 2 (one before, one retried after): %+v", len(orders), orders)
+		}
+		if pf := mustPortfolio(t, v, "q"); pf.Reserved != 0.12 {
+			t.Errorf("reserved %v, want 0.12 for two resting orders", pf.Reserved)
+		}
+	}
+}

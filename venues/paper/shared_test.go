@@ -71,6 +71,44 @@ func testSharedLockLost(t *testing.T, open openShared) {
 	})
 }
 
+// stuckLock is a shared store whose lock never comes, as one whose key was
+// left behind by a live instance's failed acquisition.
+type stuckLock struct{ store.Store }
+
+func (stuckLock) Lock(ctx context.Context, name string) (func(), error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// testSharedLockStuck: when the store answers but its lock does not come,
+// changes are made without it (fenced), on every instance, and stay right.
+func testSharedLockStuck(t *testing.T, open openShared) {
+	stores := open(t, 2)
+	clk := &clock{t: t0}
+	// The first instance claims the world with a working lock.
+	vs := mustShared(t, stores[:1], Options{Seed: 45}, clk)
+	b := mustShared(t, []store.Store{stuckLock{stores[1]}}, Options{Seed: 45}, clk)[0]
+	a := vs[0]
+	id := openMarket(t, a, 0.5).id
+	req := func(coid string) sibyl.OrderRequest {
+		return sibyl.OrderRequest{Principal: "s", ClientOrderID: coid, NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Type: sibyl.LimitOrder, Quantity: decimal.NewFromInt(1), LimitPrice: decimal.New(4, -2)}
+	}
+	o1 := mustPlace(t, b, req("s1"))
+	o2 := mustPlace(t, a, req("s2"))
+	o3 := mustPlace(t, b, req("s3"))
+	if got := b.unlocked.Load(); got != 2 {
+		t.Errorf("turns without the lock: got %d, want 2 (one waited, one skipped)", got)
+	}
+	if o1.NativeID == o2.NativeID || o2.NativeID == o3.NativeID || o1.NativeID == o3.NativeID {
+		t.Errorf("ids %s %s %s are not unique", o1.NativeID, o2.NativeID, o3.NativeID)
+	}
+	for _, v := range []*Venue{a, b} {
+		if n := len(allOrders(t, v, "s")); n != 3 {
+			t.Errorf("%d orders, want 3", n)
+		}
+	}
+}
+
 // racing is a shared store whose next Commit first lets another instance
 // write (before, once), as if that instance had taken the lock in between.
 type racing struct {
@@ -131,6 +169,7 @@ func testShared(t *testing.T, open openShared) {
 	t.Run("OtherSettingsRefused", func(t *testing.T) { testSharedSettings(t, open) })
 	t.Run("CommitFenced", func(t *testing.T) { testSharedCommitFenced(t, open) })
 	t.Run("LockLost", func(t *testing.T) { testSharedLockLost(t, open) })
+	t.Run("LockStuck", func(t *testing.T) { testSharedLockStuck(t, open) })
 }
 
 // mustShared returns one venue per store, all with opts and one clock.
@@ -234,7 +273,11 @@ func testSharedConcurrent(t *testing.T, open openShared, done func([]*Venue)) {
 						}
 						mu.Unlock()
 						if oid != "" {
-							if _, err := v.CancelOrder(ctx, me, oid); err != nil && sibyl.ErrorCode(err) != sibyl.Conflict {
+							_, err := v.CancelOrder(ctx, me, oid)
+							for retry := 0; retry < 20 && sibyl.ErrorCode(err) == sibyl.Unavailable; retry++ {
+								_, err = v.CancelOrder(ctx, me, oid)
+							}
+							if err != nil && sibyl.ErrorCode(err) != sibyl.Conflict {
 								fail(fmt.Errorf("cancel %s: %w", oid, err))
 							}
 						}

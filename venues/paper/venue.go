@@ -70,15 +70,18 @@ type Venue struct {
 	shared   bool
 	world    *worldRecord // the settings recorded with the state
 	wqMu     sync.Mutex
-	pending  []*writeReq   // changes waiting for the batcher (wqMu)
-	batching bool          // a batcher runs (wqMu)
-	lastErr  error         // the last commitRound's result (v.mu)
-	gen      uint64        // the stored generation st was loaded at (v.mu)
-	stale    bool          // st may differ from the store at gen: reload (v.mu)
-	claimed  bool          // the store holds the world's settings (v.mu)
-	reloads  atomic.Uint64 // how many times st was reloaded from the store
-	applied  atomic.Uint64 // how many logged changes were applied to st
-	fenced   atomic.Uint64 // how many commits found another instance's first
+	pending  []*writeReq // changes waiting for the batcher (wqMu)
+	batching bool        // a batcher runs (wqMu)
+	// lockSkipUntil: the store's lock was stuck; the batcher makes its
+	// turns without it until then (fenced commits keep them right).
+	lockSkipUntil time.Time
+	unlocked      atomic.Uint64 // turns made without the store's lock
+	gen           uint64        // the stored generation st was loaded at (v.mu)
+	stale         bool          // st may differ from the store at gen: reload (v.mu)
+	claimed       bool          // the store holds the world's settings (v.mu)
+	reloads       atomic.Uint64 // how many times st was reloaded from the store
+	applied       atomic.Uint64 // how many logged changes were applied to st
+	fenced        atomic.Uint64 // how many commits found another instance's first
 	// checkApply, when set (by tests), runs after changes were applied.
 	checkApply func()
 }
