@@ -1136,6 +1136,18 @@ func TestClusterQuorumLost(t *testing.T) {
 	if got := r.venue.Requests(route); got != sentBefore {
 		t.Errorf("the exchange saw %d create requests while the quorum was lost, want 0", got-sentBefore)
 	}
+	// Every instance says it is not ready, so a balancer's health check
+	// sees it too.
+	for i, p := range procs {
+		resp, err := http.Get(strings.TrimSuffix(p.endpoint, "/mcp") + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("instance %d: /readyz answered %d with the quorum lost, want 503", i, resp.StatusCode)
+		}
+	}
 
 	rctx, rcancel := context.WithTimeout(ctx, 60*time.Second)
 	defer rcancel()
