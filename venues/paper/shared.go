@@ -149,11 +149,16 @@ func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn fun
 	return v.submit(ctx, now, fn)
 }
 
-// writeReq is one call's change waiting for the store's lock.
+// writeReq is one call's change waiting for the store's lock. The caller
+// makes its change itself, in its own goroutine, when the batcher hands it
+// the transaction (with v.mu held for it), so that the call's function never
+// leaves its stack: on bbolt, where the same functions run directly, they
+// cost no allocation.
 type writeReq struct {
-	now  time.Time
-	fn   func(t *tx)
-	done chan error
+	now   time.Time
+	steps chan *tx      // the transaction to make the change in, now
+	ran   chan struct{} // the change was made in it
+	done  chan error    // the outcome: committed (nil) or failed
 }
 
 // Batching on a shared store: a change is queued, and one goroutine per
@@ -185,7 +190,7 @@ func (v *Venue) submit(ctx context.Context, now time.Time, fn func(t *tx)) error
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	r := &writeReq{now: now, fn: fn, done: make(chan error, 1)}
+	r := &writeReq{now: now, steps: make(chan *tx), ran: make(chan struct{}), done: make(chan error, 1)}
 	v.wqMu.Lock()
 	v.pending = append(v.pending, r)
 	start := !v.batching
@@ -194,7 +199,16 @@ func (v *Venue) submit(ctx context.Context, now time.Time, fn func(t *tx)) error
 	if start {
 		go v.batcher()
 	}
-	return <-r.done
+	for {
+		select {
+		case t := <-r.steps: // again when the commit was fenced
+			v.housekeep(r.now, t)
+			fn(t)
+			r.ran <- struct{}{}
+		case err := <-r.done:
+			return err
+		}
+	}
 }
 
 // batcher makes the queued changes until none is left.
@@ -319,8 +333,8 @@ func (v *Venue) commitRound(q []*writeReq, look bool) (done, rest []*writeReq, e
 		t := newTx()
 		n := 0
 		for n < len(q) {
-			v.housekeep(q[n].now, t)
-			q[n].fn(t)
+			q[n].steps <- t
+			<-q[n].ran
 			n++
 			if len(t.orders)+len(t.accounts)+len(t.mm) >= batchKeys {
 				break
