@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -251,5 +252,77 @@ func TestClusterHTTPRateLimitShared(t *testing.T) {
 	}
 	if allowed < 20 {
 		t.Errorf("allowed %d requests, want at least the two bursts of 10", allowed)
+	}
+}
+
+// TestClusterHTTPSessionsQuorumLost: with etcd's quorum lost, a request
+// naming a session is refused with 503 and Retry-After (the session store
+// cannot be read: nothing is guessed), and initialize answers a JSON-RPC
+// error without creating a session; with the quorum back the session works
+// again. No API key, so the refusal comes from the session store, not from
+// checking a key.
+func TestClusterHTTPSessionsQuorumLost(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	eps := strings.Join(c.Endpoints(), ",")
+	a, _ := startServer(t, t.TempDir(), nil, "--store", "etcd", "--etcd-endpoints", eps, "--etcd-op-timeout", "1s")
+	post := func(sid, body string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", a, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if sid != "" {
+			req.Header.Set("Mcp-Session-Id", sid)
+			req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		_, _ = io.Copy(&sb, resp.Body)
+		return resp, sb.String()
+	}
+	const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"q","version":"1"}}}`
+	const list = `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
+	resp, _ := post("", initialize)
+	sid := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != 200 || sid == "" {
+		t.Fatalf("initialize: %d %q", resp.StatusCode, sid)
+	}
+	if resp, body := post(sid, list); resp.StatusCode != 200 {
+		t.Fatalf("tools/list with quorum: %d %s", resp.StatusCode, body)
+	}
+
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := post(sid, list)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "session store is unavailable") {
+		t.Errorf("tools/list without quorum: %d %q %s, want 503 with Retry-After from the session store", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp, body = post("", initialize)
+	t.Logf("initialize without quorum: %d %s", resp.StatusCode, body)
+	if !strings.Contains(body, `"code":-32603`) || strings.Contains(body, `"result"`) {
+		t.Errorf("initialize without quorum: %d %s, want a JSON-RPC internal error and no session", resp.StatusCode, body)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := c.RestartStopped(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first requests after the quorum returns may still meet a member
+	// catching up; retry as a client told "Retry-After" would.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, body = post(sid, list)
+		if resp.StatusCode == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if resp.StatusCode != 200 {
+		t.Errorf("tools/list once the quorum is back: %d %s, want 200 (the session outlived the outage)", resp.StatusCode, body)
 	}
 }

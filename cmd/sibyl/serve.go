@@ -68,6 +68,12 @@ type Main struct {
 	// store's default). Benchmarks set 1 to measure the server without group
 	// commit: every transaction its own fsync.
 	storeMaxBatch int
+	// paperInMemory (benchmarks only, never set by a flag) keeps the paper
+	// venue's state in memory instead of the store, so that every instance
+	// has its own paper world. BenchmarkPlaceOrderCluster sets it on every
+	// variant so that it measures the store under the order path (records,
+	// audit chain, risk ledger, sessions), not the paper venue's shared state.
+	paperInMemory bool
 
 	venueFlags  venueFlags     // --venues, --live (venues.go)
 	ops         opsFlags       // --metrics-addr, --tls-*, --feed, --config (opsflags.go)
@@ -254,7 +260,11 @@ func (m *Main) Open() (*mcp.Server, error) {
 		m.anchor = a
 	}
 
-	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: st, StartingCash: m.PaperCash})
+	paperStore := st
+	if m.paperInMemory {
+		paperStore = nil
+	}
+	pv, err := paper.New(paper.Options{Seed: m.Seed, Store: paperStore, StartingCash: m.PaperCash})
 	if err != nil {
 		return nil, fmt.Errorf("starting the paper venue: %w", err)
 	}
