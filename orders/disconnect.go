@@ -54,9 +54,13 @@ func (s *Service) CancelOnDisconnect(session, principal, venue, orderID string) 
 // a shared store one HTTP session's requests may be served by several
 // instances (the session lives in the store), and the instance that sees it
 // end cancels them all. Session ids are random and never reused, so a watch
-// of another process never names this one's session by chance.
+// of another process never names this one's session by chance. The stdio
+// session has no id (""): it belongs to one process, and only this owner's
+// watches of it are cancelled.
 func (s *Service) SessionEnded(ctx context.Context, session string) DisconnectResult {
-	return s.cancelWatched(ctx, func(_, sess string) bool { return sess == session })
+	return s.cancelWatched(ctx, func(owner, sess string) bool {
+		return sess == session && (session != "" || owner == s.opts.Owner)
+	})
 }
 
 // CancelOrphaned cancels the orders watched by instances that are gone, whose

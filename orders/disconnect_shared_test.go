@@ -46,3 +46,32 @@ func testSessionEndedOnAnotherInstance(t *testing.T, be backend) {
 		t.Errorf("the session's end seen again on instance a: %+v, want nothing left", got)
 	}
 }
+
+// TestStdioSessionEndStaysOnItsInstance: the stdio session has no id; its
+// end on one instance leaves the stdio orders of another instance watched.
+func TestStdioSessionEndStaysOnItsInstance(t *testing.T) {
+	forEachBackend(t, testStdioSessionEndStaysOnItsInstance)
+}
+
+func testStdioSessionEndStaysOnItsInstance(t *testing.T, be backend) {
+	h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) { o.Owner = "instance-a" })
+	ctx := context.Background()
+	res, err := h.svc.Place(ctx, placeAt("k-dcs-000002", "paper:BTC", "buy", 1, 0.3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Order.NativeID
+	h.svc.Flush()
+	if err := h.svc.CancelOnDisconnect("", "local", "paper", id); err != nil {
+		t.Fatal(err)
+	}
+	b := New(Options{Store: h.store, Venues: map[string]sibyl.Venue{"paper": h.venue}, Now: h.clock.Now,
+		WaitInFlight: 2 * time.Second, Owner: "instance-b"})
+	defer b.Flush()
+	if got := b.SessionEnded(ctx, ""); got != (DisconnectResult{}) {
+		t.Errorf("instance b's stdio session ended: %+v, want instance a's stdio order left alone", got)
+	}
+	if got := h.svc.SessionEnded(ctx, ""); got.Cancelled != 1 {
+		t.Errorf("instance a's stdio session ended: %+v, want its order cancelled", got)
+	}
+}

@@ -188,11 +188,18 @@ func (s *Store) commitPrefix(batch []*commitReq) int {
 			errs = append(errs, err)
 		}
 		if t.fail == nil && t.rev == 0 && len(t.writes) > 0 {
-			// Blind writes only: read once before sending the Txn, so that a
-			// cluster that has lost its quorum refuses the batch here, with
-			// nothing sent, instead of holding a Txn whose outcome is unknown
-			// (a member without quorum may still commit it once quorum is back).
-			_, _, _ = t.get(s.ownerKey)
+			// Nothing was read from etcd (blind writes, or every read from
+			// the cache): read once, linearizably, before sending the Txn, so
+			// that a cluster that has lost its quorum refuses the batch here,
+			// with nothing sent, instead of holding a Txn whose outcome is
+			// unknown (a member without quorum may still commit it once the
+			// quorum is back).
+			if resp, err := s.getAt(s.ownerKey, 0, clientv3.WithCountOnly()); err != nil {
+				t.readErr("reading", err)
+			} else {
+				t.rev = resp.Header.Revision
+				s.seen(t.rev)
+			}
 		}
 		if t.fail != nil {
 			if errors.Is(t.fail, errStale) && try < s.maxRetry {

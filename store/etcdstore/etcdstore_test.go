@@ -800,7 +800,9 @@ func TestQuorumLoss(t *testing.T) {
 	if _, err := c.KillQuorum(); err != nil {
 		t.Fatal(err)
 	}
+	sent := s.txnsSent.Load()
 	done := make(chan error, 1)
+	start := time.Now()
 	go func() {
 		done <- s.UpdateBucket("q", func(b store.Bucket) error { return b.Put([]byte("during"), []byte("1")) })
 	}()
@@ -812,6 +814,19 @@ func TestQuorumLoss(t *testing.T) {
 	}
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Commit without quorum: %v, want ErrUnavailable", err)
+	}
+	t.Logf("Commit without quorum failed after %v (OpTimeout 1s): %v", time.Since(start).Round(time.Millisecond), err)
+	if n := s.txnsSent.Load() - sent; n != 0 {
+		t.Fatalf("%d commit Txns sent without quorum: their outcome is unknown; want the batch refused before", n)
+	}
+	// A claim-like Commit whose reads all come from the instance's cache is
+	// refused before sending too.
+	err = s.UpdateBucket("q", func(b store.Bucket) error {
+		b.Get([]byte("before"))
+		return b.Put([]byte("during2"), []byte("1"))
+	})
+	if !errors.Is(err, store.ErrUnavailable) || s.txnsSent.Load() != sent {
+		t.Fatalf("a Commit reading cached values without quorum: %v, %d Txns sent", err, s.txnsSent.Load()-sent)
 	}
 	if _, _, err := s.Record(store.RecordID{Principal: "p", Tool: "t", Key: "k"}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Record without quorum: %v, want ErrUnavailable", err)
@@ -825,6 +840,9 @@ func TestQuorumLoss(t *testing.T) {
 	for {
 		err = s.UpdateBucket("q", func(b store.Bucket) error {
 			during = b.Get([]byte("during"))
+			if during == nil {
+				during = b.Get([]byte("during2"))
+			}
 			return b.Put([]byte("after"), []byte("1"))
 		})
 		if err == nil || ctx.Err() != nil {

@@ -143,6 +143,7 @@ type Store struct {
 	commitFns  atomic.Uint64
 	commitBusy atomic.Int64
 	retries    atomic.Uint64
+	txnsSent   atomic.Uint64 // commit Txns sent to etcd (tests: none without quorum)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -440,9 +441,9 @@ func (s *Store) Close() error {
 	s.auditDone.Wait()
 	close(s.commitCh)
 	s.loops.Wait()
-	sess := s.session()
-	s.cancel()
+	s.cancel() // ends the keepalive and the session loop, which may be registering again
 	s.sessLoop.Wait()
+	sess := s.session()
 	var err error
 	if sess != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.opTimeout)

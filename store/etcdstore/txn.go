@@ -300,6 +300,7 @@ func (t *txn) commit(lease clientv3.LeaseID) (commitResult, error) {
 	} else {
 		keys = nil
 	}
+	t.s.txnsSent.Add(1)
 	ctx, cancel := t.s.opCtx()
 	resp, err := t.s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
 	cancel()
