@@ -31,6 +31,7 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/sibylmcp/sibyl/internal/etcdtest"
 	"github.com/sibylmcp/sibyl/orders"
@@ -1230,6 +1231,7 @@ func TestClusterInstanceDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss := r.mustDial(ctx, survivor)
+	cli := r.etcd.Client(t)
 	for n, tc := range []struct{ point, completion string }{
 		{"after-claim", "placed"},    // never sent: the survivor sends it
 		{"after-send", "reconciled"}, // sent: the survivor finds it at the exchange
@@ -1240,6 +1242,9 @@ func TestClusterInstanceDown(t *testing.T) {
 				t.Fatal(err)
 			}
 			sd := r.mustDial(ctx, doomed)
+			if _, err := waitOwners(ctx, cli, 2, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
 			args := clusterArgs("cluster-down-"+tc.point, 2*n+1) // a resting order
 			key := args["idempotency_key"].(string)
 			coid := r.coid(key)
@@ -1276,11 +1281,19 @@ func TestClusterInstanceDown(t *testing.T) {
 				t.Errorf("the survivor sent the order while the owner's lease was live")
 			}
 
-			// Once the lease has lapsed (TTL, plus etcd's half-second expiry
-			// check, plus slack), a retry gets the order at once: not after
-			// the record's 30 s lease, nor after the 5 s a call waits for a
-			// live owner.
-			time.Sleep(time.Until(died.Add(ttl + 2*time.Second)))
+			// Once the lease has lapsed, a retry gets the order at once: not
+			// after the record's 30 s lease, nor after the 5 s a call waits
+			// for a live owner. The lapse is read from etcd itself: the
+			// instances' owner keys (owners/<id> under the prefix, each under
+			// its instance's lease; store/etcdstore's package doc) drop to
+			// the survivor's alone.
+			if _, err := waitOwners(ctx, cli, 1, 20*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			lapse := time.Since(died)
+			if lapse > ttl+3*time.Second {
+				t.Errorf("the dead instance's lease lapsed %v after its death, want about its TTL %v", lapse, ttl)
+			}
 			t0 := time.Now()
 			a, err = ss.callTool(ctx, "place_order", args)
 			answered := time.Since(t0)
@@ -1329,10 +1342,31 @@ func TestClusterInstanceDown(t *testing.T) {
 			if counts["intent"] != 1 || counts["recover"] != 1 || counts[tc.completion] != 1 || counts["placed"]+counts["reconciled"] != 1 {
 				t.Errorf("audit for the key: %v, want intent, recover and %s once each", story, tc.completion)
 			}
-			t.Logf("%s: the owner died; a call at once: %s; a retry %v after the death got the order %s (replayed=%v) in %v; %d create request(s) at the exchange; audit %v",
-				tc.point, early, took.Round(100*time.Millisecond)-answered.Round(100*time.Millisecond), o.OrderID, o.Replayed, answered.Round(time.Millisecond), r.createRequests()[coid], story)
+			t.Logf("%s: the owner died; a call at once: %s; its etcd lease lapsed %v after the death; a retry %v after the death got the order %s (replayed=%v) in %v; %d create request(s) at the exchange; audit %v",
+				tc.point, early, lapse.Round(100*time.Millisecond), took.Round(100*time.Millisecond)-answered.Round(100*time.Millisecond), o.OrderID, o.Replayed, answered.Round(time.Millisecond), r.createRequests()[coid], story)
 		})
 	}
 	r.stopAll()
 	t.Logf("%s; total %v", r.verifyAudit(ctx), time.Since(began).Round(time.Millisecond))
+}
+
+// waitOwners waits until etcd holds exactly n live instances (owner keys
+// under the default prefix /sibyl/) and returns how long that took.
+func waitOwners(ctx context.Context, cli *clientv3.Client, n int64, within time.Duration) (time.Duration, error) {
+	t0 := time.Now()
+	for {
+		gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		resp, err := cli.Get(gctx, "/sibyl/owners/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+		cancel()
+		if err == nil && resp.Count == n {
+			return time.Since(t0), nil
+		}
+		if time.Since(t0) > within {
+			if err == nil {
+				err = fmt.Errorf("%d owner keys", resp.Count)
+			}
+			return 0, fmt.Errorf("etcd did not come to %d live instances within %v: %v", n, within, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
