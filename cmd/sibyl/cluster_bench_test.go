@@ -36,11 +36,17 @@ import (
 //     instance lease, one group committer), all on one real 3-member etcd cluster
 //     of Debian's etcd binary (internal/etcdtest, fsync on), under a fresh key
 //     prefix per run; the clients are spread evenly over the instances.
+//   - store=etcd/instances=N/max-txn-ops=1024: the same with etcdstore's
+//     MaxTxnOps at 1024 instead of 128 (etcd's default --max-txn-ops, at which
+//     it splits a batch into several Txns); the cluster runs with
+//     --max-txn-ops 1024 for every variant, which changes nothing for the
+//     others.
 //   - raw/etcd-put and raw/etcd-claim-txn: 64 goroutines, each with its own etcd
 //     client, writing to the same cluster with no sibyl in the way: a 300-byte Put
 //     to a new key, or a Txn shaped like a claim (compare CreateRevision == 0 on a
 //     new key, then 3 puts: that key with a short value, a 300-byte record and a
-//     300-byte audit entry; etcdtest.ClaimWrite).
+//     300-byte audit entry; etcdtest.ClaimWrite); raw/etcd-claim-txn/1conn: the
+//     64 goroutines share one client, as one sibyl instance's do.
 //
 // Every variant serves the paper venue in memory (Main.paperInMemory: each
 // instance its own paper world), so the venue's shared state and its
@@ -64,30 +70,46 @@ import (
 // machine is shared).
 func BenchmarkPlaceOrderCluster(b *testing.B) {
 	const clients = 64
-	c := etcdtest.StartCluster(b, 3)
+	// --max-txn-ops 1024 lets the max-txn-ops=1024 variants send larger
+	// Txns; the others split theirs at etcd's default of 128, as a default
+	// deployment does.
+	c := etcdtest.StartCluster(b, 3, etcdtest.WithMaxTxnOps(1024))
 	b.Run("store=bbolt", func(b *testing.B) {
 		benchOrdersOn(b, c, []*Main{clusterBenchMain()}, clients)
 	})
 	b.Run("store=etcd", func(b *testing.B) {
-		for _, n := range []int{1, 3} {
-			b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+		for _, v := range []struct{ n, maxTxnOps int }{{1, 0}, {3, 0}, {1, 1024}, {3, 1024}} {
+			n := v.n
+			name := fmt.Sprintf("instances=%d", n)
+			if v.maxTxnOps > 0 {
+				name += fmt.Sprintf("/max-txn-ops=%d", v.maxTxnOps)
+			}
+			b.Run(name, func(b *testing.B) {
 				prefix := fmt.Sprintf("/bench/%s/", strconv.FormatInt(time.Now().UnixNano(), 36))
 				ms := make([]*Main, n)
 				for i := range ms {
 					ms[i] = clusterBenchMain()
 					ms[i].storeFlags = storeFlags{backend: backendEtcd, endpoints: strings.Join(c.Endpoints(), ","), prefix: prefix,
-						dialTimeout: 5 * time.Second, opTimeout: 5 * time.Second, sessionTTL: 10 * time.Second}
+						dialTimeout: 5 * time.Second, opTimeout: 5 * time.Second, sessionTTL: 10 * time.Second, maxTxnOps: v.maxTxnOps}
 				}
 				benchOrdersOn(b, c, ms, clients)
 			})
 		}
 	})
 	b.Run("raw", func(b *testing.B) {
-		for _, kind := range []etcdtest.WriteKind{etcdtest.PutWrite, etcdtest.ClaimWrite} {
-			b.Run("etcd-"+kind.String(), func(b *testing.B) {
+		for _, v := range []struct {
+			kind  etcdtest.WriteKind
+			conns int
+		}{{etcdtest.PutWrite, 0}, {etcdtest.ClaimWrite, 0}, {etcdtest.ClaimWrite, 1}} {
+			kind := v.kind
+			name := "etcd-" + kind.String()
+			if v.conns == 1 {
+				name += "/1conn"
+			}
+			b.Run(name, func(b *testing.B) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 				defer cancel()
-				w, err := etcdtest.NewWriteLoad(ctx, c.Endpoints(), etcdtest.LoadConfig{Kind: kind, Clients: clients, ValueSize: 300, Prefix: "/bench-raw/"})
+				w, err := etcdtest.NewWriteLoad(ctx, c.Endpoints(), etcdtest.LoadConfig{Kind: kind, Clients: clients, Conns: v.conns, ValueSize: 300, Prefix: "/bench-raw/"})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -30,6 +30,7 @@ func (f *storeFlags) openEtcd(ctx context.Context, opts store.Options, logger *s
 		SessionTTL:  f.sessionTTL,
 		AuditKey:    opts.AuditKey,
 		MaxBatch:    opts.MaxBatch,
+		MaxTxnOps:   f.maxTxnOps,
 		OnCommit:    opts.OnCommit,
 		Logger:      logger,
 	})

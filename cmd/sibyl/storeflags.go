@@ -36,6 +36,11 @@ type storeFlags struct {
 	dialTimeout time.Duration
 	opTimeout   time.Duration
 	sessionTTL  time.Duration
+	// maxTxnOps is etcdstore's Options.MaxTxnOps (0: its default, etcd's
+	// default --max-txn-ops of 128). No flag sets it: benchmarks only
+	// (BenchmarkPlaceOrderCluster), against a cluster started with a higher
+	// --max-txn-ops.
+	maxTxnOps int
 }
 
 // register defines the flags on fs, with their environment variables.
