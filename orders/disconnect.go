@@ -71,7 +71,10 @@ func (s *Service) SessionEnded(ctx context.Context, session string) DisconnectRe
 // on a shared store, every few seconds (an instance may die and never come
 // back).
 func (s *Service) CancelOrphaned(ctx context.Context) DisconnectResult {
-	return s.cancelWatched(ctx, func(owner, _ string) bool {
+	return s.cancelWatched(ctx, func(owner, sess string) bool {
+		if sess != "" && s.opts.SessionLive != nil && s.opts.SessionLive(sess) {
+			return false // the session outlived its instance (shared HTTP sessions)
+		}
 		return owner != s.opts.Owner && (s.opts.SoleOwner || !s.store.OwnerLive(owner))
 	})
 }

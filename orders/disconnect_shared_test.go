@@ -75,3 +75,37 @@ func testStdioSessionEndStaysOnItsInstance(t *testing.T, be backend) {
 		t.Errorf("instance a's stdio session ended: %+v, want its order cancelled", got)
 	}
 }
+
+// TestOrphanedWatchOfLiveSession: the watches of an instance that is gone
+// are orphans, except those of a session that goes on elsewhere
+// (Options.SessionLive); when that session is gone too, they are cancelled.
+func TestOrphanedWatchOfLiveSession(t *testing.T) {
+	forEachBackend(t, testOrphanedWatchOfLiveSession)
+}
+
+func testOrphanedWatchOfLiveSession(t *testing.T, be backend) {
+	live := map[string]bool{"s-live": true}
+	h := newHarnessOn(t, be, faulty.Options{}, func(o *Options) {
+		o.Owner = "instance-a"
+		o.SessionLive = func(sess string) bool { return live[sess] }
+	})
+	ctx := context.Background()
+	res, err := h.svc.Place(ctx, placeAt("k-dcs-000003", "paper:BTC", "buy", 1, 0.3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Flush()
+	// Watched by an instance that wrote nothing since: the store knows it gone.
+	gone := New(Options{Store: h.store, Venues: map[string]sibyl.Venue{"paper": h.venue}, Now: h.clock.Now,
+		WaitInFlight: 2 * time.Second, Owner: "instance-gone"})
+	if err := gone.CancelOnDisconnect("s-live", "local", "paper", res.Order.NativeID); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.svc.CancelOrphaned(ctx); got != (DisconnectResult{}) {
+		t.Errorf("orphans while the session goes on: %+v, want none cancelled", got)
+	}
+	live["s-live"] = false
+	if got := h.svc.CancelOrphaned(ctx); got.Cancelled != 1 {
+		t.Errorf("orphans once the session is gone: %+v, want its order cancelled", got)
+	}
+}

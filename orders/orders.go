@@ -99,6 +99,13 @@ type Options struct {
 	// that died, and is recovered at once instead of after its lease runs out.
 	// Leave it false when several Services share a Store.
 	SoleOwner bool
+	// SessionLive, when set, reports whether a session (by id) may still be
+	// going on at another instance although the instance that watched its
+	// orders is gone: on a shared store HTTP sessions live in the store, not
+	// in one process. CancelOrphaned leaves such a session's watches alone
+	// (its end cancels them). It must answer true when it cannot tell. Nil:
+	// a session ends with its process.
+	SessionLive func(session string) bool
 	// Limits are the risk limits by venue name (none for a venue not in the
 	// map). Every order (place_order and each hedge leg) is checked against
 	// them in its claim transaction, before anything is sent; a refusal is

@@ -290,7 +290,7 @@ func (m *Main) Open() (*mcp.Server, error) {
 	// died. On a shared store the other instances are alive until the store
 	// says otherwise (Store.OwnerLive).
 	svc := orders.New(orders.Options{Store: st, Venues: venues, Hooks: hooks, Logger: m.logger, SoleOwner: !m.storeFlags.shared(),
-		Limits: limits, Halt: m.halt, Live: m.venueFlags.live})
+		Limits: limits, Halt: m.halt, Live: m.venueFlags.live, SessionLive: m.sessionLive(st)})
 	m.orders = svc
 	// The kill switch: applied before the first call is served, then watched.
 	m.control = &control{ch: m.controlChannel(st), store: st, orders: svc, halt: m.halt, log: m.logger}

@@ -280,3 +280,23 @@ func (m *Main) sweptSessionEnded(id string) {
 		}
 	}()
 }
+
+// sessionLive returns orders' SessionLive on a shared store: an HTTP session
+// still stored and not idle past --session-idle goes on (at any instance),
+// and so do sessions the store cannot be asked about just now. Nil on a
+// store of one process, where sessions end with it.
+func (m *Main) sessionLive(st store.Store) func(session string) bool {
+	if !sharedStore(st) {
+		return nil
+	}
+	ss := &storeSessions{st: st, idle: m.limits.sessionIdle, now: time.Now}
+	return func(session string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		meta, ok, err := ss.Load(ctx, session)
+		if err != nil {
+			return true // cannot tell: cancel nothing now, look again later
+		}
+		return ok && ss.now().Sub(meta.LastUsed) <= ss.idle
+	}
+}

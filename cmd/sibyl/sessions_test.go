@@ -174,3 +174,22 @@ func TestStoreSessionsServeAcross(t *testing.T) {
 		t.Errorf("tools/list on A after DELETE on B: %d, want 404", resp.StatusCode)
 	}
 }
+
+func TestSessionLiveForOrphans(t *testing.T) {
+	st := mustBolt(t)
+	m := &Main{}
+	m.limits.sessionIdle = 10 * time.Minute
+	if m.sessionLive(st) != nil {
+		t.Error("on a store of one process: got a SessionLive, want nil (sessions end with the process)")
+	}
+	live := m.sessionLive(sharedBolt{st})
+	ss := &storeSessions{st: st, idle: 10 * time.Minute, now: time.Now}
+	fresh, idle := strings.Repeat("c", 32), strings.Repeat("d", 32)
+	ss.Create(context.Background(), fresh, mcp.SessionMeta{Principal: "p", Initialized: true, LastUsed: time.Now()})
+	ss.Create(context.Background(), idle, mcp.SessionMeta{Principal: "p", Initialized: true, LastUsed: time.Now().Add(-11 * time.Minute)})
+	for id, want := range map[string]bool{fresh: true, idle: false, strings.Repeat("e", 32): false} {
+		if got := live(id); got != want {
+			t.Errorf("SessionLive(%s...): got %v, want %v", id[:4], got, want)
+		}
+	}
+}

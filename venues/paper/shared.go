@@ -22,19 +22,22 @@ import (
 //     the same transaction as every change of the trading state. The venue
 //     remembers the generation its memory was loaded at.
 //   - A call that changes the state (PlaceOrder, CancelOrder, Fund, Reset)
-//     takes the store's lock BucketName (cluster-wide on etcd), reloads the
-//     state when the stored generation is not the one in memory, makes its
-//     change and commits it with the next generation before it releases the
-//     lock. The commit is fenced: it fails unless the stored generation is
-//     still the one the change was computed from, so a holder that lost the
-//     lock (its lease lapsed) cannot overwrite a newer state; such a call
-//     reloads and runs again.
+//     is queued to the instance's batcher, which takes the store's lock
+//     BucketName (cluster-wide on etcd), brings the memory to the stored
+//     generation (applying the changes other instances logged, or
+//     reloading), has the queued calls make their changes in order and
+//     commits them with the next generation before it releases the lock.
+//     The commit is fenced: it fails unless the stored generation is still
+//     the one the changes were computed from, so a holder that lost the lock
+//     (its lease lapsed) cannot overwrite a newer state; such changes are
+//     made again on the new state.
 //   - A call that only reads (GetOrder, ListOrders, Portfolio, the market
-//     data) checks the generation without the lock, reloading when it moved,
-//     and answers from memory. When the read itself would change the state
+//     data) reads the stored generation without the lock, brings the memory
+//     to it and answers from memory. When the read itself changes the state
 //     (a resting order filled by the simulated market makers, a market that
-//     closed or settled since the last call), its changes are dropped and the
-//     call runs again as a change, under the lock.
+//     closed or settled since the last call), it commits that change, fenced;
+//     when another instance moved first, the call runs again as a change,
+//     under the lock.
 //
 // So every call sees the store's latest state, changes are serialized across
 // instances, and order and fill ids (counters in the "meta" record) are
@@ -128,32 +131,46 @@ func (v *Venue) runShared(ctx context.Context, now time.Time, write bool, fn fun
 			return err
 		}
 		v.mu.Lock()
-		err = v.refreshTo(seen)
-		if err == nil {
-			t := newTx()
-			v.housekeep(now, t)
-			fn(t)
-			if t.empty() {
-				v.mu.Unlock()
-				return nil
-			}
-			// Reading changed the state: drop the change (the memory is no
-			// longer the store's) and make it under the lock.
-			v.stale = true
-		}
-		v.mu.Unlock()
-		if err != nil {
+		if err := v.refreshTo(seen); err != nil {
+			v.mu.Unlock()
 			return err
 		}
+		t := newTx()
+		v.housekeep(now, t)
+		fn(t)
+		if t.empty() {
+			v.mu.Unlock()
+			return nil
+		}
+		// Reading changed the state, computed from the stored generation:
+		// commit it fenced on that generation.
+		err = v.commitShared(t)
+		if err != nil {
+			v.stale = true // the memory holds a change the store may not have
+		}
+		v.mu.Unlock()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, errFenced) {
+			return sibyl.WrapError(sibyl.Unavailable, fmt.Errorf("paper venue commit to %s: %w", v.opts.Store.Describe(), err),
+				"the paper venue could not save its shared state; the change may not have been kept, retry")
+		}
+		v.fenced.Add(1) // another instance moved first: make it under the lock
 	}
 	return v.submit(ctx, now, fn)
 }
 
-// writeReq is one call's change waiting for the store's lock.
+// writeReq is one call's change waiting for the store's lock. The caller
+// makes its change itself, in its own goroutine, when the batcher hands it
+// the transaction (with v.mu held for it), so that the call's function never
+// leaves its stack: on bbolt, where the same functions run directly, they
+// cost no allocation.
 type writeReq struct {
-	now  time.Time
-	fn   func(t *tx)
-	done chan error
+	now   time.Time
+	steps chan *tx      // the transaction to make the change in, now
+	ran   chan struct{} // the change was made in it
+	done  chan error    // the outcome: committed (nil) or failed
 }
 
 // Batching on a shared store: a change is queued, and one goroutine per
@@ -185,7 +202,7 @@ func (v *Venue) submit(ctx context.Context, now time.Time, fn func(t *tx)) error
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	r := &writeReq{now: now, fn: fn, done: make(chan error, 1)}
+	r := &writeReq{now: now, steps: make(chan *tx), ran: make(chan struct{}), done: make(chan error, 1)}
 	v.wqMu.Lock()
 	v.pending = append(v.pending, r)
 	start := !v.batching
@@ -194,7 +211,16 @@ func (v *Venue) submit(ctx context.Context, now time.Time, fn func(t *tx)) error
 	if start {
 		go v.batcher()
 	}
-	return <-r.done
+	for {
+		select {
+		case t := <-r.steps: // again when the commit was fenced
+			v.housekeep(r.now, t)
+			fn(t)
+			r.ran <- struct{}{}
+		case err := <-r.done:
+			return err
+		}
+	}
 }
 
 // batcher makes the queued changes until none is left.
@@ -319,8 +345,8 @@ func (v *Venue) commitRound(q []*writeReq, look bool) (done, rest []*writeReq, e
 		t := newTx()
 		n := 0
 		for n < len(q) {
-			v.housekeep(q[n].now, t)
-			q[n].fn(t)
+			q[n].steps <- t
+			<-q[n].ran
 			n++
 			if len(t.orders)+len(t.accounts)+len(t.mm) >= batchKeys {
 				break

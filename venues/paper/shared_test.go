@@ -158,6 +158,47 @@ func testSharedCommitFenced(t *testing.T, open openShared) {
 			t.Errorf("reserved %v, want 0.18 for three resting orders", pf.Reserved)
 		}
 	}
+
+	// A read whose change (a resting order filled by the market makers) is
+	// overtaken the same way makes it again, under the lock.
+	def, _ := a.listed(id, clk.Now())
+	limit := mustBook(t, a, id, "Yes").Asks[0].Price - 0.02
+	rest := mustPlace(t, b, sibyl.OrderRequest{Principal: "m", ClientOrderID: "m1", NativeMarketID: id, Outcome: "Yes", Side: sibyl.Buy, Quantity: decimal.NewFromInt(5), LimitPrice: dec(limit)})
+	when := firstCross(t, a, def, roundTick(limit), clk.Now())
+	clk.Set(when)
+	r.before = func() { mustPlace(t, b, req("from-b-2")) }
+	fenced := a.fenced.Load()
+	got, err := a.GetOrder(ctx, "m", rest.NativeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.fenced.Load() != fenced+1 {
+		t.Errorf("fenced commits: got %d, want %d", a.fenced.Load(), fenced+1)
+	}
+	if got.FilledQuantity.IsZero() {
+		t.Errorf("after the market crossed: %+v, want fills", got)
+	}
+	if other, _ := b.GetOrder(ctx, "m", rest.NativeID); !cmp.Equal(got, other) {
+		t.Errorf("the instances differ on the filled order:\n%s", cmp.Diff(got, other))
+	}
+}
+
+// firstCross returns the first minute after from at which the market makers
+// of def ask at or below tick.
+func firstCross(t *testing.T, v *Venue, def *marketDef, tick int, from time.Time) time.Time {
+	t.Helper()
+	for m := 1; m < 3*24*60; m++ {
+		at := from.Add(time.Duration(m) * time.Minute)
+		bk, start := v.bucketOf(at)
+		q := v.quotes(def, bk, start)
+		for x := 1; x <= tick; x++ {
+			if q.ask[x] > 0 {
+				return at
+			}
+		}
+	}
+	t.Fatal("the market never came down to the limit in 3 days")
+	return time.Time{}
 }
 
 // testShared runs the shared-state checks on the stores open gives.
