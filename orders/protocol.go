@@ -189,8 +189,25 @@ func replay(rec store.Record, coid string) (Result, error) {
 
 // claim is step 1: one transaction, on disk before the venue is called.
 func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *sibyl.PreparedOrder) (claim, error) {
-	// Read-only fast path: a live owner means waiting, with no write (and no fsync).
-	rec, ok, err := s.store.Record(id)
+	// Read-only fast path: a live owner means waiting, with no write (and no
+	// fsync). It reads what the claim transaction will read first, the record
+	// and, for a new order, the duplicate-detection entry, in this caller's
+	// goroutine: on a shared store (etcd) those reads then come from the
+	// instance's read cache inside the one committer every claim waits for,
+	// instead of a round trip each there (the commit's compares check that
+	// they are still current).
+	var rec store.Record
+	var ok bool
+	err := s.store.View(func(t store.Txn) error {
+		var err error
+		if rec, ok, err = t.Record(id); err != nil || ok {
+			return err
+		}
+		if a.CheckDuplicate && !a.AllowDuplicate {
+			_, _, err = t.FingerprintUse(a.Principal, a.Tool, fp)
+		}
+		return err
+	})
 	if err != nil {
 		return claim{}, err
 	}

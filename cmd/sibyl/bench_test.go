@@ -79,6 +79,9 @@ func BenchmarkReadToolHTTP(b *testing.B) {
 // It reports the rate (named unit), p50/p99 latency, process CPU per call and
 // the group committer's counters.
 func benchHTTPLoad(b *testing.B, m *Main, clients int, tool, unit string, args func(market string, i int64) []byte, check func(json.RawMessage) error) {
+	if m.venueFlags.list == "" {
+		m.venueFlags.list = "paper" // what ParseFlags defaults to
+	}
 	srv, err := m.Open()
 	if err != nil {
 		b.Fatal(err)

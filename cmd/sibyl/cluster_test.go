@@ -1370,3 +1370,57 @@ func waitOwners(ctx context.Context, cli *clientv3.Client, n int64, within time.
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestClusterWaiterWakesAtLapse: a call that arrives while a dead instance's
+// lease is still live waits for it, and is answered (the key taken over) as
+// soon as that lease lapses, not when its bounded wait (5 s) runs out. It
+// fails when store/etcdstore's WatchRecord watches only the record's key (as
+// before 7bb3552): the owner's key leaving etcd then wakes no waiter, and the
+// answer comes 5 s after the death.
+func TestClusterWaiterWakesAtLapse(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ttl = 2 * time.Second
+	r := newClusterRig(t, clusterOptions{instances: 2, sessionTTL: ttl})
+	survivor, err := r.start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := r.mustDial(ctx, survivor)
+	cli := r.etcd.Client(t)
+	doomed, err := r.start(0, "SIBYL_TEST_CRASH=after-send:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := r.mustDial(ctx, doomed)
+	if _, err := waitOwners(ctx, cli, 2, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	args := clusterArgs("cluster-waiter", 1)
+	if a, err := sd.callTool(ctx, "place_order", args); err == nil {
+		t.Fatalf("the doomed instance answered %v", a)
+	}
+	<-doomed.exited
+	died := time.Now()
+	r.down(0)
+	lapsed := make(chan time.Duration, 1)
+	go func() {
+		if _, err := waitOwners(ctx, cli, 1, 20*time.Second); err == nil {
+			lapsed <- time.Since(died)
+		}
+		close(lapsed)
+	}()
+	a, o, err := retryUntilOrder(ctx, ss, args, map[string]int{})
+	took := time.Since(died)
+	if err != nil || a.IsError {
+		t.Fatalf("survivor: %v %v", a, err)
+	}
+	lapse, ok := <-lapsed
+	if !ok {
+		t.Fatal("the dead instance's owner key never left etcd")
+	}
+	t.Logf("lease lapsed %v after the death; the waiting call answered the order %s %v after it", lapse, o.OrderID, took)
+	if took > lapse+time.Second {
+		t.Errorf("the waiting call answered %v after the death, its owner's lease lapsed at %v: want the answer within a second of the lapse, not at the end of the 5 s wait", took, lapse)
+	}
+}

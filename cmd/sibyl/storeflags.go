@@ -36,10 +36,8 @@ type storeFlags struct {
 	dialTimeout time.Duration
 	opTimeout   time.Duration
 	sessionTTL  time.Duration
-	// maxTxnOps is etcdstore's Options.MaxTxnOps (0: its default, etcd's
-	// default --max-txn-ops of 128). No flag sets it: benchmarks only
-	// (BenchmarkPlaceOrderCluster), against a cluster started with a higher
-	// --max-txn-ops.
+	// maxTxnOps is etcdstore's Options.MaxTxnOps: --etcd-max-txn-ops, to
+	// match a cluster started with a higher --max-txn-ops than etcd's 128.
 	maxTxnOps int
 }
 
@@ -54,6 +52,7 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.username, "etcd-username", envString("SIBYL_ETCD_USERNAME", ""), "with --store etcd: etcd user `NAME` (role-based auth); the password is read from SIBYL_ETCD_PASSWORD only [SIBYL_ETCD_USERNAME]")
 	fs.DurationVar(&f.dialTimeout, "etcd-dial-timeout", 5*time.Second, "with --store etcd: how long to wait for the first connection to etcd")
 	fs.DurationVar(&f.opTimeout, "etcd-op-timeout", 5*time.Second, "with --store etcd: deadline of one etcd operation; past it (no quorum, no member reachable) the call is refused as unavailable, never guessed")
+	fs.IntVar(&f.maxTxnOps, "etcd-max-txn-ops", 128, "with --store etcd: the most operations one etcd transaction may carry: the cluster's --max-txn-ops (etcd's default 128). Larger batches of concurrent orders share more of each transaction")
 	fs.DurationVar(&f.sessionTTL, "etcd-session-ttl", 10*time.Second, "with --store etcd: this instance's liveness lease; when it dies, the others take over its unfinished orders once the lease lapses")
 }
 
@@ -84,6 +83,9 @@ func (f *storeFlags) check() error {
 	}
 	if f.username == "" && os.Getenv("SIBYL_ETCD_PASSWORD") != "" {
 		return errors.New("SIBYL_ETCD_PASSWORD is set without --etcd-username (SIBYL_ETCD_USERNAME)")
+	}
+	if f.maxTxnOps < 16 {
+		return fmt.Errorf("--etcd-max-txn-ops %d: want at least 16 (etcd's default is 128)", f.maxTxnOps)
 	}
 	if f.opTimeout <= 0 || f.dialTimeout <= 0 || f.sessionTTL < time.Second {
 		return errors.New("--etcd-op-timeout and --etcd-dial-timeout must be positive, --etcd-session-ttl at least 1s")

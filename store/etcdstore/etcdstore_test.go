@@ -947,3 +947,36 @@ func TestLeaseLostFencesCommits(t *testing.T) {
 		t.Fatal("registered again under the revoked lease")
 	}
 }
+
+// TestFenceRefusesForeignLease: a commit whose Txn carries a lease that does
+// not hold the owner key (as after a lapse the session loop has not noticed
+// yet) is refused by the fence compare, applies nothing, and the instance
+// registers again.
+func TestFenceRefusesForeignLease(t *testing.T) {
+	s := mustOpen(t, shared.Endpoints(), newPrefix(t))
+	if err := s.UpdateBucket("f", func(b store.Bucket) error { return b.Put([]byte("a"), []byte("1")) }); err != nil {
+		t.Fatal(err)
+	}
+	real := s.lease.Load()
+	s.lease.Store(real + 1) // the session is untouched: only the fence can tell
+	err := s.UpdateBucket("f", func(b store.Bucket) error { return b.Put([]byte("fenced"), []byte("1")) })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("commit under a lease that does not hold the owner key: %v, want ErrUnavailable", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = s.UpdateBucket("f", func(b store.Bucket) error { return b.Put([]byte("back"), []byte("1")) })
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("commit after registering again: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var fenced []byte
+	s.ViewBucket("f", func(b store.Bucket) error { fenced = b.Get([]byte("fenced")); return nil })
+	if fenced != nil {
+		t.Fatal("the fenced commit was applied")
+	}
+}
