@@ -69,8 +69,10 @@ type Store interface {
 	// CommitBucketAsync is UpdateBucket through the group committer, with
 	// CommitAsync's rules.
 	CommitBucketAsync(name string, fn func(b Bucket) error, done func(error)) error
-	// ViewBucket runs fn in a read-only transaction on the named bucket. fn is
-	// not called when the bucket is empty or does not exist yet.
+	// ViewBucket runs fn in a read-only transaction on the named bucket. When
+	// the bucket does not exist yet, fn is either not called (Bolt) or called
+	// with an empty bucket (etcd, where a bucket is only a key prefix and
+	// finding out costs a round trip): callers treat both as empty.
 	ViewBucket(name string, fn func(b Bucket) error) error
 
 	// Record returns the record with the given id, read outside any Commit.

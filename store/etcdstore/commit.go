@@ -319,12 +319,16 @@ func (s *Store) CommitBucketAsync(name string, fn func(b store.Bucket) error, do
 // ViewBucket runs fn on the named bucket at one snapshot. fn is not called
 // when the bucket holds no key.
 func (s *Store) ViewBucket(name string, fn func(b store.Bucket) error) error {
-	return s.View(func(t store.Txn) error {
-		b, err := t.Bucket(name)
-		if err != nil || b == nil {
-			return err
-		}
-		return fn(b)
+	if !store.ValidBucketName(name) {
+		return fmt.Errorf("etcdstore: invalid bucket name %q", name)
+	}
+	return s.View(func(tn store.Txn) error {
+		// No check that the bucket holds a key (Txn.Bucket in a View makes
+		// one, to answer nil for a missing bucket): a ViewBucket is usually
+		// one Get (a session lookup, the paper venue's generation), and the
+		// check would double its round trips. A missing bucket reads empty.
+		t := tn.(*etcdTxn).t
+		return fn(&etcdBucket{t: t, name: name, pfx: s.prefix + keyBuckets + name + "/"})
 	})
 }
 
