@@ -622,19 +622,7 @@ func (s *Bolt) auditLoop() {
 	var pendingErr error
 	batch := make([]auditReq, 0, s.auditMax)
 	for first := range s.auditCh {
-		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < s.auditMax {
-			select {
-			case r, ok := <-s.auditCh:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
+		batch = GatherBatch(s.auditCh, append(batch[:0], first), 0, s.auditMax, 0) // what is waiting; no wait
 		err := s.updateDB(func(tx *bolt.Tx) error {
 			var cache headCache
 			for _, r := range batch {

@@ -471,51 +471,11 @@ func (s *Bolt) commitLoop() {
 	last := 1 // size of the previous batch
 	for first := range s.commitCh {
 		batch = append(batch[:0], first)
-		s.gather(&batch, last)
+		batch = GatherBatch(s.commitCh, batch, last, s.maxBatch, gatherDelay)
 		last = len(batch)
 		start := time.Now()
 		s.runBatch(batch)
 		s.commitBusy.Add(int64(time.Since(start)))
-	}
-}
-
-// gather adds the requests waiting in the queue to batch. When fewer are there
-// than the previous batch held, it waits up to gatherDelay for more: callers
-// that were just answered are about to submit their next request, and catching
-// them in this batch saves them a whole fsync. A lone caller (previous batch of
-// one) never waits.
-func (s *Bolt) gather(batch *[]*commitReq, last int) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for len(*batch) < s.maxBatch {
-		select {
-		case r, ok := <-s.commitCh:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-			continue
-		default:
-		}
-		if len(*batch) >= last || last < 4 {
-			return
-		}
-		if timer == nil {
-			timer = time.NewTimer(gatherDelay)
-		}
-		select {
-		case r, ok := <-s.commitCh:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-		case <-timer.C:
-			return
-		}
 	}
 }
 

@@ -112,19 +112,7 @@ func (s *Store) auditLoop() {
 	var pendingErr error
 	batch := make([]auditReq, 0, s.auditMax)
 	for first := range s.auditCh {
-		batch = append(batch[:0], first)
-	gather:
-		for len(batch) < s.auditMax {
-			select {
-			case r, ok := <-s.auditCh:
-				if !ok {
-					break gather
-				}
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
+		batch = store.GatherBatch(s.auditCh, append(batch[:0], first), 0, s.auditMax, 0) // what is waiting; no wait
 		entries := 0
 		for _, r := range batch {
 			if r.flush == nil {

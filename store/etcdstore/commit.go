@@ -89,49 +89,11 @@ func (s *Store) commitLoop() {
 	last := 1
 	for first := range s.commitCh {
 		batch = append(batch[:0], first)
-		s.gather(&batch, last)
+		batch = store.GatherBatch(s.commitCh, batch, last, s.maxBatch, gatherDelay)
 		last = len(batch)
 		start := time.Now()
 		s.runBatch(batch)
 		s.commitBusy.Add(int64(time.Since(start)))
-	}
-}
-
-// gather adds the waiting requests to batch, as store.Bolt's committer does:
-// when fewer are there than last time, it waits up to gatherDelay for the
-// callers just answered.
-func (s *Store) gather(batch *[]*commitReq, last int) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for len(*batch) < s.maxBatch {
-		select {
-		case r, ok := <-s.commitCh:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-			continue
-		default:
-		}
-		if len(*batch) >= last || last < 4 {
-			return
-		}
-		if timer == nil {
-			timer = time.NewTimer(gatherDelay)
-		}
-		select {
-		case r, ok := <-s.commitCh:
-			if !ok {
-				return
-			}
-			*batch = append(*batch, r)
-		case <-timer.C:
-			return
-		}
 	}
 }
 
