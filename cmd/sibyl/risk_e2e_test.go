@@ -75,16 +75,22 @@ func exerciseRiskLimits(ctx context.Context, t *testing.T, cs *sdk.ClientSession
 	if len(picked) < 2 {
 		t.Fatalf("no two BTC markets quoted 0.25-0.48 among %d", len(found.Markets))
 	}
-	price := func(m quotedMarket) float64 { return math.Round((m.Outcomes[0].Mid-0.10)*100) / 100 }
+	// Prices and notionals are whole cents, in integers: the limits are
+	// checked in exact decimals, and float arithmetic here once sized the
+	// "over the daily limit" order to exactly the limit (placed, rightly),
+	// e.g. at 20c and 20c, where 8-nA-nC is one contract's price but
+	// floor((8-nA-nC)/p) comes out 0.
+	cents := func(m quotedMarket) int { return int(math.Round(m.Outcomes[0].Mid*100)) - 10 }
 	m1, m2 := picked[0], picked[1]
-	p1, p2 := price(m1), price(m2)
+	c1, c2 := cents(m1), cents(m2)
 	n := 0
-	order := func(m string, qty, price float64) map[string]any {
+	order := func(m string, qty, priceCents int) map[string]any {
 		n++
-		return map[string]any{"market": m, "outcome": "Yes", "side": "buy", "quantity": qty, "limit_price": price, "idempotency_key": fmt.Sprintf("risk-e2e-%03d", n)}
+		return map[string]any{"market": m, "outcome": "Yes", "side": "buy", "quantity": qty,
+			"limit_price": float64(priceCents) / 100, "idempotency_key": fmt.Sprintf("risk-e2e-%03d", n)}
 	}
 	placed := 0
-	mustPlace := func(args map[string]any) float64 {
+	mustPlace := func(args map[string]any) int {
 		t.Helper()
 		var o struct {
 			Status string `json:"status"`
@@ -93,7 +99,7 @@ func exerciseRiskLimits(ctx context.Context, t *testing.T, cs *sdk.ClientSession
 			t.Fatalf("place_order %v within the limits: %+v", args, e)
 		}
 		placed++
-		return args["quantity"].(float64) * args["limit_price"].(float64)
+		return args["quantity"].(int) * int(math.Round(args["limit_price"].(float64)*100))
 	}
 	refused := func(args map[string]any, limit string) {
 		t.Helper()
@@ -108,26 +114,28 @@ func exerciseRiskLimits(ctx context.Context, t *testing.T, cs *sdk.ClientSession
 		t.Logf("%s: %s", limit, e.Message)
 	}
 
-	refused(order(m1.ID, math.Floor(5/p1)+1, p1), "risk-max-order")
-	refused(order(m1.ID, 1, 0.99), "risk-price-collar")
+	// Each refused order is one contract more than what fits: (room/price)+1
+	// contracts cost more than room, in whole cents.
+	refused(order(m1.ID, 500/c1+1, c1), "risk-max-order")
+	refused(order(m1.ID, 1, 99), "risk-price-collar")
 	var eth struct {
 		Markets []quotedMarket `json:"markets"`
 	}
 	if e := callJSON(ctx, t, cs, "search_markets", map[string]any{"query": "ETH", "status": "open", "limit": 1}, &eth); e != nil || len(eth.Markets) == 0 {
 		t.Fatalf("search ETH: %+v", e)
 	}
-	refused(order(eth.Markets[0].ID, 1, 0.01), "risk-deny-markets")
+	refused(order(eth.Markets[0].ID, 1, 1), "risk-deny-markets")
 	mkt := map[string]any{"market": m1.ID, "outcome": "Yes", "side": "buy", "quantity": 1, "idempotency_key": "risk-e2e-market-1"}
 	if e := callJSON(ctx, t, cs, "place_order", mkt, nil); e == nil || e.Code != "risk_limit" || e.Field != "worst_price" {
 		t.Errorf("market order without worst_price: %+v, want risk_limit on worst_price", e)
 	}
 
-	nA := mustPlace(order(m1.ID, math.Floor(4/p1), p1))                   // about $4 in market 1
-	refused(order(m1.ID, math.Floor((6-nA)/p1)+1, p1), "risk-max-market") // market 1 over $6
-	nC := mustPlace(order(m2.ID, math.Floor((7.9-nA)/p2), p2))            // $7.3-7.9 placed today
-	refused(order(m2.ID, math.Floor((8-nA-nC)/p2)+1, p2), "risk-max-daily")
-	mustPlace(order(m2.ID, 1, 0.01)) // the third resting order
-	refused(order(m2.ID, 2, 0.01), "risk-max-open")
+	nA := mustPlace(order(m1.ID, 400/c1, c1))                   // about $4 in market 1
+	refused(order(m1.ID, (600-nA)/c1+1, c1), "risk-max-market") // market 1 over $6
+	nC := mustPlace(order(m2.ID, (790-nA)/c2, c2))              // $7.52-7.90 placed today
+	refused(order(m2.ID, (800-nA-nC)/c2+1, c2), "risk-max-daily")
+	mustPlace(order(m2.ID, 1, 1)) // the third resting order
+	refused(order(m2.ID, 2, 1), "risk-max-open")
 
 	var list struct {
 		Orders []struct{ Status string } `json:"orders"`
