@@ -248,6 +248,42 @@ func TestConflictRerunsBatch(t *testing.T) {
 	}
 }
 
+// TestConflictRetriesBounded: a transaction that another instance's writes
+// keep invalidating runs MaxRetries+1 times, then fails with an error
+// wrapping store.ErrUnavailable (orders answers it as a retryable
+// `unavailable`), and none of its writes is committed.
+func TestConflictRetriesBounded(t *testing.T) {
+	prefix := newPrefix(t)
+	const maxRetries = 3
+	a := mustOpen(t, shared.Endpoints(), prefix, func(o *Options) { o.MaxRetries = maxRetries })
+	b := mustOpen(t, shared.Endpoints(), prefix)
+	runs := 0
+	err := a.UpdateBucket("c", func(bk store.Bucket) error {
+		runs++
+		bk.Get([]byte("x"))
+		// Another instance writes what this one just read, every time.
+		if err := b.UpdateBucket("c", func(bb store.Bucket) error { return bb.Put([]byte("x"), []byte(fmt.Sprint(runs))) }); err != nil {
+			t.Error(err)
+		}
+		return bk.Put([]byte("y"), []byte("written"))
+	})
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "conflicted") {
+		t.Fatalf("err = %v, want ErrUnavailable naming the conflicts", err)
+	}
+	if runs != maxRetries+1 {
+		t.Errorf("the function ran %d times, want %d (MaxRetries %d, then give up)", runs, maxRetries+1, maxRetries)
+	}
+	var y []byte
+	a.ViewBucket("c", func(bk store.Bucket) error { y = bk.Get([]byte("y")); return nil })
+	if y != nil {
+		t.Errorf("y = %q after the transaction failed, want it absent", y)
+	}
+	// The store goes on: the next transaction commits.
+	if err := a.UpdateBucket("c", func(bk store.Bucket) error { return bk.Put([]byte("y"), []byte("later")) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRangeConflict: a key inserted into a range that a transaction read,
 // and a key deleted from it, make it run again.
 func TestRangeConflict(t *testing.T) {
