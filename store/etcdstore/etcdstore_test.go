@@ -825,6 +825,90 @@ func TestOwnerLiveness(t *testing.T) {
 	}
 }
 
+// TestLockReleasedAfterQuorumLoss: a lock released while etcd has no quorum
+// (the release's delete fails) is released for real once the quorum is back,
+// so another instance waiting for it gets it. Without that the holder's lock
+// key stays for as long as its session lives (sessions outlive a short
+// quorum loss), and every other instance's Lock waits for it.
+func TestLockReleasedAfterQuorumLoss(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	a := mustOpen(t, c.Endpoints(), "/lq/", long)
+	b := mustOpen(t, c.Endpoints(), "/lq/", long)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	release, err := a.Lock(ctx, "paper")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	release() // its delete cannot reach a quorum
+	if err := c.RestartStopped(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer hcancel()
+	if err := c.WaitHealthy(hctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	releaseB, err := b.Lock(ctx, "paper")
+	if err != nil {
+		t.Fatalf("the other instance's Lock after the quorum came back: %v after %v (the lock released during the loss is still held)", err, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("the other instance got the lock %v after the cluster was healthy", time.Since(start).Round(time.Millisecond))
+	releaseB()
+	// a still locks and unlocks normally.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	releaseA, err := a.Lock(ctx, "paper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseA()
+}
+
+// TestLockTriedDuringQuorumLoss: a Lock that fails while etcd has no quorum
+// (its queue key's Txn may still be applied once the quorum is back) leaves
+// nothing that blocks another instance's Lock afterwards.
+func TestLockTriedDuringQuorumLoss(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	a := mustOpen(t, c.Endpoints(), "/lq/", long)
+	b := mustOpen(t, c.Endpoints(), "/lq/", long)
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err := a.Lock(ctx, "paper")
+	cancel()
+	if err == nil {
+		t.Fatal("Lock without quorum succeeded")
+	}
+	t.Logf("Lock without quorum: %v", err)
+	if err := c.RestartStopped(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer hcancel()
+	if err := c.WaitHealthy(hctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	releaseB, err := b.Lock(ctx, "paper")
+	if err != nil {
+		t.Fatalf("the other instance's Lock after the quorum came back: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("the other instance got the lock %v after the cluster was healthy", time.Since(start).Round(time.Millisecond))
+	releaseB()
+}
+
 // TestQuorumLoss: with two of three members down a Commit fails with
 // ErrUnavailable after about OpTimeout, applies nothing, and the store works
 // again once the members are back.
