@@ -3,6 +3,7 @@ package etcdstore
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/sibylmcp/sibyl/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -91,12 +92,49 @@ func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			uctx, cancel := s.opCtx()
-			if err := m.Unlock(uctx); err != nil {
-				s.log.Warn("etcd: releasing a lock; it goes with the instance lease", "lock", name, "err", err)
+			if err := s.unlock(m); err == nil {
+				<-local
+				return
 			}
-			cancel()
-			<-local
+			// The delete did not reach a quorum, and it may never be
+			// applied: the lock key would then stay for as long as this
+			// instance's session lives (a session outlives a short quorum
+			// loss), and every other instance's Lock would wait behind it.
+			// Keep deleting it until that is done or the session is gone.
+			// This instance's next Lock of name waits for that (local stays
+			// taken), so the retried delete can never remove a newer hold.
+			s.log.Warn("etcd: releasing a lock failed; retrying in the background", "lock", name)
+			go s.unlockLater(m, sess, name, local)
 		})
 	}, nil
+}
+
+// unlock deletes m's key if it is still m's (the same create revision, so a
+// later hold of the same key is never removed). Any answer from etcd, deleted
+// or not, means the key is no longer m's hold.
+func (s *Store) unlock(m *concurrency.Mutex) error {
+	ctx, cancel := s.opCtx()
+	defer cancel()
+	_, err := s.cli.Txn(ctx).If(m.IsOwner()).Then(clientv3.OpDelete(m.Key())).Commit()
+	return err
+}
+
+// unlockLater retries unlock until it succeeds, the session that holds the
+// key ends (its lease takes the key with it) or the store closes, then frees
+// name for this instance's callers.
+func (s *Store) unlockLater(m *concurrency.Mutex, sess *concurrency.Session, name string, local chan struct{}) {
+	defer func() { <-local }()
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-sess.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if err := s.unlock(m); err == nil {
+			s.log.Info("etcd: lock released after the retries", "lock", name)
+			return
+		}
+	}
 }
