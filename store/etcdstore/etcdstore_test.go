@@ -913,6 +913,63 @@ func TestLockTriedDuringQuorumLoss(t *testing.T) {
 	releaseB()
 }
 
+// TestLockWaiterAnswersAtItsDeadline: a Lock waiting behind another
+// instance's hold when etcd loses its quorum returns when its context ends,
+// not when the quorum is back, and leaves nothing behind that blocks a later
+// Lock.
+func TestLockWaiterAnswersAtItsDeadline(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	a := mustOpen(t, c.Endpoints(), "/lw/", long)
+	b := mustOpen(t, c.Endpoints(), "/lw/", long)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	releaseB, err := b.Lock(ctx, "paper")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	const wait = 3 * time.Second
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		release, err := a.Lock(ctx, "paper")
+		if err == nil {
+			release()
+		}
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // a is waiting behind b
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a got the lock b holds")
+		}
+		t.Logf("the waiting Lock answered after %v (its context: %v): %v", time.Since(start).Round(time.Millisecond), wait, err)
+	case <-time.After(wait + 10*time.Second):
+		t.Fatalf("the waiting Lock has not answered %v after its context ended (etcd still without quorum)", 10*time.Second)
+	}
+	releaseB()
+	if err := c.RestartStopped(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	// b first: a does not lock again, so anything a's failed wait left in
+	// the lock's queue would stay there, ahead of b, as long as a lives.
+	for _, s := range []*Store{b, a} {
+		release, err := s.Lock(ctx, "paper")
+		if err != nil {
+			t.Fatalf("Lock after the quorum came back: %v", err)
+		}
+		release()
+	}
+}
+
 // TestQuorumLoss: with two of three members down a Commit fails with
 // ErrUnavailable after about OpTimeout, applies nothing, and the store works
 // again once the members are back.

@@ -2,12 +2,9 @@ package etcdstore
 
 import (
 	"context"
-	"sync"
-	"time"
 
 	"github.com/sibylmcp/sibyl/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // OwnerLive reports whether the instance named owner is registered: its
@@ -60,81 +57,4 @@ func (s *Store) WatchRecord(ctx context.Context, id store.RecordID) <-chan struc
 		}
 	}()
 	return ch
-}
-
-// Lock takes the cluster-wide lock name: first among this instance's
-// callers, then an etcd mutex under locks/<name> on the instance's session,
-// so a holder whose instance dies loses it with its lease.
-func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
-	v, _ := s.locks.LoadOrStore(name, make(chan struct{}, 1))
-	local := v.(chan struct{})
-	select {
-	case local <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	sess := s.session()
-	if sess == nil {
-		<-local
-		return nil, errLeaseLostUnavailable()
-	}
-	m := concurrency.NewMutex(sess, s.prefix+keyLocks+name)
-	if err := m.Lock(ctx); err != nil {
-		<-local
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, s.etcdErr("taking lock "+name, err)
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			if err := s.unlock(m); err == nil {
-				<-local
-				return
-			}
-			// The delete did not reach a quorum, and it may never be
-			// applied: the lock key would then stay for as long as this
-			// instance's session lives (a session outlives a short quorum
-			// loss), and every other instance's Lock would wait behind it.
-			// Keep deleting it until that is done or the session is gone.
-			// This instance's next Lock of name waits for that (local stays
-			// taken), so the retried delete can never remove a newer hold.
-			s.log.Warn("etcd: releasing a lock failed; retrying in the background", "lock", name)
-			go s.unlockLater(m, sess, name, local)
-		})
-	}, nil
-}
-
-// unlock deletes m's key if it is still m's (the same create revision, so a
-// later hold of the same key is never removed). Any answer from etcd, deleted
-// or not, means the key is no longer m's hold.
-func (s *Store) unlock(m *concurrency.Mutex) error {
-	ctx, cancel := s.opCtx()
-	defer cancel()
-	_, err := s.cli.Txn(ctx).If(m.IsOwner()).Then(clientv3.OpDelete(m.Key())).Commit()
-	return err
-}
-
-// unlockLater retries unlock until it succeeds, the session that holds the
-// key ends (its lease takes the key with it) or the store closes, then frees
-// name for this instance's callers.
-func (s *Store) unlockLater(m *concurrency.Mutex, sess *concurrency.Session, name string, local chan struct{}) {
-	defer func() { <-local }()
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 2*time.Second) {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-sess.Done():
-			return
-		case <-time.After(backoff):
-		}
-		if err := s.unlock(m); err == nil {
-			s.log.Info("etcd: lock released after the retries", "lock", name)
-			return
-		}
-	}
 }
