@@ -84,6 +84,9 @@ func (f *storeFlags) check() error {
 	if f.username == "" && os.Getenv("SIBYL_ETCD_PASSWORD") != "" {
 		return errors.New("SIBYL_ETCD_PASSWORD is set without --etcd-username (SIBYL_ETCD_USERNAME)")
 	}
+	if f.username != "" && os.Getenv("SIBYL_ETCD_PASSWORD") == "" {
+		return fmt.Errorf("--etcd-username %q needs its password in the environment variable SIBYL_ETCD_PASSWORD (never a flag)", f.username)
+	}
 	if f.maxTxnOps < 16 {
 		return fmt.Errorf("--etcd-max-txn-ops %d: want at least 16 (etcd's default is 128)", f.maxTxnOps)
 	}
