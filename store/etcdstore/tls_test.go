@@ -90,8 +90,10 @@ func roundTrip(t *testing.T, s *Store) {
 // for the https port each fail Open within the dial timeout with an error that
 // wraps store.ErrUnavailable and says what is wrong. Then with auth enabled
 // and the user "sibyl" granted readwrite on one prefix only: the store
-// conformance suite and its two-instance part pass as that user over TLS; a
-// wrong password, an unknown user, a prefix outside the grant, and a user
+// conformance suite and its two-instance part pass as that user over TLS; with
+// no user name, etcd takes the requests as from the user the client
+// certificate names, and once that user is granted a prefix the store works
+// there with the certificate alone; a wrong password, an unknown user, a prefix outside the grant, and a user
 // granted nothing each fail Open with an error that is not
 // store.ErrUnavailable (retrying will not help), names the problem and holds
 // no password.
@@ -181,6 +183,17 @@ func TestTLSAndAuth(t *testing.T) {
 			p := newP()
 			return open(t, p, nil), open(t, p, nil)
 		})
+	})
+
+	// etcd's certificate auth: a request with no token is taken as from the
+	// user the client certificate's CommonName names; once that user exists
+	// with the same grant, the store works with the certificate alone.
+	t.Run("certificate user without a password", func(t *testing.T) {
+		if err := c.AddUser(ctx, etcdtest.ClientCertUser, "unused-"+password, tlsPrefixRoot+"cn/"); err != nil {
+			t.Fatal(err)
+		}
+		s := mustOpen(t, c.Endpoints(), tlsPrefixRoot+"cn/", func(o *Options) { o.TLS = good.Clone() })
+		roundTrip(t, s)
 	})
 
 	denied := []struct {
