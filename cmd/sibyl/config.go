@@ -34,7 +34,7 @@ import (
 
 // envSecrets are the environment variables that hold secrets. --print-config
 // says whether each is set, never its value. Add a venue's credentials here.
-var envSecrets = []string{"SIBYL_AUDIT_KEY", "TOKEN_METRICS_API_KEY", "COINGECKO_API_KEY"}
+var envSecrets = []string{"SIBYL_AUDIT_KEY", "SIBYL_ETCD_PASSWORD", "TOKEN_METRICS_API_KEY", "COINGECKO_API_KEY"}
 
 // notInConfig are flags that make no sense in the file.
 var notInConfig = map[string]bool{"config": true, "print-config": true, "help": true, "h": true}

@@ -35,7 +35,7 @@ func (f *storeFlags) openEtcd(ctx context.Context, opts store.Options, logger *s
 		Logger:      logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("opening the etcd store at %s: %w", f.endpoints, err)
+		return nil, fmt.Errorf("opening the etcd store: %w", err) // err names the endpoints, without credentials
 	}
 	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +73,12 @@ func (f *storeFlags) check() error {
 	}
 	for _, ep := range eps {
 		if !strings.HasPrefix(ep, "http://") && !strings.HasPrefix(ep, "https://") && !strings.HasPrefix(ep, "unix://") && !strings.HasPrefix(ep, "unixs://") {
-			return fmt.Errorf("--etcd-endpoints: %q is not a URL: write it as http://HOST:PORT or https://HOST:PORT", ep)
+			return fmt.Errorf("--etcd-endpoints: %q is not a URL: write it as http://HOST:PORT or https://HOST:PORT", redactUserinfo(ep))
+		}
+		if u, err := url.Parse(ep); err == nil && u.User != nil {
+			// The etcd client ignores credentials in a URL, and errors and logs
+			// quote endpoints: refuse it, without repeating the password.
+			return fmt.Errorf("--etcd-endpoints: %s holds a user name or password: give the user with --etcd-username and the password in SIBYL_ETCD_PASSWORD", redactUserinfo(ep))
 		}
 	}
 	if !strings.HasPrefix(f.prefix, "/") || !strings.HasSuffix(f.prefix, "/") || len(f.prefix) < 2 {
@@ -84,6 +90,9 @@ func (f *storeFlags) check() error {
 	if f.username == "" && os.Getenv("SIBYL_ETCD_PASSWORD") != "" {
 		return errors.New("SIBYL_ETCD_PASSWORD is set without --etcd-username (SIBYL_ETCD_USERNAME)")
 	}
+	if f.username != "" && os.Getenv("SIBYL_ETCD_PASSWORD") == "" {
+		return fmt.Errorf("--etcd-username %q needs its password in the environment variable SIBYL_ETCD_PASSWORD (never a flag)", f.username)
+	}
 	if f.maxTxnOps < 16 {
 		return fmt.Errorf("--etcd-max-txn-ops %d: want at least 16 (etcd's default is 128)", f.maxTxnOps)
 	}
@@ -91,6 +100,25 @@ func (f *storeFlags) check() error {
 		return errors.New("--etcd-op-timeout and --etcd-dial-timeout must be positive, --etcd-session-ttl at least 1s")
 	}
 	return nil
+}
+
+// redactUserinfo is ep with any user:password@ part replaced by "REDACTED@".
+func redactUserinfo(ep string) string {
+	scheme, rest, ok := strings.Cut(ep, "://")
+	if !ok {
+		scheme, rest = "", ep
+	}
+	host, path, slash := strings.Cut(rest, "/")
+	if i := strings.LastIndex(host, "@"); i >= 0 {
+		host = "REDACTED" + host[i:]
+	}
+	if slash {
+		host += "/" + path
+	}
+	if !ok {
+		return host
+	}
+	return scheme + "://" + host
 }
 
 // shared reports whether the store is shared by several instances.

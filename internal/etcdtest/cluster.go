@@ -33,6 +33,8 @@ type config struct {
 	maxRequestBytes int
 	startTimeout    time.Duration
 	flags           []string
+	tls             bool // WithTLS: https client URLs
+	clientCertAuth  bool // WithClientCertAuth: --client-cert-auth
 }
 
 func newConfig(opts []Option) config {
@@ -82,6 +84,10 @@ type Cluster struct {
 	cfg     config
 	dir     string
 	members []*Member
+	pki     *pki // nil without WithTLS
+
+	authMu       sync.Mutex
+	rootPassword string // set by EnableAuth: the cluster's own clients log in as root
 }
 
 // StartCluster starts an n-member etcd cluster (normally 3) in tb.TempDir() and
@@ -179,10 +185,17 @@ func start(dir string, n int, cfg config) (*Cluster, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("cluster size %d: want at least 1", n)
 	}
+	var certs *pki
+	if cfg.tls {
+		var err error
+		if certs, err = newPKI(filepath.Join(dir, "pki")); err != nil {
+			return nil, err
+		}
+	}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		var c *Cluster
-		c, err = startOnce(filepath.Join(dir, fmt.Sprintf("try%d", attempt)), n, cfg)
+		c, err = startOnce(filepath.Join(dir, fmt.Sprintf("try%d", attempt)), n, cfg, certs)
 		if err == nil {
 			return c, nil
 		}
@@ -193,19 +206,23 @@ func start(dir string, n int, cfg config) (*Cluster, error) {
 	return nil, err
 }
 
-func startOnce(dir string, n int, cfg config) (*Cluster, error) {
+func startOnce(dir string, n int, cfg config, certs *pki) (*Cluster, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, dir: dir}
+	c := &Cluster{cfg: cfg, dir: dir, pki: certs}
+	scheme := "http://"
+	if certs != nil {
+		scheme = "https://"
+	}
 	var initial []string
 	for i := 0; i < n; i++ {
 		m := &Member{
 			c:         c,
 			index:     i,
 			name:      fmt.Sprintf("m%d", i),
-			clientURL: "http://127.0.0.1:" + strconv.Itoa(ports[2*i]),
+			clientURL: scheme + "127.0.0.1:" + strconv.Itoa(ports[2*i]),
 			peerURL:   "http://127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
 			dataDir:   filepath.Join(dir, fmt.Sprintf("m%d", i)),
 			logPath:   filepath.Join(dir, fmt.Sprintf("m%d.log", i)),
@@ -253,6 +270,15 @@ func (c *Cluster) args(m *Member, initial, token string) []string {
 	}
 	if c.cfg.maxRequestBytes > 0 {
 		a = append(a, fmt.Sprintf("--max-request-bytes=%d", c.cfg.maxRequestBytes))
+	}
+	if c.pki != nil {
+		f := c.pki.files
+		a = append(a, "--cert-file="+f.ServerCert, "--key-file="+f.ServerKey)
+		// etcd 3.4 requires a client certificate whenever --trusted-ca-file is
+		// set, --client-cert-auth or not.
+		if c.cfg.clientCertAuth {
+			a = append(a, "--trusted-ca-file="+f.CA, "--client-cert-auth")
+		}
 	}
 	return append(a, c.cfg.flags...)
 }
@@ -325,15 +351,33 @@ func (c *Cluster) Endpoints() []string {
 	return eps
 }
 
-// Client returns a client for all of the cluster's endpoints, closed by a cleanup on tb.
+// Client returns a client for all of the cluster's endpoints, closed by a cleanup on
+// tb. It is configured as NewClient's: a client made before EnableAuth carries no
+// credentials and is refused afterwards; ask for a new one.
 func (c *Cluster) Client(tb testing.TB) *clientv3.Client {
 	tb.Helper()
-	cli, err := NewClient(c.Endpoints()...)
+	cli, err := c.NewClient(c.Endpoints()...)
 	if err != nil {
 		tb.Fatalf("etcdtest: client: %v", err)
 	}
 	tb.Cleanup(func() { cli.Close() })
 	return cli
+}
+
+// NewClient returns a client for endpoints (the caller closes it) set up as the
+// cluster's own: on a TLS cluster it trusts the cluster's CA and presents its client
+// certificate; after EnableAuth it logs in as root. It logs nothing.
+func (c *Cluster) NewClient(endpoints ...string) (*clientv3.Client, error) {
+	cfg := clientv3.Config{Endpoints: endpoints, Logger: zap.NewNop(), DialTimeout: 10 * time.Second}
+	if c.pki != nil {
+		cfg.TLS = c.pki.clientConfig()
+	}
+	c.authMu.Lock()
+	if c.rootPassword != "" {
+		cfg.Username, cfg.Password = "root", c.rootPassword
+	}
+	c.authMu.Unlock()
+	return clientv3.New(cfg)
 }
 
 // NewClient returns a client for endpoints that logs nothing (the caller closes it).

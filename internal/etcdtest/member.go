@@ -41,7 +41,8 @@ type process struct {
 // Name returns the member's etcd name (m0, m1, ...).
 func (m *Member) Name() string { return m.name }
 
-// ClientURL returns the member's client URL (http://127.0.0.1:port).
+// ClientURL returns the member's client URL (http://127.0.0.1:port, or https://
+// with WithTLS).
 func (m *Member) ClientURL() string { return m.clientURL }
 
 // PeerURL returns the member's peer URL.
@@ -188,7 +189,7 @@ func (m *Member) client() (*clientv3.Client, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cli == nil {
-		cli, err := NewClient(m.clientURL)
+		cli, err := m.c.NewClient(m.clientURL)
 		if err != nil {
 			return nil, fmt.Errorf("etcdtest: client for %s: %w", m.clientURL, err)
 		}

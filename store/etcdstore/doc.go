@@ -71,6 +71,19 @@
 // Once a batch meets an unavailable cluster, the whole batch fails at once
 // instead of every function waiting out its own deadline.
 //
+// # Connecting: TLS and credentials
+//
+// Options.TLS carries the CA and the client certificate; Username and
+// Password log in to etcd's role-based auth (the user's roles need readwrite
+// on the prefix's range, nothing more). gRPC reports an endpoint it could not
+// use only as a passed deadline, so when Open reaches no server it connects to
+// each endpoint itself and wraps an EndpointError per problem it finds (a
+// TLS handshake the CA does not trust, a refused client certificate, a TLS
+// server behind http://), beside store.ErrUnavailable. A wrong password, an
+// unknown user or missing permissions are not ErrUnavailable (a retry will
+// not help): their errors name the user and wrap etcd's rpctypes error. The
+// password is scrubbed from every error Open returns.
+//
 // # Instances
 //
 // Open grants a lease (Options.SessionTTL, default 10 s) kept alive by a

@@ -60,8 +60,10 @@ type Options struct {
 	Prefix string
 	// TLS, when not nil, is used to reach etcd (client certificates, CA).
 	TLS *tls.Config
-	// Username and Password authenticate to etcd when Username is set. The
-	// password is never logged or put in an error.
+	// Username and Password authenticate to etcd when Username is set (then
+	// Password is required: etcd would otherwise take the requests as from the
+	// user its client certificate names, or refuse them). The password is
+	// never logged or put in an error.
 	Username, Password string
 	// DialTimeout bounds connecting at Open (default 5s).
 	DialTimeout time.Duration
@@ -103,6 +105,7 @@ type Store struct {
 	cli       *clientv3.Client
 	prefix    string
 	endpoints []string
+	username  string
 	auditKey  []byte
 	opTimeout time.Duration
 	ttl       int
@@ -170,6 +173,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{
 		prefix:    prefix,
 		endpoints: append([]string(nil), opts.Endpoints...),
+		username:  opts.Username,
 		auditKey:  append([]byte(nil), opts.AuditKey...),
 		opTimeout: orDefault(opts.OpTimeout, DefaultOpTimeout),
 		ttl:       int((ttl + time.Second - 1) / time.Second),
@@ -190,9 +194,16 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.maxOps < 4 {
 		return nil, fmt.Errorf("etcdstore: MaxTxnOps %d is too small", s.maxOps)
 	}
+	if opts.Username != "" && opts.Password == "" {
+		return nil, fmt.Errorf("etcdstore: user %q without a password", opts.Username)
+	}
+	if opts.Username == "" && opts.Password != "" {
+		return nil, errors.New("etcdstore: a password without a user name")
+	}
+	dialTimeout := orDefault(opts.DialTimeout, DefaultDialTimeout)
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            s.endpoints,
-		DialTimeout:          orDefault(opts.DialTimeout, DefaultDialTimeout),
+		DialTimeout:          dialTimeout,
 		DialKeepAliveTime:    5 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
 		TLS:                  opts.TLS,
@@ -202,7 +213,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		Context:              context.WithoutCancel(ctx),
 	})
 	if err != nil {
-		return nil, s.scrub(fmt.Errorf("%w: connecting to %s: %w", store.ErrUnavailable, s.Describe(), err), opts.Password)
+		return nil, s.scrub(s.openErr(ctx, "connecting to "+s.Describe(), err, opts.TLS), opts.Password)
 	}
 	s.cli = cli
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -216,7 +227,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	resp, err := cli.Get(octx, s.prefix+keyOwners, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	cancel()
 	if err != nil {
-		return fail(s.etcdErr("reading "+s.Describe(), err))
+		return fail(s.openErr(ctx, "reading "+s.Describe(), err, opts.TLS))
 	}
 	s.seen(resp.Header.Revision)
 	s.owner = newOwnerID()
@@ -370,14 +381,39 @@ func (s *Store) opCtx() (context.Context, context.CancelFunc) {
 }
 
 // etcdErr wraps an error of an etcd call. Requests etcd refuses for their size
-// are the caller's problem; everything else (no leader, lost quorum, deadline,
-// connection refused) wraps store.ErrUnavailable.
+// are the caller's problem, and refusals of the credentials or the user's
+// permissions (a retry will not help) name the user; everything else (no
+// leader, lost quorum, deadline, connection refused) wraps store.ErrUnavailable.
 func (s *Store) etcdErr(op string, err error) error {
 	switch {
-	case errors.Is(err, rpctypes.ErrTooManyOps), errors.Is(err, rpctypes.ErrRequestTooLarge), errors.Is(err, rpctypes.ErrPermissionDenied):
+	case errors.Is(err, rpctypes.ErrTooManyOps), errors.Is(err, rpctypes.ErrRequestTooLarge):
 		return fmt.Errorf("etcd: %s: %w", op, err)
+	case errors.Is(err, rpctypes.ErrAuthFailed):
+		return fmt.Errorf("etcd: %s: user %q: wrong user name or password: %w", op, s.username, err)
+	case errors.Is(err, rpctypes.ErrPermissionDenied), errors.Is(err, rpctypes.ErrUserEmpty):
+		who := "no user (etcd auth is on: give a user name and password, or a client certificate naming a user)"
+		if s.username != "" {
+			who = fmt.Sprintf("user %q (its roles must grant readwrite on the keys under %s)", s.username, s.prefix)
+		}
+		return fmt.Errorf("etcd: %s: permission denied to %s: %w", op, who, err)
 	}
 	return fmt.Errorf("%w: etcd: %s: %w", store.ErrUnavailable, op, err)
+}
+
+// openErr is etcdErr for Open's first contact: when no server answered at
+// all, it connects to each endpoint itself to say why (a TLS handshake that
+// failed, a client certificate refused, nothing listening), which gRPC's
+// "context deadline exceeded" does not.
+func (s *Store) openErr(ctx context.Context, op string, err error, cfg *tls.Config) error {
+	err = s.etcdErr(op, err)
+	if !errors.Is(err, store.ErrUnavailable) || reachedServer(err) {
+		return err
+	}
+	found := diagnose(context.WithoutCancel(ctx), s.endpoints, cfg)
+	if len(found) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; %w", err, errors.Join(found...))
 }
 
 // scrub takes the password out of an error's text, in case a layer below
