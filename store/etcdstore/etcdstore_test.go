@@ -248,6 +248,42 @@ func TestConflictRerunsBatch(t *testing.T) {
 	}
 }
 
+// TestConflictRetriesBounded: a transaction that another instance's writes
+// keep invalidating runs MaxRetries+1 times, then fails with an error
+// wrapping store.ErrUnavailable (orders answers it as a retryable
+// `unavailable`), and none of its writes is committed.
+func TestConflictRetriesBounded(t *testing.T) {
+	prefix := newPrefix(t)
+	const maxRetries = 3
+	a := mustOpen(t, shared.Endpoints(), prefix, func(o *Options) { o.MaxRetries = maxRetries })
+	b := mustOpen(t, shared.Endpoints(), prefix)
+	runs := 0
+	err := a.UpdateBucket("c", func(bk store.Bucket) error {
+		runs++
+		bk.Get([]byte("x"))
+		// Another instance writes what this one just read, every time.
+		if err := b.UpdateBucket("c", func(bb store.Bucket) error { return bb.Put([]byte("x"), []byte(fmt.Sprint(runs))) }); err != nil {
+			t.Error(err)
+		}
+		return bk.Put([]byte("y"), []byte("written"))
+	})
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "conflicted") {
+		t.Fatalf("err = %v, want ErrUnavailable naming the conflicts", err)
+	}
+	if runs != maxRetries+1 {
+		t.Errorf("the function ran %d times, want %d (MaxRetries %d, then give up)", runs, maxRetries+1, maxRetries)
+	}
+	var y []byte
+	a.ViewBucket("c", func(bk store.Bucket) error { y = bk.Get([]byte("y")); return nil })
+	if y != nil {
+		t.Errorf("y = %q after the transaction failed, want it absent", y)
+	}
+	// The store goes on: the next transaction commits.
+	if err := a.UpdateBucket("c", func(bk store.Bucket) error { return bk.Put([]byte("y"), []byte("later")) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRangeConflict: a key inserted into a range that a transaction read,
 // and a key deleted from it, make it run again.
 func TestRangeConflict(t *testing.T) {
@@ -786,6 +822,151 @@ func TestOwnerLiveness(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLockReleasedAfterQuorumLoss: a lock released while etcd is down (the
+// release's delete fails) is released for real once the cluster is back,
+// so another instance waiting for it gets it. Without that the holder's lock
+// key stays for as long as its session lives (sessions outlive a short
+// quorum loss), and every other instance's Lock waits for it.
+func TestLockReleasedAfterQuorumLoss(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	a := mustOpen(t, c.Endpoints(), "/lq/", long)
+	b := mustOpen(t, c.Endpoints(), "/lq/", long)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	release, err := a.Lock(ctx, "paper")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every member down: the release's delete cannot even be sent, so it is
+	// certainly not applied later (with one member left up it sometimes is).
+	for _, m := range c.Members() {
+		if err := m.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release()
+	if err := c.RestartStopped(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer hcancel()
+	if err := c.WaitHealthy(hctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	releaseB, err := b.Lock(ctx, "paper")
+	if err != nil {
+		t.Fatalf("the other instance's Lock after the quorum came back: %v after %v (the lock released during the loss is still held)", err, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("the other instance got the lock %v after the cluster was healthy", time.Since(start).Round(time.Millisecond))
+	releaseB()
+	// a still locks and unlocks normally.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	releaseA, err := a.Lock(ctx, "paper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseA()
+}
+
+// TestLockTriedDuringQuorumLoss: a Lock that fails while etcd has no quorum
+// (its queue key's Txn may still be applied once the quorum is back) leaves
+// nothing that blocks another instance's Lock afterwards.
+func TestLockTriedDuringQuorumLoss(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	a := mustOpen(t, c.Endpoints(), "/lq/", long)
+	b := mustOpen(t, c.Endpoints(), "/lq/", long)
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_, err := a.Lock(ctx, "paper")
+	cancel()
+	if err == nil {
+		t.Fatal("Lock without quorum succeeded")
+	}
+	t.Logf("Lock without quorum: %v", err)
+	if err := c.RestartStopped(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer hcancel()
+	if err := c.WaitHealthy(hctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	releaseB, err := b.Lock(ctx, "paper")
+	if err != nil {
+		t.Fatalf("the other instance's Lock after the quorum came back: %v after %v", err, time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("the other instance got the lock %v after the cluster was healthy", time.Since(start).Round(time.Millisecond))
+	releaseB()
+}
+
+// TestLockWaiterAnswersAtItsDeadline: a Lock waiting behind another
+// instance's hold when etcd loses its quorum returns when its context ends,
+// not when the quorum is back, and leaves nothing behind that blocks a later
+// Lock.
+func TestLockWaiterAnswersAtItsDeadline(t *testing.T) {
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	a := mustOpen(t, c.Endpoints(), "/lw/", long)
+	b := mustOpen(t, c.Endpoints(), "/lw/", long)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	releaseB, err := b.Lock(ctx, "paper")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	const wait = 3 * time.Second
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		release, err := a.Lock(ctx, "paper")
+		if err == nil {
+			release()
+		}
+		done <- err
+	}()
+	time.Sleep(500 * time.Millisecond) // a is waiting behind b
+	if _, err := c.KillQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a got the lock b holds")
+		}
+		t.Logf("the waiting Lock answered after %v (its context: %v): %v", time.Since(start).Round(time.Millisecond), wait, err)
+	case <-time.After(wait + 10*time.Second):
+		t.Fatalf("the waiting Lock has not answered %v after its context ended (etcd still without quorum)", 10*time.Second)
+	}
+	releaseB()
+	if err := c.RestartStopped(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	// b first: a does not lock again, so anything a's failed wait left in
+	// the lock's queue would stay there, ahead of b, as long as a lives.
+	for _, s := range []*Store{b, a} {
+		release, err := s.Lock(ctx, "paper")
+		if err != nil {
+			t.Fatalf("Lock after the quorum came back: %v", err)
+		}
+		release()
 	}
 }
 

@@ -2,11 +2,9 @@ package etcdstore
 
 import (
 	"context"
-	"sync"
 
 	"github.com/sibylmcp/sibyl/store"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // OwnerLive reports whether the instance named owner is registered: its
@@ -59,44 +57,4 @@ func (s *Store) WatchRecord(ctx context.Context, id store.RecordID) <-chan struc
 		}
 	}()
 	return ch
-}
-
-// Lock takes the cluster-wide lock name: first among this instance's
-// callers, then an etcd mutex under locks/<name> on the instance's session,
-// so a holder whose instance dies loses it with its lease.
-func (s *Store) Lock(ctx context.Context, name string) (func(), error) {
-	if err := s.checkOpen(); err != nil {
-		return nil, err
-	}
-	v, _ := s.locks.LoadOrStore(name, make(chan struct{}, 1))
-	local := v.(chan struct{})
-	select {
-	case local <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	sess := s.session()
-	if sess == nil {
-		<-local
-		return nil, errLeaseLostUnavailable()
-	}
-	m := concurrency.NewMutex(sess, s.prefix+keyLocks+name)
-	if err := m.Lock(ctx); err != nil {
-		<-local
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, s.etcdErr("taking lock "+name, err)
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			uctx, cancel := s.opCtx()
-			if err := m.Unlock(uctx); err != nil {
-				s.log.Warn("etcd: releasing a lock; it goes with the instance lease", "lock", name, "err", err)
-			}
-			cancel()
-			<-local
-		})
-	}, nil
 }
