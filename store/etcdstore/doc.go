@@ -84,6 +84,13 @@
 // not help): their errors name the user and wrap etcd's rpctypes error. The
 // password is scrubbed from every error Open returns.
 //
+// The store logs in itself (login.go) instead of through clientv3's
+// Username/Password: against an etcd 3.4 server clientv3 cannot log in again
+// once its token lapsed (after --auth-token-ttl, 300 s by default, without a
+// request), and every call then failed until a restart (TestAuthTokenExpiry).
+// A request refused for its token is sent once more with a new one; etcd
+// refused it without applying it.
+//
 // # Instances
 //
 // Open grants a lease (Options.SessionTTL, default 10 s) kept alive by a

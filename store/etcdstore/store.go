@@ -106,6 +106,7 @@ type Store struct {
 	prefix    string
 	endpoints []string
 	username  string
+	login     *login // nil without a user
 	auditKey  []byte
 	opTimeout time.Duration
 	ttl       int
@@ -201,18 +202,29 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("etcdstore: a password without a user name")
 	}
 	dialTimeout := orDefault(opts.DialTimeout, DefaultDialTimeout)
-	cli, err := clientv3.New(clientv3.Config{
+	cfg := clientv3.Config{
 		Endpoints:            s.endpoints,
 		DialTimeout:          dialTimeout,
 		DialKeepAliveTime:    5 * time.Second,
 		DialKeepAliveTimeout: 5 * time.Second,
 		TLS:                  opts.TLS,
-		Username:             opts.Username,
-		Password:             opts.Password,
 		Logger:               zap.NewNop(),
 		Context:              context.WithoutCancel(ctx),
-	})
+	}
+	if opts.Username != "" {
+		// Not cfg.Username: see login.
+		lctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		lg, err := newLogin(lctx, cfg, opts.Username, opts.Password)
+		cancel()
+		if err != nil {
+			return nil, s.scrub(s.openErr(ctx, "logging in to "+s.Describe(), err, opts.TLS), opts.Password)
+		}
+		s.login = lg
+		cfg.DialOptions = lg.dialOptions()
+	}
+	cli, err := clientv3.New(cfg)
 	if err != nil {
+		s.closeLogin()
 		return nil, s.scrub(s.openErr(ctx, "connecting to "+s.Describe(), err, opts.TLS), opts.Password)
 	}
 	s.cli = cli
@@ -220,6 +232,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	fail := func(err error) (*Store, error) {
 		s.cancel()
 		cli.Close()
+		s.closeLogin()
 		return nil, s.scrub(err, opts.Password)
 	}
 	// A first read: the endpoints answer, the credentials work, a quorum is there.
@@ -491,7 +504,14 @@ func (s *Store) Close() error {
 	if cerr := s.cli.Close(); cerr != nil && !errors.Is(cerr, context.Canceled) {
 		err = cerr
 	}
+	s.closeLogin()
 	return err
+}
+
+func (s *Store) closeLogin() {
+	if s.login != nil {
+		s.login.close()
+	}
 }
 
 // checkOpen returns store.ErrClosed after Close.

@@ -303,3 +303,36 @@ func TestUserWithoutPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthTokenExpiry: etcd's auth tokens lapse after --auth-token-ttl of
+// disuse (300 s by default; 1 s here). An instance logged in as a user that
+// sits idle longer than that, and longer than its own session TTL, still
+// commits and reads afterwards, and its lease stayed alive: the client logs in
+// again by itself and the session's keep-alives are not refused.
+func TestAuthTokenExpiry(t *testing.T) {
+	c := etcdtest.StartCluster(t, 1, etcdtest.WithFlags("--auth-token-ttl=1"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const password = "Pw-ttl-2b7d"
+	if err := c.AddUser(ctx, "sibyl", password, "/ttl/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnableAuth(ctx, "root-"+password); err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, c.Endpoints(), "/ttl/", func(o *Options) {
+		o.Username, o.Password, o.SessionTTL = "sibyl", password, 2*time.Second
+	})
+	roundTrip(t, s)
+	lease := s.lease.Load()
+	time.Sleep(5 * time.Second) // idle: past the token's TTL and the session's
+	if err := s.UpdateBucket("tls", func(b store.Bucket) error { return b.Put([]byte("k2"), []byte("v2")) }); err != nil {
+		t.Fatalf("commit after the token lapsed: %v", err)
+	}
+	if !s.OwnerLive(s.Owner()) {
+		t.Fatal("OwnerLive after idling: false, want true")
+	}
+	if got := s.lease.Load(); got != lease {
+		t.Errorf("the instance lease changed from %x to %x while idle: it lapsed", lease, got)
+	}
+}
