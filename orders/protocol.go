@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/sibylmcp/sibyl/canon"
 	"slices"
@@ -352,6 +353,11 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 		_, err = t.AppendAudit(audit)
 		return err
 	})
+	if errors.Is(err, store.ErrUnavailable) {
+		// The claim may have been recorded with its answer lost: nobody
+		// would work on it, yet its lease would hold every retry off.
+		s.releaseLostClaim(a, id, now.Add(s.opts.Lease))
+	}
 	return c, err
 }
 
