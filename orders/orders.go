@@ -323,6 +323,11 @@ type Action struct {
 	// an existing pending record whose lease is over, and writes nothing
 	// otherwise.
 	background bool
+	// recordAbsent: the caller has just read the key's record and found none
+	// (Place's step check). The first claim then skips reading it again
+	// before its transaction; the transaction reads it (on etcd from the
+	// read cache that read filled) and its commit checks it is still absent.
+	recordAbsent bool
 }
 
 // Place places an order exactly once per (principal, place_order, key).
@@ -354,7 +359,8 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 	if err := validateOrder(req.Order); err != nil {
 		return refused(err)
 	}
-	if err := s.checkSteps(ctx, req.Principal, req.Key, venueName, native, req.Order); err != nil {
+	absent, err := s.checkSteps(ctx, req.Principal, req.Key, venueName, native, req.Order)
+	if err != nil {
 		if sibyl.ErrorCode(err).Retryable() {
 			return Result{}, err // nothing recorded or sent; the check runs again on the retry
 		}
@@ -383,7 +389,12 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 			// the transaction), and only for a key not used before: a retry
 			// gets the stored decision.
 			if v, ok := s.venues[venueName]; ok && ValidateKey(req.Key) == nil {
-				if _, used, err := s.store.Record(store.RecordID{Principal: req.Principal, Tool: ToolPlaceOrder, Key: req.Key}); err == nil && !used {
+				if !absent {
+					if _, used, err := s.store.Record(store.RecordID{Principal: req.Principal, Tool: ToolPlaceOrder, Key: req.Key}); err == nil && !used {
+						absent = true
+					}
+				}
+				if absent {
 					m, err := mid(ctx, v, native, req.Order.Outcome)
 					if err != nil {
 						return refused(err)
@@ -395,7 +406,7 @@ func (s *Service) Place(ctx context.Context, req PlaceRequest) (PlaceResult, err
 		ro = &r
 	}
 	a := Action{
-		risk: ro, confirm: req.Confirmation,
+		risk: ro, confirm: req.Confirmation, recordAbsent: absent,
 		Tool: ToolPlaceOrder, Principal: req.Principal, Session: req.Session, Transport: req.Transport,
 		Key: req.Key, Args: args, FingerprintArgs: req.FingerprintArgs, EquivalentArgs: req.EquivalentArgs, Venue: venueName, NativeMarketID: native,
 		CheckDuplicate: true, AllowDuplicate: req.AllowDuplicate, OpensOrder: true,

@@ -102,7 +102,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	// loses the claim race discards its own).
 	var prepared *sibyl.PreparedOrder
 	if a.Prepare != nil {
-		if _, exists, err := s.store.Record(id); err != nil {
+		if exists, err := s.recordExists(a, id); err != nil {
 			return res, sibyl.WrapError(sibyl.Internal, fmt.Errorf("reading idempotency record: %w", err), "internal error")
 		} else if !exists {
 			pctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
@@ -125,6 +125,7 @@ func (s *Service) Do(ctx context.Context, a Action) (Result, error) {
 	deadline := time.Now().Add(s.opts.WaitInFlight)
 	for {
 		c, err := s.claim(a, id, fp, coid, prepared)
+		a.recordAbsent = false // true only of the first claim
 		if err != nil {
 			return res, s.storeError("claiming idempotency key", err)
 		}
@@ -188,6 +189,16 @@ func replay(rec store.Record, coid string) (Result, error) {
 	return res, nil
 }
 
+// recordExists reports whether id has a record, without reading it again
+// when the caller just found it absent (a.recordAbsent).
+func (s *Service) recordExists(a Action, id store.RecordID) (bool, error) {
+	if a.recordAbsent {
+		return false, nil
+	}
+	_, exists, err := s.store.Record(id)
+	return exists, err
+}
+
 // claim is step 1: one transaction, on disk before the venue is called.
 func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *sibyl.PreparedOrder) (claim, error) {
 	// Read-only fast path: a live owner means waiting, with no write (and no
@@ -199,18 +210,23 @@ func (s *Service) claim(a Action, id store.RecordID, fp, coid string, prepared *
 	// they are still current).
 	var rec store.Record
 	var ok bool
-	err := s.store.View(func(t store.Txn) error {
-		var err error
-		if rec, ok, err = t.Record(id); err != nil || ok {
+	checkDup := a.CheckDuplicate && !a.AllowDuplicate
+	if !a.recordAbsent || checkDup {
+		err := s.store.View(func(t store.Txn) error {
+			var err error
+			if !a.recordAbsent {
+				if rec, ok, err = t.Record(id); err != nil || ok {
+					return err
+				}
+			}
+			if checkDup {
+				_, _, err = t.FingerprintUse(a.Principal, a.Tool, fp)
+			}
 			return err
+		})
+		if err != nil {
+			return claim{}, err
 		}
-		if a.CheckDuplicate && !a.AllowDuplicate {
-			_, _, err = t.FingerprintUse(a.Principal, a.Tool, fp)
-		}
-		return err
-	})
-	if err != nil {
-		return claim{}, err
 	}
 	if ok && rec.State == store.Pending && a.sameRequest(rec.Fingerprint, fp) && s.leaseLive(rec, s.now()) {
 		return claim{kind: claimWait, rec: rec}, nil

@@ -67,17 +67,20 @@ func (s *Service) marketRules(ctx context.Context, venueName string, v sibyl.Ven
 // before: a retry of a recorded key gets the stored outcome (or reconciles
 // and resends the order that passed this check), even when the market has
 // since closed or changed its steps. The error names the valid steps.
-func (s *Service) checkSteps(ctx context.Context, principal, key, venueName, native string, req sibyl.OrderRequest) error {
+//
+// absent reports that the key's record was read and not found: the claim
+// need not read it again before its transaction (which checks it anyway).
+func (s *Service) checkSteps(ctx context.Context, principal, key, venueName, native string, req sibyl.OrderRequest) (absent bool, err error) {
 	v, ok := s.venues[venueName]
 	if !ok || ValidateKey(key) != nil {
-		return nil // Do refuses these with the proper error
+		return false, nil // Do refuses these with the proper error
 	}
 	if _, used, err := s.store.Record(store.RecordID{Principal: principal, Tool: ToolPlaceOrder, Key: key}); err != nil || used {
-		return nil
+		return false, nil
 	}
 	rules, err := s.marketRules(ctx, venueName, v, native)
 	if err != nil {
-		return err
+		return true, err
 	}
-	return rules.CheckOrder(req)
+	return true, rules.CheckOrder(req)
 }
