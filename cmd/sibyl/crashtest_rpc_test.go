@@ -473,7 +473,13 @@ var ctEndpointRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`)
 // the extra environment (and extra flags) and waits (at most 30s) for its
 // banner. The caller owns the process: kill it, or register cleanup.
 func launchHTTPServer(dir string, env []string, flags ...string) (*serverProc, error) {
-	cmd := exec.Command(sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dir}, flags...)...)
+	return launchHTTPServerAt("127.0.0.1:0", dir, env, flags...)
+}
+
+// launchHTTPServerAt is launchHTTPServer listening on addr (a loopback
+// address), for restarting an instance on the port a proxy knows it by.
+func launchHTTPServerAt(addr, dir string, env []string, flags ...string) (*serverProc, error) {
+	cmd := exec.Command(sibylBin, append([]string{"serve", "--http", addr, "--data-dir", dir}, flags...)...)
 	cmd.Env = ctEnv(env)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
