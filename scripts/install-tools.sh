@@ -7,7 +7,8 @@
 # and zsh (apt-get, when missing and run as root), for the README transcript test, and
 # chromium (apt-get, likewise), for the headless browser tests of the MCP Apps views,
 # and etcd (Debian's etcd-server package, likewise), for the etcd store's tests, which
-# start their own 3-member clusters on loopback ports (internal/etcdtest).
+# start their own 3-member clusters on loopback ports (internal/etcdtest), and haproxy
+# (Debian's haproxy package, likewise), for TestHAProxy.
 # Idempotent: a tool already at the wanted version is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,26 @@ if ! command -v etcd >/dev/null; then
   fi
 fi
 command -v etcd >/dev/null && echo "install-tools: $(etcd --version 2>/dev/null | head -1)" >&2
+
+# HAProxy (Debian's haproxy package; /usr/sbin/haproxy) runs the README's load-balancer
+# config in TestHAProxy, which starts its own haproxy on free loopback ports (under
+# CI=true a missing haproxy fails it). The package's service is not needed: its default
+# /etc/haproxy/haproxy.cfg has no listener, and where a service manager started it, it is
+# stopped here so that nothing but the tests' own haproxy runs.
+if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "install-tools: installing haproxy" >&2
+    apt-get install -y haproxy >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y haproxy >/dev/null 2>&1; } ||
+      echo "install-tools: could not install haproxy" >&2
+    if command -v systemctl >/dev/null && systemctl is-active --quiet haproxy 2>/dev/null; then
+      systemctl stop haproxy >/dev/null 2>&1 || true
+    fi
+  else
+    echo "install-tools: haproxy is missing (apt-get install haproxy): TestHAProxy needs it under CI" >&2
+  fi
+fi
+{ command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ]; } &&
+  echo "install-tools: $(PATH="$PATH:/usr/sbin" haproxy -v 2>/dev/null | head -1)" >&2
 
 if ! command -v npm >/dev/null; then
   echo "install-tools: npm is needed to fetch Node 22 and the MCP test peers (apt-get install npm)" >&2

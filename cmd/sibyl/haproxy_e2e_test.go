@@ -270,6 +270,7 @@ func (h *haproxyProc) waitServer(ctx context.Context, name, want string, within 
 type haClient struct {
 	endpoint string
 	token    string
+	version  string // the protocol version asked for ("": the SDK's default, 2026-07-28, without a session)
 	cs       *sdk.ClientSession
 	reopened int
 }
@@ -279,9 +280,14 @@ func (c *haClient) connect(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	cs, err := client.Connect(cctx, &sdk.StreamableClientTransport{Endpoint: c.endpoint,
-		HTTPClient: &http.Client{Transport: bearer{c.token, &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}}}, nil)
+		HTTPClient: &http.Client{Transport: bearer{c.token, &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}}},
+		&sdk.ClientSessionOptions{ProtocolVersion: c.version})
 	if err != nil {
 		return err
+	}
+	if got := cs.InitializeResult().ProtocolVersion; c.version != "" && (got != c.version || cs.ID() == "") {
+		_ = cs.Close()
+		return fmt.Errorf("negotiated %s (session %q), want %s with a session", got, cs.ID(), c.version)
 	}
 	if c.cs != nil {
 		_ = c.cs.Close()
@@ -434,14 +440,18 @@ func TestHAProxy(t *testing.T) {
 	}
 	ready := time.Since(began)
 
-	// Agents: SDK sessions through HAProxy.
+	// Agents: SDK clients through HAProxy, on the SDK's default 2026-07-28
+	// (stateless) and on 2025-11-25 (an Mcp-Session-Id that every instance
+	// serves from etcd, and a GET stream on one of them).
 	const nClients = 5
 	clients := make([]*haClient, nClients)
+	versions := map[string]int{}
 	for i := range clients {
-		clients[i] = &haClient{endpoint: hp.endpoint, token: r.token}
+		clients[i] = &haClient{endpoint: hp.endpoint, token: r.token, version: []string{"", "2025-11-25"}[i%2]}
 		if err := clients[i].connect(ctx); err != nil {
 			t.Fatalf("client %d: SDK connect through haproxy: %v", i, err)
 		}
+		versions[clients[i].cs.InitializeResult().ProtocolVersion]++
 	}
 	t.Cleanup(func() {
 		for _, c := range clients {
@@ -557,8 +567,8 @@ func TestHAProxy(t *testing.T) {
 	for _, a := range log1.attempts {
 		outcomes1[a.outcome]++
 	}
-	t.Logf("all up: %d keys placed and replayed by %d SDK clients through haproxy in %v: attempts %v; haproxy chose %v",
-		nFirst, nClients, phase1.Round(time.Millisecond), outcomes1, spread)
+	t.Logf("all up: %d keys placed and replayed by %d SDK clients (protocol versions %v) through haproxy in %v: attempts %v; haproxy chose %v",
+		nFirst, nClients, versions, phase1.Round(time.Millisecond), outcomes1, spread)
 
 	// 2. SIGKILL s1 while the clients go on: each places new keys and replays
 	// old ones, until HAProxy has taken s1 out and 2 s more.
@@ -636,6 +646,18 @@ func TestHAProxy(t *testing.T) {
 			t.Errorf("after haproxy took s1 out: %d calls got no answer (%s), want none", n, o)
 		}
 	}
+	// Before the check took it out, round robin still chose s1; its refused
+	// connections were redispatched (option redispatch), so only the calls in
+	// flight on s1 at the kill went unanswered, not those sent later.
+	window := map[string]int{}
+	for _, a := range log2.attempts {
+		if a.start.After(killed.Add(250*time.Millisecond)) && a.start.Before(downAt) {
+			window[a.outcome]++
+			if strings.HasPrefix(a.outcome, "error: ") {
+				t.Errorf("a call sent %v after the kill, before haproxy took s1 out, got no answer (%s): a refused connection was not moved to another server", a.start.Sub(killed).Round(time.Millisecond), a.outcome)
+			}
+		}
+	}
 	if after["order"] < 20 {
 		t.Errorf("only %d orders answered in the 2 s after haproxy took s1 out", after["order"])
 	}
@@ -647,8 +669,8 @@ func TestHAProxy(t *testing.T) {
 	if !lastFailure.IsZero() {
 		failedFor = fmt.Sprintf("the last failed attempt ended %v after the kill", lastFailure.Sub(killed).Round(10*time.Millisecond))
 	}
-	t.Logf("s1 SIGKILLed: haproxy marked it DOWN %v later (check %s); attempts before that %v, after %v; %s; slowest order answered meanwhile %v; sessions reopened %d; s1 retries %d, redispatched %d, connection errors %d, response errors %d",
-		downAfter.Round(10*time.Millisecond), ss["s1"].checkStatus, before, after, failedFor, slowest.Round(time.Millisecond),
+	t.Logf("s1 SIGKILLed: haproxy marked it DOWN %v later (check %s); attempts before that %v (from 0.25 s after the kill: %v), after %v; %s; slowest order answered meanwhile %v; sessions reopened %d; s1 retries %d, redispatched %d, connection errors %d, response errors %d",
+		downAfter.Round(10*time.Millisecond), ss["s1"].checkStatus, before, window, after, failedFor, slowest.Round(time.Millisecond),
 		reopened, ss["s1"].retries, ss["s1"].redispatch, ss["s1"].conErrors, ss["s1"].respErrors)
 
 	// One order per key at the exchange, the one every caller was told, sent once.
