@@ -411,7 +411,9 @@ type haKey struct {
 // clients go on placing and replaying (retrying the same key on no answer or a
 // retryable refusal): HAProxy's /readyz check takes it out, after which every
 // call is answered, and still one order per key exists. Restarted on its port,
-// the check puts it back and it serves again.
+// the check puts it back and it serves again. With `option redispatch` or
+// `mode http` taken out of the README's config it fails: refused connections
+// are answered 503, or the calls are not balanced per request.
 func TestHAProxy(t *testing.T) {
 	bin := haproxyBin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -430,7 +432,7 @@ func TestHAProxy(t *testing.T) {
 	}
 	ports := freeLoopbackPorts(t, 2)
 	cfg := readmeHAProxyConfig(t, fmt.Sprintf("127.0.0.1:%d", ports[0]), addrs) +
-		fmt.Sprintf("\n# added by the test, to read HAProxy's view of its servers\nfrontend stats\n    bind 127.0.0.1:%d\n    stats enable\n    stats uri /stats\n", ports[1])
+		fmt.Sprintf("\n# added by the test, to read HAProxy's view of its servers\nfrontend stats\n    mode http\n    bind 127.0.0.1:%d\n    stats enable\n    stats uri /stats\n", ports[1])
 	hp := startHAProxy(t, bin, cfg, ports[0], ports[1])
 	names := []string{"s1", "s2", "s3"}
 	for _, n := range names {
