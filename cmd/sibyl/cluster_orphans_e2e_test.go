@@ -1,73 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"os/exec"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/sibylmcp/sibyl/internal/etcdtest"
 )
-
-// loggedServer is a `sibyl serve --http` process whose log lines are kept.
-type loggedServer struct {
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	log strings.Builder
-}
-
-func (s *loggedServer) logged(substr string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Contains(s.log.String(), substr)
-}
-
-// startLoggedServer starts `sibyl serve --http` with extra flags, keeps its
-// stderr, and waits for its endpoint line.
-func startLoggedServer(t *testing.T, extra ...string) *loggedServer {
-	t.Helper()
-	s := &loggedServer{cmd: exec.Command(sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", t.TempDir()}, extra...)...)}
-	s.cmd.Env = ctEnv(nil)
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		_ = s.cmd.Wait()
-	})
-	found := make(chan struct{})
-	go func() {
-		re := regexp.MustCompile(`http://127\.0\.0\.1:\d+/mcp`)
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			s.mu.Lock()
-			s.log.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-			if re.MatchString(sc.Text()) {
-				once.Do(func() { close(found) })
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	select {
-	case <-found:
-	case <-time.After(30 * time.Second):
-		t.Fatal("sibyl serve --http printed no endpoint within 30s")
-	}
-	return s
-}
 
 // TestClusterOrphansOneLeader: on etcd one instance, elected through the
 // store's lock, looks for the cancel-on-disconnect watches of instances that
@@ -79,13 +21,22 @@ func TestClusterOrphansOneLeader(t *testing.T) {
 	eps := strings.Join(c.Endpoints(), ",")
 	flags := []string{"--store", "etcd", "--etcd-endpoints", eps, "--etcd-session-ttl", "2s"}
 	const leads = "leads the check for orphaned watches"
-	servers := []*loggedServer{startLoggedServer(t, flags...), startLoggedServer(t, flags...)}
+	var servers []*serverProc
+	for range 2 {
+		p, err := launchHTTPServer(t.TempDir(), nil, flags...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.kill)
+		servers = append(servers, p)
+	}
+	logged := func(p *serverProc, s string) bool { return strings.Contains(p.stderr.String(), s) }
 	leader := func(within time.Duration) []int {
 		deadline := time.Now().Add(within)
 		for {
 			var idx []int
 			for i, s := range servers {
-				if s.logged(leads) {
+				if logged(s, leads) {
 					idx = append(idx, i)
 				}
 			}
@@ -166,7 +117,7 @@ func TestClusterOrphansOneLeader(t *testing.T) {
 	_ = servers[first[0]].cmd.Process.Kill()
 	other := 1 - first[0]
 	deadline := time.Now().Add(30 * time.Second)
-	for !servers[other].logged(leads) {
+	for !logged(servers[other], leads) {
 		if time.Now().After(deadline) {
 			t.Fatal("the other instance does not lead the orphan check 30 s after the leader died")
 		}
