@@ -849,6 +849,13 @@ func TestLockReleasedAfterQuorumLoss(t *testing.T) {
 		}
 	}
 	release()
+	restartAndLock(t, c, b, a) // a still locks and unlocks normally too
+}
+
+// restartAndLock restarts c's stopped members, waits for a healthy cluster,
+// then has each store take and release the lock "paper" in turn.
+func restartAndLock(t *testing.T, c *etcdtest.Cluster, stores ...*Store) {
+	t.Helper()
 	if err := c.RestartStopped(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -857,23 +864,17 @@ func TestLockReleasedAfterQuorumLoss(t *testing.T) {
 	if err := c.WaitHealthy(hctx); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	releaseB, err := b.Lock(ctx, "paper")
-	if err != nil {
-		t.Fatalf("the other instance's Lock after the quorum came back: %v after %v (the lock released during the loss is still held)", err, time.Since(start).Round(time.Millisecond))
+	for i, s := range stores {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		release, err := s.Lock(ctx, "paper")
+		cancel()
+		if err != nil {
+			t.Fatalf("store %d's Lock after the cluster came back: %v after %v (something left behind still holds it)", i, err, time.Since(start).Round(time.Millisecond))
+		}
+		t.Logf("store %d got the lock %v after the cluster was healthy", i, time.Since(start).Round(time.Millisecond))
+		release()
 	}
-	t.Logf("the other instance got the lock %v after the cluster was healthy", time.Since(start).Round(time.Millisecond))
-	releaseB()
-	// a still locks and unlocks normally.
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	releaseA, err := a.Lock(ctx, "paper")
-	if err != nil {
-		t.Fatal(err)
-	}
-	releaseA()
 }
 
 // TestLockTriedDuringQuorumLoss: a Lock that fails while etcd has no quorum
@@ -894,23 +895,7 @@ func TestLockTriedDuringQuorumLoss(t *testing.T) {
 		t.Fatal("Lock without quorum succeeded")
 	}
 	t.Logf("Lock without quorum: %v", err)
-	if err := c.RestartStopped(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	hctx, hcancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer hcancel()
-	if err := c.WaitHealthy(hctx); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	releaseB, err := b.Lock(ctx, "paper")
-	if err != nil {
-		t.Fatalf("the other instance's Lock after the quorum came back: %v after %v", err, time.Since(start).Round(time.Millisecond))
-	}
-	t.Logf("the other instance got the lock %v after the cluster was healthy", time.Since(start).Round(time.Millisecond))
-	releaseB()
+	restartAndLock(t, c, b)
 }
 
 // TestLockWaiterAnswersAtItsDeadline: a Lock waiting behind another
@@ -954,20 +939,9 @@ func TestLockWaiterAnswersAtItsDeadline(t *testing.T) {
 		t.Fatalf("the waiting Lock has not answered %v after its context ended (etcd still without quorum)", 10*time.Second)
 	}
 	releaseB()
-	if err := c.RestartStopped(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
 	// b first: a does not lock again, so anything a's failed wait left in
 	// the lock's queue would stay there, ahead of b, as long as a lives.
-	for _, s := range []*Store{b, a} {
-		release, err := s.Lock(ctx, "paper")
-		if err != nil {
-			t.Fatalf("Lock after the quorum came back: %v", err)
-		}
-		release()
-	}
+	restartAndLock(t, c, b, a)
 }
 
 // TestQuorumLoss: with two of three members down a Commit fails with

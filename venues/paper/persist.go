@@ -266,12 +266,12 @@ func (v *Venue) load() error {
 	}
 	if meta != nil && meta.Seed != v.opts.Seed {
 		if v.shared {
-			return &otherWorldError{fmt.Sprintf("paper state in %s was created with seed %d, not %d: every instance sharing it must run with the same --seed", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)}
+			return &otherWorldError{fmt.Sprintf("paper state in %s was created with seed %d, not %d: every instance sharing it must run with the same --seed (a paper world with another seed needs a store of its own: another --etcd-prefix)", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)}
 		}
 		return &otherWorldError{fmt.Sprintf("paper state in %s was created with seed %d, not %d: open it with the same seed or use another data file", v.opts.Store.Describe(), meta.Seed, v.opts.Seed)}
 	}
 	if meta != nil && meta.World != nil && v.world != nil && *meta.World != *v.world {
-		return &otherWorldError{fmt.Sprintf("paper state in %s was created with %s; this instance has %s: every instance sharing it must run the paper venue with the same settings", v.opts.Store.Describe(), meta.World, v.world)}
+		return &otherWorldError{fmt.Sprintf("paper state in %s was created with %s; this instance has %s: every instance sharing it must run the paper venue with the same settings (a paper world with other settings needs a store of its own: another --etcd-prefix, or another data file on bbolt)", v.opts.Store.Describe(), meta.World, v.world)}
 	}
 	v.st = st
 	if meta != nil {

@@ -644,8 +644,8 @@ func testSharedSettings(t *testing.T, open openShared) {
 	stores := open(t, 3)
 	vs := mustShared(t, stores[:1], Options{Seed: 7}, clk)
 	_, err := New(Options{Seed: 8, Store: stores[1], Now: clk.Now})
-	if err == nil || !strings.Contains(err.Error(), "seed 7, not 8") {
-		t.Errorf("New with another seed: %v, want a refusal naming both seeds", err)
+	if err == nil || !strings.Contains(err.Error(), "seed 7, not 8") || !strings.Contains(err.Error(), "a store of its own") {
+		t.Errorf("New with another seed: %v, want a refusal naming both seeds and the way to another world", err)
 	}
 	var ow *otherWorldError
 	if !errors.As(err, &ow) {
