@@ -39,6 +39,15 @@ type HTTPOptions struct {
 	// (default 15s; negative: no bound). A slower body is cut: 408 and the
 	// connection closed. Headers are bounded by http.Server.ReadHeaderTimeout.
 	BodyTimeout time.Duration
+	// SSEKeepAlive is how often an SSE stream that carries nothing gets a
+	// comment line (": keepalive"), which clients ignore: a GET stream, a
+	// subscriptions/listen request, a POST answered as SSE, or a POST whose
+	// answer takes longer than this (it then turns into an SSE stream, when
+	// the client takes one and did not ask for JSON). Proxies and load
+	// balancers cut connections that are silent past their timeout (HAProxy's
+	// "timeout server", nginx's proxy_read_timeout: 60 s by default). Default
+	// DefaultSSEKeepAlive; negative: never.
+	SSEKeepAlive time.Duration
 	// SessionIdleTimeout ends sessions without traffic for this long (0: never).
 	// A session with a request in flight or a GET stream open is not idle.
 	SessionIdleTimeout time.Duration
@@ -120,6 +129,9 @@ const (
 	DefaultMaxSessions             = 10000
 	DefaultMaxStreamsPerPrincipal  = 100
 	DefaultBodyTimeout             = 15 * time.Second
+	// DefaultSSEKeepAlive is well under the 60 s idle timeouts of HAProxy's
+	// and nginx's usual configurations.
+	DefaultSSEKeepAlive = 15 * time.Second
 )
 
 // NewHTTPHandler returns a handler serving s.
@@ -143,6 +155,9 @@ func NewHTTPHandler(s *Server, opts *HTTPOptions) *HTTPHandler {
 	def(&h.opts.MaxStreamsPerPrincipal, DefaultMaxStreamsPerPrincipal)
 	if h.opts.BodyTimeout == 0 {
 		h.opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if h.opts.SSEKeepAlive == 0 {
+		h.opts.SSEKeepAlive = DefaultSSEKeepAlive
 	}
 	if h.opts.SessionIdleTimeout > 0 {
 		go h.reap()
@@ -642,6 +657,12 @@ func (h *HTTPHandler) runRequest(w http.ResponseWriter, r *http.Request, sess *S
 func (h *HTTPHandler) runRequestHook(w http.ResponseWriter, r *http.Request, sess *Session, m *inMsg, jsonOK, sseOK bool, sid string, before func() *Error) {
 	ps := &postStream{w: w, sseOK: sseOK, jsonOK: jsonOK, sid: sid, preferJSON: h.opts.JSONResponse || !sseOK, id: m.ID, before: before}
 	ps.stateless = sess.stateless
+	if every := h.opts.SSEKeepAlive; every > 0 && sseOK {
+		ps.mu.Lock()
+		ps.kaEvery = every
+		ps.kaTimer = time.AfterFunc(every, ps.keepAlive)
+		ps.mu.Unlock()
+	}
 	var link context.Context
 	if sid != "" {
 		link = sess.ctx // ending the session cancels the request
@@ -663,9 +684,40 @@ type postStream struct {
 	id         json.RawMessage // the request's id
 	before     func() *Error   // run before a result is sent (nil: none)
 
-	mu   sync.Mutex
-	mode int // 0 undecided, 1 JSON written, 2 SSE
-	done bool
+	mu      sync.Mutex
+	mode    int // 0 undecided, 1 JSON written, 2 SSE
+	done    bool
+	kaEvery time.Duration // HTTPOptions.SSEKeepAlive; 0: none
+	kaTimer *time.Timer   // the next keepalive, while not done
+}
+
+// keepAlive runs every kaEvery while the POST is not answered: it sends an
+// SSE comment, first turning an undecided answer into an SSE stream when the
+// client takes one and did not ask for JSON (a JSON answer cannot carry one).
+func (p *postStream) keepAlive() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return
+	}
+	if p.mode == 0 {
+		if !p.sseOK || p.preferJSON {
+			p.kaTimer.Reset(p.kaEvery) // it may turn into SSE later
+			return
+		}
+		p.startSSE()
+	}
+	if p.mode != 2 {
+		return
+	}
+	if _, err := io.WriteString(p.w, sseKeepAlive); err != nil {
+		p.done = true
+		return
+	}
+	if f, ok := p.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	p.kaTimer.Reset(p.kaEvery)
 }
 
 // Header values shared by all responses; net/http only reads them.
@@ -775,6 +827,9 @@ func (p *postStream) finish() {
 		p.w.WriteHeader(http.StatusAccepted)
 	}
 	p.done = true
+	if p.kaTimer != nil {
+		p.kaTimer.Stop()
+	}
 }
 
 // statelessStatus maps a 2026-07-28 response to its HTTP status: 200 for a
@@ -844,9 +899,23 @@ func (h *HTTPHandler) get(w http.ResponseWriter, r *http.Request, principal stri
 		hs.outMu.Unlock()
 		gs.close()
 	}()
-	select {
-	case <-r.Context().Done():
-	case <-hs.ctx.Done():
+	var keepAlive <-chan time.Time
+	if h.opts.SSEKeepAlive > 0 {
+		t := time.NewTicker(h.opts.SSEKeepAlive)
+		defer t.Stop()
+		keepAlive = t.C
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-hs.ctx.Done():
+			return
+		case <-keepAlive:
+			if gs.keepAlive() != nil {
+				return // the client is gone
+			}
+		}
 	}
 }
 
@@ -870,6 +939,26 @@ func (g *getStream) write(msg []byte) error {
 	}
 	return nil
 }
+
+// keepAlive writes an SSE comment, so the stream is not silent.
+func (g *getStream) keepAlive() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return ErrNoClientStream
+	}
+	if _, err := io.WriteString(g.w, sseKeepAlive); err != nil {
+		return err
+	}
+	if f, ok := g.w.(http.Flusher); ok {
+		f.Flush()
+	}
+	return nil
+}
+
+// sseKeepAlive is the comment line an idle SSE stream gets; SSE clients
+// ignore lines that start with a colon.
+const sseKeepAlive = ": keepalive\n\n"
 
 func (g *getStream) close() {
 	g.mu.Lock()

@@ -13,11 +13,12 @@ import (
 // httpLimits are the resource limits of sibyl serve --http, each with an
 // environment twin. Documented in README.md ("Limits").
 type httpLimits struct {
-	readTimeout time.Duration // headers within it, then the body within it
-	idleTimeout time.Duration // keep-alive connections idle this long are closed
-	sessionIdle time.Duration // sessions without traffic this long end
-	maxSessions int           // open sessions per principal
-	maxStreams  int           // open GET streams per principal
+	readTimeout  time.Duration // headers within it, then the body within it
+	idleTimeout  time.Duration // keep-alive connections idle this long are closed
+	sessionIdle  time.Duration // sessions without traffic this long end
+	sseKeepAlive time.Duration // an idle SSE stream gets a comment this often
+	maxSessions  int           // open sessions per principal
+	maxStreams   int           // open GET streams per principal
 }
 
 // Defaults of the HTTP limits (README.md, "Limits").
@@ -65,6 +66,8 @@ func (l *httpLimits) register(fs *flag.FlagSet) error {
 			"HTTP: a request's headers must arrive within `DURATION`, and its body within DURATION more; slower ones are cut (408) and the connection closed"),
 		dur(&l.idleTimeout, "idle-timeout", "SIBYL_IDLE_TIMEOUT", defaultIdleTimeout,
 			"HTTP: close keep-alive connections idle for `DURATION`"),
+		dur(&l.sseKeepAlive, "sse-keepalive", "SIBYL_SSE_KEEPALIVE", mcp.DefaultSSEKeepAlive,
+			"HTTP: send a comment line on an SSE stream (GET stream, subscriptions/listen, a slow POST) silent for `DURATION`, so proxies and load balancers with idle timeouts (60 s in HAProxy's and nginx's usual configs) keep it open"),
 		dur(&l.sessionIdle, "session-idle", "SIBYL_SESSION_IDLE", defaultSessionIdle,
 			"HTTP: end MCP sessions without a request or open GET stream for `DURATION` (the client must initialize again)"),
 		num(&l.maxSessions, "max-sessions", "SIBYL_MAX_SESSIONS", mcp.DefaultMaxSessionsPerPrincipal,
@@ -81,7 +84,7 @@ func (l *httpLimits) register(fs *flag.FlagSet) error {
 
 // check refuses values the flag parser let through.
 func (l *httpLimits) check() error {
-	for name, d := range map[string]time.Duration{"--read-timeout": l.readTimeout, "--idle-timeout": l.idleTimeout, "--session-idle": l.sessionIdle} {
+	for name, d := range map[string]time.Duration{"--read-timeout": l.readTimeout, "--idle-timeout": l.idleTimeout, "--session-idle": l.sessionIdle, "--sse-keepalive": l.sseKeepAlive} {
 		if d <= 0 {
 			return fmt.Errorf("%s %s: want a positive duration", name, d)
 		}
@@ -102,6 +105,7 @@ func (l *httpLimits) apply(o *mcp.HTTPOptions) {
 	}
 	o.BodyTimeout = l.readTimeout
 	o.SessionIdleTimeout = l.sessionIdle
+	o.SSEKeepAlive = l.sseKeepAlive
 	o.MaxSessionsPerPrincipal = unbounded(l.maxSessions)
 	o.MaxStreamsPerPrincipal = unbounded(l.maxStreams)
 	o.MaxSessions = maxSessionsTotal
