@@ -564,87 +564,28 @@ func (s *Bolt) ExportAudit(w io.Writer, afterSeq uint64) (int, error) {
 	}
 }
 
-// Asynchronous audit of read-only tool calls.
-//
-// Tradeoff: a state-changing call is audited inside the transaction that changes
-// the state, so the log and the state never disagree, at the price of that
-// transaction's fsync (shared by group commit). A read-only call changes nothing,
-// so its entry is queued and written with others in one transaction by a
-// background goroutine: reads pay no fsync, and the chain stays a single ordered
-// sequence because every append happens inside a bbolt write transaction. The
-// cost: entries still queued when the process dies (not when it is closed) are
-// lost, so the log may miss the last read calls before a crash (never an order).
-
-type auditReq struct {
-	entry AuditEntry
-	flush chan error // non-nil: a flush marker, answered after everything before it is written
-}
-
-// AuditAsync queues e for the background appender and returns without waiting
-// for the disk. It blocks while the queue is full (until ctx ends) and fails with
-// ErrClosed after Close. Use it for read-only tool calls; state-changing calls
-// use Txn.AppendAudit inside their own transaction.
-func (s *Bolt) AuditAsync(ctx context.Context, e AuditEntry) error {
-	return s.sendAudit(ctx, auditReq{entry: e})
-}
+// AuditAsync queues e for the background appender (AuditQueue) and returns
+// without waiting for the disk. It blocks while the queue is full (until ctx
+// ends) and fails with ErrClosed after Close. Use it for read-only tool calls;
+// state-changing calls use Txn.AppendAudit inside their own transaction.
+func (s *Bolt) AuditAsync(ctx context.Context, e AuditEntry) error { return s.audit.Send(ctx, e) }
 
 // FlushAudit waits until every entry queued before the call is on disk. It
 // returns the first error the appender met since the previous flush.
-func (s *Bolt) FlushAudit(ctx context.Context) error {
-	done := make(chan error, 1)
-	if err := s.sendAudit(ctx, auditReq{flush: done}); err != nil {
-		return err
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *Bolt) FlushAudit(ctx context.Context) error { return s.audit.Flush(ctx) }
 
-func (s *Bolt) sendAudit(ctx context.Context, r auditReq) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	select {
-	case s.auditCh <- r:
+// writeAudit appends entries to the chain in one write transaction: the
+// asynchronous appender's write.
+func (s *Bolt) writeAudit(entries []AuditEntry) error {
+	return s.updateDB(func(tx *bolt.Tx) error {
+		var cache headCache
+		for _, e := range entries {
+			if _, err := s.appendAudit(tx, e, &cache); err != nil {
+				return err
+			}
+		}
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Bolt) auditLoop() {
-	defer s.loops.Done()
-	var pendingErr error
-	batch := make([]auditReq, 0, s.auditMax)
-	for first := range s.auditCh {
-		batch = GatherBatch(s.auditCh, append(batch[:0], first), 0, s.auditMax, 0) // what is waiting; no wait
-		err := s.updateDB(func(tx *bolt.Tx) error {
-			var cache headCache
-			for _, r := range batch {
-				if r.flush != nil {
-					continue
-				}
-				if _, err := s.appendAudit(tx, r.entry, &cache); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil && pendingErr == nil {
-			pendingErr = fmt.Errorf("writing %d audit entries: %w", len(batch), err)
-		}
-		for _, r := range batch {
-			if r.flush != nil {
-				r.flush <- pendingErr
-				pendingErr = nil
-			}
-		}
-	}
+	})
 }
 
 // Redacted replaces a secret value in the audit log (see package redact).

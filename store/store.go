@@ -108,11 +108,10 @@ type Bolt struct {
 	auditKey []byte
 	maxBatch int
 
-	mu       sync.RWMutex // guards closed and the sends on commitCh/auditCh
+	mu       sync.RWMutex // guards closed and the sends on commitCh
 	closed   bool
 	commitCh chan *commitReq
-	auditCh  chan auditReq
-	auditMax int
+	audit    *AuditQueue // the asynchronous appender
 	loops    sync.WaitGroup
 
 	onCommit func(CommitInfo)
@@ -245,12 +244,10 @@ func open(path string, opts Options, readOnly bool) (*Bolt, error) {
 		maxBatch: orDefault(opts.MaxBatch, defaultMaxBatch),
 		onCommit: opts.OnCommit,
 		commitCh: make(chan *commitReq, 1024),
-		auditCh:  make(chan auditReq, orDefault(opts.AuditQueue, defaultAuditQueue)),
-		auditMax: orDefault(opts.AuditBatch, defaultAuditBatch),
 	}
-	s.loops.Add(2)
+	s.audit = NewAuditQueue(orDefault(opts.AuditQueue, defaultAuditQueue), orDefault(opts.AuditBatch, defaultAuditBatch), s.writeAudit)
+	s.loops.Add(1)
 	go s.commitLoop()
-	go s.auditLoop()
 	return s, nil
 }
 
@@ -271,8 +268,8 @@ func (s *Bolt) Close() error {
 	}
 	s.closed = true
 	close(s.commitCh)
-	close(s.auditCh)
 	s.mu.Unlock()
+	s.audit.Close()
 	s.loops.Wait()
 	return s.db.Close()
 }

@@ -66,82 +66,28 @@ func (e *etcdTxn) AppendAudit(entry store.AuditEntry) (store.AuditEntry, error) 
 	return linked, nil
 }
 
-type auditReq struct {
-	entry store.AuditEntry
-	flush chan error
-}
-
-// AuditAsync queues e for the background appender, which writes queued
-// entries in batches through Commit. Entries still queued when the process
-// dies (not when it is closed) are lost, as with Bolt.
+// AuditAsync queues e for the background appender (store.AuditQueue), which
+// writes queued entries in batches through Commit. Entries still queued when
+// the process dies (not when it is closed) are lost, as with Bolt.
 func (s *Store) AuditAsync(ctx context.Context, e store.AuditEntry) error {
-	return s.sendAudit(ctx, auditReq{entry: e})
+	return s.audit.Send(ctx, e)
 }
 
 // FlushAudit waits until every entry queued before the call is committed and
 // returns the first error the appender met since the previous flush.
-func (s *Store) FlushAudit(ctx context.Context) error {
-	done := make(chan error, 1)
-	if err := s.sendAudit(ctx, auditReq{flush: done}); err != nil {
-		return err
-	}
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *Store) FlushAudit(ctx context.Context) error { return s.audit.Flush(ctx) }
 
-func (s *Store) sendAudit(ctx context.Context, r auditReq) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return store.ErrClosed
-	}
-	select {
-	case s.auditCh <- r:
+// writeAudit appends entries to the chain in one commit: the asynchronous
+// appender's write.
+func (s *Store) writeAudit(entries []store.AuditEntry) error {
+	return s.commitInternal(func(t store.Txn) error {
+		for _, e := range entries {
+			if _, err := t.AppendAudit(e); err != nil {
+				return err
+			}
+		}
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Store) auditLoop() {
-	defer s.auditDone.Done()
-	var pendingErr error
-	batch := make([]auditReq, 0, s.auditMax)
-	for first := range s.auditCh {
-		batch = store.GatherBatch(s.auditCh, append(batch[:0], first), 0, s.auditMax, 0) // what is waiting; no wait
-		entries := 0
-		for _, r := range batch {
-			if r.flush == nil {
-				entries++
-			}
-		}
-		if entries > 0 {
-			err := s.commitInternal(func(t store.Txn) error {
-				for _, r := range batch {
-					if r.flush != nil {
-						continue
-					}
-					if _, err := t.AppendAudit(r.entry); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil && pendingErr == nil {
-				pendingErr = fmt.Errorf("writing %d audit entries: %w", entries, err)
-			}
-		}
-		for _, r := range batch {
-			if r.flush != nil {
-				r.flush <- pendingErr
-				pendingErr = nil
-			}
-		}
-	}
+	})
 }
 
 // readAuditHead reads the head, and the revision it was read at.

@@ -130,14 +130,12 @@ type Store struct {
 	maxRev atomic.Int64 // the newest revision any response showed
 	cache  *readCache   // last values seen, for write transactions (see readCache)
 
-	mu        sync.RWMutex // guards closed and the sends on commitCh and auditCh
-	closed    bool
-	commitCh  chan *commitReq
-	auditCh   chan auditReq
-	auditMax  int
-	loops     sync.WaitGroup // the committer
-	auditDone sync.WaitGroup // the audit appender
-	sessLoop  sync.WaitGroup
+	mu       sync.RWMutex // guards closed and the sends on commitCh
+	closed   bool
+	commitCh chan *commitReq
+	audit    *store.AuditQueue // the asynchronous appender, writing through Commit
+	loops    sync.WaitGroup    // the committer
+	sessLoop sync.WaitGroup
 
 	locks sync.Map // lock name -> chan struct{} of capacity 1: one holder per process
 
@@ -185,8 +183,6 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		onCommit:  opts.OnCommit,
 		log:       opts.Logger,
 		commitCh:  make(chan *commitReq, 1024),
-		auditCh:   make(chan auditReq, defaultAuditQueue),
-		auditMax:  defaultAuditBatch,
 		cache:     newReadCache(readCacheSize),
 	}
 	if s.log == nil {
@@ -252,8 +248,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	go s.keepSession()
 	s.loops.Add(1)
 	go s.commitLoop()
-	s.auditDone.Add(1)
-	go s.auditLoop()
+	s.audit = store.NewAuditQueue(defaultAuditQueue, defaultAuditBatch, s.writeAudit)
 	return s, nil
 }
 
@@ -485,10 +480,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.auditCh)
 	s.mu.Unlock()
-	s.auditDone.Wait()
+	s.audit.Close() // its writes go through the committer: before commitCh closes
+	s.mu.Lock()
 	close(s.commitCh)
+	s.mu.Unlock()
 	s.loops.Wait()
 	s.cancel() // ends the keepalive and the session loop, which may be registering again
 	s.sessLoop.Wait()
