@@ -831,10 +831,7 @@ func TestOwnerLiveness(t *testing.T) {
 // key stays for as long as its session lives (sessions outlive a short
 // quorum loss), and every other instance's Lock waits for it.
 func TestLockReleasedAfterQuorumLoss(t *testing.T) {
-	c := etcdtest.StartCluster(t, 3)
-	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
-	a := mustOpen(t, c.Endpoints(), "/lq/", long)
-	b := mustOpen(t, c.Endpoints(), "/lq/", long)
+	c, a, b := lockCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	release, err := a.Lock(ctx, "paper")
 	cancel()
@@ -850,6 +847,16 @@ func TestLockReleasedAfterQuorumLoss(t *testing.T) {
 	}
 	release()
 	restartAndLock(t, c, b, a) // a still locks and unlocks normally too
+}
+
+// lockCluster starts a 3-member cluster of its own (the lock tests kill its
+// members) and opens two instances on it whose sessions outlive a short
+// quorum loss.
+func lockCluster(t *testing.T) (*etcdtest.Cluster, *Store, *Store) {
+	t.Helper()
+	c := etcdtest.StartCluster(t, 3)
+	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
+	return c, mustOpen(t, c.Endpoints(), "/locks/", long), mustOpen(t, c.Endpoints(), "/locks/", long)
 }
 
 // restartAndLock restarts c's stopped members, waits for a healthy cluster,
@@ -881,10 +888,7 @@ func restartAndLock(t *testing.T, c *etcdtest.Cluster, stores ...*Store) {
 // (its queue key's Txn may still be applied once the quorum is back) leaves
 // nothing that blocks another instance's Lock afterwards.
 func TestLockTriedDuringQuorumLoss(t *testing.T) {
-	c := etcdtest.StartCluster(t, 3)
-	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
-	a := mustOpen(t, c.Endpoints(), "/lq/", long)
-	b := mustOpen(t, c.Endpoints(), "/lq/", long)
+	c, a, b := lockCluster(t)
 	if _, err := c.KillQuorum(); err != nil {
 		t.Fatal(err)
 	}
@@ -903,10 +907,7 @@ func TestLockTriedDuringQuorumLoss(t *testing.T) {
 // not when the quorum is back, and leaves nothing behind that blocks a later
 // Lock.
 func TestLockWaiterAnswersAtItsDeadline(t *testing.T) {
-	c := etcdtest.StartCluster(t, 3)
-	long := func(o *Options) { o.OpTimeout = 1 * time.Second; o.SessionTTL = 60 * time.Second }
-	a := mustOpen(t, c.Endpoints(), "/lw/", long)
-	b := mustOpen(t, c.Endpoints(), "/lw/", long)
+	c, a, b := lockCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	releaseB, err := b.Lock(ctx, "paper")
 	cancel()
