@@ -131,44 +131,35 @@ func testCommitReRunRules(t *testing.T, s *suite) {
 	const n = 64
 	errs := make([]error, n)
 	reported := make([]string, n) // what each function reports through a captured variable
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			key := fmt.Sprintf("rerun-%04d", i)
-			var result string
-			errs[i] = st.Commit(func(tx store.Txn) error {
-				result = "" // Commit may run this more than once
-				if _, ok, err := tx.Record(id(key)); err != nil {
-					return err
-				} else if ok {
-					result = "already there"
-					return nil
-				}
-				if err := tx.PutRecord(pending(id(key), t0)); err != nil {
-					return err
-				}
-				b, err := tx.Bucket(counterBucket)
-				if err != nil {
-					return err
-				}
-				if err := increment(b, "total"); err != nil {
-					return err
-				}
-				if i%5 == 0 {
-					return fmt.Errorf("function %d: %w", i, errTest)
-				}
-				result = "claimed " + key
+	atOnce(n, func(i int) {
+		key := fmt.Sprintf("rerun-%04d", i)
+		var result string
+		errs[i] = st.Commit(func(tx store.Txn) error {
+			result = "" // Commit may run this more than once
+			if _, ok, err := tx.Record(id(key)); err != nil {
+				return err
+			} else if ok {
+				result = "already there"
 				return nil
-			})
-			reported[i] = result
-		}()
-	}
-	close(start)
-	wg.Wait()
+			}
+			if err := tx.PutRecord(pending(id(key), t0)); err != nil {
+				return err
+			}
+			b, err := tx.Bucket(counterBucket)
+			if err != nil {
+				return err
+			}
+			if err := increment(b, "total"); err != nil {
+				return err
+			}
+			if i%5 == 0 {
+				return fmt.Errorf("function %d: %w", i, errTest)
+			}
+			result = "claimed " + key
+			return nil
+		})
+		reported[i] = result
+	})
 	succeeded := 0
 	for i := range n {
 		key := fmt.Sprintf("rerun-%04d", i)
@@ -254,30 +245,21 @@ func claimRace(t *testing.T, stores []store.Store, n int) {
 		rid := id(fmt.Sprintf("claim-race-%04d", round))
 		won := make([]bool, n)
 		errs := make([]error, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				st := stores[i%len(stores)]
-				var mine bool
-				errs[i] = st.Commit(func(tx store.Txn) error {
-					mine = false
-					if _, ok, err := tx.Record(rid); err != nil || ok {
-						return err
-					}
-					rec := pending(rid, t0)
-					rec.Owner = fmt.Sprintf("claimant-%d", i)
-					mine = true
-					return tx.PutRecord(rec)
-				})
-				won[i] = mine && errs[i] == nil
-			}()
-		}
-		close(start)
-		wg.Wait()
+		atOnce(n, func(i int) {
+			st := stores[i%len(stores)]
+			var mine bool
+			errs[i] = st.Commit(func(tx store.Txn) error {
+				mine = false
+				if _, ok, err := tx.Record(rid); err != nil || ok {
+					return err
+				}
+				rec := pending(rid, t0)
+				rec.Owner = fmt.Sprintf("claimant-%d", i)
+				mine = true
+				return tx.PutRecord(rec)
+			})
+			won[i] = mine && errs[i] == nil
+		})
 		winners := []int{}
 		for i := range n {
 			if errs[i] != nil {
@@ -314,33 +296,24 @@ func dupRace(t *testing.T, stores []store.Store, n int) {
 	for round := range 8 {
 		fp := fmt.Sprintf("fp-shared-by-all-%d", round)
 		placed := make([]bool, n)
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				st := stores[i%len(stores)]
-				var ok bool
-				err := st.Commit(func(tx store.Txn) error {
-					ok = false
-					if _, found, err := tx.FingerprintUse("local", "place_order", fp); err != nil || found {
-						return err
-					}
-					rec := pending(id(fmt.Sprintf("dup-race-%d-%04d", round, i)), t0.Add(time.Duration(i)*time.Millisecond))
-					rec.Fingerprint, rec.DupIndexed = fp, true
-					ok = true
-					return tx.PutRecord(rec)
-				})
-				if err != nil {
-					t.Errorf("round %d claim %d: %v", round, i, err)
+		atOnce(n, func(i int) {
+			st := stores[i%len(stores)]
+			var ok bool
+			err := st.Commit(func(tx store.Txn) error {
+				ok = false
+				if _, found, err := tx.FingerprintUse("local", "place_order", fp); err != nil || found {
+					return err
 				}
-				placed[i] = ok && err == nil
-			}()
-		}
-		close(start)
-		wg.Wait()
+				rec := pending(id(fmt.Sprintf("dup-race-%d-%04d", round, i)), t0.Add(time.Duration(i)*time.Millisecond))
+				rec.Fingerprint, rec.DupIndexed = fp, true
+				ok = true
+				return tx.PutRecord(rec)
+			})
+			if err != nil {
+				t.Errorf("round %d claim %d: %v", round, i, err)
+			}
+			placed[i] = ok && err == nil
+		})
 		var winners []int
 		for i, p := range placed {
 			if p {
@@ -533,4 +506,21 @@ func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s: still waiting after 60 s", what)
 	}
+}
+
+// atOnce runs fn(0) ... fn(n-1) in n goroutines released together, and waits
+// for them all: the races of the suite.
+func atOnce(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }
