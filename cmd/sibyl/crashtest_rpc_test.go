@@ -462,7 +462,8 @@ func ctEnv(extra []string) []string {
 type serverProc struct {
 	cmd      *exec.Cmd
 	endpoint string
-	stderr   *tailBuffer
+	stderr   *tailBuffer   // the last 4 MB of its stderr (its log)
+	stdout   *tailBuffer   // the last 4 MB of its stdout
 	exited   chan struct{} // closed after Wait returned
 	state    *os.ProcessState
 }
@@ -485,7 +486,8 @@ func launchHTTPServerAt(addr, dir string, env []string, flags ...string) (*serve
 	if err != nil {
 		return nil, err
 	}
-	p := &serverProc{cmd: cmd, stderr: &tailBuffer{max: 64 << 10}, exited: make(chan struct{})}
+	p := &serverProc{cmd: cmd, stderr: &tailBuffer{max: 4 << 20}, stdout: &tailBuffer{max: 4 << 20}, exited: make(chan struct{})}
+	cmd.Stdout = p.stdout
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,57 +18,17 @@ import (
 	"github.com/sibylmcp/sibyl/internal/etcdtest"
 )
 
-// etcdTLSProc is a `sibyl serve --http` process whose stdout and stderr are
-// both kept whole (a few KB here), to be searched for the password.
-type etcdTLSProc struct {
-	*serverProc
-	stdout *tailBuffer
-}
-
 // launchEtcdTLS starts `sibyl serve --http 127.0.0.1:0 --data-dir dir` with env
-// and flags and waits for its banner; a cleanup kills it.
-func launchEtcdTLS(t *testing.T, dir string, env []string, flags ...string) *etcdTLSProc {
+// and flags and waits for its banner; a cleanup kills it. Its stdout and
+// stderr are kept (serverProc), to be searched for the password.
+func launchEtcdTLS(t *testing.T, dir string, env []string, flags ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(sibylBin, append([]string{"serve", "--http", "127.0.0.1:0", "--data-dir", dir}, flags...)...)
-	cmd.Env = ctEnv(env)
-	p := &etcdTLSProc{serverProc: &serverProc{cmd: cmd, stderr: &tailBuffer{max: 4 << 20}, exited: make(chan struct{})}, stdout: &tailBuffer{max: 4 << 20}}
-	cmd.Stdout = p.stdout
-	stderr, err := cmd.StderrPipe()
+	p, err := launchHTTPServer(dir, env, flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(p.kill)
-	found := make(chan string, 1)
-	go func() {
-		br := bufio.NewReader(stderr)
-		sent := false
-		for {
-			line, err := br.ReadString('\n')
-			_, _ = p.stderr.Write([]byte(line))
-			if u := ctEndpointRE.FindString(line); u != "" && !sent {
-				found <- u
-				sent = true
-			}
-			if err != nil {
-				break
-			}
-		}
-		_ = cmd.Wait()
-		p.state = cmd.ProcessState
-		close(p.exited)
-	}()
-	select {
-	case p.endpoint = <-found:
-		return p
-	case <-p.exited:
-		t.Fatalf("sibyl serve exited before its banner (%v); stderr:\n%s", p.state, p.stderr)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("sibyl serve printed no endpoint within 30s; stderr:\n%s", p.stderr)
-	}
-	return nil
+	return p
 }
 
 // runWith runs a sibyl subcommand with env and returns its exit code, stdout and stderr.
@@ -155,7 +114,7 @@ func TestEtcdTLSAuthServe(t *testing.T) {
 		}
 		return res
 	}
-	connect := func(p *etcdTLSProc) *sdk.ClientSession {
+	connect := func(p *serverProc) *sdk.ClientSession {
 		t.Helper()
 		cs, err := sdk.NewClient(&sdk.Implementation{Name: "etcd-tls-e2e", Version: "1"}, nil).Connect(ctx,
 			&sdk.StreamableClientTransport{Endpoint: p.endpoint, MaxRetries: -1,
@@ -225,7 +184,7 @@ func TestEtcdTLSAuthServe(t *testing.T) {
 		t.Fatalf("sibyl audit export: exit %d, want the order %s in:\n%.3000s\n%s", code, placed.OrderID, out, errOut)
 	}
 
-	for i, p := range []*etcdTLSProc{first, second} {
+	for i, p := range []*serverProc{first, second} {
 		leaks(fmt.Sprintf("serve %d stdout", i), p.stdout.String())
 		leaks(fmt.Sprintf("serve %d stderr", i), p.stderr.String())
 		err := filepath.WalkDir(dirs[i], func(path string, d fs.DirEntry, err error) error {
