@@ -80,8 +80,14 @@ func parseToolResult(m *rpcMessage) (toolAnswer, error) {
 	if err := json.Unmarshal(m.Result, &r); err != nil {
 		return toolAnswer{}, fmt.Errorf("decoding tools/call result %.200s: %w", m.Result, err)
 	}
-	a := toolAnswer{IsError: r.IsError, Structured: r.StructuredContent}
-	if r.IsError {
+	return toolAnswerOf(r.IsError, r.StructuredContent)
+}
+
+// toolAnswerOf is a tools/call result's answer: its structured content and,
+// for an isError result, the error object sibyl puts in it.
+func toolAnswerOf(isError bool, structured json.RawMessage) (toolAnswer, error) {
+	a := toolAnswer{IsError: isError, Structured: structured}
+	if isError {
 		var e struct {
 			Error struct {
 				Code      string `json:"code"`
@@ -90,8 +96,8 @@ func parseToolResult(m *rpcMessage) (toolAnswer, error) {
 				Retryable bool   `json:"retryable"`
 			} `json:"error"`
 		}
-		if err := json.Unmarshal(r.StructuredContent, &e); err != nil || e.Error.Code == "" {
-			return toolAnswer{}, fmt.Errorf("isError result without an error object: %.300s", m.Result)
+		if err := json.Unmarshal(structured, &e); err != nil || e.Error.Code == "" {
+			return toolAnswer{}, fmt.Errorf("isError result without an error object: %.300s", structured)
 		}
 		a.Code, a.Message, a.Field, a.Retryable = e.Error.Code, e.Error.Message, e.Error.Field, e.Error.Retryable
 	}

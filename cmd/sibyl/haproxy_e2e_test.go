@@ -308,22 +308,7 @@ func (c *haClient) callTool(ctx context.Context, name string, args any) (toolAns
 	if err != nil {
 		return toolAnswer{}, err
 	}
-	a := toolAnswer{IsError: res.IsError, Structured: raw}
-	if res.IsError {
-		var e struct {
-			Error struct {
-				Code      string `json:"code"`
-				Message   string `json:"message"`
-				Field     string `json:"field"`
-				Retryable bool   `json:"retryable"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil || e.Error.Code == "" {
-			return toolAnswer{}, fmt.Errorf("isError result without an error object: %.300s", raw)
-		}
-		a.Code, a.Message, a.Field, a.Retryable = e.Error.Code, e.Error.Message, e.Error.Field, e.Error.Retryable
-	}
-	return a, nil
+	return toolAnswerOf(res.IsError, raw)
 }
 
 // haAttempt is one call as the agent saw it.
